@@ -1,0 +1,252 @@
+"""Volume translation: load a model once, embed the prompt once, translate slice batches.
+
+:func:`load_model` is the front door. The :class:`Translator` it returns works on plain
+numpy volumes, so the CLI, scripts and the napari widgets share one code path. Progress
+crosses into callers as a generator (:meth:`Translator.iter_translate`, one step per
+batch) or a callback that can cancel (:meth:`Translator.translate`); this module never
+imports napari or Qt.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..model import CheckpointInfo, EVAModel, create_model, load_pretrained
+from ..model.factory import WEIGHTS_FILE
+from .normalization import IntensityScale, fit_intensity_scale
+
+#: Built-in model names. ``demo`` ships inside the package; ``*-random`` are untrained.
+BUILTIN_MODELS = ("demo", "tiny-random", "paper-random")
+UNTRAINED_LABEL = "UNTRAINED"
+RANDOM_SEED = 0
+
+Prompt = str | np.ndarray | torch.Tensor
+ProgressCallback = Callable[[int, int], bool | None]
+
+
+class TranslationCancelled(RuntimeError):
+    """Raised by :meth:`Translator.translate` when the progress callback returns False."""
+
+
+@dataclass(frozen=True)
+class TranslationStep:
+    """One finished batch: slices ``start:stop`` along the slicing axis are done."""
+
+    start: int
+    stop: int
+    total: int
+
+    @property
+    def done(self) -> int:
+        return self.stop
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU; an unavailable choice is an error."""
+    name = str(device).lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was requested but no CUDA GPU is available; use 'cpu' or 'auto'")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' was requested but Apple MPS is not available; use 'cpu' or 'auto'")
+    if not (name == "cpu" or name == "mps" or name.startswith("cuda")):
+        raise ValueError(f"unknown device {device!r}: choose auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+def available_devices() -> list[str]:
+    """Devices worth offering in a device picker on this machine."""
+    devices = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def demo_checkpoint_path() -> Path:
+    return Path(str(resources.files("napari_evai2i") / "weights" / "demo"))
+
+
+def load_model(name_or_path: str | Path = "demo", device: str | torch.device = "auto") -> "Translator":
+    """Load a model by built-in name or checkpoint folder; cached per (model, device)."""
+    resolved = resolve_device(device)
+    key = str(name_or_path)
+    if key not in BUILTIN_MODELS or key == "demo":
+        path = demo_checkpoint_path() if key == "demo" else Path(key).expanduser().resolve()
+        if key == "demo" and not (path / WEIGHTS_FILE).is_file():
+            raise ValueError("the demo checkpoint is not installed with this copy of napari-evai2i")
+        key = str(path)
+    return _load_cached(key, str(resolved))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(key: str, device: str) -> "Translator":
+    if key in ("tiny-random", "paper-random"):
+        model = create_model(key.split("-")[0], seed=RANDOM_SEED).to(device).eval()
+        info = CheckpointInfo(trained=False, description=f"untrained {key} model (seed {RANDOM_SEED})",
+                              provenance={"seed": RANDOM_SEED})
+        return Translator(model, info, torch.device(device), name=key, checkpoint_hash="none")
+    model, info = load_pretrained(key, device)
+    return Translator(model, info, torch.device(device), name=Path(key).name,
+                      checkpoint_hash=_file_hash(Path(key) / WEIGHTS_FILE))
+
+
+def _file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+class Translator:
+    """A loaded model on one device, ready to translate volumes into prompted domains."""
+
+    def __init__(self, model: EVAModel, info: CheckpointInfo, device: torch.device,
+                 name: str, checkpoint_hash: str) -> None:
+        self.model = model.requires_grad_(False)
+        self.info = info
+        self.device = device
+        self.name = name
+        self.checkpoint_hash = checkpoint_hash
+        self._embeddings: dict[str, torch.Tensor] = {}
+
+    # ----------------------------------------------------------------- labels
+    @property
+    def trained(self) -> bool:
+        return bool(self.info.trained)
+
+    @property
+    def label(self) -> str:
+        """Short model name for layer names and logs; says UNTRAINED where it applies."""
+        return self.name if self.trained else f"{self.name} ({UNTRAINED_LABEL})"
+
+    def provenance(self, prompt: str, source_prompt: str | None = None) -> dict:
+        """What a saved or displayed translation must carry about how it was made."""
+        return {"synthetic": True, "generator": "napari-evai2i", "model": self.name,
+                "model_trained": self.trained, "checkpoint_sha256": self.checkpoint_hash,
+                "prompt": prompt, "source_prompt": source_prompt, "device": str(self.device),
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+    # ---------------------------------------------------------------- prompts
+    def embed_prompt(self, prompt: Prompt) -> torch.Tensor:
+        """Unit-norm (1, S) embedding of a prompt text (cached), or a given embedding."""
+        if not isinstance(prompt, str):
+            emb = torch.as_tensor(np.asarray(prompt), dtype=torch.float32).reshape(1, -1)
+            if emb.shape[1] != self.model.config.embed_dim:
+                raise ValueError(f"prompt embedding has {emb.shape[1]} values; this model uses "
+                                 f"{self.model.config.embed_dim}")
+            return F.normalize(emb, dim=-1).to(self.device)
+        text = " ".join(prompt.split())
+        if text not in self._embeddings:
+            from ..prompts import tokenize
+
+            tokens = tokenize(text, self.model.config.text.context_length).to(self.device)
+            with torch.inference_mode():
+                self._embeddings[text] = self.model.dclip.encode_text(tokens).float()
+        return self._embeddings[text]
+
+    @staticmethod
+    def interpolate(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+        """Spherical interpolation between two unit embeddings (the prompt explorer's slider)."""
+        a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
+        cos = (a * b).sum(-1, keepdim=True).clamp(-1.0, 1.0)
+        omega = torch.arccos(cos)
+        if float(omega.abs().max()) < 1e-4:
+            return F.normalize((1 - t) * a + t * b, dim=-1)
+        so = torch.sin(omega)
+        return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+
+    # ------------------------------------------------------------ translation
+    def default_batch_size(self) -> int:
+        return 32 if self.device.type == "cuda" else 4
+
+    def translate_slices(self, slices: np.ndarray, target: torch.Tensor,
+                         source: torch.Tensor | None = None) -> np.ndarray:
+        """(B, H, W) normalised slices -> (B, H, W) normalised translations."""
+        x = torch.from_numpy(np.ascontiguousarray(slices, dtype=np.float32)).unsqueeze(1)
+        x = x.to(self.device, non_blocking=True)
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" \
+            else torch.autocast("cpu", enabled=False)
+        with torch.inference_mode(), autocast:
+            y = self.model.generator(x, target, source)
+        return y.float().squeeze(1).cpu().numpy()
+
+    def iter_translate(self, volume: np.ndarray, prompt: Prompt, *, axis: int = 0,
+                       batch_size: int | None = None, source_prompt: Prompt | None = None,
+                       modality: str = "MR", out: np.ndarray | None = None,
+                       scale: IntensityScale | None = None) -> Iterator[TranslationStep]:
+        """Translate ``volume`` slice-batch by slice-batch into ``out`` (allocated if None).
+
+        Yields one :class:`TranslationStep` per batch, so a caller can show progress or
+        stop pulling to cancel; the generator's return value is ``out``. The volume is
+        normalised batch by batch with one scale fitted on the whole volume, so no
+        full-size float64 copy is ever made.
+        """
+        volume = np.asarray(volume)
+        if volume.ndim == 2:
+            volume = volume[None]
+            axis = 0
+        if volume.ndim != 3:
+            raise ValueError(f"expected a 2-D slice or a 3-D volume, got an array of shape {volume.shape}")
+        if axis not in (0, 1, 2):
+            raise ValueError(f"slicing axis must be 0, 1 or 2, not {axis}")
+        if min(volume.shape) == 0:
+            raise ValueError(f"cannot translate an empty volume of shape {volume.shape}")
+        batch = int(batch_size or self.default_batch_size())
+        if batch < 1:
+            raise ValueError(f"batch size must be at least 1, not {batch}")
+        scale = scale or fit_intensity_scale(volume, modality)
+        target = self.embed_prompt(prompt)
+        source = None
+        if source_prompt is not None and self.model.config.generator.source_conditioning:
+            source = self.embed_prompt(source_prompt)
+        if out is None:
+            out = np.empty(volume.shape, dtype=np.float32)
+        src = np.moveaxis(volume, axis, 0)
+        dst = np.moveaxis(out, axis, 0)
+        total = src.shape[0]
+        with self.model.generator.bind_prompt(target):
+            for start in range(0, total, batch):
+                stop = min(start + batch, total)
+                normalized = scale.normalize(src[start:stop])
+                translated = self.translate_slices(normalized, None, source)
+                dst[start:stop] = scale.denormalize(translated)
+                yield TranslationStep(start, stop, total)
+        return out
+
+    def translate(self, volume: np.ndarray, prompt: Prompt, *, axis: int = 0,
+                  batch_size: int | None = None, progress: ProgressCallback | None = None,
+                  source_prompt: Prompt | None = None, modality: str = "MR") -> np.ndarray:
+        """Translate a whole volume; float32, same shape, in the input's intensity scale.
+
+        ``progress(done, total)`` is called after every batch; returning ``False``
+        cancels with :class:`TranslationCancelled`.
+        """
+        steps = self.iter_translate(volume, prompt, axis=axis, batch_size=batch_size,
+                                    source_prompt=source_prompt, modality=modality)
+        while True:
+            try:
+                step = next(steps)
+            except StopIteration as finished:
+                result = finished.value
+                return result[0] if np.asarray(volume).ndim == 2 else result
+            if progress is not None and progress(step.done, step.total) is False:
+                steps.close()
+                raise TranslationCancelled(f"translation cancelled after {step.done} of {step.total} slices")

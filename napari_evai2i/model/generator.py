@@ -1,0 +1,167 @@
+"""The translation network: structure encoder E_phi + prompt-conditioned hyper decoder.
+
+Images enter in normalised units (MR: 1 = the volume's 99.5th percentile), are mapped to
+``2x - 1`` for the networks, and leave as ``LeakyReLU_0.01(0.5 y + 0.5)``: unbounded
+above, with a small leak below zero, as in EVA-I2I.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from timm.layers import LayerNorm2d
+from torch import nn
+
+from .config import GeneratorConfig
+from .layers import ConvStage, HyperStage, bound_style, downsample, init_conv_weights
+
+
+class StructureEncoder(nn.Module):
+    """E_phi: prompt-agnostic structure code of a slice (optionally told the source domain).
+
+    Returns the feature map of every level, finest first; the last one is the structure
+    code ``c`` of shape (B, enc_dims[-1], H / 2^(L-1), W / 2^(L-1)).
+    """
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        dims, depths = cfg.enc_dims, cfg.enc_depths
+        if len(dims) != len(depths):
+            raise ValueError(f"enc_dims {dims} and enc_depths {depths} differ in length")
+        self.stem = nn.Conv2d(cfg.in_chans, dims[0], 7, padding=3, padding_mode="reflect")
+        self.downs = nn.ModuleList(
+            [nn.Identity()] + [downsample(dims[i - 1], dims[i], 2) for i in range(1, len(dims))])
+        self.stages = nn.ModuleList(
+            ConvStage(d, n, cfg.enc_attn if i == len(dims) - 1 else 0)
+            for i, (d, n) in enumerate(zip(dims, depths)))
+        self.film = None
+        if cfg.source_conditioning:
+            self.film = nn.ModuleList(nn.Linear(cfg.style_dim, 2 * d) for d in dims)
+            self.unknown_source = nn.Parameter(torch.zeros(1, cfg.style_dim))
+
+    def forward(self, x: torch.Tensor, source_style: torch.Tensor | None = None) -> list[torch.Tensor]:
+        feats = []
+        if self.film is not None and source_style is None:
+            source_style = self.unknown_source.expand(x.shape[0], -1)
+        for i, (down, stage) in enumerate(zip(self.downs, self.stages)):
+            x = stage(down(self.stem(x) if i == 0 else x))
+            if self.film is not None:
+                scale, shift = self.film[i](source_style)[..., None, None].chunk(2, dim=1)
+                x = x * (1 + scale) + shift
+            feats.append(x)
+        return feats
+
+
+class HyperDecoder(nn.Module):
+    """Decoder whose ConvNeXt blocks are modulated by the target prompt embedding."""
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        dims = tuple(reversed(cfg.enc_dims))
+        if len(cfg.dec_blocks) != len(dims):
+            raise ValueError(f"dec_blocks {cfg.dec_blocks} must have one entry per encoder level {dims}")
+        self.stages = nn.ModuleList(
+            HyperStage(d, n, cfg.style_dim, cfg.latent_dim) for d, n in zip(dims, cfg.dec_blocks))
+        self.norms = nn.ModuleList(LayerNorm2d(d) for d in dims)
+        self.convs = nn.ModuleList(
+            [nn.Conv2d(dims[i], dims[i + 1], 3, padding=1, padding_mode="reflect")
+             for i in range(len(dims) - 1)]
+            + [nn.Conv2d(dims[-1], cfg.in_chans, 7, padding=3, padding_mode="reflect")])
+        self.skips = None
+        if cfg.skips:
+            self.skips = nn.ModuleList(nn.Conv2d(d, d, 1) for d in dims[1:])
+        self.context = None
+        if cfg.global_context:
+            self.context = nn.Sequential(nn.Linear(dims[0], dims[0]), nn.GELU(), nn.Linear(dims[0], dims[0]))
+
+    def forward(self, feats: list[torch.Tensor], style: torch.Tensor | None) -> torch.Tensor:
+        x = feats[-1]
+        if self.context is not None:
+            gate = self.context(x.mean(dim=(2, 3)))
+            x = x * (2 * torch.sigmoid(gate))[..., None, None]
+        last = len(self.stages) - 1
+        for i, stage in enumerate(self.stages):
+            if i > 0 and self.skips is not None:
+                x = x + self.skips[i - 1](feats[-1 - i])
+            x = self.norms[i](stage(x, style))
+            if i < last:
+                x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+            x = self.convs[i](x)
+        return x
+
+
+class Generator(nn.Module):
+    """G(x, t) = Dec(E_phi(x), t): translate slices into the domain of a prompt embedding.
+
+    Any H x W is accepted: the input is zero-padded (background) to a multiple of the
+    total stride and the output cropped back to the input size.
+    """
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.encoder = StructureEncoder(cfg)
+        self.decoder = HyperDecoder(cfg)
+        self.tissue_head = (nn.Conv2d(cfg.enc_dims[-1], cfg.tissue_classes, 1)
+                            if cfg.tissue_classes else None)
+        self.stride = 2 ** (len(cfg.enc_dims) - 1)
+        init_conv_weights(self)
+        if self.encoder.film is not None:
+            for lin in self.encoder.film:   # FiLM starts as the identity
+                nn.init.zeros_(lin.weight)
+                nn.init.zeros_(lin.bias)
+
+    def _pad(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+        # A multiple of the total stride, and at least 4 pixels at the bottleneck so the
+        # 7x7 reflect padding of the deepest blocks is defined for very small inputs.
+        h, w = x.shape[-2:]
+        minimum = 4 * self.stride
+        ph, pw = (max(-(-n // self.stride) * self.stride, minimum) - n for n in (h, w))
+        pads = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+        return (F.pad(x, pads) if ph or pw else x), pads
+
+    def encode(self, x: torch.Tensor, source_style: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Structure features of an already padded, normalised image (B, 1, H, W)."""
+        return self.encoder(2 * x - 1, source_style)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None,
+                source_style: torch.Tensor | None = None, source_known: torch.Tensor | None = None,
+                return_features: bool = False):
+        """Translate normalised slices into the domain of a prompt embedding.
+
+        x: (B, 1, H, W); style: (B|1, S) target prompt embeddings, or None when bound with
+        :meth:`bind_prompt`; source_style: optional (B|1, S) embeddings of the inputs' own
+        prompts, with ``source_known`` (B,) bool marking the rows to use (the others get
+        the learned "unknown source" vector). Returns (B, 1, H, W), or with
+        ``return_features`` a tuple (output, encoder features, tissue logits or None).
+        """
+        h, w = x.shape[-2:]
+        x, (left, right, top, bottom) = self._pad(x)
+        source_style = self._source_rows(source_style, source_known, x.shape[0])
+        feats = self.encode(x, source_style)
+        y = F.leaky_relu(0.5 * self.decoder(feats, style) + 0.5, 0.01)
+        y = y[..., top:top + h, left:left + w]
+        if not return_features:
+            return y
+        tissue = self.tissue_head(feats[-1]) if self.tissue_head is not None else None
+        return y, feats, tissue
+
+    def _source_rows(self, source_style: torch.Tensor | None, known: torch.Tensor | None,
+                     batch: int) -> torch.Tensor | None:
+        if source_style is None or self.encoder.film is None:
+            return None
+        if source_style.shape[0] == 1 and batch > 1:
+            source_style = source_style.expand(batch, -1)
+        if known is not None:
+            unknown = self.encoder.unknown_source.expand(batch, -1)
+            source_style = torch.where(known.view(-1, 1).to(torch.bool), source_style, unknown)
+        return source_style
+
+    @contextmanager
+    def bind_prompt(self, style: torch.Tensor) -> Iterator[None]:
+        """Compute the decoder's modulated kernels for one (1, S) prompt once, reuse them."""
+        with bound_style(self.decoder, style):
+            yield

@@ -1,0 +1,228 @@
+"""Building blocks shared by the generator and the discriminator.
+
+The ConvNeXt blocks, channels-first LayerNorm and attention pooling come from timm; what
+timm does not have is written here: the prompt-modulated (hyper-)convolution, the
+ConvNeXt block made of hyper-convolutions, and the convolutional self-attention block
+of EVA-I2I (computed with ``scaled_dot_product_attention``).
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from timm.layers import LayerNorm2d
+from timm.models.convnext import ConvNeXtBlock
+from torch import nn
+
+
+class HyperConv2d(nn.Module):
+    """Convolution whose weight is rescaled per sample by a style (prompt) embedding.
+
+    For a style vector ``s`` the kernel is ``W(s) = W0 * (U(s) @ V(s)) * a(s)`` where
+    ``U(s)`` is (out, L), ``V(s)`` is (L, in/groups) and ``a(s)`` is (k, k): a rank-L
+    channel modulation times a spatial one, as in EVA-I2I. The linear maps are
+    initialised so that the modulation is exactly 1 for any style, so a fresh network
+    starts as its unconditioned counterpart and learns how prompts change it.
+
+    Three ways to run, all numerically the same operation:
+
+    * one style for the whole batch (``style`` of shape (1, S)): one ordinary conv;
+    * one style per sample: one grouped conv over the batch (no Python loop);
+    * a bound style (:meth:`bind`): the modulated weight is computed once and reused by
+      every later call, so a decoder serving one prompt runs as a static network.
+    """
+
+    def __init__(self, in_chs: int, out_chs: int, kernel_size: int, style_dim: int,
+                 latent_dim: int = 16, groups: int = 1, padding_mode: str = "reflect") -> None:
+        super().__init__()
+        if in_chs % groups or out_chs % groups:
+            raise ValueError(f"channels ({in_chs}, {out_chs}) must be divisible by groups={groups}")
+        self.in_chs, self.out_chs, self.groups = in_chs, out_chs, groups
+        self.kernel_size, self.latent_dim = kernel_size, latent_dim
+        self.padding_mode = padding_mode
+        self.weight = nn.Parameter(torch.empty(out_chs, in_chs // groups, kernel_size, kernel_size))
+        self.to_kernel = nn.Linear(style_dim, kernel_size * kernel_size)
+        self.to_out = nn.Linear(style_dim, out_chs * latent_dim)
+        self.to_in = nn.Linear(style_dim, latent_dim * (in_chs // groups))
+        self._bound: torch.Tensor | None = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.kaiming_normal_(self.weight, nonlinearity="linear")
+        # Small random slopes, biases chosen so that U @ V == 1 and a == 1 at init.
+        for lin in (self.to_kernel, self.to_out, self.to_in):
+            nn.init.normal_(lin.weight, std=0.02 / math.sqrt(lin.in_features))
+        nn.init.ones_(self.to_kernel.bias)
+        nn.init.constant_(self.to_out.bias, 1.0 / math.sqrt(self.latent_dim))
+        nn.init.constant_(self.to_in.bias, 1.0 / math.sqrt(self.latent_dim))
+
+    def modulated_weight(self, style: torch.Tensor) -> torch.Tensor:
+        """(B, S) style -> (B, out, in/groups, k, k) per-sample kernels."""
+        b, k, lat = style.shape[0], self.kernel_size, self.latent_dim
+        u = self.to_out(style).view(b, self.out_chs, lat)
+        v = self.to_in(style).view(b, lat, self.in_chs // self.groups)
+        channel = torch.bmm(u, v)
+        spatial = self.to_kernel(style).view(b, 1, 1, k, k)
+        return self.weight.unsqueeze(0) * channel[..., None, None] * spatial
+
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.kernel_size // 2
+        if p == 0:
+            return x
+        if self.padding_mode == "zeros":
+            return F.pad(x, (p, p, p, p))
+        return F.pad(x, (p, p, p, p), mode=self.padding_mode)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, C_in, H, W); style: (B, S), (1, S) or None when bound."""
+        x = self._pad(x)
+        if style is None:
+            if self._bound is None:
+                raise RuntimeError("HyperConv2d needs a style embedding (or bind() one first)")
+            return F.conv2d(x, self._bound.to(x.dtype), groups=self.groups)
+        if style.shape[0] == 1:
+            return F.conv2d(x, self.modulated_weight(style)[0].to(x.dtype), groups=self.groups)
+        b, _, h, w = x.shape
+        if style.shape[0] != b:
+            raise ValueError(f"style batch {style.shape[0]} does not match input batch {b}")
+        weight = self.modulated_weight(style).to(x.dtype)
+        weight = weight.reshape(b * self.out_chs, self.in_chs // self.groups, *weight.shape[-2:])
+        out = F.conv2d(x.reshape(1, b * self.in_chs, h, w), weight, groups=b * self.groups)
+        return out.view(b, self.out_chs, out.shape[-2], out.shape[-1])
+
+    def bind(self, style: torch.Tensor | None) -> None:
+        """Freeze the kernel for one (1, S) style; ``bind(None)`` releases it."""
+        self._bound = None if style is None else self.modulated_weight(style)[0].detach()
+
+
+def hyperconv_reference(module: HyperConv2d, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """Straightforward per-sample loop (as the official code does), for tests and benchmarks."""
+    outs = []
+    for i in range(x.shape[0]):
+        weight = module.modulated_weight(style[i:i + 1])[0]
+        outs.append(F.conv2d(module._pad(x[i:i + 1]), weight, groups=module.groups))
+    return torch.cat(outs)
+
+
+@contextmanager
+def bound_style(module: nn.Module, style: torch.Tensor) -> Iterator[None]:
+    """Bind one style to every HyperConv2d inside ``module`` for the duration of a block."""
+    hypers = [m for m in module.modules() if isinstance(m, HyperConv2d)]
+    try:
+        for m in hypers:
+            m.bind(style)
+        yield
+    finally:
+        for m in hypers:
+            m.bind(None)
+
+
+class HyperConvNeXtBlock(nn.Module):
+    """ConvNeXt block with every convolution a hyper-convolution (depthwise 7x7, 1x1, 1x1)."""
+
+    def __init__(self, dim: int, style_dim: int, latent_dim: int = 16, mlp_ratio: int = 4,
+                 ls_init_value: float = 1e-6) -> None:
+        super().__init__()
+        hidden = dim * mlp_ratio
+        self.conv_dw = HyperConv2d(dim, dim, 7, style_dim, latent_dim, groups=dim)
+        self.norm = LayerNorm2d(dim)
+        self.fc1 = HyperConv2d(dim, hidden, 1, style_dim, latent_dim)
+        self.act = nn.GELU()
+        self.fc2 = HyperConv2d(hidden, dim, 1, style_dim, latent_dim)
+        self.gamma = nn.Parameter(torch.full((dim,), ls_init_value))
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None) -> torch.Tensor:
+        y = self.norm(self.conv_dw(x, style))
+        y = self.fc2(self.act(self.fc1(y, style)), style)
+        return x + self.gamma.view(1, -1, 1, 1) * y
+
+
+class AttentionBlock(nn.Module):
+    """Single-head self-attention over all positions of a feature map (EVA's AttnBlock).
+
+    Queries from a 1x1 conv, keys and values from 3x3 convs, so each token carries its
+    neighbourhood; attention itself runs in ``scaled_dot_product_attention`` (fused
+    kernels on CPU and GPU instead of an explicit HW x HW matrix).
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.norm = LayerNorm2d(dim)
+        self.q = nn.Conv2d(dim, dim, 1, bias=False)
+        self.k = nn.Conv2d(dim, dim, 3, padding=1, bias=False)
+        self.v = nn.Conv2d(dim, dim, 3, padding=1, bias=False)
+        self.proj = nn.Conv2d(dim, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        y = self.norm(x)
+        q, k, v = (f(y).flatten(2).transpose(1, 2).unsqueeze(1) for f in (self.q, self.k, self.v))
+        out = F.scaled_dot_product_attention(q, k, v)
+        out = out.squeeze(1).transpose(1, 2).reshape(b, c, h, w)
+        return x + self.proj(out)
+
+    def forward_reference(self, x: torch.Tensor) -> torch.Tensor:
+        """Explicit softmax(q k^T / sqrt(C)) v, the plain path used as a reference."""
+        b, c, h, w = x.shape
+        y = self.norm(x)
+        q, k, v = (f(y).flatten(2) for f in (self.q, self.k, self.v))
+        attn = torch.softmax(torch.bmm(q.transpose(1, 2), k) / math.sqrt(c), dim=-1)
+        out = torch.bmm(v, attn.transpose(1, 2)).view(b, c, h, w)
+        return x + self.proj(out)
+
+
+class HyperStage(nn.Module):
+    """``n`` hyper ConvNeXt blocks with an (unconditioned) attention block between each pair."""
+
+    def __init__(self, dim: int, n_blocks: int, style_dim: int, latent_dim: int = 16) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i in range(n_blocks):
+            if i > 0:
+                layers.append(AttentionBlock(dim))
+            layers.append(HyperConvNeXtBlock(dim, style_dim, latent_dim))
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x, style) if isinstance(layer, HyperConvNeXtBlock) else layer(x)
+        return x
+
+
+class ConvStage(nn.Module):
+    """Plain ConvNeXt blocks (timm) with attention blocks after the last ``n_attn`` but one."""
+
+    def __init__(self, dim: int, depth: int, n_attn: int = 0) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        attn_after = set(range(max(depth - 1 - n_attn, 0), depth - 1))
+        for i in range(depth):
+            layers.append(ConvNeXtBlock(dim, ls_init_value=1e-6))
+            if i in attn_after:
+                layers.append(AttentionBlock(dim))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def downsample(in_chs: int, out_chs: int, stride: int) -> nn.Sequential:
+    """ConvNeXt-style downsampling: channels-first LayerNorm, then a stride-s s x s conv."""
+    return nn.Sequential(LayerNorm2d(in_chs), nn.Conv2d(in_chs, out_chs, stride, stride=stride))
+
+
+def init_conv_weights(module: nn.Module) -> None:
+    """Truncated-normal (std 0.02), zero-bias init for plain convs and linears (EVA's init).
+
+    The linear maps inside hyper-convolutions keep their own identity-modulation init.
+    """
+    hyper_parts = {id(c) for m in module.modules() if isinstance(m, HyperConv2d) for c in m.children()}
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and id(m) not in hyper_parts:
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)

@@ -1,0 +1,94 @@
+"""The translator on real checkpoints: shapes, intensity scale, batching, progress, cancel."""
+
+import numpy as np
+import pytest
+import torch
+
+from napari_evai2i.engine import (TranslationCancelled, fit_intensity_scale, load_model,
+                                  resolve_device)
+
+PROMPT = "A T2-weighted magnetic resonance imaging of the brain. TR 4000 ms, TE 100 ms."
+
+
+def test_untrained_builtin_model_is_labelled():
+    translator = load_model("tiny-random", "cpu")
+    assert not translator.trained
+    assert "UNTRAINED" in translator.label
+    assert translator.provenance(PROMPT)["synthetic"] is True
+
+
+def test_load_by_checkpoint_folder_is_cached(tiny_checkpoint):
+    a = load_model(tiny_checkpoint, "cpu")
+    assert a is load_model(str(tiny_checkpoint), "cpu")
+    assert len(a.checkpoint_hash) == 16
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_translate_keeps_shape_and_dtype(tiny_checkpoint, brain_like_volume, axis):
+    translator = load_model(tiny_checkpoint, "cpu")
+    out = translator.translate(brain_like_volume, PROMPT, axis=axis, batch_size=3)
+    assert out.shape == brain_like_volume.shape and out.dtype == np.float32
+    assert np.isfinite(out).all()
+
+
+def test_batch_size_does_not_change_the_result(tiny_checkpoint, brain_like_volume):
+    translator = load_model(tiny_checkpoint, "cpu")
+    a = translator.translate(brain_like_volume, PROMPT, batch_size=1)
+    b = translator.translate(brain_like_volume, PROMPT, batch_size=7)
+    assert np.allclose(a, b, atol=1e-4 * max(1.0, float(np.abs(a).max())))
+
+
+def test_output_is_in_the_input_intensity_scale(tiny_checkpoint, brain_like_volume):
+    translator = load_model(tiny_checkpoint, "cpu")
+    out = translator.translate(brain_like_volume, PROMPT)
+    scale = fit_intensity_scale(brain_like_volume)
+    direct = translator.translate(brain_like_volume.astype(np.float32) / scale.scale, PROMPT)
+    # Same image in other units: same normalised translation, so output scales with the input.
+    rescale = fit_intensity_scale(brain_like_volume.astype(np.float32) / scale.scale).scale
+    assert np.allclose(out / scale.scale, direct / rescale, atol=1e-4)
+
+
+def test_single_slice_input(tiny_checkpoint, brain_like_volume):
+    translator = load_model(tiny_checkpoint, "cpu")
+    out = translator.translate(brain_like_volume[5], PROMPT)
+    assert out.shape == brain_like_volume[5].shape
+
+
+def test_progress_reports_every_batch_and_can_cancel(tiny_checkpoint, brain_like_volume):
+    translator = load_model(tiny_checkpoint, "cpu")
+    seen = []
+    translator.translate(brain_like_volume, PROMPT, batch_size=4, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(4, 10), (8, 10), (10, 10)]
+    with pytest.raises(TranslationCancelled, match="after 4 of 10"):
+        translator.translate(brain_like_volume, PROMPT, batch_size=4, progress=lambda d, t: d < 4)
+
+
+def test_prompt_embedding_is_cached_and_interpolates_on_the_sphere(tiny_checkpoint):
+    translator = load_model(tiny_checkpoint, "cpu")
+    a = translator.embed_prompt(PROMPT)
+    assert translator.embed_prompt("  " + PROMPT) is a
+    b = translator.embed_prompt("A T1-weighted magnetic resonance imaging of the brain.")
+    mid = translator.interpolate(a, b, 0.5)
+    assert torch.allclose(mid.norm(dim=-1), torch.ones(1), atol=1e-5)
+    assert torch.allclose(translator.interpolate(a, b, 0.0), a, atol=1e-5)
+    assert torch.allclose(translator.interpolate(a, b, 1.0), b, atol=1e-5)
+
+
+@pytest.mark.parametrize("bad,match", [
+    (np.zeros((0, 4, 4)), "empty volume"),
+    (np.zeros((2, 2, 2, 2)), "2-D slice or a 3-D volume"),
+    (np.full((2, 8, 8), np.nan), "NaN"),
+])
+def test_bad_volumes_raise_one_clear_error(tiny_checkpoint, bad, match):
+    with pytest.raises(ValueError, match=match):
+        load_model(tiny_checkpoint, "cpu").translate(bad, PROMPT)
+
+
+def test_empty_prompt_and_bad_device_are_clear_errors(tiny_checkpoint, brain_like_volume):
+    with pytest.raises(ValueError, match="empty prompt"):
+        load_model(tiny_checkpoint, "cpu").translate(brain_like_volume, "   ")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="unknown device"):
+        resolve_device("tpu")

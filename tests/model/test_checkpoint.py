@@ -1,0 +1,53 @@
+"""Checkpoints: safetensors + JSON, atomic, strict on load, no pickle."""
+
+import json
+
+import pytest
+import torch
+
+from napari_evai2i.model import CheckpointInfo, create_model, load_pretrained, save_pretrained
+
+
+def test_round_trip_gives_identical_outputs(tmp_path):
+    model = create_model("tiny", seed=3)
+    folder = save_pretrained(model, tmp_path / "ckpt", CheckpointInfo(trained=True, description="t"))
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    loaded, info = load_pretrained(folder)
+    assert info.trained and info.description == "t"
+    x = torch.rand(1, 1, 40, 40)
+    s = torch.nn.functional.normalize(torch.randn(1, model.config.embed_dim), dim=-1)
+    with torch.no_grad():
+        assert torch.equal(model.eval().generator(x, s), loaded.generator(x, s))
+
+
+def test_half_precision_checkpoint_loads_as_float32(tmp_path):
+    model = create_model("tiny", seed=3)
+    folder = save_pretrained(model, tmp_path / "half", CheckpointInfo(), dtype=torch.float16)
+    loaded, _ = load_pretrained(folder)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    ref = model.generator.decoder.convs[-1].weight
+    assert torch.allclose(loaded.generator.decoder.convs[-1].weight, ref, atol=1e-3)
+
+
+def test_overwriting_is_atomic_and_leaves_no_temporaries(tmp_path):
+    save_pretrained(create_model("tiny", seed=1), tmp_path / "c", CheckpointInfo(description="one"))
+    save_pretrained(create_model("tiny", seed=2), tmp_path / "c", CheckpointInfo(description="two"))
+    assert [p.name for p in tmp_path.iterdir()] == ["c"]
+    assert load_pretrained(tmp_path / "c")[1].description == "two"
+
+
+def test_mismatched_weights_are_an_error_not_skipped(tmp_path):
+    folder = save_pretrained(create_model("tiny", seed=1), tmp_path / "c", CheckpointInfo())
+    meta = json.loads((folder / "config.json").read_text())
+    meta["model"]["generator"]["enc_dims"] = [16, 32, 64, 128]
+    (folder / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="does not match its config"):
+        load_pretrained(folder)
+
+
+def test_not_a_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="not a napari-evai2i checkpoint"):
+        load_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="cannot read checkpoint config"):
+        load_pretrained(tmp_path)
