@@ -1,0 +1,71 @@
+"""The translate command on real files: geometry kept, outputs marked, errors one line."""
+
+import subprocess
+import sys
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+
+from napari_evai2i.io import Volume, read_volume, write_dicom_series
+from napari_evai2i.translate import main
+
+PROMPT = "A T2-weighted magnetic resonance imaging of the brain. TR 4000 ms, TE 100 ms."
+
+
+@pytest.fixture
+def nifti_input(tmp_path, brain_like_volume):
+    c, s = np.cos(0.2), np.sin(0.2)                      # oblique: rotated 11.5 degrees in-plane
+    affine = np.eye(4)
+    affine[:3, :3] = np.array([[-c, s, 0], [s, c, 0], [0, 0, 1]]) @ np.diag([0.9, 1.1, 2.5])
+    affine[:3, 3] = [90, -120, -60]
+    path = tmp_path / "t1.nii.gz"
+    nib.save(nib.Nifti1Image(brain_like_volume.transpose(2, 1, 0), affine), path)
+    return path
+
+
+def test_nifti_in_nifti_out_keeps_shape_and_affine(tmp_path, nifti_input, tiny_checkpoint, capsys):
+    out = tmp_path / "t2_synth.nii.gz"
+    assert main([str(nifti_input), "-p", PROMPT, "-o", str(out), "--model", str(tiny_checkpoint),
+                 "--device", "cpu", "-q"]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    src, res = nib.load(nifti_input), nib.load(out)
+    assert res.shape == src.shape
+    assert np.allclose(res.affine, src.affine, atol=1e-5)
+    assert b"SYNTHETIC" in res.header["descrip"].tobytes()
+    assert np.isfinite(res.get_fdata()).all()
+
+
+def test_dicom_series_in_dicom_series_out(tmp_path, brain_like_volume, tiny_checkpoint):
+    source = Volume(brain_like_volume, spacing=(3.0, 0.8, 0.8), origin=(-20.0, 10.0, 30.0),
+                    tags={"Modality": "MR", "RepetitionTime": 500, "EchoTime": 15, "ScanningSequence": "SE",
+                          "SeriesDescription": "T1 SE", "BodyPartExamined": "BRAIN"})
+    write_dicom_series(source, tmp_path / "src", series_description="T1 SE", derived=False)
+    assert main([str(tmp_path / "src"), "--prompt-from-dicom", str(next((tmp_path / "src").iterdir())),
+                 "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint), "-q"]) == 0
+    back = read_volume(tmp_path / "out")
+    assert back.shape == source.shape
+    assert np.allclose(back.origin, read_volume(tmp_path / "src").origin, atol=1e-4)
+    ds = pydicom.dcmread(next((tmp_path / "out").iterdir()))
+    assert list(ds.ImageType)[:2] == ["DERIVED", "SECONDARY"]
+    assert ds.SeriesDescription.startswith("SYNTHETIC")
+    assert "not an acquired image" in ds.ImageComments
+    assert "RepetitionTime" not in ds          # the source's acquisition does not describe this image
+
+
+@pytest.mark.parametrize("args,message", [
+    (["missing.nii.gz", "-p", PROMPT, "-o", "x.nii.gz"], "missing.nii.gz"),
+    (["IN", "-p", "   ", "-o", "x.nii.gz"], "prompt is empty"),
+    (["IN", "-p", PROMPT, "-o", "IN"], "is the input"),
+    (["IN", "-p", PROMPT, "-o", "x.nii.gz", "--model", "no/such/model"], "not a napari-evai2i checkpoint"),
+])
+def test_errors_are_one_line_without_traceback(tmp_path, nifti_input, args, message):
+    args = [str(nifti_input) if a == "IN" else (str(tmp_path / a) if a.endswith(".nii.gz") else a)
+            for a in args]
+    proc = subprocess.run([sys.executable, "-m", "napari_evai2i.translate", *args, "-q"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
+    assert not (tmp_path / "x.nii.gz").exists()
