@@ -1,0 +1,158 @@
+"""One optimisation step of each stage: the losses of the DCLIP and EVA recipes.
+
+Kept apart from the loop (:mod:`.trainer`) so each stage's arithmetic reads in one place.
+All randomness comes from the ``torch.Generator`` passed in, seeded from (seed, stage,
+step), which is what makes a resumed run repeat an uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..data.simulated_dataset import match_matrix
+from ..model import EVAModel
+from ..prompts import tokenize
+from .config import TrainConfig
+from .distributed import gather_objects
+from .losses import (PerceptualLoss, lsgan_loss, masked_l1, multi_positive_contrastive_loss,
+                     pixel_contrastive_loss, tissue_loss)
+
+ROLES = ("src", "tgt", "int")
+ATLAS_PROMPT = "A T1-weighted magnetic resonance imaging of the brain."
+
+
+@dataclass
+class StepOutput:
+    loss: torch.Tensor
+    logs: dict[str, float]
+    images: dict[str, torch.Tensor] | None = None
+
+
+def clip_step(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch.device) -> StepOutput:
+    """Stage 1: multi-positive contrastive loss over every (src, tgt, int) unit of the batch."""
+    images = torch.cat([batch[f"{r}_in"] for r in ROLES]).to(device)
+    texts = [t for r in ROLES for t in batch[f"{r}_text"]]
+    fields = [f for r in ROLES for f in batch[f"{r}_fields"]]
+    match = torch.from_numpy(match_matrix(gather_objects(texts), gather_objects(fields)))
+    tokens = tokenize(texts, model.config.text.context_length).to(device)
+    image_emb = model.dclip.encode_image(images)
+    text_emb = model.dclip.encode_text(tokens)
+    loss = multi_positive_contrastive_loss(image_emb, text_emb, match, cfg.tau)
+    with torch.no_grad():
+        top1 = (image_emb @ text_emb.T).argmax(1)
+        hit = match[torch.arange(len(texts)), top1.cpu()].float().mean()
+    return StepOutput(loss, {"loss": float(loss.detach()), "clip_top1": float(hit)})
+
+
+@torch.no_grad()
+def embed_texts(model: EVAModel, texts: list[str], device: torch.device) -> torch.Tensor:
+    tokens = tokenize(texts, model.config.text.context_length).to(device)
+    return model.dclip.encode_text(tokens).float()
+
+
+def _pair_mask(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """1 except where exactly one of two aligned images has signal (the official mask)."""
+    return 1.0 - ((a > 0) ^ (b > 0)).float()
+
+
+def generator_step(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch.device,
+                   perceptual: PerceptualLoss, finetune: bool, rng: torch.Generator,
+                   disc_optimizer: torch.optim.Optimizer | None = None,
+                   sync_grads=None, with_images: bool = False) -> StepOutput:
+    """Stage 2 (init or fine-tune): one generator update (and one discriminator update first)."""
+    G, D = model.generator, model.discriminator
+    x = {r: batch[r].to(device) for r in ROLES}
+    x_in = {r: batch[f"{r}_in"].to(device) for r in ROLES}
+    emb = {r: embed_texts(model, batch[f"{r}_text"], device) for r in ROLES}
+    paired_int = bool(batch["paired_int"].all()) if torch.is_tensor(batch["paired_int"]) else True
+    b = x["src"].shape[0]
+    m = _pair_mask(x["src"], x["tgt"])
+    tri = cfg.triangle
+
+    # Every first-hop translation in one batched forward (per-sample prompts).
+    inputs = [x_in["src"], x_in["tgt"]] + ([x_in["src"]] if tri else [])
+    targets = [emb["tgt"], emb["src"]] + ([emb["int"]] if tri else [])
+    sources = [emb["src"], emb["tgt"]] + ([emb["src"]] if tri else [])
+    n = len(inputs) * b
+    known = torch.rand(n, generator=rng) < cfg.source_prompt_probability
+    out, feats, tissue = G(torch.cat(inputs), torch.cat(targets), torch.cat(sources), known.to(device),
+                           return_features=True)
+    fakes = dict(zip(("s2t", "t2s", "s2i"), out.split(b)))
+    codes = dict(zip(("src", "tgt", "src2"), feats[-1].split(b)))
+    if tri:
+        known2 = torch.rand(b, generator=rng) < cfg.source_prompt_probability
+        fakes["i2t"], feats_i, _ = G(fakes["s2i"].clamp(min=0), emb["tgt"], emb["int"], known2.to(device),
+                                     return_features=True)
+        codes["int"] = feats_i[-1]
+
+    logs: dict[str, float] = {}
+    rec = masked_l1(fakes["s2t"], x["tgt"], m) + masked_l1(fakes["t2s"], x["src"], m)
+    per = perceptual(fakes["s2t"], x["tgt"]) + perceptual(fakes["t2s"], x["src"])
+    if tri:
+        rec = rec + masked_l1(fakes["i2t"], x["tgt"], m)
+        per = per + perceptual(fakes["i2t"], x["tgt"])
+        if paired_int:
+            m_int = _pair_mask(x["src"], x["int"])
+            rec = rec + masked_l1(fakes["s2i"], x["int"], m_int)
+            per = per + perceptual(fakes["s2i"], x["int"])
+        elif finetune and cfg.atlas:
+            with torch.no_grad():
+                atlas = embed_texts(model, [ATLAS_PROMPT], device)
+                pseudo = G(G(x_in["src"], atlas).clamp(min=0), emb["int"]).clamp(min=0)
+            rec = rec + masked_l1(fakes["s2i"], pseudo)
+
+    m4 = F.interpolate(m, size=codes["src"].shape[-2:], mode="nearest")
+    pairs = [("src", "tgt")] + ([("int", "tgt")] if tri else [])
+    con = sum(10 * (F.mse_loss(codes[a] * m4, codes[c].detach() * m4)
+                    + F.mse_loss(codes[a].detach() * m4, codes[c] * m4)) for a, c in pairs)
+    if cfg.w_pixel_contrast:
+        con = con + cfg.w_pixel_contrast * sum(
+            pixel_contrastive_loss(codes[a], codes[c], m, cfg.tau, generator=rng) for a, c in pairs)
+    loss = cfg.w_rec * rec + cfg.w_per * per + cfg.w_con * con
+    logs.update(rec=float(rec.detach()), per=float(per.detach()), con=float(con.detach()))
+
+    if cfg.w_tissue and tissue is not None and "tissue" in batch:
+        target = batch["tissue"].to(device)
+        tis = tissue_loss(tissue[:2 * b], torch.cat([target, target]))
+        loss = loss + cfg.w_tissue * tis
+        logs["tissue"] = float(tis.detach())
+
+    if finetune and D is not None and cfg.w_adv:
+        judged = [(fakes["s2t"], emb["tgt"]), (fakes["t2s"], emb["src"])]
+        if tri:
+            judged += [(fakes["s2i"], emb["int"]), (fakes["i2t"], emb["tgt"])]
+        logs["d_loss"] = _discriminator_update(D, disc_optimizer, x_in, emb, judged, sync_grads)
+        D.requires_grad_(False)
+        adv = sum(lsgan_loss(D(f.clamp(min=0), t), True) for f, t in judged) / len(judged)
+        D.requires_grad_(True)
+        loss = loss + cfg.w_adv * adv
+        logs["adv"] = float(adv.detach())
+    if finetune and cfg.w_clip and tri:
+        clip = -F.cosine_similarity(model.dclip.encode_image(fakes["s2i"].clamp(min=0)), emb["int"]).mean()
+        loss = loss + cfg.w_clip * clip
+        logs["clip"] = float(clip.detach())
+    logs["loss"] = float(loss.detach())
+    images = None
+    if with_images:
+        images = {"source": x_in["src"][:4].detach(), "translation": fakes["s2t"][:4].detach(),
+                  "target": x["tgt"][:4]}
+    return StepOutput(loss, logs, images)
+
+
+def _discriminator_update(D, optimizer, x_in, emb, judged, sync_grads=None) -> float:
+    """LSGAN: real images with their own prompt -> 1; translations, and real images shown
+    with another domain's prompt (so D must read the prompt) -> 0."""
+    reals = [(x_in["tgt"], emb["tgt"]), (x_in["src"], emb["src"]), (x_in["int"], emb["int"])]
+    wrong = [(x_in["tgt"], emb["src"])]
+    loss = (sum(lsgan_loss(D(img, t), True) for img, t in reals) / len(reals)
+            + sum(lsgan_loss(D(f.detach().clamp(min=0), t), False) for f, t in judged) / len(judged)
+            + sum(lsgan_loss(D(img, t), False) for img, t in wrong) / len(wrong))
+    optimizer.zero_grad(set_to_none=True)
+    (0.5 * loss).backward()
+    if sync_grads is not None:
+        sync_grads(D.parameters())
+    optimizer.step()
+    return float(loss.detach())

@@ -1,0 +1,333 @@
+"""The training loop behind ``python -m napari_evai2i.train`` and the Train widget.
+
+:class:`Trainer` runs the stages (``clip`` -> ``init`` -> ``finetune``), checkpoints
+atomically, resumes exactly, logs to a JSON-lines file, TensorBoard and a progress bar,
+and can be stopped from another thread. Data parallelism: every rank draws its own
+slice of the sample indices, the contrastive loss gathers embeddings across ranks, and
+gradients are averaged with one all-reduce per update (no DDP wrapper is needed, which
+lets one update run several differently-shaped generator passes).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from ..engine.translator import resolve_device
+from ..model import CheckpointInfo, create_model, get_preset, load_config, load_pretrained, save_pretrained
+from .checkpoint import load_training_checkpoint, save_training_checkpoint
+from .config import STAGES, TrainConfig, save_train_config
+from .distributed import World, average_scalar, init_distributed, shutdown_distributed, world_from_env
+from .losses import PerceptualLoss
+from .steps import clip_step, generator_step
+
+MetricsCallback = Callable[[dict], None]
+CHECKPOINT_DIR = "checkpoints/last"
+MODEL_DIR = "model"
+METRICS_FILE = "metrics.jsonl"
+SAMPLE_FILE = "samples/latest.png"
+
+
+class Trainer:
+    """Build once from a :class:`TrainConfig`; :meth:`run` trains, :meth:`stop` ends early."""
+
+    def __init__(self, cfg: TrainConfig, on_metrics: MetricsCallback | None = None) -> None:
+        self.cfg = cfg
+        self.world: World = world_from_env()
+        device = resolve_device(cfg.device)
+        if device.type == "cuda" and self.world.distributed:
+            device = torch.device("cuda", self.world.local_rank)
+        self.device = device
+        init_distributed(self.world, device)
+        self.on_metrics = on_metrics
+        self.out = Path(cfg.out)
+        self._stop = False
+        self._seed_everything(cfg.seed + self.world.rank)
+
+        config = get_preset(cfg.model) if not cfg.model.endswith(".json") else load_config(cfg.model)
+        self.model = create_model(config, with_discriminator=True, seed=cfg.seed)
+        if cfg.init_from:
+            self._init_from(cfg.init_from)
+        self.model.to(device)
+        from timm.utils import ModelEmaV3
+
+        self.ema = ModelEmaV3(self.model.generator, decay=cfg.ema_decay, use_warmup=cfg.ema_warmup)
+        betas = tuple(cfg.betas)
+        self.optimizers = {
+            "clip": torch.optim.AdamW(self.model.dclip.parameters(), lr=cfg.clip_lr or cfg.lr,
+                                      betas=betas, weight_decay=cfg.weight_decay),
+            "gen": torch.optim.AdamW(self.model.generator.parameters(), lr=cfg.lr, betas=betas,
+                                     weight_decay=cfg.weight_decay),
+            "disc": torch.optim.AdamW(self.model.discriminator.parameters(), lr=cfg.lr, betas=betas,
+                                      weight_decay=cfg.weight_decay),
+        }
+        self.steps_done = {stage: 0 for stage in STAGES}
+        self._writer = None
+        self._perceptual: PerceptualLoss | None = None
+
+    # ------------------------------------------------------------------ set-up
+    @staticmethod
+    def _seed_everything(seed: int) -> None:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+
+    def _init_from(self, path: str) -> None:
+        loaded, _ = load_pretrained(path, "cpu", with_discriminator=False)
+        self.model.dclip.load_state_dict(loaded.dclip.state_dict())
+        self.model.generator.load_state_dict(loaded.generator.state_dict())
+
+    def stage_length(self, stage: str) -> int:
+        return {"clip": self.cfg.clip_steps, "init": self.cfg.init_steps,
+                "finetune": self.cfg.finetune_steps}[stage]
+
+    def stop(self) -> None:
+        """Ask the loop to finish the current step, checkpoint and return (thread-safe)."""
+        self._stop = True
+
+    @property
+    def is_main(self) -> bool:
+        return self.world.is_main
+
+    # ------------------------------------------------------------------ data
+    def _dataset(self, stage: str):
+        cfg = self.cfg
+        seed = cfg.seed * 100 + STAGES.index(stage)
+        if cfg.data == "simulator":
+            from ..data.simulated_dataset import SimulatedDataConfig, SimulatedPairs
+
+            curriculum = cfg.curriculum_steps * cfg.gen_batch * self.world.size if stage != "clip" else 0
+            return SimulatedPairs(SimulatedDataConfig(size=cfg.crop_size, seed=seed, curriculum_items=curriculum,
+                                                      view_in_prompt=cfg.view_in_prompt))
+        from ..data.cohort_dataset import CohortDataConfig, CohortPairs
+
+        return CohortPairs(cfg.data, CohortDataConfig(size=cfg.crop_size, seed=seed,
+                                                      view_in_prompt=cfg.view_in_prompt))
+
+    def _batches(self, stage: str, start_step: int, batch: int) -> Iterator[dict]:
+        from torch.utils.data import DataLoader
+
+        from ..data.simulated_dataset import collate_items
+
+        world, steps = self.world, self.stage_length(stage)
+        indices = [(s * batch + k) * world.size + world.rank
+                   for s in range(start_step, steps) for k in range(batch)]
+        loader = DataLoader(self._dataset(stage), batch_size=batch, sampler=indices,
+                            num_workers=self.cfg.num_workers, collate_fn=collate_items,
+                            persistent_workers=False)
+        return iter(loader)
+
+    # ------------------------------------------------------------------ loop
+    def run(self, stage: str = "all", resume: bool = False) -> Path:
+        """Train the requested stage(s); returns the exported inference checkpoint folder."""
+        stages = STAGES if stage == "all" else (stage,)
+        if any(s not in STAGES for s in stages):
+            raise ValueError(f"unknown stage {stage!r}: choose clip, init, finetune or all")
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            save_train_config(self.cfg, self.out / "train_config.yaml")
+        if resume and (self.out / CHECKPOINT_DIR).is_dir():
+            state = load_training_checkpoint(self.out / CHECKPOINT_DIR, self.model, self.ema.module,
+                                             self.optimizers)
+            self.steps_done.update(state["steps_done"])
+        self._started = time.monotonic()
+        try:
+            for name in stages:
+                if self._stop:
+                    break
+                self._run_stage(name)
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+        return self.export()
+
+    def _run_stage(self, stage: str) -> None:
+        from tqdm import tqdm
+
+        cfg, total = self.cfg, self.stage_length(stage)
+        start = self.steps_done[stage]
+        if start >= total:
+            return
+        self._prepare_stage(stage)
+        batch = cfg.clip_batch if stage == "clip" else cfg.gen_batch
+        bar = tqdm(total=total, initial=start, desc=stage, disable=not self.is_main, dynamic_ncols=True)
+        for step, data in zip(range(start, total), self._batches(stage, start, batch)):
+            tick = time.perf_counter()
+            self._set_lr(stage, step)
+            out = self._train_step(stage, data, step)
+            self.steps_done[stage] = step + 1
+            logs = {k: average_scalar(v) for k, v in out.logs.items()}
+            logs.update(stage=stage, step=step + 1, total=total, lr=self._lr(stage, step),
+                        seconds=time.perf_counter() - tick)
+            bar.update(1)
+            bar.set_postfix(loss=f"{logs['loss']:.4f}")
+            if self.is_main and ((step + 1) % cfg.log_every == 0 or step + 1 == total or step == start):
+                self._log(logs, out.images)
+            finished = step + 1 == total
+            out_of_time = cfg.max_minutes is not None and time.monotonic() - self._started > 60 * cfg.max_minutes
+            if finished or self._stop or out_of_time or (step + 1) % cfg.ckpt_every == 0:
+                self.save_checkpoint()
+            if self._stop or out_of_time:
+                self._stop = True
+                break
+        bar.close()
+        if self.steps_done[stage] == total:
+            self._end_of_stage(stage)
+
+    def _prepare_stage(self, stage: str) -> None:
+        model = self.model
+        if stage == "clip":
+            model.dclip.train().requires_grad_(True)
+            model.generator.requires_grad_(False)
+            model.discriminator.requires_grad_(False)
+            return
+        model.dclip.lock()                          # frozen: no gradients computed or stored
+        model.generator.train().requires_grad_(True)
+        model.discriminator.train().requires_grad_(stage == "finetune")
+        if self._perceptual is None:
+            self._perceptual = PerceptualLoss(self.cfg.perceptual, model.dclip.image,
+                                              self.cfg.perceptual_weights).to(self.device)
+
+    def _train_step(self, stage: str, data: dict, step: int):
+        cfg = self.cfg
+        rng = torch.Generator().manual_seed(cfg.seed * 1_000_003 + STAGES.index(stage) * 10_007 + step)
+        if stage == "clip":
+            opt, params = self.optimizers["clip"], list(self.model.dclip.parameters())
+            opt.zero_grad(set_to_none=True)
+            with self._autocast():
+                out = clip_step(self.model, data, cfg, self.device)
+        else:
+            opt, params = self.optimizers["gen"], list(self.model.generator.parameters())
+            opt.zero_grad(set_to_none=True)
+            with self._autocast():
+                out = generator_step(self.model, data, cfg, self.device, self._perceptual,
+                                     finetune=stage == "finetune", rng=rng,
+                                     disc_optimizer=self.optimizers["disc"], sync_grads=self._sync_grads,
+                                     with_images=self.is_main and (step + 1) % cfg.image_every == 0)
+        out.loss.backward()
+        self._sync_grads(params)
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        if stage != "clip":
+            self.ema.update(self.model.generator, step=self.steps_done["init"] + self.steps_done["finetune"])
+        return out
+
+    def _autocast(self):
+        use_bf16 = self.cfg.amp == "bf16" or (self.cfg.amp == "auto" and self.device.type == "cuda")
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_bf16)
+
+    def _sync_grads(self, params) -> None:
+        """Average gradients over ranks in one flat all-reduce (missing grads count as 0)."""
+        if not self.world.distributed:
+            return
+        params = [p for p in params if p.requires_grad]
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        flat = torch.cat([p.grad.reshape(-1) for p in params])
+        dist.all_reduce(flat)
+        flat /= self.world.size
+        offset = 0
+        for p in params:
+            n = p.numel()
+            p.grad.copy_(flat[offset:offset + n].view_as(p))
+            offset += n
+
+    def _lr(self, stage: str, step: int) -> float:
+        cfg = self.cfg
+        base = (cfg.clip_lr or cfg.lr) if stage == "clip" else cfg.lr
+        if cfg.warmup_steps and step < cfg.warmup_steps:
+            return base * (step + 1) / cfg.warmup_steps
+        if cfg.lr_schedule == "cosine":
+            total = max(1, self.stage_length(stage) - cfg.warmup_steps)
+            progress = min(1.0, (step - cfg.warmup_steps) / total)
+            return base * 0.5 * (1 + math.cos(math.pi * progress))
+        return base
+
+    def _set_lr(self, stage: str, step: int) -> None:
+        names = ("clip",) if stage == "clip" else ("gen", "disc")
+        for name in names:
+            for group in self.optimizers[name].param_groups:
+                group["lr"] = self._lr(stage, step)
+
+    # ------------------------------------------------------------------ outputs
+    def _log(self, logs: dict, images: dict | None) -> None:
+        with open(self.out / METRICS_FILE, "a") as fh:
+            fh.write(json.dumps({**logs, "time": time.time()}) + "\n")
+        writer = self._tensorboard()
+        global_step = sum(self.steps_done.values())
+        for key, value in logs.items():
+            if isinstance(value, float):
+                writer.add_scalar(f"{logs['stage']}/{key}", value, global_step)
+        if images:
+            grid = torch.cat([images["source"], images["translation"], images["target"]], dim=3)
+            grid = grid.float().clamp(0, 1.5) / 1.5
+            writer.add_images(f"{logs['stage']}/source_translation_target", grid, global_step)
+            _save_grid_png(grid, self.out / SAMPLE_FILE)
+        if self.on_metrics is not None:
+            self.on_metrics(logs)
+
+    def _tensorboard(self):
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(self.out / "tensorboard"))
+        return self._writer
+
+    def save_checkpoint(self) -> None:
+        if not self.is_main:
+            return
+        state = {"steps_done": self.steps_done, "config": self.cfg.to_dict()}
+        save_training_checkpoint(self.out / CHECKPOINT_DIR, self.model, self.ema.module, self.optimizers,
+                                 state, self._info(trained=False))
+
+    def _end_of_stage(self, stage: str) -> None:
+        if stage == "clip" and self.is_main:
+            from .evaluate import dclip_report
+
+            report = dclip_report(self.model, self.cfg, self.device, self.out)
+            self._log({"stage": stage, "step": self.steps_done[stage], **report}, None)
+
+    def _info(self, trained: bool) -> CheckpointInfo:
+        return CheckpointInfo(
+            trained=trained,
+            description=f"napari-evai2i model trained with recipe {self.cfg.name!r}",
+            provenance={"recipe": self.cfg.to_dict(), "steps_done": dict(self.steps_done),
+                        "data": self.cfg.data, "world_size": self.world.size,
+                        "device": str(self.device), "torch": torch.__version__})
+
+    def export(self) -> Path:
+        """Write the inference checkpoint (EMA generator + DCLIP) to ``OUT/model``."""
+        folder = self.out / MODEL_DIR
+        if self.is_main:
+            trained = self.steps_done["init"] > 0 or self.steps_done["finetune"] > 0
+            raw = self.model.generator.state_dict()
+            self.model.generator.load_state_dict(self.ema.module.state_dict())
+            try:
+                save_pretrained(self.model, folder, self._info(trained))
+            finally:
+                self.model.generator.load_state_dict(raw)
+        return folder
+
+    def close(self) -> None:
+        shutdown_distributed()
+
+
+def _save_grid_png(grid: torch.Tensor, path: Path) -> None:
+    """Rows of [source | translation | target] as one PNG the Train widget can show."""
+    import imageio.v3 as iio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = (grid[:, 0].cpu().numpy() * 255).astype(np.uint8)
+    tmp = path.with_suffix(".tmp.png")
+    iio.imwrite(tmp, np.concatenate(list(image), axis=0))
+    tmp.replace(path)

@@ -1,0 +1,54 @@
+"""Kill a training run with SIGKILL, resume it, and get the losses of an uninterrupted run."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ARGS = ["clip_steps=2", "init_steps=6", "finetune_steps=2", "clip_batch=3", "gen_batch=2", "crop_size=64",
+        "log_every=1", "ckpt_every=2", "eval_slices=4", "device=cpu", "w_tissue=1",
+        "source_prompt_probability=0.5", "lr_schedule=cosine", "warmup_steps=2"]
+
+
+def _train(out, *extra):
+    return subprocess.Popen([sys.executable, "-m", "napari_evai2i.train", f"out={out}", *ARGS, *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _losses(path):
+    rows = {}
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        if "loss" in row and "seconds" in row:
+            rows[(row["stage"], row["step"])] = row["loss"]       # the last run of a step wins
+    return rows
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_exactly(tmp_path):
+    reference = _train(tmp_path / "ref")
+    assert reference.wait(timeout=300) == 0, reference.stderr.read()[-2000:]
+    expected = _losses(tmp_path / "ref" / "metrics.jsonl")
+
+    run = tmp_path / "killed"
+    proc = _train(run)
+    deadline = time.time() + 300
+    while time.time() < deadline:                      # kill it mid-way through stage 2
+        metrics = run / "metrics.jsonl"
+        if metrics.exists() and ("init", 3) in _losses(metrics):
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ("finetune", 2) not in _losses(run / "metrics.jsonl")
+
+    resumed = subprocess.run([sys.executable, "-m", "napari_evai2i.train", f"out={run}", *ARGS, "--resume"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    got = _losses(run / "metrics.jsonl")
+    assert set(got) == set(expected)
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
