@@ -49,6 +49,7 @@ class HyperConv2d(nn.Module):
         self.to_out = nn.Linear(style_dim, out_chs * latent_dim)
         self.to_in = nn.Linear(style_dim, latent_dim * (in_chs // groups))
         self._bound: torch.Tensor | None = None
+        self.reference_path = False          # see set_reference_path()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -79,6 +80,8 @@ class HyperConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         """x: (B, C_in, H, W); style: (B, S), (1, S) or None when bound."""
+        if self.reference_path and style is not None:
+            return hyperconv_reference(self, x, style.expand(x.shape[0], -1))
         x = self._pad(x)
         if style is None:
             if self._bound is None:
@@ -106,6 +109,18 @@ def hyperconv_reference(module: HyperConv2d, x: torch.Tensor, style: torch.Tenso
         weight = module.modulated_weight(style[i:i + 1])[0]
         outs.append(F.conv2d(module._pad(x[i:i + 1]), weight, groups=module.groups))
     return torch.cat(outs)
+
+
+def set_reference_path(module: nn.Module, enabled: bool) -> None:
+    """Switch every hyper-conv and attention block in ``module`` to the straightforward path.
+
+    The reference path is what the official code does -- one convolution per sample in a
+    Python loop, attention as an explicit HW x HW softmax -- kept for equivalence tests and
+    for benchmarks that measure what the fast paths gain.
+    """
+    for m in module.modules():
+        if isinstance(m, (HyperConv2d, AttentionBlock)):
+            m.reference_path = enabled
 
 
 @contextmanager
@@ -156,8 +171,11 @@ class AttentionBlock(nn.Module):
         self.k = nn.Conv2d(dim, dim, 3, padding=1, bias=False)
         self.v = nn.Conv2d(dim, dim, 3, padding=1, bias=False)
         self.proj = nn.Conv2d(dim, dim, 1)
+        self.reference_path = False          # see set_reference_path()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.reference_path:
+            return self.forward_reference(x)
         b, c, h, w = x.shape
         y = self.norm(x)
         q, k, v = (f(y).flatten(2).transpose(1, 2).unsqueeze(1) for f in (self.q, self.k, self.v))

@@ -1,0 +1,67 @@
+"""Training throughput: pairs/s of a generator step and samples/s of a DCLIP step.
+
+    python benchmarks/bench_training.py --configs tiny paper --device auto
+
+Runs the real step functions of the trainer (``napari_evai2i.train.steps``) on simulated
+batches and prints JSON lines with the rate and the peak memory (CUDA: allocator peak;
+CPU: process peak RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from _common import emit, machine, peak_rss_mb, timed
+from napari_evai2i.data.simulated_dataset import SimulatedDataConfig, SimulatedPairs, collate_items
+from napari_evai2i.engine import resolve_device
+from napari_evai2i.train.config import load_train_config
+from napari_evai2i.train.trainer import Trainer
+
+
+def bench(config: str, device: torch.device, crop: int, gen_batch: int, clip_batch: int,
+          max_seconds: float, stage: str) -> None:
+    cfg = load_train_config(None, [f"model={config}", f"device={device}", f"crop_size={crop}",
+                                   f"gen_batch={gen_batch}", f"clip_batch={clip_batch}", "out=/tmp/evai2i_bench",
+                                   "w_tissue=1" if config == "tiny" else "w_tissue=0",
+                                   "source_prompt_probability=0.8" if config == "tiny" else
+                                   "source_prompt_probability=0"])
+    trainer = Trainer(cfg)
+    data = SimulatedPairs(SimulatedDataConfig(size=crop, seed=5))
+    batch_size = clip_batch if stage == "clip" else gen_batch
+    batch = collate_items([data[i] for i in range(batch_size)])
+    trainer._prepare_stage(stage)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    step = iter(range(10**6))
+    seconds, repeats = timed(lambda: trainer._train_step(stage, batch, next(step)), device,
+                             max_seconds=max_seconds)
+    memory = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else peak_rss_mb())
+    units = batch_size * 3 if stage == "clip" else batch_size
+    emit({"bench": "training", "config": config, "stage": stage, "device": str(device), "crop": crop,
+          "batch": batch_size, "seconds_per_step": round(seconds, 3), "repeats": repeats,
+          ("samples_per_s" if stage == "clip" else "pairs_per_s"): round(units / seconds, 3),
+          "peak_memory_mb": round(memory, 1), "amp": cfg.amp})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--configs", nargs="+", default=["tiny", "paper"])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--crop", type=int, default=None, help="default: 128 tiny, 256 paper")
+    parser.add_argument("--gen-batch", type=int, default=6)
+    parser.add_argument("--clip-batch", type=int, default=20)
+    parser.add_argument("--stages", nargs="+", default=["init", "finetune", "clip"])
+    parser.add_argument("--max-seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    emit({"bench": "machine", **machine(), "device": str(device)})
+    for config in args.configs:
+        crop = args.crop or (128 if config == "tiny" else 256)
+        for stage in args.stages:
+            bench(config, device, crop, args.gen_batch, args.clip_batch, args.max_seconds, stage)
+
+
+if __name__ == "__main__":
+    main()
