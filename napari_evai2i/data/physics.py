@@ -354,7 +354,6 @@ class Protocol:
                 "SeriesDescription": f"{self.short_name} {seq_label} simulated",
                 "ProtocolName": f"sim_{self.short_name.lower()}_{seq_label.lower()}",
                 "BodyPartExamined": "BRAIN",
-                "Manufacturer": "napari-evai2i simulator",
                 "ImageComments": "SIMULATED image from MR signal equations on the MNI152 template",
             }
         )

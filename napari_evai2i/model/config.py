@@ -63,8 +63,10 @@ class GeneratorConfig:
       globally pooled code, so the decoder sees the whole slice's contrast statistics.
     * ``source_conditioning``: E_phi is told the source domain (its prompt embedding) by
       FiLM at every level when it is known; a learned "unknown source" vector otherwise.
-    * ``tissue_classes``: an auxiliary head on E_phi predicting tissue maps (simulator
-      supervision of the structure code); ignored at inference.
+    * ``tissue_classes``: a head predicting tissue fractions at full resolution
+      (supervised by the simulator's tissue maps).
+    * ``tissue_mixture``: adds ``sum_k p_k * intensity_k(prompt)`` to the output, the
+      partial-volume form of an MR image, so the prompt sets each tissue's intensity.
     """
 
     in_chans: int = 1
@@ -78,6 +80,7 @@ class GeneratorConfig:
     global_context: bool = False
     source_conditioning: bool = False
     tissue_classes: int = 0
+    tissue_mixture: bool = False
 
 
 @dataclass

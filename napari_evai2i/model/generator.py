@@ -77,7 +77,9 @@ class HyperDecoder(nn.Module):
         if cfg.global_context:
             self.context = nn.Sequential(nn.Linear(dims[0], dims[0]), nn.GELU(), nn.Linear(dims[0], dims[0]))
 
-    def forward(self, feats: list[torch.Tensor], style: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, feats: list[torch.Tensor], style: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns the output (B, C, H, W) and the full-resolution features before the last conv."""
         x = feats[-1]
         if self.context is not None:
             gate = self.context(x.mean(dim=(2, 3)))
@@ -89,8 +91,10 @@ class HyperDecoder(nn.Module):
             x = self.norms[i](stage(x, style))
             if i < last:
                 x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+            else:
+                hidden = x
             x = self.convs[i](x)
-        return x
+        return x, hidden
 
 
 class Generator(nn.Module):
@@ -105,8 +109,19 @@ class Generator(nn.Module):
         self.config = cfg
         self.encoder = StructureEncoder(cfg)
         self.decoder = HyperDecoder(cfg)
-        self.tissue_head = (nn.Conv2d(cfg.enc_dims[-1], cfg.tissue_classes, 1)
+        # Optional tissue head on the decoder's full-resolution features; with
+        # ``tissue_mixture`` the output also gets sum_k p_k(x) * intensity_k(prompt): the
+        # partial-volume form of an MR image, which ties the prompt straight to the
+        # intensity of each tissue.
+        self.tissue_head = (nn.Conv2d(cfg.enc_dims[0], cfg.tissue_classes, 1)
                             if cfg.tissue_classes else None)
+        self.tissue_intensity = None
+        if cfg.tissue_mixture:
+            if not cfg.tissue_classes:
+                raise ValueError("tissue_mixture needs tissue_classes > 0")
+            self.tissue_intensity = nn.Sequential(nn.Linear(cfg.style_dim, 4 * cfg.style_dim), nn.GELU(),
+                                                  nn.Linear(4 * cfg.style_dim, cfg.tissue_classes))
+        self._bound_style: torch.Tensor | None = None
         self.stride = 2 ** (len(cfg.enc_dims) - 1)
         init_conv_weights(self)
         if self.encoder.film is not None:
@@ -142,11 +157,17 @@ class Generator(nn.Module):
         x, (left, right, top, bottom) = self._pad(x)
         source_style = self._source_rows(source_style, source_known, x.shape[0])
         feats = self.encode(x, source_style)
-        y = F.leaky_relu(0.5 * self.decoder(feats, style) + 0.5, 0.01)
+        y, hidden = self.decoder(feats, style)
+        tissue = self.tissue_head(hidden) if self.tissue_head is not None else None
+        if self.tissue_intensity is not None:
+            intensity = self.tissue_intensity(style if style is not None else self._bound_style)
+            y = y + (tissue.softmax(dim=1) * intensity[..., None, None].to(tissue.dtype)).sum(1, keepdim=True)
+        y = F.leaky_relu(0.5 * y + 0.5, 0.01)
         y = y[..., top:top + h, left:left + w]
         if not return_features:
             return y
-        tissue = self.tissue_head(feats[-1]) if self.tissue_head is not None else None
+        if tissue is not None:
+            tissue = tissue[..., top:top + h, left:left + w]
         return y, feats, tissue
 
     def _source_rows(self, source_style: torch.Tensor | None, known: torch.Tensor | None,
@@ -163,5 +184,9 @@ class Generator(nn.Module):
     @contextmanager
     def bind_prompt(self, style: torch.Tensor) -> Iterator[None]:
         """Compute the decoder's modulated kernels for one (1, S) prompt once, reuse them."""
-        with bound_style(self.decoder, style):
-            yield
+        self._bound_style = style
+        try:
+            with bound_style(self.decoder, style):
+                yield
+        finally:
+            self._bound_style = None

@@ -81,9 +81,18 @@ class Trainer:
         torch.manual_seed(seed)
 
     def _init_from(self, path: str) -> None:
+        """Start from a checkpoint's DCLIP (always) and generator (when its config matches ours)."""
+        from ..model import read_checkpoint_config
+
+        config, _ = read_checkpoint_config(path)
+        if config.text != self.model.config.text or config.image != self.model.config.image:
+            raise ValueError(f"init_from {path}: its DCLIP architecture differs from model {self.cfg.model!r}")
         loaded, _ = load_pretrained(path, "cpu", with_discriminator=False)
         self.model.dclip.load_state_dict(loaded.dclip.state_dict())
-        self.model.generator.load_state_dict(loaded.generator.state_dict())
+        if config.generator == self.model.config.generator:
+            self.model.generator.load_state_dict(loaded.generator.state_dict())
+        elif self.is_main:
+            print(f"init_from {path}: generator architecture differs; generator starts fresh", flush=True)
 
     def stage_length(self, stage: str) -> int:
         return {"clip": self.cfg.clip_steps, "init": self.cfg.init_steps,
