@@ -115,6 +115,9 @@ class Generator(nn.Module):
         # intensity of each tissue.
         self.tissue_head = (nn.Conv2d(cfg.enc_dims[0], cfg.tissue_classes, 1)
                             if cfg.tissue_classes else None)
+        # ... and one on the structure code, so E_phi itself learns tissue from any contrast.
+        self.code_tissue_head = (nn.Conv2d(cfg.enc_dims[-1], cfg.tissue_classes, 1)
+                                 if cfg.tissue_classes else None)
         self.tissue_intensity = None
         if cfg.tissue_mixture:
             if not cfg.tissue_classes:
@@ -124,6 +127,10 @@ class Generator(nn.Module):
         self._bound_style: torch.Tensor | None = None
         self.stride = 2 ** (len(cfg.enc_dims) - 1)
         init_conv_weights(self)
+        if self.decoder.skips is not None:      # skips start as identities: detail flows from step 0
+            for conv in self.decoder.skips:
+                nn.init.dirac_(conv.weight)
+                nn.init.zeros_(conv.bias)
         if self.encoder.film is not None:
             for lin in self.encoder.film:   # FiLM starts as the identity
                 nn.init.zeros_(lin.weight)
@@ -169,6 +176,12 @@ class Generator(nn.Module):
         if tissue is not None:
             tissue = tissue[..., top:top + h, left:left + w]
         return y, feats, tissue
+
+    def code_tissue(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        """Tissue logits (B, K, h, w) read from the structure code (training supervision)."""
+        if self.code_tissue_head is None:
+            raise RuntimeError("this generator was built without tissue heads (tissue_classes=0)")
+        return self.code_tissue_head(feats[-1])
 
     def _source_rows(self, source_style: torch.Tensor | None, known: torch.Tensor | None,
                      batch: int) -> torch.Tensor | None:

@@ -104,6 +104,12 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
     if unknown:
         raise ValueError(f"unknown training config keys: {', '.join(unknown)}")
     converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    for key, value in list(converted.items()):    # YAML 1.1 reads 8e-4 (no dot) as a string
+        if isinstance(value, str) and "float" in str(fields[key].type):
+            try:
+                converted[key] = float(value)
+            except ValueError:
+                raise ValueError(f"{key} must be a number, not {value!r}") from None
     for key in ("amp", "channels_last"):          # YAML 1.1 reads a bare off/on as a boolean
         if isinstance(converted.get(key), bool):
             converted[key] = "on" if converted[key] else "off"

@@ -115,8 +115,9 @@ def generator_step(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch
     logs.update(rec=float(rec.detach()), per=float(per.detach()), con=float(con.detach()))
 
     if cfg.w_tissue and tissue is not None and "tissue" in batch:
-        target = batch["tissue"].to(device)
-        tis = tissue_loss(tissue[:2 * b], torch.cat([target, target]))
+        target = torch.cat([batch["tissue"].to(device)] * 2)
+        code_logits = G.code_tissue([f[:2 * b] for f in feats])
+        tis = tissue_loss(tissue[:2 * b], target) + tissue_loss(code_logits, target)
         loss = loss + cfg.w_tissue * tis
         logs["tissue"] = float(tis.detach())
 

@@ -82,16 +82,21 @@ class Trainer:
 
     def _init_from(self, path: str) -> None:
         """Start from a checkpoint's DCLIP (always) and generator (when its config matches ours)."""
+        from safetensors.torch import load_file
+
         from ..model import read_checkpoint_config
+        from ..model.factory import WEIGHTS_FILE, _checkpoint_folder
 
         config, _ = read_checkpoint_config(path)
         if config.text != self.model.config.text or config.image != self.model.config.image:
             raise ValueError(f"init_from {path}: its DCLIP architecture differs from model {self.cfg.model!r}")
-        loaded, _ = load_pretrained(path, "cpu", with_discriminator=False)
-        self.model.dclip.load_state_dict(loaded.dclip.state_dict())
-        if config.generator == self.model.config.generator:
-            self.model.generator.load_state_dict(loaded.generator.state_dict())
-        elif self.is_main:
+        state = load_file(str(_checkpoint_folder(path) / WEIGHTS_FILE))
+        parts = ["dclip"] + (["generator"] if config.generator == self.model.config.generator else [])
+        for part in parts:
+            prefix = f"{part}."
+            getattr(self.model, part).load_state_dict(
+                {k[len(prefix):]: v.float() for k, v in state.items() if k.startswith(prefix)})
+        if "generator" not in parts and self.is_main:
             print(f"init_from {path}: generator architecture differs; generator starts fresh", flush=True)
 
     def stage_length(self, stage: str) -> int:

@@ -59,7 +59,7 @@ def test_every_generator_and_discriminator_parameter_gets_a_gradient():
     known = torch.tensor([True, False])          # one source prompt known, one not
     y, feats, tissue = gen(x, style, source_style=style.flip(0), source_known=known,
                            return_features=True)
-    loss = y.mean() + tissue.mean() + disc(y, style).mean()
+    loss = y.mean() + tissue.mean() + gen.code_tissue(feats).mean() + disc(y, style).mean()
     loss.backward()
     missing = [n for n, p in list(gen.named_parameters()) + list(disc.named_parameters())
                if p.grad is None or not torch.isfinite(p.grad).all()]
