@@ -1,0 +1,142 @@
+"""Render the user-guide screenshots from the real napari window.
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/make_screenshots.py
+
+Needs a real X display (Xvfb is fine) with Qt's xcb platform: under QT_QPA_PLATFORM=offscreen
+the canvas comes out blank. Writes docs/images/{translate_side_by_side,prompt_explorer,
+train_widget}.png. Uses the 2 mm sample and whatever model the Translate widget offers first
+(the trained demo when installed, else the UNTRAINED tiny-random model, whose output is noise).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+IMAGES = Path(__file__).resolve().parent / "images"
+PLUGIN = "napari-evai2i"
+WINDOW = (1560, 960)
+# A short training: two DCLIP steps, then generator steps until we press Stop.
+TRAIN_OVERRIDES = "crop_size=64 gen_batch=2 clip_batch=3 eval_slices=4 log_every=1 image_every=1 ckpt_every=1000"
+
+
+def settle(seconds: float = 0.5) -> None:
+    """Let Qt lay out and paint (several event-loop rounds)."""
+    from qtpy.QtWidgets import QApplication
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.02)
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError(f"gave up waiting for {what}")
+        settle(0.1)
+
+
+def scroll_to_top(widget) -> None:
+    """Docks scroll to keep the focused control visible; start the picture at the top."""
+    from qtpy.QtWidgets import QScrollArea
+
+    parent = widget.native
+    while parent is not None:
+        if isinstance(parent, QScrollArea):
+            parent.verticalScrollBar().setValue(0)
+        parent = parent.parentWidget()
+
+
+def shoot(viewer, name: str, widget=None) -> Path:
+    import imageio.v3 as iio
+
+    settle(1.0)
+    if widget is not None:
+        scroll_to_top(widget)
+    settle(0.5)
+    image = viewer.screenshot(canvas_only=False, flash=False)
+    path = IMAGES / name
+    iio.imwrite(path, image)
+    print(f"wrote {path} {image.shape}")
+    return path
+
+
+def translate_side_by_side(viewer) -> None:
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Translate")
+    widget.source.value = viewer.layers["T1w (simulated)"]
+    widget.prompt.known.value = "T2W"
+    widget.reference.value = viewer.layers["T2w ground truth (simulated)"]
+    widget.batch_size.value = 8
+    outcome = []
+    widget.run_finished.connect(outcome.append)
+    widget.run()
+    wait_for(lambda: outcome, 600, "the translation")
+    if outcome != ["done"]:
+        raise RuntimeError(f"translation ended with {outcome}: {widget.status.value}")
+    widget.toggle_side_by_side()
+    dock.raise_()
+    shoot(viewer, "translate_side_by_side.png", widget)
+    widget.toggle_side_by_side()
+
+
+def prompt_explorer(viewer) -> None:
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Prompt explorer", tabify=True)
+    widget.source.value = viewer.layers["T1w (simulated)"]
+    widget.preset_b.value = "FLAIR"
+    shown = []
+    widget.preview_updated.connect(shown.append)
+    widget.t.value = 0.5
+    wait_for(lambda: shown, 300, "the live slice")
+    for layer in viewer.layers:
+        layer.visible = layer.name == "T1w (simulated)" or "[explore" in layer.name
+    dock.raise_()
+    shoot(viewer, "prompt_explorer.png", widget)
+
+
+def train_widget(viewer, out: Path) -> None:
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Train", tabify=True)
+    widget.out.value = out
+    widget.clip_steps.value, widget.init_steps.value, widget.finetune_steps.value = 2, 500, 0
+    widget.device.value = "cpu"
+    widget.overrides.value = TRAIN_OVERRIDES
+    finished = []
+    widget.training_finished.connect(finished.append)
+    widget.start()
+    dock.raise_()
+
+    def enough_steps() -> bool:
+        widget.poll()
+        return sum(1 for r in widget.records if r.get("stage") == "init" and "loss" in r) >= 6
+
+    wait_for(enough_steps, 600, "a few generator steps")
+    widget.stop()
+    wait_for(lambda: finished, 300, "the trainer to stop")
+    shoot(viewer, "train_widget.png", widget)
+
+
+def main() -> int:
+    import napari
+
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    viewer = napari.Viewer(title="napari-evai2i")
+    viewer.window.resize(*WINDOW)
+    viewer.open_sample(PLUGIN, "simulated_brain_2mm")
+    settle()
+    translate_side_by_side(viewer)
+    prompt_explorer(viewer)
+    with tempfile.TemporaryDirectory() as tmp:
+        train_widget(viewer, Path(tmp) / "run")
+    viewer.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Volume <-> napari image layer: geometry, tags and output names in one place.
+
+A layer made here sits in LPS millimetres with world axes ordered (z, y, x), so volumes
+read from different files overlay where they overlap physically, and any layer can be
+turned back into a :class:`~napari_evai2i.io.Volume` (for writing or translating) from
+nothing but its ``scale``/``translate``/``rotate``/``shear``/``affine`` and metadata.
+Translation outputs copy the source layer's transform verbatim instead of recomputing
+it, so they can never drift from the source.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..io import Volume
+
+if TYPE_CHECKING:
+    import napari.layers
+
+#: Metadata keys (``layer.metadata``) shared by the reader, the writers and the widgets.
+TAGS_KEY = "evai2i_tags"                 #: DICOM keyword -> value for the series
+SOURCE_PATH_KEY = "source_path"          #: the file/folder read (writers refuse to overwrite it)
+DICOM_HEADER_KEY = "evai2i_dicom_header"  #: pydicom header of the first slice (derived series)
+PROVENANCE_KEY = "evai2i_provenance"     #: how a synthetic layer was made (Translator.provenance)
+SOURCE_TAGS_KEY = "evai2i_source_tags"   #: tags of the volume a synthetic layer was made from
+RESULT_KEY = "evai2i_result"             #: {"source", "prompt", "role"}: identifies a widget output
+
+UNITS = ("mm", "mm", "mm")
+AXIS_LABELS = ("z", "y", "x")
+#: Reverses (z, y, x) <-> (x, y, z) in homogeneous 4x4 form (ZYX napari vs XYZ ITK order).
+_REVERSE = np.array([[0.0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]])
+SHORT_PROMPT_CHARS = 40
+
+__all__ = [
+    "DICOM_HEADER_KEY", "PROVENANCE_KEY", "RESULT_KEY", "SOURCE_PATH_KEY", "SOURCE_TAGS_KEY", "TAGS_KEY",
+    "data_to_world_matrix", "difference_name", "geometry_kwargs", "is_synthetic", "layer_to_volume",
+    "reference_difference_name", "short_prompt", "slab_geometry_kwargs", "state_to_volume",
+    "synthetic_name", "volume_to_layer_kwargs",
+]
+
+
+# ----------------------------------------------------------------------------- Volume -> layer
+def volume_to_layer_kwargs(volume: Volume, name: str | None = None) -> dict[str, Any]:
+    """``viewer.add_image(**kwargs)`` arguments placing ``volume`` in LPS (z, y, x) mm.
+
+    ``scale`` is always the voxel spacing (so scale bars and measurements are right). An
+    axis-aligned, unflipped volume needs only ``translate``; anything else (flips from the
+    usual LPS/RAS storage, obliques) goes into ``affine`` as a rotation plus origin.
+    """
+    spacing = np.asarray(volume.spacing, dtype=float)
+    world = volume.world_affine_zyx()
+    rotation = world[:3, :3] / spacing[None, :]
+    origin = world[:3, 3]
+    kwargs: dict[str, Any] = {
+        "data": volume.array,
+        "name": name or default_layer_name(volume),
+        "scale": tuple(float(s) for s in spacing),
+        "units": UNITS,
+        "axis_labels": AXIS_LABELS,
+        "metadata": volume_metadata(volume),
+    }
+    if np.allclose(rotation, np.eye(3), atol=1e-6):
+        kwargs["translate"] = tuple(float(o) for o in origin)
+    else:
+        affine = np.eye(4)
+        affine[:3, :3] = rotation
+        affine[:3, 3] = origin
+        kwargs["translate"] = (0.0, 0.0, 0.0)
+        kwargs["affine"] = affine
+    return kwargs
+
+
+def volume_metadata(volume: Volume) -> dict[str, Any]:
+    metadata: dict[str, Any] = {TAGS_KEY: dict(volume.tags), SOURCE_PATH_KEY: volume.source_path}
+    if volume.reference_dataset is not None:
+        metadata[DICOM_HEADER_KEY] = volume.reference_dataset
+    return metadata
+
+
+def default_layer_name(volume: Volume) -> str:
+    description = volume.tags.get("SeriesDescription")
+    if isinstance(description, str) and description.strip():
+        return description.strip()
+    if volume.source_path:
+        name = re.sub(r"\.(nii\.gz|nii|mha|mhd|nrrd|nhdr|dcm|dicom|ima)$", "", volume.source_path.rstrip("/\\"),
+                      flags=re.IGNORECASE)
+        return re.split(r"[/\\]", name)[-1] or "volume"
+    return "volume"
+
+
+# ----------------------------------------------------------------------------- layer -> Volume
+def data_to_world_matrix(ndim: int, scale, translate, rotate=None, shear=None, affine=None) -> np.ndarray:
+    """The (ndim+1)^2 matrix napari applies to data coordinates: ``affine @ (T R Sh S)``."""
+    from napari.utils.transforms import Affine
+
+    physical = Affine(scale=scale, translate=translate, rotate=rotate, shear=shear, ndim=ndim).affine_matrix
+    outer = np.eye(ndim + 1) if affine is None else np.asarray(affine, dtype=float)
+    return outer @ physical
+
+
+def state_to_volume(data: Any, state: Mapping[str, Any]) -> Volume:
+    """Rebuild a :class:`Volume` from layer data and its state (``layer._get_state()``-like).
+
+    This is what napari hands a writer (``meta``), so writers and widgets share it.
+    """
+    array = np.asarray(data)
+    if state.get("multiscale"):
+        array = np.asarray(data[0])
+    if state.get("rgb") or array.ndim not in (2, 3):
+        raise ValueError(f"only single-channel 2-D or 3-D images can be used, not an array of shape {array.shape}")
+    ndim = array.ndim
+    matrix = data_to_world_matrix(ndim, state.get("scale", (1.0,) * ndim), state.get("translate", (0.0,) * ndim),
+                                  state.get("rotate"), state.get("shear"), state.get("affine"))
+    if ndim == 2:                       # one slice: add a unit z axis so it is a volume
+        array = array[np.newaxis]
+        grown = np.eye(4)
+        grown[1:, 1:] = matrix
+        matrix = grown
+    metadata = state.get("metadata") or {}
+    affine_lps = _REVERSE @ matrix @ _REVERSE
+    try:
+        volume = Volume.from_lps_affine(array, affine_lps, metadata.get(TAGS_KEY) or {},
+                                        source_path=metadata.get(SOURCE_PATH_KEY))
+    except ValueError as exc:
+        raise ValueError(f"layer {state.get('name', '')!r} has no usable geometry: {exc}") from exc
+    volume.reference_dataset = metadata.get(DICOM_HEADER_KEY)
+    return volume
+
+
+def layer_state(layer: napari.layers.Image) -> dict[str, Any]:
+    """The parts of a layer's state that :func:`state_to_volume` reads (public attributes only)."""
+    return {"name": layer.name, "scale": tuple(layer.scale), "translate": tuple(layer.translate),
+            "rotate": np.asarray(layer.rotate), "shear": np.asarray(layer.shear),
+            "affine": layer.affine.affine_matrix, "metadata": layer.metadata,
+            "multiscale": layer.multiscale, "rgb": layer.rgb}
+
+
+def layer_to_volume(layer: napari.layers.Image) -> Volume:
+    """The layer as a :class:`Volume` (a 2-D layer becomes a one-slice volume)."""
+    return state_to_volume(layer.data, layer_state(layer))
+
+
+# ----------------------------------------------------------------------------- outputs
+def geometry_kwargs(layer: napari.layers.Image) -> dict[str, Any]:
+    """Transform arguments that put a new layer exactly where ``layer`` is."""
+    return {"scale": tuple(layer.scale), "translate": tuple(layer.translate), "rotate": np.asarray(layer.rotate),
+            "shear": np.asarray(layer.shear), "affine": layer.affine.affine_matrix.copy(),
+            "units": tuple(str(u) for u in layer.units), "axis_labels": tuple(layer.axis_labels)}
+
+
+def slab_geometry_kwargs(layer: napari.layers.Image, axis: int, index: int) -> dict[str, Any]:
+    """Geometry of a one-slice layer holding slice ``index`` of ``layer`` along data ``axis``.
+
+    Only ``translate`` changes: it becomes where data point ``index * e_axis`` lands before
+    the outer affine, so the slice overlays the source exactly, whatever the orientation.
+    """
+    from napari.utils.transforms import Affine
+
+    kwargs = geometry_kwargs(layer)
+    offset = np.zeros(layer.ndim)
+    offset[axis] = index
+    physical = Affine(scale=layer.scale, translate=layer.translate, rotate=layer.rotate, shear=layer.shear,
+                      ndim=layer.ndim)
+    kwargs["translate"] = tuple(np.asarray(physical(offset), dtype=float))
+    return kwargs
+
+
+def short_prompt(prompt: str) -> str:
+    """A layer-name-sized version of a prompt: its first sentence, without the boilerplate."""
+    first = re.split(r"(?<=[.!?])\s+", " ".join(prompt.split()), maxsplit=1)[0].rstrip(".!? ")
+    first = re.sub(r"^(an?|the)\s+", "", first, flags=re.IGNORECASE)
+    first = first.replace("magnetic resonance imaging", "MRI").replace("computed tomography", "CT")
+    first = re.sub(r"\s+of the brain$", "", first)
+    if len(first) > SHORT_PROMPT_CHARS:
+        first = first[: SHORT_PROMPT_CHARS - 1].rstrip() + "\u2026"
+    return first or "prompt"
+
+
+def synthetic_name(source: str, prompt: str) -> str:
+    return f"{source} [SYNTHETIC {short_prompt(prompt)}]"
+
+
+def difference_name(source: str, prompt: str) -> str:
+    return f"{source} diff [{short_prompt(prompt)}]"
+
+
+def reference_difference_name(source: str, prompt: str, reference: str) -> str:
+    return f"{source} |diff vs {reference}| [{short_prompt(prompt)}]"
+
+
+def is_synthetic(metadata: Mapping[str, Any] | None) -> bool:
+    provenance = (metadata or {}).get(PROVENANCE_KEY) or {}
+    return bool(provenance.get("synthetic"))

@@ -1,0 +1,1 @@
+"""Dock widgets: Translate, Prompt explorer and Train (magicgui Containers)."""

@@ -1,0 +1,31 @@
+"""Choices shared by the dock widgets' combo boxes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import napari
+
+#: Data axis along which volumes are cut into 2-D slices for the network.
+AXIS_CHOICES = [("z (axis 0)", 0), ("y (axis 1)", 1), ("x (axis 2)", 2)]
+
+
+def image_layer_choices(viewer: napari.Viewer) -> list[tuple[str, Any]]:
+    """(name, layer) for every image layer, top of the list last as in napari's layer list."""
+    import napari
+
+    return [(layer.name, layer) for layer in viewer.layers if isinstance(layer, napari.layers.Image)]
+
+
+def compact_combo_boxes(container, characters: int = 18) -> None:
+    """Stop combo boxes from widening the dock to their longest item (long layer names).
+
+    Qt sizes a QComboBox to its longest entry by default, so one long layer name made the
+    whole dock wider than the window; the full text stays visible in the open list.
+    """
+    from qtpy.QtWidgets import QComboBox
+
+    for combo in container.native.findChildren(QComboBox):
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(characters)

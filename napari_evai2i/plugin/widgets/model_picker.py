@@ -1,0 +1,77 @@
+"""Model and device choice shared by the Translate and Prompt explorer widgets.
+
+The list offers ``demo`` only when the trained demo checkpoint is installed, otherwise
+the untrained ``tiny-random`` model (its label says UNTRAINED), plus any checkpoint folder
+picked with a file dialog or handed over by the Train widget. Loading happens in the
+workers (``load_model`` caches per model and device); this widget only names the model.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from magicgui.widgets import ComboBox, Container, FileEdit, Label
+
+CHECKPOINT_CHOICE = "checkpoint folder..."
+CHECKPOINT_CONFIG = "config.json"
+
+
+def demo_installed() -> bool:
+    """Cheap check (no torch import) that the demo checkpoint ships with this install."""
+    folder = Path(str(resources.files("napari_evai2i") / "weights" / "demo"))
+    return (folder / CHECKPOINT_CONFIG).is_file() and any(folder.glob("*.safetensors"))
+
+
+def builtin_model_choices() -> list[tuple[str, str]]:
+    if demo_installed():
+        return [("demo", "demo"), ("tiny-random (UNTRAINED)", "tiny-random")]
+    return [("tiny-random (UNTRAINED)", "tiny-random")]
+
+
+def device_choices() -> list[str]:
+    from ..torch_guard import guard_triton_import
+
+    guard_triton_import()
+    from ...engine import available_devices  # imports torch: only when a widget is built
+
+    return available_devices()
+
+
+class ModelPicker(Container):
+    """model / checkpoint folder / device, and what was actually loaded."""
+
+    def __init__(self) -> None:
+        super().__init__(labels=True)
+        self.model = ComboBox(label="model", choices=builtin_model_choices() + [(CHECKPOINT_CHOICE, CHECKPOINT_CHOICE)],
+                              tooltip="demo: trained on simulated brains; tiny-random: UNTRAINED (for testing)")
+        self.checkpoint = FileEdit(label="checkpoint", mode="d", visible=False,
+                                   tooltip="a folder with config.json and model.safetensors")
+        self.device = ComboBox(label="device", choices=device_choices(),
+                               tooltip="auto uses a GPU when there is one")
+        self.loaded = Label(label="loaded", value="not loaded yet")
+        self.extend([self.model, self.checkpoint, self.device, self.loaded])
+        self.model.changed.connect(self._on_model_changed)
+
+    def _on_model_changed(self, value: str) -> None:
+        self.checkpoint.visible = value == CHECKPOINT_CHOICE
+
+    def model_source(self) -> str:
+        """The name or folder to pass to ``load_model``; a clear error for a bad folder."""
+        if self.model.value != CHECKPOINT_CHOICE:
+            return str(self.model.value)
+        folder = Path(str(self.checkpoint.value or "")).expanduser()
+        if not str(self.checkpoint.value or "").strip() or str(folder) == ".":
+            raise ValueError("choose a checkpoint folder for the model")
+        if not (folder / CHECKPOINT_CONFIG).is_file():
+            raise ValueError(f"{folder} is not a model checkpoint (no {CHECKPOINT_CONFIG} in it)")
+        return str(folder.resolve())
+
+    def use_checkpoint(self, folder: str | Path) -> None:
+        """Select a checkpoint folder (e.g. a model just trained in the Train widget)."""
+        self.checkpoint.value = Path(folder)
+        self.model.value = CHECKPOINT_CHOICE
+        self.checkpoint.visible = True
+
+    def show_loaded(self, label: str, device: str) -> None:
+        self.loaded.value = f"{label} on {device}"

@@ -1,0 +1,249 @@
+"""The Prompt explorer: walk the embedding path from prompt A to prompt B.
+
+The target embedding is ``Translator.interpolate(emb_A, emb_B, t)`` (spherical). Dragging
+the t slider re-translates the current slice live: edits are debounced (a 150 ms
+single-shot QTimer) and at most one slice worker runs at a time -- a change that arrives
+meanwhile is picked up when it finishes, so the preview always ends on the latest t.
+"Render volume at t" translates the whole volume in a cancellable worker, and "Export
+sweep" renders the current slice at N points from A to B as a stack layer and a looping GIF.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import napari
+import numpy as np
+from magicgui.widgets import ComboBox, Container, FileEdit, FloatSlider, Label, PushButton, SpinBox, TextEdit
+from napari.utils.notifications import show_warning
+from psygnal import Signal
+from qtpy.QtCore import QTimer
+
+from ..jobs import PromptMix, SlicePreview, TranslationRequest, export_sweep, translate_one_slice, translate_volume
+from ..layers import (PROVENANCE_KEY, TAGS_KEY, data_to_world_matrix, geometry_kwargs, short_prompt,
+                      slab_geometry_kwargs)
+from .choices import AXIS_CHOICES, compact_combo_boxes, image_layer_choices
+from .model_picker import ModelPicker
+from .outputs import result_key, upsert_image
+from .prompt_builder import KNOWN_KINDS, TEXT_BOX_HEIGHT, known_prompts, source_prompt_from_tags
+
+DEBOUNCE_MS = 150
+RENDER_TEXT, CANCEL_TEXT = "Render volume at t", "Cancel"
+SOURCE_PROMPT = "(the source's own prompt)"
+
+
+class PromptExplorerWidget(Container):
+    """Prompts A and B, the slider t, live slice preview, volume render and sweep export."""
+
+    preview_updated = Signal(float)     #: t of the slice now shown
+    sweep_exported = Signal(str)        #: path of the GIF written
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__(labels=True)
+        self._viewer = viewer
+        self._slice_worker = None
+        self._volume_worker = None
+        self._sweep_worker = None
+        self._pending = False
+        self.source = ComboBox(label="source", choices=lambda _: image_layer_choices(viewer))
+        self.preset_a = ComboBox(label="A from", choices=[SOURCE_PROMPT, *KNOWN_KINDS])
+        self.prompt_a = TextEdit(label="prompt A (t=0)")
+        self.preset_b = ComboBox(label="B from", choices=list(KNOWN_KINDS), value="T2W")
+        self.prompt_b = TextEdit(label="prompt B (t=1)", value=known_prompts()["T2W"])
+        self.t = FloatSlider(label="t (A -> B)", min=0.0, max=1.0, step=0.01, value=0.0, readout=True)
+        self.model = ModelPicker()
+        self.axis = ComboBox(label="slicing axis", choices=AXIS_CHOICES, value=0)
+        self.render_button = PushButton(text=RENDER_TEXT)
+        self.steps = SpinBox(label="sweep steps", value=8, min=2, max=64)
+        self.gif_path = FileEdit(label="sweep GIF", mode="w", filter="*.gif",
+                                 value=Path.home() / "evai2i_prompt_sweep.gif")
+        self.export_button = PushButton(text="Export sweep")
+        self.status = Label(label="status", value="Drag t to move from prompt A to prompt B.")
+        self.status.native.setWordWrap(True)
+        for box in (self.prompt_a, self.prompt_b):
+            box.native.setMaximumHeight(TEXT_BOX_HEIGHT)
+        self.extend([self.source, self.preset_a, self.prompt_a, self.preset_b, self.prompt_b, self.t, self.model,
+                     self.axis, self.render_button, self.steps, self.gif_path, self.export_button, self.status])
+        compact_combo_boxes(self)
+        self._debounce = QTimer(self.native)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.update_preview)
+        active = viewer.layers.selection.active
+        if isinstance(active, napari.layers.Image):
+            self.source.value = active
+        self._fill_prompt_a()
+        # Connected after the first fill: opening the widget must not start a translation.
+        self.preset_a.changed.connect(self._fill_prompt_a)
+        self.preset_b.changed.connect(lambda kind: setattr(self.prompt_b, "value", known_prompts()[kind]))
+        self.source.changed.connect(self._fill_prompt_a)
+        for widget in (self.t, self.prompt_a, self.prompt_b, self.axis):
+            widget.changed.connect(self.schedule_preview)
+        self.render_button.clicked.connect(self._on_render_clicked)
+        self.export_button.clicked.connect(self.export_sweep)
+
+    # ------------------------------------------------------------------ inputs
+    def _fill_prompt_a(self, *_: Any) -> None:
+        kind = self.preset_a.value
+        if kind == SOURCE_PROMPT:
+            layer = self.source.value
+            text = source_prompt_from_tags(layer.metadata.get(TAGS_KEY)) if layer is not None else None
+            self.prompt_a.value = text or known_prompts()["T1W"]
+        else:
+            self.prompt_a.value = known_prompts()[kind]
+
+    def _request(self, t: float, preview: bool = True) -> tuple[Any, TranslationRequest]:
+        layer = self.source.value
+        if layer is None:
+            raise ValueError("choose a source image layer")
+        a, b = " ".join(self.prompt_a.value.split()), " ".join(self.prompt_b.value.split())
+        if not a or not b:
+            raise ValueError("both prompts A and B are needed")
+        data = np.asarray(layer.data)
+        axis = int(self.axis.value) if data.ndim == 3 else 0
+        index = None
+        if preview:
+            index = 0 if data.ndim == 2 else int(np.clip(np.round(layer.world_to_data(self._viewer.dims.point)[axis]),
+                                                         0, data.shape[axis] - 1))
+        return layer, TranslationRequest(source=data, target=PromptMix(a, b, float(t)),
+                                         model=self.model.model_source(), device=str(self.model.device.value),
+                                         axis=axis, source_prompt=source_prompt_from_tags(layer.metadata.get(TAGS_KEY)),
+                                         preview_index=index)
+
+    def _mix_label(self, mix: PromptMix) -> str:
+        return f"{short_prompt(mix.a)} -> {short_prompt(mix.b)} t={mix.t:.2f}"
+
+    # ------------------------------------------------------------------ live slice
+    def schedule_preview(self, *_: Any) -> None:
+        """Restart the debounce timer: the slice is translated once edits pause."""
+        self._debounce.start()
+
+    def update_preview(self):
+        """Translate the current slice at the current t (or queue it behind a running one)."""
+        if self._slice_worker is not None:
+            self._pending = True
+            return None
+        try:
+            layer, request = self._request(self.t.value)
+        except ValueError as exc:
+            self.status.value = f"Cannot preview: {exc}"
+            return None
+        from napari.qt.threading import create_worker
+
+        worker = create_worker(translate_one_slice, request, _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(lambda preview: self._show_preview(layer, request, preview))
+        worker.errored.connect(lambda exc: setattr(self.status, "value", f"Error: {exc}"))
+        worker.finished.connect(self._on_slice_finished)
+        self._slice_worker = worker
+        worker.start()
+        return worker
+
+    def _show_preview(self, layer, request: TranslationRequest, preview: SlicePreview) -> None:
+        mix = request.target
+        kwargs = slab_geometry_kwargs(layer, preview.axis, preview.index)
+        kwargs.update(name=f"{layer.name} [explore {self._mix_label(mix)}]", colormap="gray",
+                      metadata={PROVENANCE_KEY: {**preview.provenance, "source_layer": layer.name}})
+        upsert_image(self._viewer, result_key(layer.name, "prompt explorer", "explorer preview"), preview.data, kwargs)
+        self.model.show_loaded(preview.provenance["model_label"], preview.provenance["device"])
+        self.status.value = f"Slice {preview.index} at t={mix.t:.2f}."
+        self.preview_updated.emit(mix.t)
+
+    def _on_slice_finished(self) -> None:
+        self._slice_worker = None
+        if self._pending:
+            self._pending = False
+            self.update_preview()
+
+    # ------------------------------------------------------------------ whole volume
+    def _on_render_clicked(self, *_: Any) -> None:
+        if self._volume_worker is not None:
+            self._volume_worker.quit()
+            self.status.value = "Cancelling after the current batch..."
+        else:
+            self.render_volume()
+
+    def render_volume(self):
+        """Translate the whole volume at the current t; returns the worker."""
+        try:
+            layer, request = self._request(self.t.value, preview=False)
+        except ValueError as exc:
+            show_warning(str(exc))
+            self.status.value = f"Cannot render: {exc}"
+            return None
+        from napari.qt.threading import create_worker
+
+        progress = {"total": request.batch_count() + 1, "desc": f"Rendering t={request.target.t:.2f}"}
+        worker = create_worker(translate_volume, request, _start_thread=False, _ignore_errors=True,
+                               _progress=progress)
+        worker.returned.connect(lambda outcome: self._show_volume(layer, request, outcome))
+        worker.errored.connect(lambda exc: setattr(self.status, "value", f"Error: {exc}"))
+        worker.aborted.connect(lambda: setattr(self.status, "value", "Render cancelled: no volume layer was made."))
+        worker.finished.connect(self._on_volume_finished)
+        self._volume_worker = worker
+        self.render_button.text = CANCEL_TEXT
+        self.status.value = f"Rendering the volume at t={request.target.t:.2f}..."
+        worker.start()
+        return worker
+
+    def _show_volume(self, layer, request: TranslationRequest, outcome) -> None:
+        mix = request.target
+        kwargs = {**geometry_kwargs(layer), "name": f"{layer.name} [SYNTHETIC {self._mix_label(mix)}]",
+                  "colormap": "gray", "metadata": {PROVENANCE_KEY: {**outcome.provenance, "source_layer": layer.name}}}
+        upsert_image(self._viewer, result_key(layer.name, mix.describe(), "translation"), outcome.translation, kwargs)
+        self.status.value = f"Rendered t={mix.t:.2f} in {outcome.seconds:.1f} s."
+
+    def _on_volume_finished(self) -> None:
+        self._volume_worker = None
+        self.render_button.text = RENDER_TEXT
+
+    # ------------------------------------------------------------------ sweep
+    def export_sweep(self, *_: Any):
+        """Current slice at ``steps`` points from A to B -> stack layer + GIF; returns the worker."""
+        if self._sweep_worker is not None:
+            return self._sweep_worker
+        try:
+            layer, request = self._request(0.0)
+            path = str(self.gif_path.value or "").strip()
+            if not path or path == ".":
+                raise ValueError("choose a file for the sweep GIF")
+        except ValueError as exc:
+            show_warning(str(exc))
+            self.status.value = f"Cannot export: {exc}"
+            return None
+        from napari.qt.threading import create_worker
+
+        steps = int(self.steps.value)
+        worker = create_worker(export_sweep, request, steps, path, self._screen_flips(layer, request.slicing_axis),
+                               _start_thread=False, _ignore_errors=True,
+                               _progress={"total": steps, "desc": "Prompt sweep"})
+        worker.returned.connect(lambda result: self._show_sweep(layer, request, *result))
+        worker.errored.connect(lambda exc: setattr(self.status, "value", f"Error: {exc}"))
+        worker.finished.connect(lambda: setattr(self, "_sweep_worker", None))
+        self._sweep_worker = worker
+        self.status.value = f"Rendering a {steps}-step sweep of slice {request.preview_index}..."
+        worker.start()
+        return worker
+
+    @staticmethod
+    def _screen_flips(layer, axis: int) -> tuple[int, ...]:
+        """In-plane axes drawn reversed on screen (flipped affines), so frames look as in the viewer."""
+        if layer.ndim != 3:
+            return ()
+        matrix = data_to_world_matrix(3, layer.scale, layer.translate, layer.rotate, layer.shear,
+                                      layer.affine.affine_matrix)[:3, :3]
+        if not np.allclose(matrix, np.diag(np.diag(matrix))):
+            return ()
+        in_plane = [a for a in range(3) if a != axis]
+        return tuple(i for i, a in enumerate(in_plane) if matrix[a, a] < 0)
+
+    def _show_sweep(self, layer, request: TranslationRequest, stack: np.ndarray, gif: Path) -> None:
+        mix = request.target
+        in_plane = [abs(float(s)) for a, s in enumerate(layer.scale) if a != request.slicing_axis][-2:]
+        kwargs = {"name": f"{layer.name} sweep [{short_prompt(mix.a)} -> {short_prompt(mix.b)}]", "colormap": "gray",
+                  "scale": (1.0, *in_plane), "units": tuple(str(u) for u in layer.units),  # first axis: t steps
+                  "metadata": {"evai2i_sweep": {"prompt_a": mix.a, "prompt_b": mix.b, "steps": len(stack),
+                                                "slice": request.preview_index, "gif": str(gif)}}}
+        upsert_image(self._viewer, result_key(layer.name, mix.describe(), "sweep"), stack, kwargs)
+        self.status.value = f"Sweep of {len(stack)} steps written to {gif}."
+        self.sweep_exported.emit(str(gif))

@@ -1,0 +1,316 @@
+"""The Translate dock widget: a source layer and a prompt in, a SYNTHETIC volume out.
+
+Run translates the slice under the viewer's current position first and shows it at once
+(a one-slice "preview" layer exactly over the source), then the whole volume batch by
+batch in a napari thread worker with a progress bar. While it runs, Run becomes Cancel;
+cancelling stops at the next batch and leaves no partial volume layer: the volume result
+is added (or, for the same source and prompt, replaced) only when every slice is done,
+and the preview slice is kept so the look of the prompt is not lost. Outputs carry the
+source's exact geometry and their provenance (prompt, model, checkpoint hash, device,
+time) in ``layer.metadata``. The difference map and, with a reference layer, the
+|translation - reference| map and PSNR/SSIM are computed in the worker too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import napari
+import numpy as np
+from magicgui.widgets import ComboBox, Container, Label, PushButton, SpinBox
+from napari.utils.notifications import show_warning
+from psygnal import Signal
+
+from ..jobs import ModelReady, SlicePreview, TranslationOutcome, TranslationRequest, translate_volume
+from ..layers import (DICOM_HEADER_KEY, PROVENANCE_KEY, SOURCE_PATH_KEY, SOURCE_TAGS_KEY, TAGS_KEY,
+                      difference_name, geometry_kwargs, reference_difference_name, slab_geometry_kwargs,
+                      synthetic_name)
+from .choices import AXIS_CHOICES, compact_combo_boxes, image_layer_choices
+from .model_picker import ModelPicker
+from .outputs import find_results, remove_layers, result_key, upsert_image
+from .prompt_builder import PromptBuilder, source_prompt_from_tags
+from .side_by_side import SideBySide
+
+RUN_TEXT, CANCEL_TEXT, CANCELLING_TEXT = "Run", "Cancel", "Cancelling..."
+GRID_TEXT, UNGRID_TEXT = "Side by side", "Leave side by side"
+DIFF_COLORMAP = "PiYG"
+
+
+@dataclass
+class _Run:
+    """What the main thread remembers about the job in flight."""
+
+    source: Any
+    prompt: str
+    reference: Any
+    request: TranslationRequest
+    slices_done: int = 0
+    outcome: str = "running"
+
+
+class TranslateWidget(Container):
+    """Source, prompt, model, run/cancel, side by side, reference metrics."""
+
+    preview_ready = Signal(int)        #: index of the slice shown before the whole volume
+    progressed = Signal(int, int)      #: slices done, slices in total
+    run_finished = Signal(str)         #: "done", "cancelled" or "error"
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__(labels=True)
+        self._viewer = viewer
+        self._worker = None
+        self._run: _Run | None = None
+        self._last_result: tuple[Any, Any, str] | None = None   # (source, translation layer, prompt)
+        self._side_by_side = SideBySide(viewer)
+        self.source = ComboBox(label="source", choices=lambda _: image_layer_choices(viewer))
+        self.prompt = PromptBuilder()
+        self.model = ModelPicker()
+        self.batch_size = SpinBox(label="batch size", value=4, min=1, max=1024,
+                                  tooltip="slices per step: larger is faster on a GPU, needs more memory")
+        self.axis = ComboBox(label="slicing axis", choices=AXIS_CHOICES, value=0)
+        self.reference = ComboBox(label="reference", choices=self._reference_choices,
+                                  tooltip="a real scan of the target contrast: adds |translation - reference| "
+                                          "and PSNR/SSIM")
+        self.run_button = PushButton(text=RUN_TEXT)
+        self.grid_button = PushButton(text=GRID_TEXT)
+        self.status = Label(label="status", value="Choose a source and a prompt, then Run.")
+        self.metrics = Label(label="metrics", value="")
+        for label in (self.status, self.metrics, self.model.loaded):
+            label.native.setWordWrap(True)
+        self.extend([self.source, self.prompt, self.model, self.batch_size, self.axis, self.reference,
+                     Container(widgets=[self.run_button, self.grid_button], layout="horizontal", labels=False),
+                     self.status, self.metrics])
+        self.source.changed.connect(self._on_source_changed)
+        self.reference.changed.connect(self._on_reference_changed)
+        self.run_button.clicked.connect(self._on_run_clicked)
+        self.grid_button.clicked.connect(self.toggle_side_by_side)
+        compact_combo_boxes(self)
+        active = viewer.layers.selection.active
+        if isinstance(active, napari.layers.Image):
+            self.source.value = active
+        self._on_source_changed(self.source.value)
+
+    def _reference_choices(self, _: Any) -> list[tuple[str, Any]]:
+        return [("(none)", None)] + image_layer_choices(self._viewer)
+
+    @property
+    def worker(self):
+        """The running thread worker, or None."""
+        return self._worker
+
+    # ------------------------------------------------------------------ run / cancel
+    def _on_run_clicked(self, *_: Any) -> None:
+        if self._worker is None:
+            self.run()
+        else:
+            self.cancel()
+
+    def run(self):
+        """Start translating; returns the worker (None when the inputs are not usable)."""
+        if self._worker is not None:
+            return self._worker
+        try:
+            run = self._prepare()
+        except ValueError as exc:
+            self._say(f"Cannot run: {exc}")
+            show_warning(str(exc))
+            return None
+        from napari.qt.threading import create_worker
+
+        self._run = run
+        total = run.request.batch_count() + 2          # yields: model loaded, preview slice, each batch
+        worker = create_worker(translate_volume, run.request, _start_thread=False, _ignore_errors=True,
+                               _progress={"total": total, "desc": f"Translating {run.source.name}"})
+        worker.yielded.connect(self._on_yielded)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
+        worker.aborted.connect(self._on_aborted)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self.run_button.text = CANCEL_TEXT
+        self._say(f"Loading the model for {run.source.name}...")
+        worker.start()
+        return worker
+
+    def cancel(self) -> None:
+        """Stop after the batch in progress (the worker checks between batches)."""
+        if self._worker is None:
+            return
+        self._worker.quit()
+        self.run_button.text = CANCELLING_TEXT
+        self.run_button.enabled = False
+        self._say("Cancelling after the current batch...")
+
+    def _prepare(self) -> _Run:
+        layer = self.source.value
+        if layer is None:
+            raise ValueError("choose a source image layer")
+        if layer.multiscale or layer.rgb or layer.ndim not in (2, 3):
+            raise ValueError(f"{layer.name!r} is not a single-channel 2-D or 3-D image")
+        prompt = self.prompt.prompt
+        if not prompt:
+            raise ValueError("the prompt is empty")
+        model = self.model.model_source()
+        data = np.asarray(layer.data)
+        axis = int(self.axis.value) if data.ndim == 3 else 0
+        reference = self.reference.value
+        reference_data = None
+        if reference is not None:
+            reference_data = np.asarray(reference.data)
+            if reference_data.shape != data.shape:
+                self.metrics.value = (f"Reference {reference.name!r} ignored: its shape {reference_data.shape} "
+                                      f"differs from the source's {data.shape}.")
+                reference, reference_data = None, None
+        request = TranslationRequest(
+            source=data, target=prompt, model=model, device=str(self.model.device.value),
+            batch_size=int(self.batch_size.value), axis=axis,
+            source_prompt=source_prompt_from_tags(layer.metadata.get(TAGS_KEY)),
+            preview_index=self._current_index(layer, axis), reference=reference_data)
+        return _Run(layer, prompt, reference, request)
+
+    def _current_index(self, layer, axis: int) -> int:
+        """The slice of ``layer`` under the viewer's current position along ``axis``."""
+        if layer.ndim == 2:
+            return 0
+        position = layer.world_to_data(self._viewer.dims.point)
+        return int(np.clip(np.round(position[axis]), 0, layer.data.shape[axis] - 1))
+
+    # ------------------------------------------------------------------ worker callbacks (main thread)
+    def _on_yielded(self, event: Any) -> None:
+        run = self._run
+        if isinstance(event, ModelReady):
+            self.model.show_loaded(event.label, event.device)
+            self._say(f"Translating the current slice with {event.label}...")
+        elif isinstance(event, SlicePreview):
+            self._show_preview(run, event)
+            self.preview_ready.emit(event.index)
+        else:                                   # engine TranslationStep
+            run.slices_done = event.done
+            self._say(f"Translated {event.done} of {event.total} slices...")
+            self.progressed.emit(event.done, event.total)
+
+    def _show_preview(self, run: _Run, preview: SlicePreview) -> None:
+        kwargs = slab_geometry_kwargs(run.source, preview.axis, preview.index)
+        kwargs.update(name=f"{synthetic_name(run.source.name, run.prompt)} preview slice {preview.index}",
+                      colormap="gray", metadata=self._metadata(run, preview.provenance))
+        key = result_key(run.source.name, run.prompt, "preview")
+        upsert_image(self._viewer, key, preview.data, kwargs)
+
+    def _on_returned(self, outcome: TranslationOutcome) -> None:
+        run = self._run
+        source, prompt = run.source, run.prompt
+        metadata = self._metadata(run, outcome.provenance)
+        diff_kwargs = {**geometry_kwargs(source), "name": difference_name(source.name, prompt),
+                       "colormap": DIFF_COLORMAP, "visible": False,
+                       "metadata": {**metadata, "evai2i_map": "translation - source (normalised units)"}}
+        upsert_image(self._viewer, result_key(source.name, prompt, "difference"), outcome.difference,
+                     diff_kwargs, contrast_limits=outcome.difference_limits)
+        if run.reference is not None and outcome.comparison is not None:
+            self._show_comparison(source, prompt, metadata, outcome.comparison, outcome.reference_difference,
+                                  run.reference.name)
+        kwargs = {**geometry_kwargs(source), "name": synthetic_name(source.name, prompt), "colormap": "gray",
+                  "metadata": metadata}
+        translation = upsert_image(self._viewer, result_key(source.name, prompt, "translation"),
+                                   outcome.translation, kwargs)
+        remove_layers(self._viewer, find_results(self._viewer, source=source.name, prompt=prompt, role="preview"))
+        self._viewer.layers.selection.active = translation
+        self._last_result = (source, translation, prompt)
+        run.outcome = "done"
+        self._say(f"Done: {outcome.translation.shape} in {outcome.seconds:.1f} s with "
+                  f"{outcome.provenance['model_label']}.")
+
+    def _metadata(self, run: _Run, provenance: dict) -> dict:
+        from ...engine.provenance import derived_tags
+
+        tags = run.source.metadata.get(TAGS_KEY) or {}
+        metadata = {PROVENANCE_KEY: {**provenance, "source_layer": run.source.name},
+                    TAGS_KEY: derived_tags(tags, run.prompt, provenance["model_label"]),
+                    SOURCE_TAGS_KEY: dict(tags), SOURCE_PATH_KEY: run.source.metadata.get(SOURCE_PATH_KEY)}
+        if run.source.metadata.get(DICOM_HEADER_KEY) is not None:
+            metadata[DICOM_HEADER_KEY] = run.source.metadata[DICOM_HEADER_KEY]
+        return metadata
+
+    def _on_errored(self, exc: Exception) -> None:
+        # napari's worker already shows the exception as a notification.
+        if self._run is not None:
+            self._run.outcome = "error"
+        self._say(f"Error: {exc}")
+
+    def _on_aborted(self) -> None:
+        run = self._run
+        run.outcome = "cancelled"
+        self._say(f"Cancelled after {run.slices_done} of {run.request.volume.shape[run.request.slicing_axis]} "
+                  "slices: no volume layer was made; the preview slice is kept.")
+
+    def _on_finished(self) -> None:
+        outcome = self._run.outcome if self._run is not None else "error"
+        self._worker = None
+        self.run_button.text = RUN_TEXT
+        self.run_button.enabled = True
+        self.run_finished.emit(outcome)
+
+    # ------------------------------------------------------------------ comparison
+    def _on_reference_changed(self, reference: Any) -> None:
+        if reference is None or self._last_result is None or self._worker is not None:
+            return
+        self.compare()
+
+    def compare(self):
+        """Compare the last translation with the chosen reference (in a worker)."""
+        from napari.qt.threading import create_worker
+
+        from ..jobs import compare_with_reference
+
+        reference = self.reference.value
+        if reference is None or self._last_result is None:
+            return None
+        _, translation, _ = self._last_result
+        if translation not in self._viewer.layers:
+            return None
+        if np.shape(reference.data) != np.shape(translation.data):
+            self.metrics.value = f"Reference {reference.name!r} has another shape than the translation."
+            return None
+        axis = int(translation.metadata.get(PROVENANCE_KEY, {}).get("slicing_axis", 0))
+        worker = create_worker(compare_with_reference, np.asarray(translation.data), np.asarray(reference.data),
+                               axis, _start_thread=False, _ignore_errors=True)
+        source, _, prompt = self._last_result
+        worker.returned.connect(lambda result: self._show_comparison(
+            source, prompt, dict(translation.metadata), result[0], result[1], reference.name))
+        worker.errored.connect(lambda exc: setattr(self.metrics, "value", f"Comparison failed: {exc}"))
+        self.metrics.value = "Comparing with the reference..."
+        worker.start()
+        return worker
+
+    def _show_comparison(self, source, prompt: str, metadata: dict, comparison, abs_difference: np.ndarray,
+                         reference_name: str) -> None:
+        from ...engine.metrics import symmetric_limits
+
+        limits = (0.0, symmetric_limits(abs_difference)[1])
+        kwargs = {**geometry_kwargs(source), "name": reference_difference_name(source.name, prompt, reference_name),
+                  "colormap": "magma", "visible": False,
+                  "metadata": {**metadata, "evai2i_map": f"|translation - {reference_name}|"}}
+        upsert_image(self._viewer, result_key(source.name, prompt, "reference difference"), abs_difference, kwargs,
+                     contrast_limits=limits)
+        self.metrics.value = f"vs {reference_name}: {comparison.summary()}"
+
+    # ------------------------------------------------------------------ source, grid, status
+    def _on_source_changed(self, layer: Any) -> None:
+        self.prompt.set_source_tags(layer.metadata.get(TAGS_KEY) if layer is not None else None)
+
+    def toggle_side_by_side(self, *_: Any) -> None:
+        """Source and translation in two linked panes (napari grid), or back to normal."""
+        if self._side_by_side.active:
+            self._side_by_side.restore()
+            self.grid_button.text = GRID_TEXT
+            return
+        if self._last_result is None or self._last_result[1] not in self._viewer.layers \
+                or self._last_result[0] not in self._viewer.layers:
+            self._say("Run a translation first: side by side shows the source and its translation.")
+            return
+        source, translation, _ = self._last_result
+        self._side_by_side.show(source, translation)
+        self.grid_button.text = UNGRID_TEXT
+
+    def _say(self, text: str) -> None:
+        self.status.value = text

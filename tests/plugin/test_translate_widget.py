@@ -1,0 +1,147 @@
+"""The Translate widget driven like a user: sample, prompt, Run, cancel, re-run, reference, errors."""
+
+import numpy as np
+import pytest
+
+from napari_evai2i.plugin.layers import PROVENANCE_KEY, RESULT_KEY
+
+pytestmark = pytest.mark.gui
+
+TIMEOUT_MS = 90_000
+
+
+def results(viewer, role):
+    return [layer for layer in viewer.layers if (layer.metadata.get(RESULT_KEY) or {}).get("role") == role]
+
+
+def run_and_wait(qtbot, widget):
+    with qtbot.waitSignal(widget.run_finished, timeout=TIMEOUT_MS) as finished:
+        widget.run_button.clicked.emit()          # what a click on Run does
+    return finished.args[0]
+
+
+def test_run_translates_preview_first_then_volume(slab_viewer, translate_widget, qtbot, tmp_path):
+    viewer, widget = slab_viewer, translate_widget
+    source = viewer.layers["T1 slab"]
+    widget.prompt.known.value = "T2W"
+    prompt = widget.prompt.prompt
+    assert widget.prompt.used.read_only and "T2-weighted" in prompt
+    events = []
+    widget.preview_ready.connect(lambda index: events.append(("preview", index, len(results(viewer, "translation")))))
+    widget.progressed.connect(lambda done, total: events.append(("step", done, total)))
+    widget.batch_size.value = 4
+
+    assert run_and_wait(qtbot, widget) == "done"
+
+    # The slice under the viewer's position came first, before any batch of the volume.
+    assert events[0][0] == "preview" and events[0][2] == 0
+    assert [e[0] for e in events[1:]] == ["step"] * 3 and events[-1][1:] == (10, 10)
+    preview_index = events[0][1]
+    assert preview_index == int(round(source.world_to_data(viewer.dims.point)[0]))
+
+    (translated,) = results(viewer, "translation")
+    assert "SYNTHETIC" in translated.name and translated.name.startswith("T1 slab [")
+    assert translated.data.shape == source.data.shape
+    np.testing.assert_allclose(translated.scale, source.scale)
+    np.testing.assert_allclose(translated.translate, source.translate)
+    np.testing.assert_allclose(translated.affine.affine_matrix, source.affine.affine_matrix)
+    provenance = translated.metadata[PROVENANCE_KEY]
+    assert provenance["synthetic"] is True and provenance["prompt"] == prompt
+    assert provenance["model"] == "tiny-random" and provenance["checkpoint_sha256"] == "none"
+    assert "UNTRAINED" in provenance["model_label"] and provenance["device"] == "cpu"
+    assert not results(viewer, "preview"), "the preview slice is replaced by the full result"
+
+    (diff,) = results(viewer, "difference")
+    assert diff.colormap.name == "PiYG" and diff.data.shape == source.data.shape
+    low, high = diff.contrast_limits
+    assert low == pytest.approx(-high) and high > 0
+
+    # Saved as NIfTI, the synthetic marking travels with the file.
+    import nibabel as nib
+
+    path = tmp_path / "t2_synthetic.nii.gz"
+    translated.save(str(path), plugin="napari-evai2i")
+    assert b"SYNTHETIC" in nib.load(str(path)).header["descrip"].tobytes()
+
+    # Side by side: source and translation in a two-pane grid, then back.
+    widget.grid_button.clicked.emit()
+    assert viewer.grid.enabled
+    assert {layer.name for layer in viewer.layers if layer.visible} == {source.name, translated.name}
+    layers = list(viewer.layers)
+    assert viewer.grid.position(layers.index(source), layers) == (0, 0)       # source on the left
+    assert viewer.grid.position(layers.index(translated), layers) == (0, 1)
+    widget.grid_button.clicked.emit()
+    assert not viewer.grid.enabled and viewer.layers["T1w (simulated)"].visible
+
+    # Choosing a reference compares the last result with it: |translation - reference|, PSNR, SSIM.
+    widget.reference.value = viewer.layers["T2 slab"]
+    qtbot.waitUntil(lambda: "PSNR:" in widget.metrics.value, timeout=TIMEOUT_MS)
+    assert "SSIM:" in widget.metrics.value and "LPIPS: weights not available" in widget.metrics.value
+    (abs_diff,) = results(viewer, "reference difference")
+    assert abs_diff.data.min() >= 0 and abs_diff.data.shape == source.data.shape
+
+    # Same source and prompt again (reference still set): every result layer is replaced.
+    count = len(viewer.layers)
+    widget.metrics.value = ""
+    assert run_and_wait(qtbot, widget) == "done"
+    assert len(viewer.layers) == count
+    assert [len(results(viewer, role)) for role in ("translation", "difference", "reference difference")] == [1, 1, 1]
+    assert "PSNR:" in widget.metrics.value
+
+
+def test_cancel_leaves_no_volume_layer(slab_viewer, translate_widget, qtbot):
+    viewer, widget = slab_viewer, translate_widget
+    widget.batch_size.value = 1
+    widget.progressed.connect(lambda done, total: widget.cancel() if done == 1 else None)
+    layers_before = len(viewer.layers)
+
+    outcome = run_and_wait(qtbot, widget)
+
+    assert outcome == "cancelled"
+    assert not results(viewer, "translation") and not results(viewer, "difference")
+    assert len(results(viewer, "preview")) == 1 and len(viewer.layers) == layers_before + 1
+    assert "Cancelled" in widget.status.value
+    assert widget.run_button.text == "Run" and widget.run_button.enabled and widget.worker is None
+    # The viewer is still fully usable.
+    viewer.dims.set_current_step(0, 3)
+    viewer.add_image(np.zeros((4, 4)), name="still works")
+    assert "still works" in viewer.layers
+
+
+def test_bad_inputs_become_messages(slab_viewer, translate_widget, qtbot, tmp_path):
+    widget = translate_widget
+    widget.prompt.set_text("   ")
+    assert widget.run() is None and "prompt is empty" in widget.status.value
+
+    widget.prompt.set_text("T2-weighted " * 60)           # far beyond the text encoder's context
+    assert run_and_wait(qtbot, widget) == "error"
+    assert "tokens" in widget.status.value
+
+    widget.prompt.set_text("A T2-weighted magnetic resonance imaging of the brain.")
+    widget.model.use_checkpoint(tmp_path)                  # a folder that holds no checkpoint
+    assert widget.run() is None and "not a model checkpoint" in widget.status.value
+    assert not results(slab_viewer, "translation")
+
+
+def test_form_prompt_is_prefilled_from_tags_and_editable(slab_viewer, translate_widget):
+    builder = translate_widget.prompt
+    builder.mode.value = "form"
+    assert builder.form.repetition_time.value == 500 and builder.form.echo_time.value == 15
+    assert builder.form.organ.value == "brain"
+    builder.form.sequence.value = "T2-weighted"
+    builder.form.repetition_time.value = 4000
+    builder.form.echo_time.value = 100
+    builder.form.fat_saturation.value = True
+    prompt = builder.prompt
+    assert prompt.startswith("A T2-weighted magnetic resonance imaging of the brain.")
+    assert "TR 4000 ms, TE 100 ms" in prompt and "fat saturation" in prompt
+    assert builder.used.value == prompt
+
+
+def test_model_list_falls_back_to_untrained_tiny_model(translate_widget):
+    from napari_evai2i.plugin.widgets.model_picker import demo_installed
+
+    values = list(translate_widget.model.model.choices)
+    assert "tiny-random" in values
+    assert ("demo" in values) == demo_installed()
+    assert "cpu" in translate_widget.model.device.choices
