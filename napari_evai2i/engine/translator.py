@@ -28,6 +28,8 @@ from .normalization import IntensityScale, fit_intensity_scale
 #: Built-in model names. ``demo`` ships inside the package; ``*-random`` are untrained.
 BUILTIN_MODELS = ("demo", "tiny-random", "paper-random")
 UNTRAINED_LABEL = "UNTRAINED"
+#: Largest tensor a forward pass may create (2^30 elements; CUDA indexes with 32 bits).
+MAX_TENSOR_ELEMENTS = 2**30
 RANDOM_SEED = 0
 
 Prompt = str | np.ndarray | torch.Tensor
@@ -121,6 +123,8 @@ class Translator:
     def __init__(self, model: EVAModel, info: CheckpointInfo, device: torch.device,
                  name: str, checkpoint_hash: str) -> None:
         self.model = model.requires_grad_(False)
+        if device.type == "cuda":
+            self.model.generator.to(memory_format=torch.channels_last)
         self.info = info
         self.device = device
         self.name = name
@@ -177,16 +181,36 @@ class Translator:
     def default_batch_size(self) -> int:
         return 32 if self.device.type == "cuda" else 4
 
-    def translate_slices(self, slices: np.ndarray, target: torch.Tensor,
-                         source: torch.Tensor | None = None) -> np.ndarray:
-        """(B, H, W) normalised slices -> (B, H, W) normalised translations."""
-        x = torch.from_numpy(np.ascontiguousarray(slices, dtype=np.float32)).unsqueeze(1)
-        x = x.to(self.device, non_blocking=True)
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" \
-            else torch.autocast("cpu", enabled=False)
+    def chunk_size(self, height: int, width: int) -> int:
+        """Most slices of H x W one forward pass may take (any batch size is split into these).
+
+        Keeps every tensor under 2^30 elements: far below the 32-bit index limit of CUDA
+        kernels, and a bound on peak memory on every device.
+        """
+        return max(1, MAX_TENSOR_ELEMENTS // self.model.generator.peak_activation_elements(height, width))
+
+    def translate_slices(self, slices: np.ndarray, target: torch.Tensor | None,
+                         source: torch.Tensor | None = None, chunk: int | None = None) -> np.ndarray:
+        """(B, H, W) normalised slices -> (B, H, W) normalised translations, any B.
+
+        On CUDA: bf16 autocast, channels-last, and pinned host memory so the copies in
+        and out are asynchronous; on CPU fp32 (bf16 is slower there on our CPUs, see
+        docs/performance.md).
+        """
+        slices = np.ascontiguousarray(slices, dtype=np.float32)
+        cuda = self.device.type == "cuda"
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
+        out = np.empty(slices.shape, dtype=np.float32)
+        step = min(chunk or slices.shape[0], self.chunk_size(*slices.shape[-2:]))
         with torch.inference_mode(), autocast:
-            y = self.model.generator(x, target, source)
-        return y.float().squeeze(1).cpu().numpy()
+            for start in range(0, slices.shape[0], step):
+                x = torch.from_numpy(slices[start:start + step]).unsqueeze(1)
+                if cuda:
+                    x = x.pin_memory().to(self.device, non_blocking=True)
+                    x = x.contiguous(memory_format=torch.channels_last)
+                y = self.model.generator(x, target, source).float().squeeze(1)
+                out[start:start + step] = y.cpu().numpy()
+        return out
 
     def iter_translate(self, volume: np.ndarray, prompt: Prompt, *, axis: int = 0,
                        batch_size: int | None = None, source_prompt: Prompt | None = None,

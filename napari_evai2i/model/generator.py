@@ -177,6 +177,26 @@ class Generator(nn.Module):
             tissue = tissue[..., top:top + h, left:left + w]
         return y, feats, tissue
 
+    def peak_activation_elements(self, h: int, w: int) -> int:
+        """Elements of the largest tensor one slice of H x W creates in a forward pass.
+
+        Used to split batches into chunks: CUDA kernels index tensors with 32 bits, which
+        is what crashed the official code at batch 256. Counts the features of every level,
+        the 4x-wide MLP inside ConvNeXt blocks, and the tokens x tokens attention matrix
+        that non-fused attention kernels materialise at the bottleneck.
+        """
+        cfg = self.config
+        levels = len(cfg.enc_dims)
+        dec_blocks = tuple(reversed(cfg.dec_blocks))          # finest level first, like enc_dims
+        ph, pw = (max(-(-n // self.stride) * self.stride, 4 * self.stride) for n in (h, w))
+        peak = 0
+        for level, dim in enumerate(cfg.enc_dims):
+            pixels = (ph >> level) * (pw >> level)
+            has_blocks = cfg.enc_depths[level] > 0 or dec_blocks[level] > 0
+            peak = max(peak, (4 if has_blocks else 1) * dim * pixels)
+        tokens = (ph >> (levels - 1)) * (pw >> (levels - 1))
+        return max(peak, tokens * tokens)
+
     def code_tissue(self, feats: list[torch.Tensor]) -> torch.Tensor:
         """Tissue logits (B, K, h, w) read from the structure code (training supervision)."""
         if self.code_tissue_head is None:

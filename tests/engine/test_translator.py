@@ -92,3 +92,34 @@ def test_empty_prompt_and_bad_device_are_clear_errors(tiny_checkpoint, brain_lik
             resolve_device("cuda")
     with pytest.raises(ValueError, match="unknown device"):
         resolve_device("tpu")
+
+
+def test_large_batches_are_split_into_chunks_with_the_same_result(tiny_checkpoint, brain_like_volume):
+    translator = load_model(tiny_checkpoint, "cpu")
+    scale = fit_intensity_scale(brain_like_volume)
+    slices = scale.normalize(brain_like_volume[:5])
+    target = translator.embed_prompt(PROMPT)
+    whole = translator.translate_slices(slices, target)
+    chunked = translator.translate_slices(slices, target, chunk=2)
+    assert np.allclose(whole, chunked, atol=1e-5)
+
+
+def test_paper_chunks_stay_under_the_32_bit_index_limit():
+    # The official code crashed at batch 256 of 256 x 256 ("must fit into 32-bit index math").
+    translator = load_model("paper-random", "cpu")
+    chunk = translator.chunk_size(256, 256)
+    peak = translator.model.generator.peak_activation_elements(256, 256)
+    assert 1 <= chunk < 256
+    assert chunk * peak < 2**31
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_translation_matches_cpu_at_any_batch_size(tiny_checkpoint, brain_like_volume):
+    cpu = load_model(tiny_checkpoint, "cpu").translate(brain_like_volume, PROMPT)
+    gpu = load_model(tiny_checkpoint, "cuda")
+    big_batch = gpu.translate(brain_like_volume, PROMPT, batch_size=4096)
+    small_batch = gpu.translate(brain_like_volume, PROMPT, batch_size=1)
+    scale = float(np.abs(cpu).max())
+    assert float(np.abs(big_batch - cpu).max()) / scale < 2e-2
+    assert float(np.abs(small_batch - big_batch).max()) / scale < 2e-2
