@@ -26,6 +26,8 @@ class TextEncoderConfig:
     context_length: int = 256
     mlp_ratio: float = 4.0
     act: str = "quick_gelu"
+    #: Fourier features of each number's log value added to its digit tokens (0: off, as official)
+    number_features: int = 0
 
 
 @dataclass

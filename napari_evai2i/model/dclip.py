@@ -38,6 +38,10 @@ class TextEncoder(nn.Module):
             bos_token_id=SOT_TOKEN, eos_token_id=EOT_TOKEN, pad_token_id=0,
         )
         self.transformer = CLIPTextModelWithProjection(hf_config)
+        if cfg.number_features:
+            embeddings = self.transformer.text_model.embeddings
+            embeddings.token_embedding = NumberAwareTokenEmbedding(embeddings.token_embedding,
+                                                                   cfg.number_features)
 
     def forward(self, tokens: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         # Prompts are far shorter than the context: drop the all-padding tail columns.
@@ -46,6 +50,64 @@ class TextEncoder(nn.Module):
         out = self.transformer(input_ids=tokens, attention_mask=(tokens != 0).long())
         emb = out.text_embeds
         return F.normalize(emb, dim=-1) if normalize else emb
+
+
+class NumberAwareTokenEmbedding(nn.Module):
+    """Token embeddings plus, on the tokens of every number, features of the number's value.
+
+    CLIP's BPE reads "TE 30 ms" and "TE 120 ms" as digit tokens, and a small text tower
+    trained for minutes learns almost nothing from them (cosine 0.9997 between the two
+    prompts in our CPU runs). Here every digit and decimal-point token of a number also gets
+    ``W @ fourier(log10(1 + value))``, so the prompt embedding can follow TR, TE, TI, flip
+    angle and field strength smoothly, including values never seen in training. The
+    numerical-encoding idea follows xVal (Golkar et al., 2023); the form here is our own.
+    """
+
+    def __init__(self, tokens: nn.Embedding, features: int) -> None:
+        super().__init__()
+        if features < 2 or features % 2:
+            raise ValueError(f"number_features must be an even number >= 2, not {features}")
+        from ..prompts.tokenizer import number_token_ids
+
+        self.tokens = tokens
+        self.numbers = nn.Linear(features, tokens.embedding_dim, bias=False)
+        nn.init.normal_(self.numbers.weight, std=0.02)
+        digits, point = number_token_ids()
+        digit_of = torch.full((tokens.num_embeddings,), -1, dtype=torch.long)
+        for token, digit in digits.items():
+            digit_of[token] = int(digit)
+        self.register_buffer("digit_of", digit_of, persistent=False)
+        self.point = point
+        # Frequencies (cycles per decade of the value) from 1/4 to 16.
+        self.register_buffer("frequencies", 2.0 ** torch.linspace(-2, 4, features // 2), persistent=False)
+
+    def number_values(self, ids: torch.Tensor) -> torch.Tensor:
+        """(N, L) token ids -> (N, L) value of the number each token belongs to (NaN elsewhere)."""
+        digit = self.digit_of[ids].tolist()
+        rows = ids.tolist()
+        values = torch.full(ids.shape, float("nan"))
+        for r, (row, digits) in enumerate(zip(rows, digit)):
+            i = 0
+            while i < len(row):
+                if digits[i] < 0:
+                    i += 1
+                    continue
+                j, text = i, ""
+                while j < len(row) and (digits[j] >= 0 or (row[j] == self.point and "." not in text
+                                                           and j + 1 < len(row) and digits[j + 1] >= 0)):
+                    text += str(digits[j]) if digits[j] >= 0 else "."
+                    j += 1
+                values[r, i:j] = float(text)
+                i = j
+        return values.to(ids.device)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        emb = self.tokens(ids)
+        values = self.number_values(ids)
+        is_number = ~torch.isnan(values)
+        x = torch.log10(1 + values.nan_to_num(0.0)).unsqueeze(-1) * self.frequencies * (2 * torch.pi)
+        features = torch.cat([x.sin(), x.cos()], dim=-1) * is_number.unsqueeze(-1)
+        return emb + self.numbers(features.to(emb.dtype))
 
 
 class ImageEncoder(nn.Module):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["EOT_TOKEN", "PromptTooLongError", "SOT_TOKEN", "VOCAB_SIZE", "tokenize"]
+__all__ = ["EOT_TOKEN", "PromptTooLongError", "SOT_TOKEN", "VOCAB_SIZE", "number_token_ids", "tokenize"]
 
 VOCAB_SIZE = 49408
 SOT_TOKEN = 49406  # <start_of_text>
@@ -33,6 +33,23 @@ def _tokenizer():
     if (tokenizer.encoder["<start_of_text>"], tokenizer.encoder["<end_of_text>"]) != (SOT_TOKEN, EOT_TOKEN):
         raise RuntimeError("the installed open_clip BPE vocabulary does not match CLIP's token ids")
     return tokenizer
+
+
+@functools.lru_cache(maxsize=1)
+def number_token_ids() -> tuple[dict[int, str], int]:
+    """Token id -> digit for '0'..'9', and the id of '.'.
+
+    CLIP's BPE splits every number into one token per digit (and '.' for a decimal point), so
+    a number's value can be read back from the ids alone: what the text tower's number
+    features (:class:`napari_evai2i.model.dclip.NumberAwareTokenEmbedding`) rely on.
+    """
+    tokenizer = _tokenizer()
+    digits = {}
+    for digit in "0123456789":
+        (token,) = tokenizer.encode(digit)
+        digits[token] = digit
+    (point,) = tokenizer.encode(".")
+    return digits, point
 
 
 def tokenize(texts: str | Sequence[str], context_length: int) -> torch.Tensor:

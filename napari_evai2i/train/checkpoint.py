@@ -4,7 +4,8 @@ A training checkpoint folder holds
 
 * ``config.json`` + ``model.safetensors``: the whole model (discriminator included), in
   the same format as an inference checkpoint (:func:`save_pretrained`);
-* ``ema.safetensors``: the exponential moving average of the generator;
+* ``ema.safetensors``: the exponential moving average of what stage 2 trains (the
+  generator, and the text tower with ``tune_text``);
 * ``optim.safetensors`` + ``train_state.json``: every optimiser's tensors, and as JSON
   their hyper-parameters, the stage, step, config and RNG states.
 
@@ -83,7 +84,7 @@ def _to_json(value: Any) -> Any:
     return value
 
 
-def save_training_checkpoint(folder: Path, model: EVAModel, ema_generator: torch.nn.Module,
+def save_training_checkpoint(folder: Path, model: EVAModel, ema_module: torch.nn.Module,
                              optimizers: dict[str, torch.optim.Optimizer], state: dict[str, Any],
                              info: CheckpointInfo) -> Path:
     """Write the whole training state into ``folder`` atomically."""
@@ -96,7 +97,7 @@ def save_training_checkpoint(folder: Path, model: EVAModel, ema_generator: torch
         for name in (CONFIG_FILE, WEIGHTS_FILE):
             os.replace(tmp / "model" / name, tmp / name)
         os.rmdir(tmp / "model")
-        save_file({k: v.detach().contiguous().cpu() for k, v in ema_generator.state_dict().items()},
+        save_file({k: v.detach().contiguous().cpu() for k, v in ema_module.state_dict().items()},
                   str(tmp / EMA_FILE))
         tensors, metas = {}, {}
         for name, opt in optimizers.items():
@@ -117,7 +118,7 @@ def save_training_checkpoint(folder: Path, model: EVAModel, ema_generator: torch
     return folder
 
 
-def load_training_checkpoint(folder: Path, model: EVAModel, ema_generator: torch.nn.Module,
+def load_training_checkpoint(folder: Path, model: EVAModel, ema_module: torch.nn.Module,
                              optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
     """Restore weights, EMA, optimisers and RNG states; returns the saved state dict."""
     from safetensors.torch import load_file
@@ -126,7 +127,7 @@ def load_training_checkpoint(folder: Path, model: EVAModel, ema_generator: torch
 
     loaded, _ = load_pretrained(folder, "cpu", with_discriminator=model.discriminator is not None)
     model.load_state_dict(loaded.state_dict())
-    ema_generator.load_state_dict(load_file(str(folder / EMA_FILE)))
+    ema_module.load_state_dict(load_file(str(folder / EMA_FILE)))
     state = json.loads((folder / STATE_FILE).read_text())
     tensors = load_file(str(folder / OPTIM_FILE))
     for name, opt in optimizers.items():

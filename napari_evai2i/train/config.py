@@ -61,6 +61,8 @@ class TrainConfig:
     triangle: bool = True               #: src -> int -> tgt path
     atlas: bool = True                  #: atlas pseudo-target for unpaired int (fine-tune)
     source_prompt_probability: float = 0.0   #: how often G is told the source prompt
+    tune_text: bool = False             #: stage 2 also trains DCLIP's text tower (through G's losses)
+    text_lr: float | None = None        #: learning rate of the text tower in stage 2 (default clip_lr)
     perceptual: str = "dclip"           #: dclip, vgg19 or none
     perceptual_weights: str | None = None
     # ---- engineering

@@ -47,10 +47,15 @@ def clip_step(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch.devi
     return StepOutput(loss, {"loss": float(loss.detach()), "clip_top1": float(hit)})
 
 
-@torch.no_grad()
-def embed_texts(model: EVAModel, texts: list[str], device: torch.device) -> torch.Tensor:
+def encode_texts(model: EVAModel, texts: list[str], device: torch.device) -> torch.Tensor:
+    """Unit prompt embeddings, differentiable where the text tower is being trained."""
     tokens = tokenize(texts, model.config.text.context_length).to(device)
     return model.dclip.encode_text(tokens).float()
+
+
+@torch.no_grad()
+def embed_texts(model: EVAModel, texts: list[str], device: torch.device) -> torch.Tensor:
+    return encode_texts(model, texts, device)
 
 
 def _pair_mask(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -66,7 +71,11 @@ def generator_step(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch
     G, D = model.generator, model.discriminator
     x = {r: batch[r].to(device) for r in ROLES}
     x_in = {r: batch[f"{r}_in"].to(device) for r in ROLES}
-    emb = {r: embed_texts(model, batch[f"{r}_text"], device) for r in ROLES}
+    # With ``tune_text`` the reconstruction losses also train the text tower, so prompts that
+    # differ only in numbers (TE 30 vs 120 ms) get embeddings as different as their images.
+    encode = encode_texts if cfg.tune_text else embed_texts
+    emb = {r: encode(model, batch[f"{r}_text"], device) for r in ROLES}
+    fixed = {r: e.detach() for r, e in emb.items()}     # what D and the semantic term see
     paired_int = bool(batch["paired_int"].all()) if torch.is_tensor(batch["paired_int"]) else True
     b = x["src"].shape[0]
     m = _pair_mask(x["src"], x["tgt"])
@@ -122,17 +131,17 @@ def generator_step(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch
         logs["tissue"] = float(tis.detach())
 
     if finetune and D is not None and cfg.w_adv:
-        judged = [(fakes["s2t"], emb["tgt"]), (fakes["t2s"], emb["src"])]
+        judged = [(fakes["s2t"], fixed["tgt"]), (fakes["t2s"], fixed["src"])]
         if tri:
-            judged += [(fakes["s2i"], emb["int"]), (fakes["i2t"], emb["tgt"])]
-        logs["d_loss"] = _discriminator_update(D, disc_optimizer, x_in, emb, judged, sync_grads)
+            judged += [(fakes["s2i"], fixed["int"]), (fakes["i2t"], fixed["tgt"])]
+        logs["d_loss"] = _discriminator_update(D, disc_optimizer, x_in, fixed, judged, sync_grads)
         D.requires_grad_(False)
         adv = sum(lsgan_loss(D(f.clamp(min=0), t), True) for f, t in judged) / len(judged)
         D.requires_grad_(True)
         loss = loss + cfg.w_adv * adv
         logs["adv"] = float(adv.detach())
     if finetune and cfg.w_clip and tri:
-        clip = -F.cosine_similarity(model.dclip.encode_image(fakes["s2i"].clamp(min=0)), emb["int"]).mean()
+        clip = -F.cosine_similarity(model.dclip.encode_image(fakes["s2i"].clamp(min=0)), fixed["int"]).mean()
         loss = loss + cfg.w_clip * clip
         logs["clip"] = float(clip.detach())
     logs["loss"] = float(loss.detach())

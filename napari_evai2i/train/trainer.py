@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from ..engine.translator import resolve_device
 from ..model import CheckpointInfo, create_model, get_preset, load_config, load_pretrained, save_pretrained
@@ -59,11 +60,18 @@ class Trainer:
         self.model.to(device)
         from timm.utils import ModelEmaV3
 
-        self.ema = ModelEmaV3(self.model.generator, decay=cfg.ema_decay, use_warmup=cfg.ema_warmup)
+        # What stage 2 trains, and so what the exported model takes from the moving average.
+        self.ema_parts = nn.ModuleDict({"generator": self.model.generator})
+        if cfg.tune_text:
+            self.ema_parts["text"] = self.model.dclip.text
+        self.ema = ModelEmaV3(self.ema_parts, decay=cfg.ema_decay, use_warmup=cfg.ema_warmup)
         betas = tuple(cfg.betas)
         self.optimizers = {
             "clip": torch.optim.AdamW(self.model.dclip.parameters(), lr=cfg.clip_lr or cfg.lr,
                                       betas=betas, weight_decay=cfg.weight_decay),
+            "text": torch.optim.AdamW(self.model.dclip.text.parameters(),
+                                      lr=cfg.text_lr or cfg.clip_lr or cfg.lr, betas=betas,
+                                      weight_decay=cfg.weight_decay),
             "gen": torch.optim.AdamW(self.model.generator.parameters(), lr=cfg.lr, betas=betas,
                                      weight_decay=cfg.weight_decay),
             "disc": torch.optim.AdamW(self.model.discriminator.parameters(), lr=cfg.lr, betas=betas,
@@ -204,6 +212,10 @@ class Trainer:
             model.discriminator.requires_grad_(False)
             return
         model.dclip.lock()                          # frozen: no gradients computed or stored
+        if self.steps_done["init"] + self.steps_done["finetune"] == 0:
+            self.ema.set(self.ema_parts)            # average from the weights stage 2 starts with
+        if self.cfg.tune_text:
+            model.dclip.text.train().requires_grad_(True)
         model.generator.train().requires_grad_(True)
         model.discriminator.train().requires_grad_(stage == "finetune")
         if self._perceptual is None:
@@ -219,8 +231,10 @@ class Trainer:
             with self._autocast():
                 out = clip_step(self.model, data, cfg, self.device)
         else:
-            opt, params = self.optimizers["gen"], list(self.model.generator.parameters())
-            opt.zero_grad(set_to_none=True)
+            opts = [self.optimizers["gen"]] + ([self.optimizers["text"]] if cfg.tune_text else [])
+            params = list(self.ema_parts.parameters())
+            for opt in opts:
+                opt.zero_grad(set_to_none=True)
             with self._autocast():
                 out = generator_step(self.model, data, cfg, self.device, self._perceptual,
                                      finetune=stage == "finetune", rng=rng,
@@ -230,9 +244,10 @@ class Trainer:
         self._sync_grads(params)
         if cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        opt.step()
+        for opt in ([opt] if stage == "clip" else opts):
+            opt.step()
         if stage != "clip":
-            self.ema.update(self.model.generator, step=self.steps_done["init"] + self.steps_done["finetune"])
+            self.ema.update(self.ema_parts, step=self.steps_done["init"] + self.steps_done["finetune"])
         return out
 
     def _autocast(self):
@@ -256,22 +271,34 @@ class Trainer:
             p.grad.copy_(flat[offset:offset + n].view_as(p))
             offset += n
 
-    def _lr(self, stage: str, step: int) -> float:
+    def _base_lr(self, name: str) -> float:
         cfg = self.cfg
-        base = (cfg.clip_lr or cfg.lr) if stage == "clip" else cfg.lr
+        if name == "clip":
+            return cfg.clip_lr or cfg.lr
+        if name == "text":
+            return cfg.text_lr or cfg.clip_lr or cfg.lr
+        return cfg.lr
+
+    def _lr_factor(self, stage: str, step: int) -> float:
+        """Warm-up, then constant or cosine, per stage: the same shape for every optimiser."""
+        cfg = self.cfg
         if cfg.warmup_steps and step < cfg.warmup_steps:
-            return base * (step + 1) / cfg.warmup_steps
+            return (step + 1) / cfg.warmup_steps
         if cfg.lr_schedule == "cosine":
             total = max(1, self.stage_length(stage) - cfg.warmup_steps)
             progress = min(1.0, (step - cfg.warmup_steps) / total)
-            return base * 0.5 * (1 + math.cos(math.pi * progress))
-        return base
+            return 0.5 * (1 + math.cos(math.pi * progress))
+        return 1.0
+
+    def _lr(self, stage: str, step: int) -> float:
+        """The learning rate logged for a stage (DCLIP's in stage 1, the generator's after)."""
+        return self._base_lr("clip" if stage == "clip" else "gen") * self._lr_factor(stage, step)
 
     def _set_lr(self, stage: str, step: int) -> None:
-        names = ("clip",) if stage == "clip" else ("gen", "disc")
+        names = ("clip",) if stage == "clip" else ("gen", "disc", "text")
         for name in names:
             for group in self.optimizers[name].param_groups:
-                group["lr"] = self._lr(stage, step)
+                group["lr"] = self._base_lr(name) * self._lr_factor(stage, step)
 
     # ------------------------------------------------------------------ outputs
     def _log(self, logs: dict, images: dict | None) -> None:
@@ -320,16 +347,16 @@ class Trainer:
                         "device": str(self.device), "torch": torch.__version__})
 
     def export(self) -> Path:
-        """Write the inference checkpoint (EMA generator + DCLIP) to ``OUT/model``."""
+        """Write the inference checkpoint (EMA generator, DCLIP, EMA text tower if tuned) to ``OUT/model``."""
         folder = self.out / MODEL_DIR
         if self.is_main:
             trained = self.steps_done["init"] > 0 or self.steps_done["finetune"] > 0
-            raw = self.model.generator.state_dict()
-            self.model.generator.load_state_dict(self.ema.module.state_dict())
+            raw = {k: v.clone() for k, v in self.ema_parts.state_dict().items()}
+            self.ema_parts.load_state_dict(self.ema.module.state_dict())
             try:
                 save_pretrained(self.model, folder, self._info(trained))
             finally:
-                self.model.generator.load_state_dict(raw)
+                self.ema_parts.load_state_dict(raw)
         return folder
 
     def close(self) -> None:

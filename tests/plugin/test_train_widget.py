@@ -19,10 +19,13 @@ def train_widget(make_napari_viewer):
 
 def test_training_runs_plots_stops_and_hands_over_the_model(train_widget, qtbot, tmp_path):
     from napari_evai2i.engine import load_model
+    from napari_evai2i.train.config import load_train_config
 
     viewer, widget = train_widget
     assert widget.config.value.name == "demo.yaml"          # the demo recipe of this checkout
-    assert widget.init_steps.value == 2000
+    recipe = load_train_config(widget.config.value)
+    assert (widget.clip_steps.value, widget.init_steps.value, widget.finetune_steps.value) == (
+        recipe.clip_steps, recipe.init_steps, recipe.finetune_steps)  # prefilled from the recipe
     widget.out.value = tmp_path / "run"
     widget.clip_steps.value, widget.init_steps.value, widget.finetune_steps.value = 2, 500, 0
     widget.device.value = "cpu"

@@ -10,7 +10,7 @@ import pytest
 
 ARGS = ["clip_steps=2", "init_steps=6", "finetune_steps=2", "clip_batch=3", "gen_batch=2", "crop_size=64",
         "log_every=1", "ckpt_every=2", "eval_slices=4", "device=cpu", "w_tissue=1",
-        "source_prompt_probability=0.5", "lr_schedule=cosine", "warmup_steps=2"]
+        "source_prompt_probability=0.5", "lr_schedule=cosine", "warmup_steps=2", "tune_text=true"]
 
 
 def _train(out, *extra):
