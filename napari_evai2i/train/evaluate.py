@@ -6,6 +6,9 @@
   subjects (new seeds, new deformations): PSNR and SSIM inside the brain, each volume
   normalised by its own 99.5th percentile, against two baselines: the identity (source
   as is) and histogram matching of the source to the target's own histogram (an oracle).
+  The source is a full simulated scan (bias field, Rician noise); the reference is the same
+  subject under the target protocol without bias field or noise, which is what training
+  asks the generator for: no translation can predict another scan's noise.
 * Zero-shot prompts from the held-out regions of parameter space, and a TE sweep that
   checks the physics direction (CSF must brighten against GM as TE rises).
 * For DCLIP (after stage 1): zero-shot sequence classification of images against
@@ -74,6 +77,16 @@ def histogram_matched(source: np.ndarray, target: np.ndarray, mask: np.ndarray) 
     return out
 
 
+def source_and_reference(source: Protocol, target: Protocol, seed: int, resolution_mm: int = 2,
+                         **kwargs) -> tuple:
+    """A simulated scan with ``source`` and the noise- and bias-free ``target`` image of the
+    same subject (same warp and tissue jitter: both come from ``seed``)."""
+    scan = simulate_pair([source, target], seed=seed, resolution_mm=resolution_mm, **kwargs)[0]
+    reference = simulate_pair([source, target], seed=seed, resolution_mm=resolution_mm,
+                              noise_snr=None, bias_field=False)[1]
+    return scan, reference
+
+
 def evaluate_translation(translator, seeds=(1001,), resolution_mm: int = 2,
                          tasks: dict | None = None) -> dict[str, dict]:
     """Model vs identity vs histogram matching on fresh simulated subjects, per task."""
@@ -82,7 +95,7 @@ def evaluate_translation(translator, seeds=(1001,), resolution_mm: int = 2,
     for name, (src_kind, tgt_protocol) in tasks.items():
         scores: dict[str, list] = {"model": [], "identity": [], "histogram_matching": []}
         for seed in seeds:
-            src, tgt = simulate_pair([PRESETS[src_kind], tgt_protocol], seed=seed, resolution_mm=resolution_mm)
+            src, tgt = source_and_reference(PRESETS[src_kind], tgt_protocol, seed, resolution_mm)
             mask = src.mask
             out = translator.translate(src.image, _prompt(tgt_protocol), source_prompt=_prompt(src.protocol))
             target = _normalized(tgt.image)
