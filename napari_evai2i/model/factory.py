@@ -67,6 +67,16 @@ def create_model(name_or_config: str | ModelConfig, *, with_discriminator: bool 
     return EVAModel(config, with_discriminator)
 
 
+def ordinary_permissions(folder: Path) -> None:
+    """Give a folder built with ``mkdtemp`` (mode 0700, files 0600) the modes a plain
+    ``mkdir``/``open`` would have had under the user's umask, before it is renamed into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(folder, 0o777 & ~umask)
+    for path in folder.rglob("*"):
+        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
+
+
 def save_pretrained(model: EVAModel, folder: str | Path, info: CheckpointInfo, *,
                     dtype: torch.dtype | None = None, include_discriminator: bool = False) -> Path:
     """Write ``folder`` atomically: a temporary sibling folder, then a rename.
@@ -87,6 +97,7 @@ def save_pretrained(model: EVAModel, folder: str | Path, info: CheckpointInfo, *
     try:
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
         (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
+        ordinary_permissions(tmp)
         if folder.exists():
             old = folder.with_name(f".{folder.name}.old")
             shutil.rmtree(old, ignore_errors=True)

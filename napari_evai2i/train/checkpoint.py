@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..model import CheckpointInfo, EVAModel, save_pretrained
-from ..model.factory import CONFIG_FILE, WEIGHTS_FILE
+from ..model.factory import CONFIG_FILE, WEIGHTS_FILE, ordinary_permissions
 
 STATE_FILE = "train_state.json"
 OPTIM_FILE = "optim.safetensors"
@@ -106,6 +106,7 @@ def save_training_checkpoint(folder: Path, model: EVAModel, ema_module: torch.nn
             metas[name] = m
         save_file(tensors, str(tmp / OPTIM_FILE))
         (tmp / STATE_FILE).write_text(json.dumps({**state, "optimizers": metas, "rng": rng_state()}))
+        ordinary_permissions(tmp)
         old = folder.with_name(f".{folder.name}.old")
         if folder.exists():
             shutil.rmtree(old, ignore_errors=True)

@@ -51,3 +51,18 @@ def test_not_a_checkpoint_is_a_clear_error(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ValueError, match="cannot read checkpoint config"):
         load_pretrained(tmp_path)
+
+
+def test_saved_checkpoints_are_readable_like_ordinary_files(tmp_path):
+    import os
+    import stat
+
+    from napari_evai2i.model import CheckpointInfo, create_model, save_pretrained
+
+    umask = os.umask(0o022)
+    try:
+        folder = save_pretrained(create_model("tiny", seed=0), tmp_path / "ckpt", CheckpointInfo())
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o644}
