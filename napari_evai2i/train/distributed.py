@@ -50,7 +50,10 @@ def init_distributed(world: World, device: torch.device) -> None:
 
 
 def shutdown_distributed() -> None:
+    """Leave the process group together: a rank that tears gloo down while a peer is still
+    talking to it can abort ("terminate called without an active exception")."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

@@ -47,8 +47,9 @@ def test_run_translates_preview_first_then_volume(slab_viewer, translate_widget,
     np.testing.assert_allclose(translated.affine.affine_matrix, source.affine.affine_matrix)
     provenance = translated.metadata[PROVENANCE_KEY]
     assert provenance["synthetic"] is True and provenance["prompt"] == prompt
-    assert provenance["model"] == "tiny-random" and provenance["checkpoint_sha256"] == "none"
-    assert "UNTRAINED" in provenance["model_label"] and provenance["device"] == "cpu"
+    # The shipped demo checkpoint is what a user gets by default; provenance names its exact file.
+    assert provenance["model"] == "demo" and len(provenance["checkpoint_sha256"]) == 16
+    assert "UNTRAINED" not in provenance["model_label"] and provenance["device"] == "cpu"
     assert not results(viewer, "preview"), "the preview slice is replaced by the full result"
 
     (diff,) = results(viewer, "difference")

@@ -29,6 +29,7 @@ def main(rank: int, world: int, port: str, out: str) -> None:
     dist.all_gather(losses, loss.detach().reshape(1))
     if rank == 0:
         torch.save({"loss": torch.cat(losses).mean(), "grad": proj.weight.grad.clone()}, out)
+    dist.barrier()                                  # no rank leaves while its peer still talks
     dist.destroy_process_group()
 
 
