@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from napari_evai2i.model import create_model
-from napari_evai2i.model.layers import HyperConv2d, set_reference_path
+from napari_evai2i.model import layers
+from napari_evai2i.model.layers import HyperConv2d, blockwise_attention, set_reference_path
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,15 @@ def test_bf16_autocast_within_tolerance(generator):
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16), generator.bind_prompt(style):
         fast = generator(x, None).float()
     assert float((fast - ref).abs().max() / ref.abs().max()) < 2e-2
+
+
+def test_blockwise_attention_equals_fused_attention(monkeypatch):
+    monkeypatch.setattr(layers, "ATTENTION_BLOCK_ELEMENTS", 2 * 300 * 37)   # 37 query rows per block
+    q, k, v = (torch.randn(2, 300, 16) for _ in range(3))
+    fused = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    assert torch.allclose(blockwise_attention(q, k, v), fused, atol=1e-5)
+    bf16 = blockwise_attention(q.bfloat16(), k.bfloat16(), v.bfloat16()).float()
+    assert float((bf16 - fused).abs().max() / fused.abs().max()) < 2e-2
 
 
 @pytest.mark.gpu
