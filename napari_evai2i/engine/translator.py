@@ -9,6 +9,7 @@ imports napari or Qt.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import time
@@ -31,6 +32,9 @@ UNTRAINED_LABEL = "UNTRAINED"
 #: Largest tensor a forward pass may create (2^30 elements; CUDA indexes with 32 bits).
 MAX_TENSOR_ELEMENTS = 2**30
 RANDOM_SEED = 0
+
+#: "auto": bf16 autocast on CUDA, fp32 on CPU (see Translator.precision).
+PRECISIONS = ("auto", "fp32", "bf16")
 
 Prompt = str | np.ndarray | torch.Tensor
 ProgressCallback = Callable[[int, int], bool | None]
@@ -85,8 +89,12 @@ def demo_checkpoint_path() -> Path:
     return Path(str(resources.files("napari_evai2i") / "weights" / "demo"))
 
 
-def load_model(name_or_path: str | Path = "demo", device: str | torch.device = "auto") -> "Translator":
-    """Load a model by built-in name or checkpoint folder; cached per (model, device)."""
+def load_model(name_or_path: str | Path = "demo", device: str | torch.device = "auto",
+               precision: str = "auto") -> "Translator":
+    """Load a model by built-in name or checkpoint folder; cached per (model, device).
+
+    ``precision`` is "auto" (bf16 on CUDA, fp32 on CPU), "fp32" or "bf16".
+    """
     resolved = resolve_device(device)
     key = str(name_or_path)
     if key not in BUILTIN_MODELS or key == "demo":
@@ -94,7 +102,7 @@ def load_model(name_or_path: str | Path = "demo", device: str | torch.device = "
         if key == "demo" and not (path / WEIGHTS_FILE).is_file():
             raise ValueError("the demo checkpoint is not installed with this copy of napari-evai2i")
         key = str(path)
-    return _load_cached(key, str(resolved))
+    return _load_cached(key, str(resolved)).with_precision(precision)
 
 
 @functools.lru_cache(maxsize=4)
@@ -130,6 +138,32 @@ class Translator:
         self.name = name
         self.checkpoint_hash = checkpoint_hash
         self._embeddings: dict[str, torch.Tensor] = {}
+        self._precision = "auto"
+
+    # -------------------------------------------------------------- precision
+    @property
+    def precision(self) -> str:
+        """Arithmetic of the generator: "auto", "fp32" or "bf16".
+
+        "auto" is bf16 autocast on CUDA and fp32 on CPU. bf16 on a CPU with native bf16
+        instructions is 1.3x faster for the demo model with outputs within 1 % of fp32
+        (docs/performance.md), but fp32 stays the CPU default so a CPU result is
+        reproducible bit for bit; ask for bf16 (:meth:`with_precision`) to trade that for speed.
+        """
+        return self._precision
+
+    def with_precision(self, precision: str) -> "Translator":
+        """The same loaded model (shared weights and prompt cache) at another precision."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        if precision == self._precision:
+            return self
+        other = copy.copy(self)
+        other._precision = precision
+        return other
+
+    def uses_bf16(self) -> bool:
+        return self._precision == "bf16" or (self._precision == "auto" and self.device.type == "cuda")
 
     # ----------------------------------------------------------------- labels
     @property
@@ -146,6 +180,7 @@ class Translator:
         return {"synthetic": True, "generator": "napari-evai2i", "model": self.name,
                 "model_trained": self.trained, "checkpoint_sha256": self.checkpoint_hash,
                 "prompt": prompt, "source_prompt": source_prompt, "device": str(self.device),
+                "precision": "bf16" if self.uses_bf16() else "fp32",
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
     # ---------------------------------------------------------------- prompts
@@ -193,13 +228,12 @@ class Translator:
                          source: torch.Tensor | None = None, chunk: int | None = None) -> np.ndarray:
         """(B, H, W) normalised slices -> (B, H, W) normalised translations, any B.
 
-        On CUDA: bf16 autocast, channels-last, and pinned host memory so the copies in
-        and out are asynchronous; on CPU fp32 (bf16 is slower there on our CPUs, see
-        docs/performance.md).
+        On CUDA: channels-last and pinned host memory so the copies in and out are
+        asynchronous. bf16 autocast as :attr:`precision` says.
         """
         slices = np.ascontiguousarray(slices, dtype=np.float32)
         cuda = self.device.type == "cuda"
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.uses_bf16())
         out = np.empty(slices.shape, dtype=np.float32)
         step = min(chunk or slices.shape[0], self.chunk_size(*slices.shape[-2:]))
         with torch.inference_mode(), autocast:

@@ -52,6 +52,7 @@ class TranslationRequest:
     target: Target
     model: str                          #: built-in model name or checkpoint folder
     device: str = "auto"
+    precision: str = "auto"             #: "auto" (bf16 on CUDA, fp32 on CPU), "fp32" or "bf16"
     batch_size: int = 4
     axis: int = 0                       #: slicing axis (data axis of the source)
     source_prompt: str | None = None
@@ -108,7 +109,7 @@ def _load(request: TranslationRequest):
     guard_triton_import()
     from ..engine import load_model
 
-    return load_model(request.model, request.device)
+    return load_model(request.model, request.device, request.precision)
 
 
 def _embedding(translator, target: Target):

@@ -37,6 +37,17 @@ def test_nifti_in_nifti_out_keeps_shape_and_affine(tmp_path, nifti_input, tiny_c
     assert np.isfinite(res.get_fdata()).all()
 
 
+def test_bf16_on_request_stays_close_to_fp32(tmp_path, nifti_input, tiny_checkpoint):
+    outputs = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / f"{precision}.nii.gz"
+        assert main([str(nifti_input), "-p", PROMPT, "-o", str(out), "--model", str(tiny_checkpoint),
+                     "--device", "cpu", "--precision", precision, "-q"]) == 0
+        outputs[precision] = nib.load(out).get_fdata()
+    fp32, bf16 = outputs["fp32"], outputs["bf16"]
+    assert 0 < np.abs(fp32 - bf16).max() / np.abs(fp32).max() < 2e-2
+
+
 def test_dicom_series_in_dicom_series_out(tmp_path, brain_like_volume, tiny_checkpoint):
     source = Volume(brain_like_volume, spacing=(3.0, 0.8, 0.8), origin=(-20.0, 10.0, 30.0),
                     tags={"Modality": "MR", "RepetitionTime": 500, "EchoTime": 15, "ScanningSequence": "SE",

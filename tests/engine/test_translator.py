@@ -104,6 +104,19 @@ def test_large_batches_are_split_into_chunks_with_the_same_result(tiny_checkpoin
     assert np.allclose(whole, chunked, atol=1e-5)
 
 
+def test_cpu_bf16_stays_within_tolerance_of_fp32_and_is_recorded(brain_like_volume):
+    fp32 = load_model("demo", "cpu")
+    bf16 = load_model("demo", "cpu", precision="bf16")
+    assert fp32.precision == "auto" and not fp32.uses_bf16()       # CPU default: fp32
+    assert bf16.model is fp32.model and load_model("demo", "cpu") is fp32    # one copy of the weights
+    a = fp32.translate(brain_like_volume[:4], PROMPT)
+    b = bf16.translate(brain_like_volume[:4], PROMPT)
+    assert 0 < float(np.abs(a - b).max()) / float(np.abs(a).max()) < 2e-2
+    assert fp32.provenance(PROMPT)["precision"] == "fp32" and bf16.provenance(PROMPT)["precision"] == "bf16"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        load_model("demo", "cpu", precision="fp16")
+
+
 def test_paper_chunks_stay_under_the_32_bit_index_limit():
     # The official code crashed at batch 256 of 256 x 256 ("must fit into 32-bit index math").
     translator = load_model("paper-random", "cpu")

@@ -90,6 +90,22 @@ def test_run_translates_preview_first_then_volume(slab_viewer, translate_widget,
     assert "PSNR:" in widget.metrics.value
 
 
+def test_bf16_choice_reaches_the_result_and_its_provenance(slab_viewer, translate_widget, qtbot):
+    widget = translate_widget
+    widget.prompt.known.value = "T2W"
+    assert widget.model.precision.value == "auto"
+    assert run_and_wait(qtbot, widget) == "done"
+    (fp32,) = results(slab_viewer, "translation")
+    assert fp32.metadata[PROVENANCE_KEY]["precision"] == "fp32"          # CPU default
+    fp32_data = np.array(fp32.data)
+
+    widget.model.precision.value = "bf16"
+    assert run_and_wait(qtbot, widget) == "done"
+    (bf16,) = results(slab_viewer, "translation")                        # same prompt: replaced
+    assert bf16.metadata[PROVENANCE_KEY]["precision"] == "bf16"
+    assert 0 < np.abs(bf16.data - fp32_data).max() / np.abs(fp32_data).max() < 2e-2
+
+
 def test_cancel_leaves_no_volume_layer(slab_viewer, translate_widget, qtbot):
     viewer, widget = slab_viewer, translate_widget
     widget.batch_size.value = 1

@@ -108,6 +108,7 @@ class PromptExplorerWidget(Container):
                                                          0, data.shape[axis] - 1))
         return layer, TranslationRequest(source=data, target=PromptMix(a, b, float(t)),
                                          model=self.model.model_source(), device=str(self.model.device.value),
+                                         precision=str(self.model.precision.value),
                                          axis=axis, source_prompt=source_prompt_from_tags(layer.metadata.get(TAGS_KEY)),
                                          preview_index=index)
 

@@ -164,6 +164,7 @@ class TranslateWidget(Container):
                 reference, reference_data = None, None
         request = TranslationRequest(
             source=data, target=prompt, model=model, device=str(self.model.device.value),
+            precision=str(self.model.precision.value),
             batch_size=int(self.batch_size.value), axis=axis,
             source_prompt=source_prompt_from_tags(layer.metadata.get(TAGS_KEY)),
             preview_index=self._current_index(layer, axis), reference=reference_data)
