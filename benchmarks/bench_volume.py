@@ -1,6 +1,6 @@
 """Interactive and whole-volume speed, and peak memory on a large volume (CPU by default).
 
-    python benchmarks/bench_volume.py [--model demo] [--device cpu]
+    python benchmarks/bench_volume.py [--model demo] [--device cpu] [--precisions auto bf16]
 
 * time to the first translated slice (what the Translate widget shows at once): load the
   (cached) model, embed the prompt, translate the current slice;
@@ -31,12 +31,12 @@ def phantom(shape) -> np.ndarray:
     return np.where(r < 0.8, 500 + 300 * np.cos(6 * r), 0).astype(np.int16)
 
 
-def first_slice_and_volume(model: str, device: str) -> None:
+def first_slice_and_volume(model: str, device: str, precision: str = "auto") -> float:
     from napari_evai2i.engine import fit_intensity_scale, load_model
 
     volume = phantom(SHAPE)
     t0 = time.perf_counter()
-    translator = load_model(model, device)
+    translator = load_model(model, device, precision)
     t_load = time.perf_counter() - t0
     t0 = time.perf_counter()
     scale = fit_intensity_scale(volume)
@@ -52,9 +52,10 @@ def first_slice_and_volume(model: str, device: str) -> None:
         pass
     t_volume = time.perf_counter() - t0
     emit({"bench": "volume", "model": translator.label, "device": str(translator.device), "shape": SHAPE,
-          "model_load_s": round(t_load, 3), "first_slice_s": round(t_first, 3),
+          "precision": "bf16" if translator.uses_bf16() else "fp32", "model_load_s": round(t_load, 3), "first_slice_s": round(t_first, 3),
           "next_slice_s": round(t_next, 3), "whole_volume_s": round(t_volume, 2),
           "batch_size": translator.default_batch_size()})
+    return t_volume
 
 
 def large_volume_child(model: str, device: str) -> None:
@@ -73,6 +74,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="demo")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precisions", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16"],
+                        help="measure the first slice and whole volume at each (the model loads once)")
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--large-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -80,7 +83,11 @@ def main() -> None:
         large_volume_child(args.model, args.device)
         return
     emit({"bench": "machine", **machine()})
-    first_slice_and_volume(args.model, args.device)
+    seconds = {p: first_slice_and_volume(args.model, args.device, p) for p in args.precisions}
+    if len(seconds) > 1:
+        base = args.precisions[0]
+        emit({"bench": "volume_ratio", "baseline": base,
+              **{f"{p}_speedup": round(seconds[base] / s, 3) for p, s in seconds.items() if p != base}})
     if not args.skip_large:
         # A fresh process, so the peak is this translation's alone.
         subprocess.run([sys.executable, __file__, "--large-child", "--model", args.model,

@@ -16,4 +16,4 @@ mkdir -p "$OUT"
 "$PY" benchmarks/bench_inference.py --device cuda --configs paper tiny --batches 1 16 64 256 \
     --dtypes bf16 fp32 --max-seconds 5 | tee "$OUT/inference.jsonl"
 "$PY" benchmarks/bench_training.py --device cuda --configs paper tiny --max-seconds 15 | tee "$OUT/training.jsonl"
-"$PY" benchmarks/bench_volume.py --device cuda --model demo --skip-large | tee "$OUT/volume.jsonl"
+"$PY" benchmarks/bench_volume.py --device cuda --model demo --precisions auto fp32 --skip-large | tee "$OUT/volume.jsonl"
