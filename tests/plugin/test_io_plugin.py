@@ -31,6 +31,10 @@ def test_sample_opens_t1_with_tags_and_ground_truths(sample_viewer):
     for truth in sample_viewer.layers[:2]:
         assert not truth.visible and truth.data.shape == t1.data.shape
         np.testing.assert_allclose(truth.affine.affine_matrix, t1.affine.affine_matrix)
+    # The scan has noise everywhere; the ground truths are clean (what translation aims at).
+    corner = (slice(None), slice(0, 5), slice(0, 5))
+    assert t1.data[corner].max() > 0
+    assert all(truth.data[corner].max() == 0 for truth in sample_viewer.layers[:2])
 
 
 def test_nifti_round_trip_keeps_geometry_and_protects_the_source(make_napari_viewer, small_volume, tmp_path):
