@@ -35,6 +35,7 @@ class SideBySide:
         # stride reverses that.
         viewer.grid.stride = 1 if layers.index(left) < layers.index(right) else -1
         viewer.grid.enabled = True
+        viewer.reset_view()                 # fit the panes; the single-view zoom would crop them
 
     def restore(self) -> None:
         if self._saved is None:
@@ -47,3 +48,4 @@ class SideBySide:
                 layer.visible = visible
         self._viewer.grid.stride = stride
         self._viewer.grid.enabled = enabled
+        self._viewer.reset_view()
