@@ -20,6 +20,14 @@ from napari_evai2i.train.config import load_train_config
 from napari_evai2i.train.trainer import Trainer
 
 
+#: (crop, pairs per generator step, slices per DCLIP step): the official batch sizes
+#: (6 pairs; 20 slices x 3 protocols = 60 images per DCLIP step) at each config's crop.
+OFFICIAL = {"tiny": (128, 6, 20), "paper": (256, 6, 20)}
+#: The paper config at official sizes needs more than the 24 GiB of our CPU machines
+#: (killed by the OOM killer); on CPU it is measured smaller.
+CPU_PAPER = (128, 2, 4)
+
+
 def bench(config: str, device: torch.device, crop: int, gen_batch: int, clip_batch: int,
           max_seconds: float, stage: str) -> None:
     cfg = load_train_config(None, [f"model={config}", f"device={device}", f"crop_size={crop}",
@@ -49,18 +57,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", nargs="+", default=["tiny", "paper"])
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--crop", type=int, default=None, help="default: 128 tiny, 256 paper")
-    parser.add_argument("--gen-batch", type=int, default=6)
-    parser.add_argument("--clip-batch", type=int, default=20)
+    parser.add_argument("--crop", type=int, default=None, help="default: see CPU_PAPER and OFFICIAL")
+    parser.add_argument("--gen-batch", type=int, default=None)
+    parser.add_argument("--clip-batch", type=int, default=None)
     parser.add_argument("--stages", nargs="+", default=["init", "finetune", "clip"])
     parser.add_argument("--max-seconds", type=float, default=30.0)
     args = parser.parse_args()
     device = resolve_device(args.device)
     emit({"bench": "machine", **machine(), "device": str(device)})
     for config in args.configs:
-        crop = args.crop or (128 if config == "tiny" else 256)
+        sizes = CPU_PAPER if (config == "paper" and device.type == "cpu") else OFFICIAL[config]
+        crop, gen_batch, clip_batch = (given or default for given, default in
+                                       zip((args.crop, args.gen_batch, args.clip_batch), sizes))
         for stage in args.stages:
-            bench(config, device, crop, args.gen_batch, args.clip_batch, args.max_seconds, stage)
+            bench(config, device, crop, gen_batch, clip_batch, args.max_seconds, stage)
 
 
 if __name__ == "__main__":

@@ -146,7 +146,7 @@ class Translator:
         """Arithmetic of the generator: "auto", "fp32" or "bf16".
 
         "auto" is bf16 autocast on CUDA and fp32 on CPU. bf16 on a CPU with native bf16
-        instructions translates the demo volume 1.45x faster with outputs within 1.5 % of
+        instructions translates the demo volume about 1.4x faster with outputs within 1.5 % of
         fp32 (docs/performance.md), but fp32 stays the CPU default so a CPU result is
         reproducible bit for bit; ask for bf16 (:meth:`with_precision`) to trade that for speed.
         """
