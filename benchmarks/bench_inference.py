@@ -20,7 +20,7 @@ import torch
 
 from _common import emit, machine, timed
 from napari_evai2i.engine import resolve_device
-from napari_evai2i.engine.translator import MAX_TENSOR_ELEMENTS
+from napari_evai2i.engine.translator import slices_per_chunk
 from napari_evai2i.model import create_model
 from napari_evai2i.model.layers import set_reference_path
 from napari_evai2i.prompts import tokenize
@@ -44,8 +44,7 @@ def run(config: str, batch: int, dtype: str, device: torch.device, size: int, ma
 
         # Both paths split a batch into the chunks the Translator uses (each tensor under
         # 2^30 elements), so batch 256 of the paper config runs instead of crashing.
-        step = max(1, MAX_TENSOR_ELEMENTS // gen.peak_activation_elements(size, size))
-        chunks = x.split(step)
+        chunks = x.split(slices_per_chunk(gen, size, size))
 
         def fast():
             with autocast, gen.bind_prompt(emb):

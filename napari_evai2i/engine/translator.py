@@ -89,6 +89,15 @@ def demo_checkpoint_path() -> Path:
     return Path(str(resources.files("napari_evai2i") / "weights" / "demo"))
 
 
+def slices_per_chunk(generator, height: int, width: int) -> int:
+    """Most slices of H x W one forward pass of ``generator`` may take.
+
+    Keeps every tensor under 2^30 elements: far below the 32-bit index limit of CUDA
+    kernels, and a bound on peak memory on every device.
+    """
+    return max(1, MAX_TENSOR_ELEMENTS // generator.peak_activation_elements(height, width))
+
+
 def load_model(name_or_path: str | Path = "demo", device: str | torch.device = "auto",
                precision: str = "auto") -> "Translator":
     """Load a model by built-in name or checkpoint folder; cached per (model, device).
@@ -217,12 +226,8 @@ class Translator:
         return 32 if self.device.type == "cuda" else 4
 
     def chunk_size(self, height: int, width: int) -> int:
-        """Most slices of H x W one forward pass may take (any batch size is split into these).
-
-        Keeps every tensor under 2^30 elements: far below the 32-bit index limit of CUDA
-        kernels, and a bound on peak memory on every device.
-        """
-        return max(1, MAX_TENSOR_ELEMENTS // self.model.generator.peak_activation_elements(height, width))
+        """Most slices of H x W one forward pass may take (any batch size is split into these)."""
+        return slices_per_chunk(self.model.generator, height, width)
 
     def translate_slices(self, slices: np.ndarray, target: torch.Tensor | None,
                          source: torch.Tensor | None = None, chunk: int | None = None) -> np.ndarray:
