@@ -47,8 +47,9 @@ def run(config: str, batch: int, dtype: str, device: torch.device, size: int, ma
         chunks = x.split(slices_per_chunk(gen, size, size))
 
         def fast():
-            with autocast, gen.bind_prompt(emb):
-                return torch.cat([gen(c, None) for c in chunks])
+            bound = gen.bind_prompt(emb.float())
+            with autocast:
+                return torch.cat([gen(c, bound) for c in chunks])
 
         def reference():
             with autocast:

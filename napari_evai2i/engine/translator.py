@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model import CheckpointInfo, EVAModel, create_model, load_pretrained
+from ..model.layers import BoundPrompt
 from ..model.factory import WEIGHTS_FILE
 from .normalization import IntensityScale, fit_intensity_scale
 
@@ -210,6 +211,13 @@ class Translator:
                 self._embeddings[text] = self.model.dclip.encode_text(tokens).float()
         return self._embeddings[text]
 
+    def bind(self, prompt: Prompt | BoundPrompt) -> BoundPrompt:
+        """A prompt with the decoder's kernels computed once (a value; the model is not changed)."""
+        if isinstance(prompt, BoundPrompt):
+            return prompt
+        with torch.inference_mode():
+            return self.model.generator.bind_prompt(self.embed_prompt(prompt))
+
     @staticmethod
     def interpolate(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
         """Spherical interpolation between two unit embeddings (the prompt explorer's slider)."""
@@ -229,9 +237,11 @@ class Translator:
         """Most slices of H x W one forward pass may take (any batch size is split into these)."""
         return slices_per_chunk(self.model.generator, height, width)
 
-    def translate_slices(self, slices: np.ndarray, target: torch.Tensor | None,
+    def translate_slices(self, slices: np.ndarray, target: torch.Tensor | BoundPrompt,
                          source: torch.Tensor | None = None, chunk: int | None = None) -> np.ndarray:
         """(B, H, W) normalised slices -> (B, H, W) normalised translations, any B.
+
+        ``target`` is a (1, S) embedding or the :class:`BoundPrompt` of one (kernels made once).
 
         On CUDA: channels-last and pinned host memory so the copies in and out are
         asynchronous. bf16 autocast as :attr:`precision` says.
@@ -251,7 +261,7 @@ class Translator:
                 out[start:start + step] = y.cpu().numpy()
         return out
 
-    def iter_translate(self, volume: np.ndarray, prompt: Prompt, *, axis: int = 0,
+    def iter_translate(self, volume: np.ndarray, prompt: Prompt | BoundPrompt, *, axis: int = 0,
                        batch_size: int | None = None, source_prompt: Prompt | None = None,
                        modality: str = "MR", out: np.ndarray | None = None,
                        scale: IntensityScale | None = None) -> Iterator[TranslationStep]:
@@ -260,7 +270,8 @@ class Translator:
         Yields one :class:`TranslationStep` per batch, so a caller can show progress or
         stop pulling to cancel; the generator's return value is ``out``. The volume is
         normalised batch by batch with one scale fitted on the whole volume, so no
-        full-size float64 copy is ever made.
+        full-size float64 copy is ever made. Nothing shared is changed, so threads may run
+        this at once on one cached translator with different prompts.
         """
         volume = np.asarray(volume)
         if volume.ndim == 2:
@@ -276,7 +287,7 @@ class Translator:
         if batch < 1:
             raise ValueError(f"batch size must be at least 1, not {batch}")
         scale = scale or fit_intensity_scale(volume, modality)
-        target = self.embed_prompt(prompt)
+        bound = self.bind(prompt)               # a value: the shared model is never changed
         source = None
         if source_prompt is not None and self.model.config.generator.source_conditioning:
             source = self.embed_prompt(source_prompt)
@@ -285,13 +296,12 @@ class Translator:
         src = np.moveaxis(volume, axis, 0)
         dst = np.moveaxis(out, axis, 0)
         total = src.shape[0]
-        with self.model.generator.bind_prompt(target):
-            for start in range(0, total, batch):
-                stop = min(start + batch, total)
-                normalized = scale.normalize(src[start:stop])
-                translated = self.translate_slices(normalized, None, source)
-                dst[start:stop] = scale.denormalize(translated)
-                yield TranslationStep(start, stop, total)
+        for start in range(0, total, batch):
+            stop = min(start + batch, total)
+            normalized = scale.normalize(src[start:stop])
+            translated = self.translate_slices(normalized, bound, source)
+            dst[start:stop] = scale.denormalize(translated)
+            yield TranslationStep(start, stop, total)
         return out
 
     def translate(self, volume: np.ndarray, prompt: Prompt, *, axis: int = 0,

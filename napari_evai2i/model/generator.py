@@ -7,16 +7,13 @@ above, with a small leak below zero, as in EVA-I2I.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
-
 import torch
 import torch.nn.functional as F
 from timm.layers import LayerNorm2d
 from torch import nn
 
 from .config import GeneratorConfig
-from .layers import ConvStage, HyperStage, bound_style, downsample, init_conv_weights
+from .layers import BoundPrompt, ConvStage, HyperStage, bind_prompt, downsample, init_conv_weights
 
 
 class StructureEncoder(nn.Module):
@@ -77,7 +74,7 @@ class HyperDecoder(nn.Module):
         if cfg.global_context:
             self.context = nn.Sequential(nn.Linear(dims[0], dims[0]), nn.GELU(), nn.Linear(dims[0], dims[0]))
 
-    def forward(self, feats: list[torch.Tensor], style: torch.Tensor | None
+    def forward(self, feats: list[torch.Tensor], style: torch.Tensor | BoundPrompt
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns the output (B, C, H, W) and the full-resolution features before the last conv."""
         x = feats[-1]
@@ -124,7 +121,6 @@ class Generator(nn.Module):
                 raise ValueError("tissue_mixture needs tissue_classes > 0")
             self.tissue_intensity = nn.Sequential(nn.Linear(cfg.style_dim, 4 * cfg.style_dim), nn.GELU(),
                                                   nn.Linear(4 * cfg.style_dim, cfg.tissue_classes))
-        self._bound_style: torch.Tensor | None = None
         self.stride = 2 ** (len(cfg.enc_dims) - 1)
         init_conv_weights(self)
         if self.decoder.skips is not None:      # skips start as identities: detail flows from step 0
@@ -149,13 +145,13 @@ class Generator(nn.Module):
         """Structure features of an already padded, normalised image (B, 1, H, W)."""
         return self.encoder(2 * x - 1, source_style)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor | None,
+    def forward(self, x: torch.Tensor, style: torch.Tensor | BoundPrompt,
                 source_style: torch.Tensor | None = None, source_known: torch.Tensor | None = None,
                 return_features: bool = False):
         """Translate normalised slices into the domain of a prompt embedding.
 
-        x: (B, 1, H, W); style: (B|1, S) target prompt embeddings, or None when bound with
-        :meth:`bind_prompt`; source_style: optional (B|1, S) embeddings of the inputs' own
+        x: (B, 1, H, W); style: (B|1, S) target prompt embeddings, or the
+        :class:`BoundPrompt` of one (from :meth:`bind_prompt`); source_style: optional (B|1, S) embeddings of the inputs' own
         prompts, with ``source_known`` (B,) bool marking the rows to use (the others get
         the learned "unknown source" vector). Returns (B, 1, H, W), or with
         ``return_features`` a tuple (output, encoder features, tissue logits or None).
@@ -167,7 +163,7 @@ class Generator(nn.Module):
         y, hidden = self.decoder(feats, style)
         tissue = self.tissue_head(hidden) if self.tissue_head is not None else None
         if self.tissue_intensity is not None:
-            intensity = self.tissue_intensity(style if style is not None else self._bound_style)
+            intensity = self.tissue_intensity(style.style if isinstance(style, BoundPrompt) else style)
             y = y + (tissue.softmax(dim=1) * intensity[..., None, None].to(tissue.dtype)).sum(1, keepdim=True)
         y = F.leaky_relu(0.5 * y + 0.5, 0.01)
         y = y[..., top:top + h, left:left + w]
@@ -214,12 +210,10 @@ class Generator(nn.Module):
             source_style = torch.where(known.view(-1, 1).to(torch.bool), source_style, unknown)
         return source_style
 
-    @contextmanager
-    def bind_prompt(self, style: torch.Tensor) -> Iterator[None]:
-        """Compute the decoder's modulated kernels for one (1, S) prompt once, reuse them."""
-        self._bound_style = style
-        try:
-            with bound_style(self.decoder, style):
-                yield
-        finally:
-            self._bound_style = None
+    def bind_prompt(self, style: torch.Tensor) -> BoundPrompt:
+        """The decoder's modulated kernels for one (1, S) prompt, computed once, as a value.
+
+        Pass the result as ``style`` to :meth:`forward` as often as needed; the generator
+        itself is not changed, so threads may share it with different prompts.
+        """
+        return bind_prompt(self.decoder, style)

@@ -9,8 +9,7 @@ of EVA-I2I (computed with ``scaled_dot_product_attention``).
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
-from typing import Iterator
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -32,8 +31,10 @@ class HyperConv2d(nn.Module):
 
     * one style for the whole batch (``style`` of shape (1, S)): one ordinary conv;
     * one style per sample: one grouped conv over the batch (no Python loop);
-    * a bound style (:meth:`bind`): the modulated weight is computed once and reused by
-      every later call, so a decoder serving one prompt runs as a static network.
+    * a :class:`BoundPrompt` (``style`` = :func:`bind_prompt` ``(module, s)``): the modulated
+      weight was computed once and is only looked up, so a decoder serving one prompt runs
+      as a static network. The kernels live in the value, never in the module, so one
+      module serves any number of threads and prompts at once.
     """
 
     def __init__(self, in_chs: int, out_chs: int, kernel_size: int, style_dim: int,
@@ -48,7 +49,6 @@ class HyperConv2d(nn.Module):
         self.to_kernel = nn.Linear(style_dim, kernel_size * kernel_size)
         self.to_out = nn.Linear(style_dim, out_chs * latent_dim)
         self.to_in = nn.Linear(style_dim, latent_dim * (in_chs // groups))
-        self._bound: torch.Tensor | None = None
         self.reference_path = False          # see set_reference_path()
         self.reset_parameters()
 
@@ -78,15 +78,15 @@ class HyperConv2d(nn.Module):
             return F.pad(x, (p, p, p, p))
         return F.pad(x, (p, p, p, p), mode=self.padding_mode)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (B, C_in, H, W); style: (B, S), (1, S) or None when bound."""
-        if self.reference_path and style is not None:
+    def forward(self, x: torch.Tensor, style: "torch.Tensor | BoundPrompt") -> torch.Tensor:
+        """x: (B, C_in, H, W); style: (B, S), (1, S) or a :class:`BoundPrompt`."""
+        if isinstance(style, BoundPrompt):
+            return F.conv2d(self._pad(x), style.kernel(self).to(x.dtype), groups=self.groups)
+        if style is None:
+            raise ValueError("HyperConv2d needs a style embedding or a BoundPrompt")
+        if self.reference_path:
             return hyperconv_reference(self, x, style.expand(x.shape[0], -1))
         x = self._pad(x)
-        if style is None:
-            if self._bound is None:
-                raise RuntimeError("HyperConv2d needs a style embedding (or bind() one first)")
-            return F.conv2d(x, self._bound.to(x.dtype), groups=self.groups)
         if style.shape[0] == 1:
             return F.conv2d(x, self.modulated_weight(style)[0].to(x.dtype), groups=self.groups)
         b, _, h, w = x.shape
@@ -97,9 +97,34 @@ class HyperConv2d(nn.Module):
         out = F.conv2d(x.reshape(1, b * self.in_chs, h, w), weight, groups=b * self.groups)
         return out.view(b, self.out_chs, out.shape[-2], out.shape[-1])
 
-    def bind(self, style: torch.Tensor | None) -> None:
-        """Freeze the kernel for one (1, S) style; ``bind(None)`` releases it."""
-        self._bound = None if style is None else self.modulated_weight(style)[0].detach()
+
+@dataclass(frozen=True, eq=False)
+class BoundPrompt:
+    """One (1, S) prompt embedding with the modulated kernel of every hyper-conv it drives.
+
+    A value, made by :func:`bind_prompt`: passing it where a style goes runs the network
+    with kernels computed once, and nothing is written into the modules, so concurrent
+    translations with different prompts cannot see each other's kernels.
+    """
+
+    style: torch.Tensor
+    kernels: dict[int, torch.Tensor] = field(repr=False)
+
+    def kernel(self, conv: HyperConv2d) -> torch.Tensor:
+        try:
+            return self.kernels[id(conv)]
+        except KeyError:
+            raise ValueError("this BoundPrompt was made for another network") from None
+
+
+def bind_prompt(module: nn.Module, style: torch.Tensor) -> BoundPrompt:
+    """Compute, for one (1, S) style, the kernels of every HyperConv2d inside ``module``."""
+    if style.ndim != 2 or style.shape[0] != 1:
+        raise ValueError(f"bind_prompt takes one (1, S) embedding, not a tensor of shape {tuple(style.shape)}")
+    with torch.no_grad():
+        kernels = {id(m): m.modulated_weight(style)[0].detach()
+                   for m in module.modules() if isinstance(m, HyperConv2d)}
+    return BoundPrompt(style.detach(), kernels)
 
 
 def hyperconv_reference(module: HyperConv2d, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
@@ -123,19 +148,6 @@ def set_reference_path(module: nn.Module, enabled: bool) -> None:
             m.reference_path = enabled
 
 
-@contextmanager
-def bound_style(module: nn.Module, style: torch.Tensor) -> Iterator[None]:
-    """Bind one style to every HyperConv2d inside ``module`` for the duration of a block."""
-    hypers = [m for m in module.modules() if isinstance(m, HyperConv2d)]
-    try:
-        for m in hypers:
-            m.bind(style)
-        yield
-    finally:
-        for m in hypers:
-            m.bind(None)
-
-
 class HyperConvNeXtBlock(nn.Module):
     """ConvNeXt block with every convolution a hyper-convolution (depthwise 7x7, 1x1, 1x1)."""
 
@@ -150,7 +162,7 @@ class HyperConvNeXtBlock(nn.Module):
         self.fc2 = HyperConv2d(hidden, dim, 1, style_dim, latent_dim)
         self.gamma = nn.Parameter(torch.full((dim,), ls_init_value))
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, style: torch.Tensor | BoundPrompt) -> torch.Tensor:
         y = self.norm(self.conv_dw(x, style))
         y = self.fc2(self.act(self.fc1(y, style)), style)
         return x + self.gamma.view(1, -1, 1, 1) * y
@@ -227,7 +239,7 @@ class HyperStage(nn.Module):
             layers.append(HyperConvNeXtBlock(dim, style_dim, latent_dim))
         self.layers = nn.ModuleList(layers)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, style: torch.Tensor | BoundPrompt) -> torch.Tensor:
         for layer in self.layers:
             x = layer(x, style) if isinstance(layer, HyperConvNeXtBlock) else layer(x)
         return x

@@ -136,3 +136,45 @@ def test_cuda_translation_matches_cpu_at_any_batch_size(tiny_checkpoint, brain_l
     scale = float(np.abs(cpu).max())
     assert float(np.abs(big_batch - cpu).max()) / scale < 2e-2
     assert float(np.abs(small_batch - big_batch).max()) / scale < 2e-2
+
+
+FLAIR_PROMPT = ("A FLAIR magnetic resonance imaging of the brain. TR 9000 ms, TE 90 ms, "
+                "TI 2500 ms.")
+
+
+def test_concurrent_translations_with_different_prompts_never_mix(brain_like_volume):
+    """Two threads share the one cached model and alternate batch by batch (a barrier after
+    every batch), so if a prompt were bound into the model, one thread would run with the
+    other's kernels. Each result must equal its own single-threaded translation."""
+    import threading
+
+    translator = load_model("demo", "cpu")
+    prompts = {"t2": PROMPT, "flair": FLAIR_PROMPT}
+    alone = {k: translator.translate(brain_like_volume, p, batch_size=1) for k, p in prompts.items()}
+    assert np.abs(alone["t2"] - alone["flair"]).max() > 50 * np.abs(alone["t2"]).max() * 1e-3
+
+    barrier = threading.Barrier(len(prompts), timeout=120)
+    results, errors = {}, []
+
+    def work(key: str) -> None:
+        try:
+            steps = translator.iter_translate(brain_like_volume, prompts[key], batch_size=1)
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as finished:
+                    results[key] = finished.value
+                    return
+                barrier.wait()                  # the other thread runs its next batch now
+        except BaseException as exc:            # reported below, not lost in the thread
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=work, args=(key,)) for key in prompts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    for key in prompts:
+        np.testing.assert_allclose(results[key], alone[key], rtol=1e-5, atol=1e-3 * np.abs(alone[key]).max())

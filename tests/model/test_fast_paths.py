@@ -35,8 +35,8 @@ def test_fp32_fast_path_equals_reference(generator):
     x = torch.rand(3, 1, 72, 64)
     style = torch.nn.functional.normalize(torch.randn(1, generator.config.style_dim), dim=-1)
     ref = _reference(generator, x, style)
-    with torch.no_grad(), generator.bind_prompt(style):
-        fast = generator(x, None)
+    with torch.no_grad():
+        fast = generator(x, generator.bind_prompt(style))
     assert not torch.allclose(ref, torch.zeros_like(ref))
     assert float((fast - ref).abs().max() / ref.abs().max()) < 1e-4
 
@@ -45,8 +45,9 @@ def test_bf16_autocast_within_tolerance(generator):
     x = torch.rand(2, 1, 64, 64)
     style = torch.nn.functional.normalize(torch.randn(1, generator.config.style_dim), dim=-1)
     ref = _reference(generator, x, style)
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16), generator.bind_prompt(style):
-        fast = generator(x, None).float()
+    bound = generator.bind_prompt(style)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        fast = generator(x, bound).float()
     assert float((fast - ref).abs().max() / ref.abs().max()) < 2e-2
 
 
@@ -67,7 +68,8 @@ def test_cuda_bf16_channels_last_within_tolerance(generator):
     style = torch.nn.functional.normalize(torch.randn(1, gen.config.style_dim), dim=-1)
     ref = _reference(generator.cpu(), x, style)
     gen = generator.cuda().to(memory_format=torch.channels_last)
-    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16), gen.bind_prompt(style.cuda()):
-        fast = gen(x.cuda().contiguous(memory_format=torch.channels_last), None).float().cpu()
+    bound = gen.bind_prompt(style.cuda())
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+        fast = gen(x.cuda().contiguous(memory_format=torch.channels_last), bound).float().cpu()
     generator.cpu()
     assert float((fast - ref).abs().max() / ref.abs().max()) < 2e-2

@@ -5,7 +5,7 @@ import torch
 
 from napari_evai2i.model.generator import Generator
 from napari_evai2i.model.config import get_preset
-from napari_evai2i.model.layers import HyperConv2d, hyperconv_reference
+from napari_evai2i.model.layers import HyperConv2d, bind_prompt, hyperconv_reference
 
 
 def _randomise(module):
@@ -32,11 +32,13 @@ def test_shared_prompt_and_bound_paths_equal_reference():
     style = torch.randn(1, 12)
     ref = hyperconv_reference(conv, x, style.expand(4, -1))
     assert torch.allclose(conv(x, style), ref, atol=1e-5, rtol=1e-5)
-    conv.bind(style)
-    assert torch.allclose(conv(x), ref, atol=1e-5, rtol=1e-5)
-    conv.bind(None)
-    with pytest.raises(RuntimeError):
-        conv(x)
+    bound = bind_prompt(conv, style)
+    assert torch.allclose(conv(x, bound), ref, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError):
+        conv(x, None)
+    other = HyperConv2d(6, 10, 3, style_dim=12, latent_dim=4)
+    with pytest.raises(ValueError, match="another network"):
+        other(x, bound)
 
 
 def test_modulation_is_identity_at_init():
@@ -58,7 +60,6 @@ def test_generator_bound_prompt_equals_per_sample_styles():
     with torch.no_grad():
         per_sample = gen(x, style.expand(3, -1))
         shared = gen(x, style)
-        with gen.bind_prompt(style):
-            bound = gen(x, None)
+        bound = gen(x, gen.bind_prompt(style))
     assert torch.allclose(shared, per_sample, atol=1e-5)
     assert torch.allclose(bound, per_sample, atol=1e-5)
