@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TissueMaps", "load_tissue_maps", "TISSUE_NAMES"]
+__all__ = ["TissueMaps", "load_tissue_maps", "bounding_box", "TISSUE_NAMES"]
 
 #: Order of the tissue classes wherever they are stacked (``TissueMaps.stack()``,
 #: ``SimulatedVolume.tissue``).
@@ -62,15 +62,19 @@ class TissueMaps:
     @functools.cached_property
     def bbox(self) -> tuple[slice, slice, slice]:
         """Smallest ``(z, y, x)`` slices containing every non-zero tissue voxel."""
-        return _bbox(self.mask)
+        return bounding_box(self.mask)
 
 
-def _bbox(mask: np.ndarray) -> tuple[slice, ...]:
+def bounding_box(mask: np.ndarray, pad: int = 0) -> tuple[slice, ...]:
+    """Smallest slices holding every true voxel of ``mask``, widened by ``pad`` voxels (clipped
+    to the array); empty slices for an empty mask."""
     out = []
     for axis in range(mask.ndim):
         other = tuple(a for a in range(mask.ndim) if a != axis)
         idx = np.flatnonzero(mask.any(axis=other))
-        out.append(slice(int(idx[0]), int(idx[-1]) + 1) if idx.size else slice(0, 0))
+        if idx.size == 0:
+            return tuple(slice(0, 0) for _ in range(mask.ndim))
+        out.append(slice(max(0, int(idx[0]) - pad), min(mask.shape[axis], int(idx[-1]) + 1 + pad)))
     return tuple(out)
 
 

@@ -41,13 +41,11 @@ from torch.utils.data import Dataset
 from ..engine.normalization import IntensityScale, fit_intensity_scale
 from ..io import read_volume
 from ..prompts import ProtocolFields, sample_prompt
+from ..prompts.vocabulary import PLANE_AXIS, PLANES
 from .manifest import Manifest, ManifestEntry
 
 __all__ = ["CohortDataConfig", "CohortPairs", "ItemPlan", "PLANES", "PLANE_AXIS", "intensity_augment"]
 
-PLANES = ("axial", "coronal", "sagittal")
-#: Raw array axis held constant by each plane (as the official code; no reorientation).
-PLANE_AXIS = {"axial": 0, "coronal": 1, "sagittal": 2}
 _SUPPORTED_MODALITIES = ("MR", "CT")
 
 

@@ -104,10 +104,10 @@ class SimulatedPairs(Dataset):
         for role, protocol in zip(ROLES, self.draw_protocols(rng, index)):
             params = {name: p.scaled(*jitter[i])
                       for i, (name, p) in enumerate(tissue_parameters(protocol.field_strength).items())}
-            clean = sim.render(tissue, protocol, params)
+            clean, scanned = sim.scan(tissue, protocol, params, rng)
             fields = protocol_fields(protocol, plane if cfg.view_in_prompt else None)
             item[role] = clean[None]
-            item[f"{role}_in"] = sim.corrupt(clean, rng)[None]
+            item[f"{role}_in"] = scanned[None]
             item[f"{role}_fields"] = fields.to_dict()
             item[f"{role}_text"] = sample_prompt(fields, text_rng, cfg.drop_probability)
         background = np.clip(1 - tissue.sum(0, keepdims=True), 0, 1)

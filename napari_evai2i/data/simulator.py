@@ -37,48 +37,13 @@ from typing import Literal, Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
-from .anatomy import TISSUE_NAMES, TissueMaps, load_tissue_maps
-from .physics import (
-    HELD_OUT_REGIONS,
-    PRESETS,
-    ZERO_SHOT_SPLIT,
-    Protocol,
-    TissueParameters,
-    ZeroShotSplit,
-    classify_weighting,
-    held_out_region,
-    is_held_out,
-    preset,
-    sample_held_out,
-    tissue_parameters,
-)
+from ..prompts.vocabulary import PLANE_AXIS, PLANES
+from .anatomy import TISSUE_NAMES, TissueMaps, bounding_box, load_tissue_maps
+from .noise import SNR_RANGE, draw_snr, rician
+from .physics import Protocol, TissueParameters, tissue_parameters
 
-__all__ = [
-    "SimulatedVolume",
-    "simulate_volume",
-    "simulate_pair",
-    "warp_anatomy",
-    "PLANE_AXIS",
-    "SNR_RANGE",
-    "TISSUE_NAMES",
-    # re-exported from .physics
-    "Protocol",
-    "PRESETS",
-    "preset",
-    "classify_weighting",
-    "ZeroShotSplit",
-    "ZERO_SHOT_SPLIT",
-    "HELD_OUT_REGIONS",
-    "is_held_out",
-    "held_out_region",
-    "sample_held_out",
-]
-
-#: Plane name -> array axis of a ``(Z, Y, X)`` volume that is sliced for that plane.
-PLANE_AXIS = {"axial": 0, "coronal": 1, "sagittal": 2}
-
-#: SNR range (mean brain signal / noise sigma) drawn log-uniformly when ``noise_snr="random"``.
-SNR_RANGE = (12.0, 60.0)
+__all__ = ["SimulatedVolume", "simulate_volume", "simulate_pair", "warp_anatomy", "PLANE_AXIS", "SNR_RANGE",
+           "TISSUE_NAMES"]
 
 # Realism magnitudes (documented in the module docstring).
 _MAX_ROT_DEG = 10.0
@@ -356,33 +321,13 @@ def _render(
     if isinstance(noise_snr, str):
         if noise_snr != "random":
             raise ValueError(f"noise_snr must be a number, None or 'random', got {noise_snr!r}")
-        snr = float(math.exp(rng.uniform(math.log(SNR_RANGE[0]), math.log(SNR_RANGE[1]))))
+        snr = draw_snr(rng)
     else:
         snr = float(noise_snr)
         if not snr > 0:
             raise ValueError("noise_snr must be positive")
     mean_signal = float(image[mask].mean()) if mask.any() else float(image.mean())
-    sigma = np.float32(mean_signal / snr)
-    n1 = rng.standard_normal(image.shape, dtype=np.float32)
-    n1 *= sigma
-    n1 += image
-    np.square(n1, out=n1)
-    n2 = rng.standard_normal(image.shape, dtype=np.float32)
-    n2 *= sigma
-    np.square(n2, out=n2)
-    n1 += n2
-    return np.sqrt(n1, out=n1), snr
-
-
-def _bbox_of(mask: np.ndarray, pad: int = 1) -> tuple[slice, ...]:
-    out = []
-    for axis in range(mask.ndim):
-        other = tuple(a for a in range(mask.ndim) if a != axis)
-        idx = np.flatnonzero(mask.any(axis=other))
-        if idx.size == 0:
-            return tuple(slice(0, 0) for _ in range(mask.ndim))
-        out.append(slice(max(0, int(idx[0]) - pad), min(mask.shape[axis], int(idx[-1]) + 1 + pad)))
-    return tuple(out)
+    return rician(image, mean_signal / snr, rng), snr
 
 
 def _check_seed(seed) -> int:
@@ -410,7 +355,7 @@ def simulate_pair(
     """
     seed = _check_seed(seed)
     if plane not in PLANE_AXIS:
-        raise ValueError(f"plane must be one of {tuple(PLANE_AXIS)}, got {plane!r}")
+        raise ValueError(f"plane must be one of {PLANES}, got {plane!r}")
     protocols = list(protocols)
     for p in protocols:
         if not isinstance(p, Protocol):
@@ -418,7 +363,7 @@ def simulate_pair(
     maps = load_tissue_maps(resolution_mm)
     tissue, mask = warp_anatomy(maps, np.random.default_rng([seed, 0]), deform=deform)
     factors = _draw_jitter(np.random.default_rng([seed, 1])) if jitter else None
-    crop = _bbox_of(tissue.any(axis=0) if deform else maps.mask)
+    crop = bounding_box(tissue.any(axis=0) if deform else maps.mask, pad=1)
 
     volumes = []
     for i, protocol in enumerate(protocols):
@@ -443,30 +388,11 @@ def simulate_pair(
     return volumes
 
 
-def simulate_volume(
-    protocol: Protocol,
-    *,
-    seed: int,
-    resolution_mm: int = 1,
-    jitter: bool = True,
-    bias_field: bool = True,
-    noise_snr: float | None | Literal["random"] = "random",
-    deform: bool = True,
-    plane: str = "axial",
-) -> SimulatedVolume:
+def simulate_volume(protocol: Protocol, *, seed: int, **options) -> SimulatedVolume:
     """Simulate one MR volume of ``protocol`` on a randomly warped MNI152 brain.
 
-    ``noise_snr``: ``"random"`` (log-uniform in :data:`SNR_RANGE`), a number, or ``None`` for no
-    noise. ``plane`` is only recorded (see :attr:`SimulatedVolume.slice_axis`); the volume is
-    never reoriented.
+    ``options`` are those of :func:`simulate_pair`: ``noise_snr`` is ``"random"`` (log-uniform
+    in :data:`SNR_RANGE`), a number, or ``None`` for no noise; ``plane`` is only recorded (see
+    :attr:`SimulatedVolume.slice_axis`), the volume is never reoriented.
     """
-    return simulate_pair(
-        [protocol],
-        seed=seed,
-        resolution_mm=resolution_mm,
-        jitter=jitter,
-        bias_field=bias_field,
-        noise_snr=noise_snr,
-        deform=deform,
-        plane=plane,
-    )[0]
+    return simulate_pair([protocol], seed=seed, **options)[0]

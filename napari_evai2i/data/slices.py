@@ -4,11 +4,13 @@ Simulating a whole 1 mm volume costs about a second; a training step needs a doz
 slices. So training draws one slice of the MNI152 tissue maps in a random plane, warps
 it in 2-D (rotation, zoom, shift, elastic), and applies the same signal equations as the
 volume simulator to the warped fractions: every protocol of one draw sees exactly the
-same anatomy, which makes the pairs voxel-aligned. Inputs get a bias field, Rician noise
-and a random global gain; targets stay clean.
+same anatomy, which makes the pairs voxel-aligned. Inputs get a bias field, the volume
+simulator's Rician noise (:mod:`.noise`, same SNR definition and range) and a random
+global gain; targets stay clean.
 
-Intensities are normalised as a real volume would be at inference: divided by the
-99.5th percentile of the whole (noise-free, 2 mm) simulated volume for that protocol.
+Intensities are normalised as a real volume would be at inference: with
+:func:`~napari_evai2i.engine.normalization.fit_intensity_scale` fitted on the whole
+(noise-free, 2 mm) simulated template volume of that protocol.
 """
 
 from __future__ import annotations
@@ -19,12 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ..engine.normalization import IntensityScale, fit_intensity_scale
+from ..prompts.vocabulary import PLANE_AXIS, PLANES
 from .anatomy import TISSUE_NAMES, load_tissue_maps
+from .noise import draw_snr, rician
 from .physics import Protocol, tissue_parameters
-
-PLANES = ("axial", "coronal", "sagittal")
-#: The array axis of a (Z, Y, X) volume that is constant within a slice of each plane.
-PLANE_AXIS = {"axial": 0, "coronal": 1, "sagittal": 2}
 
 
 @dataclass
@@ -36,27 +37,36 @@ class SliceAugmentation:
     shift_px: float = 12.0
     elastic_px: float = 3.0
     bias: float = 0.15                           # multiplicative bias field amplitude
-    snr: tuple[float, float] = (15.0, 60.0)       # Rician noise, signal/noise of the brightest tissue
     gain: tuple[float, float] = (0.85, 1.15)      # global input gain
     jitter: float = 0.05                          # per-subject relative spread of PD, T1, T2, T2*
     box_percentile: float = 20.0                  # slices from the central 20-80 % of the brain
 
 
-def reference_level(protocol: Protocol, params=None) -> float:
-    """99.5th percentile of the noise-free 2 mm volume of ``protocol`` (the normaliser)."""
-    fractions = _reference_fractions()
+@dataclass(frozen=True)
+class TemplateLevels:
+    """Intensity levels of the whole noise-free template volume under one protocol."""
+
+    scale: IntensityScale     #: the normaliser, fitted as inference fits a real volume
+    brain_mean: float         #: mean signal inside the brain, normalised (the SNR's reference)
+
+
+def template_levels(protocol: Protocol, params=None) -> TemplateLevels:
+    """Levels of the noise-free 2 mm template volume of ``protocol`` (every 3rd voxel)."""
+    fractions, brain = _reference_fractions()
     params = params or tissue_parameters(protocol.field_strength)
     signals = protocol.tissue_signals(params)
     values = fractions @ np.array([signals[name] for name in TISSUE_NAMES], dtype=np.float32)
-    level = float(np.percentile(values, 99.5))
-    return level if level > 0 else 1.0
+    scale = fit_intensity_scale(values)
+    return TemplateLevels(scale, float(values[brain].mean()) / scale.scale)
 
 
 @functools.lru_cache(maxsize=1)
-def _reference_fractions() -> np.ndarray:
-    """(N, 3) tissue fractions of every 3rd voxel of the 2 mm template, background included."""
+def _reference_fractions() -> tuple[np.ndarray, np.ndarray]:
+    """(N, 3) tissue fractions of every 3rd voxel of the 2 mm template (background included)
+    and the brain mask of those voxels (fractions summing to 0.5 or more, as the simulator)."""
     stack = load_tissue_maps(2).stack().reshape(3, -1)[:, ::3]
-    return np.ascontiguousarray(stack.T)
+    fractions = np.ascontiguousarray(stack.T)
+    return fractions, fractions.sum(axis=1) >= 0.5
 
 
 class SliceSimulator:
@@ -104,18 +114,26 @@ class SliceSimulator:
                         for t in tissue])
         return np.clip(out, 0, 1).astype(np.float32)
 
-    def render(self, tissue: np.ndarray, protocol: Protocol, params: dict) -> np.ndarray:
+    def render(self, tissue: np.ndarray, protocol: Protocol, params: dict,
+               scale: IntensityScale | None = None) -> np.ndarray:
         """Clean normalised image (size, size) of warped tissue under a protocol."""
         signals = protocol.tissue_signals(params)
         image = sum(tissue[i] * np.float32(signals[name]) for i, name in enumerate(TISSUE_NAMES))
-        return (image / np.float32(reference_level(protocol, params))).astype(np.float32)
+        scale = scale or template_levels(protocol, params).scale
+        return scale.normalize(image)
 
-    def corrupt(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """What a scanner adds: smooth bias field, Rician noise, arbitrary global gain."""
+    def corrupt(self, image: np.ndarray, rng: np.random.Generator, brain_mean: float) -> np.ndarray:
+        """What a scanner adds: smooth bias field, Rician noise at a random SNR (relative to
+        ``brain_mean``, the mean brain signal of the whole volume), arbitrary global gain."""
         a = self.aug
         n = image.shape[-1]
         bias = 1 + ndimage.zoom(rng.uniform(-a.bias, a.bias, size=(3, 3)), n / 3, order=3)[:n, :n]
-        sigma = 1.0 / rng.uniform(*a.snr)
-        noisy = np.hypot(image * bias + rng.normal(0, sigma, image.shape),
-                         rng.normal(0, sigma, image.shape))
+        noisy = rician((image * bias).astype(np.float32), brain_mean / draw_snr(rng), rng)
         return (noisy * rng.uniform(*a.gain)).astype(np.float32)
+
+    def scan(self, tissue: np.ndarray, protocol: Protocol, params: dict,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The clean normalised slice and the same slice as a scanner delivers it."""
+        levels = template_levels(protocol, params)
+        clean = self.render(tissue, protocol, params, levels.scale)
+        return clean, self.corrupt(clean, rng, levels.brain_mean)

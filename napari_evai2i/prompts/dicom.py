@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from . import heuristics as rules
 from . import vocabulary as voc
-from .fields import PLANES, ProtocolFields, to_bool, to_codes, to_float, to_text
+from .fields import ProtocolFields, to_bool, to_codes, to_float, to_text
 from .glossary import expand, normalize_manufacturer
 
 __all__ = ["dataset_tags", "fields_from_dicom", "fields_from_info_entry", "fields_from_tags"]
@@ -392,5 +392,5 @@ def fields_from_info_entry(entry: Mapping[str, Any]) -> ProtocolFields:
         exposure_time=t.positive("ExposureTime"),
         coil=t.text("Coil"),
         preprocessing=tuple(dict.fromkeys(p for p in preprocess if p)),
-        plane=plane if plane in PLANES else None,
+        plane=plane if plane in voc.PLANES else None,
     )

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-PLANES = ("axial", "coronal", "sagittal")
+from .vocabulary import PLANES
 
 _TEXT_FIELDS = (
     "modality",

@@ -1,6 +1,6 @@
 """Canonical words shared by the prompt builder, the simulator and the widgets.
 
-One place for the sequence and modality names, so that a simulated T2w volume, a real
+One place for the sequence, modality and plane names, so that a simulated T2w volume, a real
 T2w DICOM series and the widget's sequence picker all produce the very same prompt text.
 """
 
@@ -35,3 +35,9 @@ SWI = "susceptibility weighted imaging"
 
 #: Recognised in real headers only; kept out of ALL_SEQUENCES so pickers list what we simulate.
 HEADER_ONLY_SEQUENCES = (T1W_GRE, SWI)
+
+#: Slice planes, as prompts name them.
+PLANES = ("axial", "coronal", "sagittal")
+#: The array axis of a (Z, Y, X) volume that is constant within a slice of each plane: raw
+#: array axes, as the official code uses them (no reorientation to the patient's anatomy).
+PLANE_AXIS = {"axial": 0, "coronal": 1, "sagittal": 2}
