@@ -27,9 +27,9 @@ def run_headless(out_dir: Path, model: str, device: str) -> list[Path]:
     from .data.samples import sample_volumes
     from .data.simulated_dataset import protocol_fields
     from .engine import load_model
-    from .engine.provenance import derived_tags
-    from .io import SYNTHETIC_NOTICE, write_volume
-    from .prompts import canonical_prompt, fields_from_tags
+    from .engine.pipeline import TranslationRequest, VolumeTranslation, write_translation
+    from .io import write_volume
+    from .prompts import canonical_prompt
 
     source = sample_volumes()["T1W"]
     prompt = canonical_prompt(protocol_fields(PRESETS[T2_PROMPT_KIND]))
@@ -45,16 +45,11 @@ def run_headless(out_dir: Path, model: str, device: str) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     source_path = write_volume(source, out_dir / "sample_T1w_SIMULATED.nii.gz",
                                description="SIMULATED T1w sample (napari-evai2i)", overwrite=True)
-    result = translator.translate(source.array, prompt,
-                                  source_prompt=canonical_prompt(fields_from_tags(source.tags)),
-                                  progress=lambda done, total: print(f"\rtranslated {done}/{total} slices",
-                                                                     end="", flush=True))
+    source.source_path = str(source_path)
+    translation = VolumeTranslation(source, TranslationRequest(prompt, model=translator.name), translator)
+    result = translation.run(lambda done, total: print(f"\rtranslated {done}/{total} slices", end="", flush=True))
     print()
-    translated = source.with_array(result)
-    translated.tags = derived_tags(source.tags, prompt, translator.label)
-    translated.source_path = str(source_path)
-    out_path = write_volume(translated, out_dir / "sample_T1w_to_T2w_SYNTHETIC.nii.gz",
-                            description=SYNTHETIC_NOTICE, overwrite=True)
+    out_path = write_translation(result, out_dir / "sample_T1w_to_T2w_SYNTHETIC.nii.gz", overwrite=True)
     return [source_path, out_path]
 
 

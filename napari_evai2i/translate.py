@@ -1,34 +1,50 @@
 """Batch translation from the command line.
 
     python -m napari_evai2i.translate INPUT -p "PROMPT" -o OUTPUT [--model demo] [--device auto]
+    python -m napari_evai2i.translate IN1 IN2 DICOM_FOLDER ... -p "PROMPT" -o OUTDIR
 
-INPUT is a NIfTI/MHA/NRRD file, a DICOM file or a DICOM series folder; OUTPUT's form
-follows its name: ``.nii``/``.nii.gz``/``.mha``/``.nrrd`` write a file, anything else a
-DICOM series folder. Output geometry equals the input's; every output is marked
-synthetic. Errors are one line on stderr and a non-zero exit, never a traceback.
+With one input, OUTPUT's form follows its name: ``.nii``/``.nii.gz``/``.mha``/``.nrrd``
+write a file, anything else a DICOM series folder. With several inputs, or a folder that
+holds several DICOM series (directly or one per sub-folder), OUTPUT is a folder and each
+series gets ``<name>_SYNTHETIC`` in the input's own format (``--format`` to choose). The
+model is loaded once; a bad input is reported and skipped, the rest go on, and a summary
+line ends the run. Every output is marked synthetic and has a ``.json`` provenance sidecar.
+Errors are one line on stderr and a non-zero exit, never a traceback.
+
+This module imports only the standard library at start-up, so ``--help`` is instant;
+torch and the I/O libraries are imported when there is work to do.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-FILE_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr")
+#: Output formats of ``--format``; "auto" keeps each input's kind (DICOM stays DICOM).
+FORMATS = ("auto", "nii.gz", "nii", "mha", "nrrd", "dicom")
+SYNTHETIC_SUFFIX = "_SYNTHETIC"
+EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m napari_evai2i.translate",
-        description="Translate an MR volume into the imaging domain a prompt describes (slice-wise). "
-                    "The result is a SYNTHETIC image and is marked as such.")
-    parser.add_argument("input", help="NIfTI/MHA/NRRD file, DICOM file or DICOM series folder")
+        description="Translate MR volumes into the imaging domain a prompt describes (slice-wise). "
+                    "Every result is a SYNTHETIC image and is marked as such.")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="NIfTI/MHA/NRRD file, DICOM file, DICOM series folder, or a folder of DICOM series")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("-p", "--prompt", help="target prompt text")
     target.add_argument("--prompt-from-dicom", metavar="FILE",
                         help="build the target prompt from this DICOM file's (or folder's) tags")
     parser.add_argument("-o", "--output", required=True,
-                        help="output file (.nii, .nii.gz, .mha, .nrrd) or folder for a DICOM series")
+                        help="one input: output file (.nii, .nii.gz, .mha, .nrrd) or folder for a DICOM series; "
+                             "several: the output folder")
+    parser.add_argument("--format", choices=FORMATS, default="auto",
+                        help="several inputs: output format (auto: the input's own; DICOM stays DICOM)")
     parser.add_argument("--model", default="demo",
                         help="built-in model name (demo, tiny-random, paper-random) or checkpoint folder")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
@@ -44,79 +60,167 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--series-uid", default=None, help="which series to read from a DICOM folder")
     parser.add_argument("--deidentify", action="store_true",
                         help="DICOM output: replace patient identity with anonymous values")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+@dataclass(frozen=True)
+class Job:
+    """One series to translate: where it is read from and where its translation goes."""
+
+    source: Path
+    series_uid: str | None
+    output: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.source} (series {self.series_uid})" if self.series_uid else str(self.source)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        output = run(args)
+        jobs, many = plan(args)
+        prompt = target_prompt(args)
+        translator = _load(args)
     except KeyboardInterrupt:
         print("error: interrupted; no output was written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(output)
-    return 0
+        return EXIT_ERROR
+    if not many:
+        try:
+            print(translate_one(jobs[0], prompt, translator, args))
+        except KeyboardInterrupt:
+            print("error: interrupted; no output was written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except (ValueError, OSError, RuntimeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        return EXIT_OK
+    started, failed = time.perf_counter(), 0
+    for job in jobs:
+        try:
+            print(translate_one(job, prompt, translator, args), flush=True)
+        except KeyboardInterrupt:
+            print(f"error: interrupted during {job.name}; its output was not written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except (ValueError, OSError, RuntimeError) as exc:
+            failed += 1
+            print(f"error: {job.name}: {exc} (skipped)", file=sys.stderr)
+    done = len(jobs) - failed
+    print(f"translated {done} of {len(jobs)} series into {args.output} in {time.perf_counter() - started:.1f} s"
+          + (f"; {failed} failed (see the errors above)" if failed else ""), file=sys.stderr)
+    if done == 0:
+        return EXIT_ERROR
+    return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
-def run(args: argparse.Namespace) -> Path:
-    """Read, translate, write; returns the output path. Raises ValueError on bad input."""
-    from tqdm import tqdm
-
-    from .engine import load_model
-    from .engine.provenance import derived_tags, image_comments, series_description
-    from .io import SYNTHETIC_NOTICE, read_volume, write_dicom_series, write_volume
-    from .prompts import canonical_prompt, fields_from_dicom, fields_from_tags
-
-    input_path = Path(args.input)
-    output = Path(args.output)
-    if output.resolve() == input_path.resolve():
-        raise ValueError(f"output {output} is the input; choose another output path")
+def target_prompt(args: argparse.Namespace) -> str:
     prompt = args.prompt
     if args.prompt_from_dicom:
+        from .prompts import canonical_prompt, fields_from_dicom
+
         prompt = canonical_prompt(fields_from_dicom(args.prompt_from_dicom))
     if not prompt or not prompt.strip():
         raise ValueError("the target prompt is empty")
+    return prompt
 
-    volume = read_volume(input_path, series_uid=args.series_uid)
-    source_prompt = args.source_prompt
-    if source_prompt is None and volume.tags:
-        source_prompt = canonical_prompt(fields_from_tags(volume.tags))
-    modality = str(volume.tags.get("Modality", "MR")).upper() or "MR"
+
+def plan(args: argparse.Namespace) -> tuple[list[Job], bool]:
+    """The series to translate and their outputs; True when OUTPUT is a folder of results."""
+    inputs = [Path(p).expanduser() for p in args.inputs]
+    output = Path(args.output).expanduser()
+    for path in inputs:
+        if output.resolve() == path.resolve():
+            raise ValueError(f"output {output} is the input; choose another output path")
+    sources: list[tuple[Path, str | None]] = []
+    for path in inputs:
+        sources.extend(_series_of(path, args.series_uid))
+    many = len(sources) > 1
+    if not many:
+        return [Job(*sources[0], output)], False
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"{output} is a file; with several inputs the output must be a folder")
+    jobs, used = [], set()
+    for source, uid in sources:
+        name = _free_name(_output_name(source, uid, args.format), used)
+        jobs.append(Job(source, uid, output / name))
+    return jobs, True
+
+
+def _series_of(path: Path, series_uid: str | None) -> list[tuple[Path, str | None]]:
+    """A file is one series; a folder is each DICOM series in it, or in each of its sub-folders."""
+    if not path.is_dir() or series_uid is not None:
+        return [(path, series_uid)]
+    from .io import list_dicom_series
+
+    found = list_dicom_series(path)
+    if len(found) == 1:
+        return [(path, None)]
+    if found:
+        return [(path, info.uid) for info in found]
+    nested = []
+    for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        nested.extend(_series_of(sub, None))
+    return nested or [(path, None)]          # nothing inside: the reader says why
+
+
+def _output_name(source: Path, series_uid: str | None, fmt: str) -> str:
+    name = source.name
+    for suffix in (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr", ".dcm", ".dicom", ".ima"):
+        if name.lower().endswith(suffix):
+            name, kind = name[: -len(suffix)], suffix
+            break
+    else:
+        kind = "dicom"
+    if series_uid:
+        name = f"{name}_{series_uid.split('.')[-1]}"
+    if fmt == "auto":
+        fmt = {".nii": "nii.gz", ".nii.gz": "nii.gz", ".mha": "mha", ".mhd": "mha", ".nrrd": "nrrd",
+               ".nhdr": "nrrd"}.get(kind, "dicom")
+    return f"{name}{SYNTHETIC_SUFFIX}" + ("" if fmt == "dicom" else f".{fmt}")
+
+
+def _free_name(name: str, used: set[str]) -> str:
+    stem, dot, ext = name.partition(".")
+    candidate, n = name, 2
+    while candidate in used:
+        candidate = f"{stem}_{n}{dot}{ext}"
+        n += 1
+    used.add(candidate)
+    return candidate
+
+
+def _load(args: argparse.Namespace):
+    from .engine import load_model
 
     translator = load_model(args.model, args.device, args.precision)
     if not translator.trained:
         print(f"warning: model {translator.label} is untrained; its output is not a meaningful image",
               file=sys.stderr)
-    n_slices = volume.array.shape[args.axis]
-    with tqdm(total=n_slices, unit="slice", desc="translating", disable=args.quiet,
+    return translator
+
+
+def translate_one(job: Job, prompt: str, translator, args: argparse.Namespace) -> Path:
+    """Read, translate, write one series through the engine's one pipeline; returns the output."""
+    from tqdm import tqdm
+
+    from .engine.pipeline import TranslationRequest, VolumeTranslation, write_translation
+    from .io import read_volume
+
+    volume = read_volume(job.source, series_uid=job.series_uid)
+    request = TranslationRequest(target=prompt, model=translator.name, device=str(translator.device),
+                                 precision=translator.precision, axis=args.axis, batch_size=args.batch_size,
+                                 source_prompt=args.source_prompt)
+    translation = VolumeTranslation(volume, request, translator)
+    with tqdm(total=translation.total, unit="slice", desc=f"translating {job.source.name}", disable=args.quiet,
               file=sys.stderr) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
-
-        result = translator.translate(volume.array, prompt, axis=args.axis, batch_size=args.batch_size,
-                                      progress=progress, source_prompt=source_prompt,
-                                      modality="CT" if modality == "CT" else "MR")
-    translated = volume.with_array(result)
-    translated.tags = derived_tags(volume.tags, prompt, translator.label)
-    protect = [input_path]
-    if _is_file_output(output):
-        return write_volume(translated, output, description=SYNTHETIC_NOTICE, protect=protect,
-                            overwrite=args.overwrite)
-    write_dicom_series(translated, output, series_description=series_description(prompt),
-                       image_comments=image_comments(prompt, translator.label),
-                       derived=True, reference=volume, deidentify=args.deidentify,
-                       protect=protect, overwrite=args.overwrite)
-    return output
-
-
-def _is_file_output(path: Path) -> bool:
-    name = path.name.lower()
-    return any(name.endswith(s) for s in FILE_SUFFIXES)
+        result = translation.run(lambda done, total: bar.update(done - bar.n))
+    return write_translation(result, job.output, reference=volume, deidentify=args.deidentify,
+                             protect=(job.source,), overwrite=args.overwrite)
 
 
 if __name__ == "__main__":

@@ -1,52 +1,32 @@
 """The work the widgets run in napari thread workers, written without napari or Qt.
 
-Each job is a plain generator over numpy snapshots of layer data: it yields small event
-objects (model loaded, preview slice, one :class:`~napari_evai2i.engine.TranslationStep`
-per batch) and returns an outcome. The widgets wrap them in ``thread_worker`` and only
-touch layers in the main-thread callbacks; tests and scripts can drain them directly.
+Each job is a plain generator over a snapshot of layer data: it yields small event objects
+(model loaded, preview slice, one :class:`~napari_evai2i.engine.TranslationStep` per batch)
+and returns an outcome. The translating itself is the engine's one pipeline
+(:class:`~napari_evai2i.engine.pipeline.VolumeTranslation`), the same the command and the
+writer use; the engine never changes the shared model, so workers need no lock and a live
+preview may run while a volume renders. The widgets wrap these in ``thread_worker`` and
+only touch layers in the main-thread callbacks; tests and scripts can drain them directly.
 Stopping the iteration (a worker's ``quit()``) cancels at the next batch.
-
-Several workers may share one cached model (a live preview while a volume renders), and
-the engine binds a prompt to the model for the length of an ``iter_translate`` call. So
-every call here covers one batch only and runs under :data:`MODEL_LOCK`: a worker never
-holds the model between two yields, and an abandoned (cancelled) job cannot block others.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..engine.request import PromptMix, Target
 from .torch_guard import guard_triton_import
 
-#: Serialises model use between thread workers (held for one batch at a time).
-MODEL_LOCK = threading.Lock()
-
 
 @dataclass(frozen=True)
-class PromptMix:
-    """A point on the spherical path from prompt ``a`` (t=0) to prompt ``b`` (t=1)."""
-
-    a: str
-    b: str
-    t: float
-
-    def describe(self) -> str:
-        return f"interpolation t={self.t:.2f} from A: {' '.join(self.a.split())} to B: {' '.join(self.b.split())}"
-
-
-Target = str | PromptMix
-
-
-@dataclass(frozen=True)
-class TranslationRequest:
-    """Everything a job needs, captured on the main thread before the worker starts."""
+class JobRequest:
+    """A widget's job: a snapshot of the layer's data and what to do with it, taken on the main thread."""
 
     source: np.ndarray                  #: snapshot of the source layer's data, 2-D or 3-D
     target: Target
@@ -58,6 +38,8 @@ class TranslationRequest:
     source_prompt: str | None = None
     preview_index: int | None = None    #: slice translated (and shown) before the rest
     reference: np.ndarray | None = None
+    #: the source layer's DICOM tags (modality, derived tags of the output)
+    tags: dict = field(default_factory=dict)
 
     @property
     def volume(self) -> np.ndarray:
@@ -103,91 +85,48 @@ class TranslationOutcome:
     seconds: float
     comparison: Any = None                      #: engine.metrics.Comparison or None
     reference_difference: np.ndarray | None = None
+    tags: dict = field(default_factory=dict)    #: tags of the derived (synthetic) image
 
 
-def _load(request: TranslationRequest):
+def _pipeline(request: JobRequest, target: Target | None = None):
+    """The engine's :class:`VolumeTranslation` for this request (the model loads here, cached)."""
     guard_triton_import()
-    from ..engine import load_model
+    from ..engine.pipeline import VolumeTranslation
+    from ..engine.request import TranslationRequest
+    from ..io import Volume
 
-    return load_model(request.model, request.device, request.precision)
-
-
-def _embedding(translator, target: Target):
-    """What ``iter_translate`` takes: the prompt text, or a (1, S) numpy point between two prompts."""
-    if not isinstance(target, PromptMix):
-        return target                                   # the engine embeds (and caches) it
-    with MODEL_LOCK:
-        mix = translator.interpolate(translator.embed_prompt(target.a), translator.embed_prompt(target.b), target.t)
-    return mix.detach().cpu().numpy()                   # numpy: valid input whatever the device
+    target = request.target if target is None else target
+    volume = Volume(request.volume, spacing=(1.0, 1.0, 1.0), tags=dict(request.tags))
+    engine_request = TranslationRequest(target=target, model=request.model, device=request.device,
+                                        precision=request.precision, axis=request.slicing_axis,
+                                        batch_size=request.batch_size, source_prompt=request.source_prompt)
+    return VolumeTranslation(volume, engine_request)
 
 
-def _provenance(translator, request: TranslationRequest) -> dict:
-    target = request.target
-    text = target.describe() if isinstance(target, PromptMix) else target
-    provenance = translator.provenance(text, request.source_prompt)
-    provenance.update(model_label=translator.label, slicing_axis=request.slicing_axis,
-                      batch_size=request.batch_size)
-    if isinstance(target, PromptMix):
-        provenance.update(prompt_a=target.a, prompt_b=target.b, t=target.t)
-    return provenance
-
-
-def _translate_chunk(translator, request: TranslationRequest, embedding, scale, start: int, stop: int) -> np.ndarray:
-    """Slices ``start:stop`` along the slicing axis, translated with the whole volume's scale."""
-    chunk = np.take(request.volume, range(start, stop), axis=request.slicing_axis)
-    with MODEL_LOCK:
-        steps = translator.iter_translate(chunk, embedding, axis=request.slicing_axis, batch_size=stop - start,
-                                          source_prompt=request.source_prompt, scale=scale)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as finished:
-                return finished.value
-
-
-def _translate_slab(translator, request: TranslationRequest, embedding, scale, index: int) -> np.ndarray:
-    return _translate_chunk(translator, request, embedding, scale, index, index + 1)
-
-
-def _translate_all(translator, request: TranslationRequest, embedding, scale) -> Generator[Any, None, np.ndarray]:
-    """The whole volume, one batch per step (an engine ``TranslationStep`` is yielded after each)."""
-    from ..engine import TranslationStep
-
-    volume, axis = request.volume, request.slicing_axis
-    out = np.empty(volume.shape, dtype=np.float32)
-    target = np.moveaxis(out, axis, 0)
-    total, batch = volume.shape[axis], max(1, request.batch_size)
-    for start in range(0, total, batch):
-        stop = min(start + batch, total)
-        target[start:stop] = np.moveaxis(_translate_chunk(translator, request, embedding, scale, start, stop), axis, 0)
-        yield TranslationStep(start, stop, total)
-    return out
-
-
-def _as_source_shape(array: np.ndarray, request: TranslationRequest) -> np.ndarray:
+def _as_source_shape(array: np.ndarray, request: JobRequest) -> np.ndarray:
     return array[0] if request.source.ndim == 2 else array
 
 
-def translate_volume(request: TranslationRequest) -> Generator[Any, None, TranslationOutcome]:
+def _preview(job, request: JobRequest, index: int) -> SlicePreview:
+    slab = job.translate_slice(index)
+    return SlicePreview(request.slicing_axis, index, _as_source_shape(slab, request),
+                        {**job.provenance, "preview_slice": index})
+
+
+def translate_volume(request: JobRequest) -> Generator[Any, None, TranslationOutcome]:
     """Load the model, translate the preview slice, then the whole volume batch by batch."""
-    from ..engine import fit_intensity_scale
     from ..engine.metrics import difference_map, symmetric_limits
 
     started = time.perf_counter()
-    translator = _load(request)
-    yield ModelReady(translator.label, str(translator.device))
-    embedding = _embedding(translator, request.target)
-    scale = fit_intensity_scale(request.volume)
-    provenance = _provenance(translator, request)
+    job = _pipeline(request)
+    yield ModelReady(job.translator.label, str(job.translator.device))
     if request.preview_index is not None:
-        slab = _translate_slab(translator, request, embedding, scale, request.preview_index)
-        yield SlicePreview(request.slicing_axis, request.preview_index, _as_source_shape(slab, request),
-                           {**provenance, "preview_slice": request.preview_index})
-    out = yield from _translate_all(translator, request, embedding, scale)
-    translation = _as_source_shape(out, request)
+        yield _preview(job, request, request.preview_index)
+    result = yield from job.steps()
+    translation = _as_source_shape(result.volume.array, request)
     difference = difference_map(translation, request.source)
-    outcome = TranslationOutcome(translation, difference, symmetric_limits(difference), provenance,
-                                 seconds=time.perf_counter() - started)
+    outcome = TranslationOutcome(translation, difference, symmetric_limits(difference), result.provenance,
+                                 seconds=time.perf_counter() - started, tags=result.volume.tags)
     if request.reference is not None:
         outcome.comparison, outcome.reference_difference = compare_with_reference(
             translation, request.reference, request.slicing_axis)
@@ -203,34 +142,22 @@ def compare_with_reference(translation: np.ndarray, reference: np.ndarray, axis:
     return compare(translation, reference, axis), absolute_difference(translation, reference)
 
 
-def translate_one_slice(request: TranslationRequest) -> SlicePreview:
+def translate_one_slice(request: JobRequest) -> SlicePreview:
     """Just the preview slice (the prompt explorer's live update)."""
-    from ..engine import fit_intensity_scale
-
-    translator = _load(request)
-    embedding = _embedding(translator, request.target)
-    index = 0 if request.preview_index is None else request.preview_index
-    slab = _translate_slab(translator, request, embedding, fit_intensity_scale(request.volume), index)
-    return SlicePreview(request.slicing_axis, index, _as_source_shape(slab, request),
-                        {**_provenance(translator, request), "preview_slice": index})
+    return _preview(_pipeline(request), request, 0 if request.preview_index is None else request.preview_index)
 
 
-def sweep_slice(request: TranslationRequest, steps: int) -> Generator[SweepFrame, None, np.ndarray]:
+def sweep_slice(request: JobRequest, steps: int) -> Generator[SweepFrame, None, np.ndarray]:
     """The preview slice translated at ``steps`` points t = 0..1 from prompt A to B: (steps, H, W)."""
-    from ..engine import fit_intensity_scale
-
     if not isinstance(request.target, PromptMix):
         raise ValueError("a sweep needs two prompts")
     if steps < 2:
         raise ValueError(f"a sweep needs at least 2 steps, not {steps}")
-    translator = _load(request)
-    scale = fit_intensity_scale(request.volume)
     index = 0 if request.preview_index is None else request.preview_index
     frames = []
     for i, t in enumerate(np.linspace(0.0, 1.0, steps)):
-        mix = PromptMix(request.target.a, request.target.b, float(t))
-        slab = _translate_slab(translator, request, _embedding(translator, mix), scale, index)
-        frames.append(np.squeeze(slab, axis=request.slicing_axis))
+        job = _pipeline(request, PromptMix(request.target.a, request.target.b, float(t)))
+        frames.append(np.squeeze(job.translate_slice(index), axis=request.slicing_axis))
         yield SweepFrame(i + 1, steps)
     return np.stack(frames)
 
@@ -250,7 +177,7 @@ def save_gif(frames: np.ndarray, path: str | Path, fps: float = 4.0) -> Path:
     return path
 
 
-def export_sweep(request: TranslationRequest, steps: int, gif_path: str | Path, flip_axes: tuple[int, ...] = (),
+def export_sweep(request: JobRequest, steps: int, gif_path: str | Path, flip_axes: tuple[int, ...] = (),
                  fps: float = 4.0) -> Generator[SweepFrame, None, tuple[np.ndarray, Path]]:
     """:func:`sweep_slice`, oriented as on screen (``flip_axes`` of each frame), saved as a GIF."""
     stack = yield from sweep_slice(request, steps)

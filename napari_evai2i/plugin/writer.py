@@ -7,7 +7,9 @@ DERIVED series whose SeriesDescription starts with ``SYNTHETIC`` and whose Image
 name the model and prompt, with patient and study copied from the source series when its
 header is known. The file or folder a layer (or its source) was read from is never
 overwritten; other existing targets are replaced, since napari's save dialog has already
-asked the user. A DICOM series is saved by naming it ``scan.dcm``: the files go into the
+asked the user. A synthetic layer is written by the engine's one translation writer
+(:func:`~napari_evai2i.engine.pipeline.write_translation`), so a saved layer carries the same
+marking, DICOM fields and ``<name>.json`` provenance sidecar as the translate command's files. A DICOM series is saved by naming it ``scan.dcm``: the files go into the
 folder ``scan/`` (npe2 cannot route an extension-less name to a folder writer).
 """
 
@@ -18,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..io import SYNTHETIC_NOTICE, Volume, write_dicom_series, write_volume
+from ..io import Volume, write_dicom_series, write_volume
 from .layers import (DICOM_HEADER_KEY, PROVENANCE_KEY, SOURCE_PATH_KEY, SOURCE_TAGS_KEY, is_synthetic,
                      state_to_volume)
 
@@ -57,8 +59,20 @@ def write_mha(path: str, data: Any, meta: dict) -> list[str]:
 def _write_file(path: str, data: Any, meta: Mapping[str, Any]):
     volume = state_to_volume(data, meta)
     metadata = meta.get("metadata") or {}
-    description = SYNTHETIC_NOTICE if is_synthetic(metadata) else None
-    return write_volume(volume, path, description=description, protect=_protected(metadata), overwrite=True)
+    if is_synthetic(metadata):
+        return _write_synthetic(volume, metadata, path)
+    return write_volume(volume, path, protect=_protected(metadata), overwrite=True)
+
+
+def _write_synthetic(volume: Volume, metadata: Mapping[str, Any], path: str | Path) -> Path:
+    from .torch_guard import guard_triton_import
+
+    guard_triton_import()
+    from ..engine.pipeline import TranslatedVolume, write_translation
+
+    result = TranslatedVolume(volume, dict(metadata[PROVENANCE_KEY]))
+    return write_translation(result, path, reference=_source_reference(volume, metadata),
+                             protect=tuple(_protected(metadata)), overwrite=True)
 
 
 def dicom_folder_for(path: str | Path) -> Path:
@@ -74,22 +88,10 @@ def write_dicom_folder(path: str, data: Any, meta: dict) -> list[str]:
     volume = state_to_volume(data, meta)
     metadata = meta.get("metadata") or {}
     if is_synthetic(metadata):
-        from .torch_guard import guard_triton_import
-
-        guard_triton_import()
-        from ..engine.provenance import image_comments, series_description
-
-        provenance = metadata[PROVENANCE_KEY]
-        prompt = str(provenance.get("prompt") or "translation")
-        label = str(provenance.get("model_label") or provenance.get("model") or "unknown model")
-        description = series_description(prompt)
-        comments = image_comments(prompt, label)
-        reference = _source_reference(volume, metadata)
-    else:
-        description = _plain_description(volume.tags.get("SeriesDescription") or meta.get("name") or "napari layer")
-        comments = None
-        reference = volume if volume.reference_dataset is not None else None
-    write_dicom_series(volume, folder, series_description=description, image_comments=comments, derived=True,
+        return [str(_write_synthetic(volume, metadata, folder))]
+    description = _plain_description(volume.tags.get("SeriesDescription") or meta.get("name") or "napari layer")
+    reference = volume if volume.reference_dataset is not None else None
+    write_dicom_series(volume, folder, series_description=description, derived=True,
                        reference=reference, protect=_protected(metadata), overwrite=True)
     return [str(folder)]
 

@@ -1,11 +1,12 @@
 """The translate command with MHA/NRRD files and a simulated DICOM series: geometry is kept."""
 
+import json
+
 import nibabel as nib
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
-import napari_evai2i.engine as engine
 from napari_evai2i.data.physics import PRESETS
 from napari_evai2i.data.simulator import simulate_volume
 from napari_evai2i.io import SYNTHETIC_NOTICE, Volume, read_volume, write_dicom_series, write_volume
@@ -85,36 +86,21 @@ def simulated_series(tmp_path_factory):
     return out
 
 
-def test_simulated_dicom_series_to_nifti_with_prompt_from_dicom(tmp_path, simulated_series, tiny_checkpoint,
-                                                               monkeypatch):
+def test_simulated_dicom_series_to_nifti_with_prompt_from_dicom(tmp_path, simulated_series, tiny_checkpoint):
     t1_folder, t1_volume = simulated_series["t1"]
     t2_folder, _ = simulated_series["t2"]
     expected_prompt = canonical_prompt(fields_from_dicom(t2_folder))
     assert "T2-weighted" in expected_prompt and "TE 100 ms" in expected_prompt
 
-    calls = []
-    real_load_model = engine.load_model
-
-    def spying_load_model(*args, **kwargs):
-        translator = real_load_model(*args, **kwargs)
-        translate = translator.translate
-
-        def recording(volume, prompt, **options):
-            calls.append((prompt, options.get("source_prompt")))
-            return translate(volume, prompt, **options)
-
-        monkeypatch.setattr(translator, "translate", recording)
-        return translator
-
-    monkeypatch.setattr(engine, "load_model", spying_load_model)
-
     out = tmp_path / "t2_synth.nii.gz"
     assert run_translate([t1_folder, "--prompt-from-dicom", t2_folder, "-o", out], tiny_checkpoint) == 0
 
-    assert len(calls) == 1
-    prompt, source_prompt = calls[0]
-    assert prompt == expected_prompt
-    assert source_prompt is not None and "T1-weighted" in source_prompt   # from the input series' tags
+    # What was asked of the model is recorded in the output's provenance sidecar.
+    provenance = json.loads((tmp_path / "t2_synth.json").read_text())
+    assert provenance["synthetic"] is True and provenance["prompt"] == expected_prompt
+    assert "T1-weighted" in provenance["source_prompt"]                 # from the input series' tags
+    assert provenance["source_prompt_from"] == "DICOM tags"
+    assert len(provenance["checkpoint_sha256"]) == 16 and provenance["precision"] == "fp32"
 
     series = read_volume(t1_folder)
     np.testing.assert_allclose(series.affine_ras, t1_volume.affine_ras, atol=1e-4)

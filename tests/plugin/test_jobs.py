@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from napari_evai2i.plugin.jobs import (ModelReady, PromptMix, SlicePreview, TranslationRequest, sweep_slice,
+from napari_evai2i.plugin.jobs import (ModelReady, PromptMix, SlicePreview, JobRequest, sweep_slice,
                                        translate_volume)
 
 pytestmark = pytest.mark.gui
@@ -24,7 +24,7 @@ def drain(generator):
 
 
 def test_translate_volume_yields_model_preview_then_batches(brain_like_volume):
-    request = TranslationRequest(source=brain_like_volume[:5], target=T2, model="tiny-random", device="cpu",
+    request = JobRequest(source=brain_like_volume[:5], target=T2, model="tiny-random", device="cpu",
                                  batch_size=2, axis=0, preview_index=3, reference=brain_like_volume[:5])
     events, outcome = drain(translate_volume(request))
     assert isinstance(events[0], ModelReady) and "UNTRAINED" in events[0].label
@@ -41,7 +41,7 @@ def test_concurrent_jobs_share_the_cached_model_safely(brain_like_volume):
 
     def work(target):
         try:
-            request = TranslationRequest(source=brain_like_volume[:6], target=target, model="tiny-random",
+            request = JobRequest(source=brain_like_volume[:6], target=target, model="tiny-random",
                                          device="cpu", batch_size=1, preview_index=0)
             results.append(drain(translate_volume(request))[1])
         except Exception as exc:  # noqa: BLE001 - reported below
@@ -56,7 +56,7 @@ def test_concurrent_jobs_share_the_cached_model_safely(brain_like_volume):
 
 
 def test_sweep_runs_from_a_to_b(brain_like_volume):
-    request = TranslationRequest(source=brain_like_volume[:3], target=PromptMix(T1, T2, 0.0), model="tiny-random",
+    request = JobRequest(source=brain_like_volume[:3], target=PromptMix(T1, T2, 0.0), model="tiny-random",
                                  device="cpu", preview_index=1)
     events, stack = drain(sweep_slice(request, 3))
     assert [e.done for e in events] == [1, 2, 3] and stack.shape == (3, 40, 36)

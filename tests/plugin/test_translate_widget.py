@@ -162,3 +162,43 @@ def test_model_list_falls_back_to_untrained_tiny_model(translate_widget):
     assert "tiny-random" in values
     assert ("demo" in values) == demo_installed()
     assert "cpu" in translate_widget.model.device.choices
+
+
+def test_all_image_layers_translates_every_acquired_layer_from_files(make_napari_viewer, qtbot, tmp_path,
+                                                                    brain_like_volume):
+    """Two NIfTI files opened through the plugin; the source "(all image layers)" picked with the
+    keyboard and Run clicked: each file gets its own translation, synthetic layers are skipped."""
+    import nibabel as nib
+    from qtpy.QtCore import Qt
+
+    from napari_evai2i.plugin.layers import is_synthetic
+
+    viewer = make_napari_viewer()
+    for name, shift in (("first", 0), ("second", 2)):
+        affine = np.diag([0.9, 1.1, 2.5, 1.0])
+        affine[:3, 3] = [10.0 * shift, -5.0, 3.0]
+        path = tmp_path / f"{name}.nii.gz"
+        nib.save(nib.Nifti1Image(np.roll(brain_like_volume[:4], shift, axis=2).transpose(2, 1, 0), affine), path)
+        viewer.open(path, plugin="napari-evai2i")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-evai2i", "Translate")
+    widget.source.native.setFocus()
+    qtbot.keyClicks(widget.source.native, "(all")
+    assert widget.source.value == "all image layers"
+    widget.batch_size.value = 4
+
+    with qtbot.waitSignal(widget.run_finished, timeout=TIMEOUT_MS) as finished:
+        qtbot.mouseClick(widget.run_button.native, Qt.MouseButton.LeftButton)
+    assert finished.args[0] == "done"
+
+    translations = results(viewer, "translation")
+    assert sorted(layer.metadata[RESULT_KEY]["source"] for layer in translations) == ["first", "second"]
+    for layer in translations:
+        source = viewer.layers[layer.metadata[RESULT_KEY]["source"]]
+        assert is_synthetic(layer.metadata) and layer.data.shape == source.data.shape
+        np.testing.assert_allclose(layer.translate, source.translate)
+        np.testing.assert_allclose(layer.scale, source.scale)
+        assert layer.metadata[PROVENANCE_KEY]["source_layer"] == source.name
+    assert "Done" in widget.status.value
+
+    # Running again translates only the two acquired layers, never the translations themselves.
+    assert [layer.name for layer in widget.acquired_layers()] == ["first", "second"]

@@ -36,15 +36,6 @@ def known_prompts() -> dict[str, str]:
     return {kind: canonical_prompt(protocol_fields(PRESETS[kind])) for kind in KNOWN_KINDS}
 
 
-def source_prompt_from_tags(tags: Mapping[str, Any] | None) -> str | None:
-    """The canonical prompt of the source series, or None when it has no tags."""
-    if not tags:
-        return None
-    from ...prompts import canonical_prompt, fields_from_tags
-
-    return canonical_prompt(fields_from_tags(tags))
-
-
 class PromptBuilder(Container):
     """Mode selector, the three prompt inputs, and the prompt actually used."""
 

@@ -20,13 +20,14 @@ from napari.utils.notifications import show_warning
 from psygnal import Signal
 from qtpy.QtCore import QTimer
 
-from ..jobs import PromptMix, SlicePreview, TranslationRequest, export_sweep, translate_one_slice, translate_volume
+from ..jobs import JobRequest, PromptMix, SlicePreview, export_sweep, translate_one_slice, translate_volume
 from ..layers import (PROVENANCE_KEY, TAGS_KEY, data_to_world_matrix, geometry_kwargs, short_prompt,
                       slab_geometry_kwargs)
 from .choices import AXIS_CHOICES, compact_combo_boxes, image_layer_choices
 from .model_picker import ModelPicker
 from .outputs import result_key, upsert_image
-from .prompt_builder import KNOWN_KINDS, TEXT_BOX_HEIGHT, known_prompts, source_prompt_from_tags
+from ...engine.request import source_prompt_of
+from .prompt_builder import KNOWN_KINDS, TEXT_BOX_HEIGHT, known_prompts
 
 DEBOUNCE_MS = 150
 RENDER_TEXT, CANCEL_TEXT = "Render volume at t", "Cancel"
@@ -88,12 +89,12 @@ class PromptExplorerWidget(Container):
         kind = self.preset_a.value
         if kind == SOURCE_PROMPT:
             layer = self.source.value
-            text = source_prompt_from_tags(layer.metadata.get(TAGS_KEY)) if layer is not None else None
+            text = source_prompt_of(layer.metadata.get(TAGS_KEY)) if layer is not None else None
             self.prompt_a.value = text or known_prompts()["T1W"]
         else:
             self.prompt_a.value = known_prompts()[kind]
 
-    def _request(self, t: float, preview: bool = True) -> tuple[Any, TranslationRequest]:
+    def _request(self, t: float, preview: bool = True) -> tuple[Any, JobRequest]:
         layer = self.source.value
         if layer is None:
             raise ValueError("choose a source image layer")
@@ -106,11 +107,10 @@ class PromptExplorerWidget(Container):
         if preview:
             index = 0 if data.ndim == 2 else int(np.clip(np.round(layer.world_to_data(self._viewer.dims.point)[axis]),
                                                          0, data.shape[axis] - 1))
-        return layer, TranslationRequest(source=data, target=PromptMix(a, b, float(t)),
-                                         model=self.model.model_source(), device=str(self.model.device.value),
-                                         precision=str(self.model.precision.value),
-                                         axis=axis, source_prompt=source_prompt_from_tags(layer.metadata.get(TAGS_KEY)),
-                                         preview_index=index)
+        return layer, JobRequest(source=data, target=PromptMix(a, b, float(t)),
+                                 model=self.model.model_source(), device=str(self.model.device.value),
+                                 precision=str(self.model.precision.value), axis=axis, preview_index=index,
+                                 tags=dict(layer.metadata.get(TAGS_KEY) or {}))
 
     def _mix_label(self, mix: PromptMix) -> str:
         return f"{short_prompt(mix.a)} -> {short_prompt(mix.b)} t={mix.t:.2f}"
@@ -140,7 +140,7 @@ class PromptExplorerWidget(Container):
         worker.start()
         return worker
 
-    def _show_preview(self, layer, request: TranslationRequest, preview: SlicePreview) -> None:
+    def _show_preview(self, layer, request: JobRequest, preview: SlicePreview) -> None:
         mix = request.target
         kwargs = slab_geometry_kwargs(layer, preview.axis, preview.index)
         kwargs.update(name=f"{layer.name} [explore {self._mix_label(mix)}]", colormap="gray",
@@ -187,7 +187,7 @@ class PromptExplorerWidget(Container):
         worker.start()
         return worker
 
-    def _show_volume(self, layer, request: TranslationRequest, outcome) -> None:
+    def _show_volume(self, layer, request: JobRequest, outcome) -> None:
         mix = request.target
         kwargs = {**geometry_kwargs(layer), "name": f"{layer.name} [SYNTHETIC {self._mix_label(mix)}]",
                   "colormap": "gray", "metadata": {PROVENANCE_KEY: {**outcome.provenance, "source_layer": layer.name}}}
@@ -238,7 +238,7 @@ class PromptExplorerWidget(Container):
         in_plane = [a for a in range(3) if a != axis]
         return tuple(i for i, a in enumerate(in_plane) if matrix[a, a] < 0)
 
-    def _show_sweep(self, layer, request: TranslationRequest, stack: np.ndarray, gif: Path) -> None:
+    def _show_sweep(self, layer, request: JobRequest, stack: np.ndarray, gif: Path) -> None:
         mix = request.target
         in_plane = [abs(float(s)) for a, s in enumerate(layer.scale) if a != request.slicing_axis][-2:]
         kwargs = {"name": f"{layer.name} sweep [{short_prompt(mix.a)} -> {short_prompt(mix.b)}]", "colormap": "gray",

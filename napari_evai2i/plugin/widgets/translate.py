@@ -8,7 +8,9 @@ is added (or, for the same source and prompt, replaced) only when every slice is
 and the preview slice is kept so the look of the prompt is not lost. Outputs carry the
 source's exact geometry and their provenance (prompt, model, checkpoint hash, device,
 time) in ``layer.metadata``. The difference map and, with a reference layer, the
-|translation - reference| map and PSNR/SSIM are computed in the worker too.
+|translation - reference| map and PSNR/SSIM are computed in the worker too. The source
+"all image layers" translates every acquired (non-synthetic) image layer, one after the
+other, with the same prompt and settings; Cancel stops the rest.
 """
 
 from __future__ import annotations
@@ -22,18 +24,20 @@ from magicgui.widgets import ComboBox, Container, Label, PushButton, SpinBox
 from napari.utils.notifications import show_warning
 from psygnal import Signal
 
-from ..jobs import ModelReady, SlicePreview, TranslationOutcome, TranslationRequest, translate_volume
+from ..jobs import JobRequest, ModelReady, SlicePreview, TranslationOutcome, translate_volume
 from ..layers import (DICOM_HEADER_KEY, PROVENANCE_KEY, SOURCE_PATH_KEY, SOURCE_TAGS_KEY, TAGS_KEY,
-                      difference_name, geometry_kwargs, reference_difference_name, slab_geometry_kwargs,
-                      synthetic_name)
+                      difference_name, geometry_kwargs, is_synthetic, reference_difference_name,
+                      slab_geometry_kwargs, synthetic_name)
 from .choices import AXIS_CHOICES, compact_combo_boxes, image_layer_choices
 from .model_picker import ModelPicker
 from .outputs import find_results, remove_layers, result_key, upsert_image
-from .prompt_builder import PromptBuilder, source_prompt_from_tags
+from .prompt_builder import PromptBuilder
 from .side_by_side import SideBySide
 
 RUN_TEXT, CANCEL_TEXT, CANCELLING_TEXT = "Run", "Cancel", "Cancelling..."
 GRID_TEXT, UNGRID_TEXT = "Side by side", "Leave side by side"
+#: The source choice that translates every acquired image layer in turn.
+ALL_LAYERS = "all image layers"
 DIFF_COLORMAP = "PiYG"
 
 
@@ -44,7 +48,7 @@ class _Run:
     source: Any
     prompt: str
     reference: Any
-    request: TranslationRequest
+    request: JobRequest
     slices_done: int = 0
     outcome: str = "running"
 
@@ -62,8 +66,9 @@ class TranslateWidget(Container):
         self._worker = None
         self._run: _Run | None = None
         self._last_result: tuple[Any, Any, str] | None = None   # (source, translation layer, prompt)
+        self._queue: list[Any] = []                               # layers still to do ("all image layers")
         self._side_by_side = SideBySide(viewer)
-        self.source = ComboBox(label="source", choices=lambda _: image_layer_choices(viewer))
+        self.source = ComboBox(label="source", choices=self._source_choices)
         self.prompt = PromptBuilder()
         self.model = ModelPicker()
         self.batch_size = SpinBox(label="batch size", value=4, min=1, max=1024,
@@ -91,6 +96,13 @@ class TranslateWidget(Container):
             self.source.value = active
         self._on_source_changed(self.source.value)
 
+    def _source_choices(self, _: Any) -> list[tuple[str, Any]]:
+        return image_layer_choices(self._viewer) + [(f"({ALL_LAYERS})", ALL_LAYERS)]
+
+    def acquired_layers(self) -> list[Any]:
+        """The image layers "all image layers" translates: every one that is not synthetic."""
+        return [layer for _, layer in image_layer_choices(self._viewer) if not is_synthetic(layer.metadata)]
+
     def _reference_choices(self, _: Any) -> list[tuple[str, Any]]:
         return [("(none)", None)] + image_layer_choices(self._viewer)
 
@@ -110,9 +122,20 @@ class TranslateWidget(Container):
         """Start translating; returns the worker (None when the inputs are not usable)."""
         if self._worker is not None:
             return self._worker
+        if self.source.value == ALL_LAYERS:
+            self._queue = self.acquired_layers()
+            if not self._queue:
+                self._say("Cannot run: there is no acquired (non-synthetic) image layer to translate.")
+                return None
+            return self._start(self._queue.pop(0))
+        self._queue = []
+        return self._start(self.source.value)
+
+    def _start(self, layer):
         try:
-            run = self._prepare()
+            run = self._prepare(layer)
         except ValueError as exc:
+            self._queue = []
             self._say(f"Cannot run: {exc}")
             show_warning(str(exc))
             return None
@@ -134,16 +157,16 @@ class TranslateWidget(Container):
         return worker
 
     def cancel(self) -> None:
-        """Stop after the batch in progress (the worker checks between batches)."""
+        """Stop after the batch in progress (the worker checks between batches), and the queue."""
         if self._worker is None:
             return
+        self._queue = []
         self._worker.quit()
         self.run_button.text = CANCELLING_TEXT
         self.run_button.enabled = False
         self._say("Cancelling after the current batch...")
 
-    def _prepare(self) -> _Run:
-        layer = self.source.value
+    def _prepare(self, layer) -> _Run:
         if layer is None:
             raise ValueError("choose a source image layer")
         if layer.multiscale or layer.rgb or layer.ndim not in (2, 3):
@@ -162,12 +185,12 @@ class TranslateWidget(Container):
                 self.metrics.value = (f"Reference {reference.name!r} ignored: its shape {reference_data.shape} "
                                       f"differs from the source's {data.shape}.")
                 reference, reference_data = None, None
-        request = TranslationRequest(
+        request = JobRequest(
             source=data, target=prompt, model=model, device=str(self.model.device.value),
             precision=str(self.model.precision.value),
             batch_size=int(self.batch_size.value), axis=axis,
-            source_prompt=source_prompt_from_tags(layer.metadata.get(TAGS_KEY)),
-            preview_index=self._current_index(layer, axis), reference=reference_data)
+            preview_index=self._current_index(layer, axis), reference=reference_data,
+            tags=dict(layer.metadata.get(TAGS_KEY) or {}))
         return _Run(layer, prompt, reference, request)
 
     def _current_index(self, layer, axis: int) -> int:
@@ -194,14 +217,14 @@ class TranslateWidget(Container):
     def _show_preview(self, run: _Run, preview: SlicePreview) -> None:
         kwargs = slab_geometry_kwargs(run.source, preview.axis, preview.index)
         kwargs.update(name=f"{synthetic_name(run.source.name, run.prompt)} preview slice {preview.index}",
-                      colormap="gray", metadata=self._metadata(run, preview.provenance))
+                      colormap="gray", metadata=self._metadata(run, preview.provenance, None))
         key = result_key(run.source.name, run.prompt, "preview")
         upsert_image(self._viewer, key, preview.data, kwargs)
 
     def _on_returned(self, outcome: TranslationOutcome) -> None:
         run = self._run
         source, prompt = run.source, run.prompt
-        metadata = self._metadata(run, outcome.provenance)
+        metadata = self._metadata(run, outcome.provenance, outcome.tags)
         diff_kwargs = {**geometry_kwargs(source), "name": difference_name(source.name, prompt),
                        "colormap": DIFF_COLORMAP, "visible": False,
                        "metadata": {**metadata, "evai2i_map": "translation - source (normalised units)"}}
@@ -219,14 +242,14 @@ class TranslateWidget(Container):
         self._last_result = (source, translation, prompt)
         run.outcome = "done"
         self._say(f"Done: {outcome.translation.shape} in {outcome.seconds:.1f} s with "
-                  f"{outcome.provenance['model_label']}.")
+                  f"{outcome.provenance['model_label']}." + (f" {len(self._queue)} more layer(s) to go..."
+                                                              if self._queue else ""))
 
-    def _metadata(self, run: _Run, provenance: dict) -> dict:
-        from ...engine.provenance import derived_tags
-
+    def _metadata(self, run: _Run, provenance: dict, derived_tags: dict | None) -> dict:
+        """Layer metadata of an output: the engine's provenance and derived tags, and the source's."""
         tags = run.source.metadata.get(TAGS_KEY) or {}
         metadata = {PROVENANCE_KEY: {**provenance, "source_layer": run.source.name},
-                    TAGS_KEY: derived_tags(tags, run.prompt, provenance["model_label"]),
+                    TAGS_KEY: dict(derived_tags or {}),
                     SOURCE_TAGS_KEY: dict(tags), SOURCE_PATH_KEY: run.source.metadata.get(SOURCE_PATH_KEY)}
         if run.source.metadata.get(DICOM_HEADER_KEY) is not None:
             metadata[DICOM_HEADER_KEY] = run.source.metadata[DICOM_HEADER_KEY]
@@ -247,6 +270,11 @@ class TranslateWidget(Container):
     def _on_finished(self) -> None:
         outcome = self._run.outcome if self._run is not None else "error"
         self._worker = None
+        if outcome == "done" and self._queue:           # "all image layers": the next one
+            layer = self._queue.pop(0)
+            if layer in self._viewer.layers and self._start(layer) is not None:
+                return
+        self._queue = []
         self.run_button.text = RUN_TEXT
         self.run_button.enabled = True
         self.run_finished.emit(outcome)
@@ -297,7 +325,8 @@ class TranslateWidget(Container):
 
     # ------------------------------------------------------------------ source, grid, status
     def _on_source_changed(self, layer: Any) -> None:
-        self.prompt.set_source_tags(layer.metadata.get(TAGS_KEY) if layer is not None else None)
+        single = layer is not None and layer != ALL_LAYERS
+        self.prompt.set_source_tags(layer.metadata.get(TAGS_KEY) if single else None)
 
     def toggle_side_by_side(self, *_: Any) -> None:
         """Source and translation in two linked panes (napari grid), or back to normal."""

@@ -1,0 +1,230 @@
+"""Translate a volume: the one path behind the command, the main job, the widgets and the writer.
+
+``Volume`` + :class:`TranslationRequest` -> :class:`VolumeTranslation` (model loaded, source
+prompt resolved, intensity scale fitted, prompt bound once) -> slices on demand or the whole
+volume batch by batch -> :class:`TranslatedVolume`: the translation with the source's geometry,
+tags of a derived image, and one provenance record. :func:`write_translation` writes it with
+that provenance in the file (DICOM) and in a JSON sidecar, whatever the front door.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..io import SYNTHETIC_NOTICE, Volume, write_dicom_series, write_volume
+from .normalization import MR_PERCENTILE, fit_intensity_scale
+from .provenance import derived_tags, image_comments, series_description
+from .request import PromptMix, TranslationRequest, source_prompt_of
+from .translator import TranslationCancelled, TranslationStep, Translator, load_model
+
+#: Output names that make a file; any other output is a DICOM series folder.
+FILE_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr")
+SIDECAR_SUFFIX = ".json"
+
+
+@dataclass
+class TranslatedVolume:
+    """A translation: float32 voxels in the source's geometry, derived tags, provenance."""
+
+    volume: Volume
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+class VolumeTranslation:
+    """One volume being translated by one request: a preview slice, then every batch.
+
+    Everything that depends only on the volume and the request is settled here, once, so a
+    preview slice and the full volume use the same scale, prompt kernels and provenance.
+    Holds no lock and changes nothing shared: any number may run at once on one cached model.
+    """
+
+    def __init__(self, volume: Volume, request: TranslationRequest, translator: Translator | None = None) -> None:
+        if not isinstance(request.target, PromptMix) and not str(request.target or "").strip():
+            raise ValueError("the target prompt is empty; type a prompt or choose a contrast")
+        if volume.array.ndim != 3:
+            raise ValueError(f"expected a (Z, Y, X) volume, got an array of shape {volume.array.shape}")
+        if request.axis not in (0, 1, 2):
+            raise ValueError(f"slicing axis must be 0, 1 or 2, not {request.axis}")
+        self.volume = volume
+        self.translator = translator or load_model(request.model, request.device, request.precision)
+        origin = "request"
+        source_prompt = request.source_prompt
+        if source_prompt is None:
+            source_prompt = source_prompt_of(volume.tags)
+            origin = "DICOM tags" if source_prompt else "unknown"
+        self.request = replace(request, source_prompt=source_prompt)
+        self.source_prompt_origin = origin
+        modality = str(volume.tags.get("Modality") or "MR").upper()
+        self.scale = fit_intensity_scale(volume.array, "CT" if modality == "CT" else "MR")
+        self.bound = self.translator.bind(self._embedding())
+        self.provenance = self._provenance()
+
+    @property
+    def total(self) -> int:
+        return self.volume.array.shape[self.request.axis]
+
+    def batch_count(self) -> int:
+        batch = self.request.batch_size or self.translator.default_batch_size()
+        return -(-self.total // max(1, batch))
+
+    def _embedding(self):
+        target = self.request.target
+        if not isinstance(target, PromptMix):
+            return target
+        t = self.translator
+        return t.interpolate(t.embed_prompt(target.a), t.embed_prompt(target.b), target.t)
+
+    def _provenance(self) -> dict[str, Any]:
+        request, translator = self.request, self.translator
+        provenance = translator.provenance(request.target_text, request.source_prompt)
+        provenance.update(
+            software=f"napari-evai2i {__version__}", model_label=translator.label,
+            source_prompt_from=self.source_prompt_origin, slicing_axis=request.axis,
+            batch_size=request.batch_size or translator.default_batch_size(),
+            normalization={**self.scale.to_dict(),
+                           "rule": (f"MR: divided by the volume's {MR_PERCENTILE}th percentile"
+                                    if self.scale.modality == "MR" else "CT: (HU + 1024) / 3000")})
+        if isinstance(request.target, PromptMix):
+            provenance.update(prompt_a=request.target.a, prompt_b=request.target.b, t=request.target.t)
+        return provenance
+
+    def _run(self, array: np.ndarray, batch: int | None) -> Generator[TranslationStep, None, np.ndarray]:
+        return (yield from self.translator.iter_translate(
+            array, self.bound, axis=self.request.axis, batch_size=batch,
+            source_prompt=self.request.source_prompt, scale=self.scale))
+
+    def translate_slice(self, index: int) -> np.ndarray:
+        """Slice ``index`` along the slicing axis, shaped like the volume with that axis of length 1."""
+        if not 0 <= index < self.total:
+            raise ValueError(f"slice {index} is outside the volume's {self.total} slices")
+        slab = np.take(self.volume.array, [index], axis=self.request.axis)
+        steps = self._run(slab, 1)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as finished:
+                return finished.value
+
+    def steps(self) -> Generator[TranslationStep, None, TranslatedVolume]:
+        """The whole volume, one :class:`TranslationStep` per batch; stop pulling to cancel."""
+        out = yield from self._run(self.volume.array, self.request.batch_size)
+        return self.result(out)
+
+    def result(self, array: np.ndarray) -> TranslatedVolume:
+        """Wrap translated voxels as a derived, synthetic volume with this run's provenance."""
+        translated = self.volume.with_array(array)
+        translated.tags = derived_tags(self.volume.tags, self.request.target_text, self.translator.label)
+        translated.source_path = self.volume.source_path
+        return TranslatedVolume(translated, {**self.provenance, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+    def run(self, progress: Callable[[int, int], bool | None] | None = None) -> TranslatedVolume:
+        """The whole volume; ``progress(done, total)`` after each batch, returning False cancels."""
+        steps = self.steps()
+        while True:
+            try:
+                step = next(steps)
+            except StopIteration as finished:
+                return finished.value
+            if progress is not None and progress(step.done, step.total) is False:
+                steps.close()
+                raise TranslationCancelled(f"translation cancelled after {step.done} of {step.total} slices")
+
+
+def translate_volume(volume: Volume, request: TranslationRequest, translator: Translator | None = None,
+                     progress: Callable[[int, int], bool | None] | None = None) -> TranslatedVolume:
+    """Translate ``volume`` as ``request`` says (see :class:`VolumeTranslation`)."""
+    return VolumeTranslation(volume, request, translator).run(progress)
+
+
+# ----------------------------------------------------------------------------- writing
+def is_file_output(path: str | os.PathLike[str]) -> bool:
+    name = Path(path).name.lower()
+    return any(name.endswith(s) for s in FILE_SUFFIXES)
+
+
+def sidecar_path(output: str | os.PathLike[str]) -> Path:
+    """``out.nii.gz`` -> ``out.json``; a DICOM folder ``out/`` -> ``out.json`` beside it (BIDS style)."""
+    output = Path(output)
+    name = output.name
+    for suffix in sorted(FILE_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return output.with_name(name + SIDECAR_SUFFIX)
+
+
+def write_translation(result: TranslatedVolume, output: str | os.PathLike[str], *,
+                      reference: Volume | None = None, deidentify: bool = False,
+                      protect: tuple[str | os.PathLike[str], ...] = (), overwrite: bool = False) -> Path:
+    """Write a translation as a file (by its suffix) or a DICOM series folder, plus its sidecar.
+
+    ``reference`` is the source series: a DICOM output joins its patient and study.
+    DICOM files carry the marker, prompt, model, checkpoint, precision and device in
+    SeriesDescription, ImageComments and DerivationDescription; every output gets ``<name>.json`` with the
+    whole provenance. Neither may replace a protected path (the input).
+    """
+    output = Path(output).expanduser()
+    protected = [Path(p).expanduser().resolve() for p in (*protect, result.volume.source_path) if p]
+    sidecar = sidecar_path(output)
+    if sidecar.resolve() in protected:
+        raise ValueError(f"the provenance sidecar {sidecar} would replace an input; choose another output name")
+    if sidecar.exists() and not overwrite:
+        raise ValueError(f"{sidecar} already exists; pass overwrite to replace it")
+    provenance = result.provenance
+    if is_file_output(output):
+        written = write_volume(result.volume, output, description=SYNTHETIC_NOTICE, protect=protected,
+                               overwrite=overwrite)
+    else:
+        prompt = str(provenance.get("prompt") or "translation")
+        label = str(provenance.get("model_label") or provenance.get("model") or "unknown model")
+        comments = f"{image_comments(prompt, label)} | {derivation_description(provenance)}"
+        write_dicom_series(result.volume, output, series_description=series_description(prompt),
+                           image_comments=comments, derived=True, reference=reference,
+                           deidentify=deidentify, protect=protected, overwrite=overwrite)
+        written = output
+    _write_json_atomic(sidecar, {"synthetic": True, "notice": SYNTHETIC_NOTICE, "output": written.name,
+                                 **_jsonable(provenance)})
+    return written
+
+
+def derivation_description(provenance: Mapping[str, Any]) -> str:
+    """One line saying how the image was made: software, model, checkpoint, precision, device."""
+    return (f"{provenance.get('software', 'napari-evai2i')} translation by model "
+            f"{provenance.get('model_label') or provenance.get('model')} (checkpoint "
+            f"{provenance.get('checkpoint_sha256', 'unknown')}), {provenance.get('precision', '?')} on "
+            f"{provenance.get('device', '?')}, slicing axis {provenance.get('slicing_axis', '?')}")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

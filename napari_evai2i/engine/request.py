@@ -1,0 +1,51 @@
+"""What a translation is asked to do, as plain values (no torch: cheap to import, safe to send to a thread)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PromptMix:
+    """A point on the spherical path from prompt ``a`` (t=0) to prompt ``b`` (t=1)."""
+
+    a: str
+    b: str
+    t: float
+
+    def describe(self) -> str:
+        return f"interpolation t={self.t:.2f} from A: {' '.join(self.a.split())} to B: {' '.join(self.b.split())}"
+
+
+Target = str | PromptMix
+
+
+@dataclass(frozen=True)
+class TranslationRequest:
+    """What to translate into, with which model, and how. Plain values, safe to pass to a thread."""
+
+    target: Target
+    model: str = "demo"                  #: built-in model name or checkpoint folder
+    device: str = "auto"
+    precision: str = "auto"              #: "auto" (bf16 on CUDA, fp32 on CPU), "fp32" or "bf16"
+    axis: int = 0                        #: array axis of the (Z, Y, X) volume to slice along
+    batch_size: int | None = None        #: slices per step (None: the translator's default)
+    #: the source's own prompt; None: built from the volume's DICOM tags when it has any
+    source_prompt: str | None = None
+
+    @property
+    def target_text(self) -> str:
+        return self.target.describe() if isinstance(self.target, PromptMix) else self.target
+
+
+def source_prompt_of(tags: Mapping[str, Any] | None) -> str | None:
+    """The canonical prompt of a series from its DICOM tags, or None when it has none."""
+    if not tags:
+        return None
+    from ..prompts import canonical_prompt, fields_from_tags
+
+    return canonical_prompt(fields_from_tags(tags))
+
+
