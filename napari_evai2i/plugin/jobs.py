@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.request import PromptMix, Target
-from .torch_guard import guard_triton_import
+from .torch_guard import engine_module
 
 
 @dataclass(frozen=True)
@@ -90,10 +90,10 @@ class TranslationOutcome:
 
 def _pipeline(request: JobRequest, target: Target | None = None):
     """The engine's :class:`VolumeTranslation` for this request (the model loads here, cached)."""
-    guard_triton_import()
-    from ..engine.pipeline import VolumeTranslation
     from ..engine.request import TranslationRequest
     from ..io import Volume
+
+    VolumeTranslation = engine_module("engine.pipeline").VolumeTranslation
 
     target = request.target if target is None else target
     volume = Volume(request.volume, spacing=(1.0, 1.0, 1.0), tags=dict(request.tags))
@@ -115,10 +115,9 @@ def _preview(job, request: JobRequest, index: int) -> SlicePreview:
 
 def translate_volume(request: JobRequest) -> Generator[Any, None, TranslationOutcome]:
     """Load the model, translate the preview slice, then the whole volume batch by batch."""
-    from ..engine.metrics import difference_map, symmetric_limits
-
     started = time.perf_counter()
     job = _pipeline(request)
+    from ..engine.metrics import difference_map, symmetric_limits    # torch is loaded by now
     yield ModelReady(job.translator.label, str(job.translator.device))
     if request.preview_index is not None:
         yield _preview(job, request, request.preview_index)
@@ -135,11 +134,9 @@ def translate_volume(request: JobRequest) -> Generator[Any, None, TranslationOut
 
 def compare_with_reference(translation: np.ndarray, reference: np.ndarray, axis: int = 0):
     """(Comparison, |translation - reference|) in normalised units."""
-    guard_triton_import()
-    from ..engine.metrics import absolute_difference, compare
-
+    metrics = engine_module("engine.metrics")
     reference = np.asarray(reference)
-    return compare(translation, reference, axis), absolute_difference(translation, reference)
+    return metrics.compare(translation, reference, axis), metrics.absolute_difference(translation, reference)
 
 
 def translate_one_slice(request: JobRequest) -> SlicePreview:

@@ -26,12 +26,9 @@ def simulated_brain_2mm() -> list[tuple[Any, dict, str]]:
 
 
 def _subject(resolution_mm: int) -> list[tuple[Any, dict, str]]:
-    from ..data.samples import sample_volumes  # the simulator imports torch: load it on demand
-    from .torch_guard import guard_triton_import
+    from .torch_guard import engine_module
 
-    guard_triton_import()
-
-    volumes = sample_volumes(resolution_mm)
+    volumes = engine_module("data.samples").sample_volumes(resolution_mm)   # the simulator imports torch
     layers = []
     for kind, name in TRUTH_NAMES.items():
         layers.append(_layer(volumes[kind], name, visible=False))

@@ -6,12 +6,15 @@ napari draws with OpenGL. Mesa's drivers (llvmpipe, radeonsi) load the system
 imports triton as an optional extra (``torch._dynamo`` -> ``has_triton_package``), which
 torchvision pulls in. Translation never compiles kernels, so when an LLVM is already
 mapped and triton is not yet imported, we mark triton as absent (torch handles that as
-"not installed"). Call :func:`guard_triton_import` before the first engine import.
+"not installed"). The plugin reaches every module that imports torch through
+:func:`engine_module`, which applies the guard first: the one gate, in one place.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from types import ModuleType
 
 _MAPS = "/proc/self/maps"
 
@@ -33,3 +36,13 @@ def guard_triton_import() -> bool:
         return False
     sys.modules["triton"] = None  # type: ignore[assignment]  # "import triton" -> ImportError
     return True
+
+
+def engine_module(name: str) -> ModuleType:
+    """``napari_evai2i.<name>`` (e.g. ``"engine.pipeline"``), imported behind the Triton guard.
+
+    Plugin code imports torch-using modules only through this function, at the moment it
+    needs them, so napari starts without torch and the guard can never be forgotten.
+    """
+    guard_triton_import()
+    return importlib.import_module(f"napari_evai2i.{name}")

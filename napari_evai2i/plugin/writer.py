@@ -65,13 +65,11 @@ def _write_file(path: str, data: Any, meta: Mapping[str, Any]):
 
 
 def _write_synthetic(volume: Volume, metadata: Mapping[str, Any], path: str | Path) -> Path:
-    from .torch_guard import guard_triton_import
+    from .torch_guard import engine_module
 
-    guard_triton_import()
-    from ..engine.pipeline import TranslatedVolume, write_translation
-
-    result = TranslatedVolume(volume, dict(metadata[PROVENANCE_KEY]))
-    return write_translation(result, path, reference=_source_reference(volume, metadata),
+    pipeline = engine_module("engine.pipeline")
+    result = pipeline.TranslatedVolume(volume, dict(metadata[PROVENANCE_KEY]))
+    return pipeline.write_translation(result, path, reference=_source_reference(volume, metadata),
                              protect=tuple(_protected(metadata)), overwrite=True)
 
 

@@ -8,8 +8,6 @@ import pytest
 from napari_evai2i.plugin.jobs import (ModelReady, PromptMix, SlicePreview, JobRequest, sweep_slice,
                                        translate_volume)
 
-pytestmark = pytest.mark.gui
-
 T2 = "A T2-weighted magnetic resonance imaging of the brain."
 T1 = "A T1-weighted magnetic resonance imaging of the brain."
 

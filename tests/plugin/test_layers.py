@@ -8,8 +8,6 @@ from napari_evai2i.io import Volume
 from napari_evai2i.plugin.layers import (AXIS_LABELS, TAGS_KEY, difference_name, layer_to_volume, short_prompt,
                                          slab_geometry_kwargs, synthetic_name, volume_to_layer_kwargs)
 
-pytestmark = pytest.mark.gui
-
 
 def _rotation(degrees):
     a = np.deg2rad(degrees)

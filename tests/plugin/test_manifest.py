@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.gui
-
 
 def test_npe2_validate_passes():
     npe2 = Path(sys.executable).with_name("npe2")

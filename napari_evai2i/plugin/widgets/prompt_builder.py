@@ -26,14 +26,12 @@ TEXT_BOX_HEIGHT = 96   # pixels: about five lines, enough for a canonical prompt
 @functools.lru_cache(maxsize=1)
 def known_prompts() -> dict[str, str]:
     """Kind -> canonical prompt of the simulator preset (the prompts the demo was trained on)."""
-    from ..torch_guard import guard_triton_import
-
-    guard_triton_import()
-    from ...data.physics import PRESETS
-    from ...data.simulated_dataset import protocol_fields
     from ...prompts import canonical_prompt
+    from ..torch_guard import engine_module
 
-    return {kind: canonical_prompt(protocol_fields(PRESETS[kind])) for kind in KNOWN_KINDS}
+    presets = engine_module("data.physics").PRESETS
+    protocol_fields = engine_module("data.simulated_dataset").protocol_fields   # this module imports torch
+    return {kind: canonical_prompt(protocol_fields(presets[kind])) for kind in KNOWN_KINDS}
 
 
 class PromptBuilder(Container):
