@@ -3,12 +3,13 @@
 :class:`Volume` holds a (Z, Y, X) array with spacing, LPS origin and ITK direction; see
 :mod:`napari_evai2i.io.volume` for the conventions. :func:`read_volume` reads NIfTI,
 MetaImage, NRRD, single DICOM files (including Enhanced multi-frame) and DICOM series folders;
+:func:`read_series_header` gives the header of the series a folder means (no pixels);
 :func:`write_volume` and :func:`write_dicom_series` write atomically and never overwrite inputs.
 """
 
 from __future__ import annotations
 
-from ._dicom import SeriesInfo, list_dicom_series
+from ._dicom import SeriesInfo, list_dicom_series, read_series_header
 from .errors import VolumeReadError, VolumeWriteError
 from .read import SUPPORTED_EXTENSIONS, is_readable_path, read_volume
 from .volume import Volume
@@ -23,6 +24,7 @@ __all__ = [
     "VolumeWriteError",
     "is_readable_path",
     "list_dicom_series",
+    "read_series_header",
     "read_volume",
     "write_dicom_series",
     "write_volume",

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._dicom import SeriesInfo, has_dicm_preamble, list_dicom_series, read_dicom_file, read_dicom_folder
+from ._dicom import SeriesInfo, has_dicm_preamble, list_dicom_series
+from ._dicom_volume import read_dicom_file, read_dicom_folder
 from .errors import VolumeReadError
 from .volume import Volume
 

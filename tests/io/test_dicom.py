@@ -17,6 +17,7 @@ from napari_evai2i.io import (
     VolumeReadError,
     VolumeWriteError,
     list_dicom_series,
+    read_series_header,
     read_volume,
     write_dicom_series,
     write_volume,
@@ -204,6 +205,12 @@ def test_folder_with_two_series(tmp_path, make_volume):
     with pytest.raises(VolumeReadError, match="no series"):
         read_volume(mixed, series_uid="1.2.3")
 
+    # The header reader means the same series as the volume reader (prompts read it).
+    with pytest.raises(VolumeReadError, match="2 DICOM series"):
+        read_series_header(mixed)
+    header = read_series_header(mixed, series_uid=uids[1])
+    assert header.SeriesDescription == "T2 AX" and "PixelData" not in header
+
 
 def test_inconsistent_and_gappy_series_are_refused(tmp_path, make_volume):
     files = write_dicom_series(make_volume(), tmp_path / "gap", series_description="gap")
@@ -219,6 +226,23 @@ def test_inconsistent_and_gappy_series_are_refused(tmp_path, make_volume):
     with pytest.raises(VolumeReadError, match=r"sizes.*inconsistent slice sizes") as info:
         read_volume(tmp_path / "sizes")
     assert "24x20" in str(info.value) and "10x10 in odd.dcm" in str(info.value)
+
+
+@pytest.mark.parametrize(("keyword", "value", "message"), [
+    ("ImageOrientationPatient", [0, 1, 0, 0, 0, -1], "slices have different orientations.*several stacks"),
+    ("PixelSpacing", [0.5, 0.5], "slices have different PixelSpacing"),
+    ("ImagePositionPatient", None, "some slices have no ImagePositionPatient"),
+])
+def test_slices_must_share_one_plane(tmp_path, make_volume, keyword, value, message):
+    files = write_dicom_series(make_volume(), tmp_path / "s", series_description="s")
+    ds = pydicom.dcmread(files[2])
+    if value is None:
+        delattr(ds, keyword)
+    else:
+        setattr(ds, keyword, value)
+    ds.save_as(files[2])
+    with pytest.raises(VolumeReadError, match=message):
+        read_volume(tmp_path / "s")
 
 
 def test_real_single_file_mr_small():
