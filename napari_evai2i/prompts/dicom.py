@@ -49,7 +49,6 @@ _GROUP_ALIASES = {
 # Nominal field strengths; headers often carry the exact value (1.494 T, 2.89 T).
 _NOMINAL_TESLA = (0.2, 0.23, 0.25, 0.3, 0.35, 0.5, 0.55, 0.6, 1.0, 1.2, 1.5, 3.0, 4.0, 5.0, 7.0, 9.4, 10.5, 11.7)
 _FAT_SUPPRESSION = frozenset({"FAT", "FAT_AND_WATER", "SILICON_AND_FAT"})
-_DIRECTORY_KEYWORD = "DirectoryRecordSequence"
 
 
 # --- reading a Dataset ---------------------------------------------------------------------------
@@ -122,22 +121,7 @@ def dataset_tags(ds: Any, *, frame: int = 0) -> dict[str, Any]:
     return tags
 
 
-def _read_folder(folder: Path) -> Any:
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except (InvalidDicomError, OSError, EOFError, *TAG_ERRORS):
-            continue
-        if _DIRECTORY_KEYWORD in ds:  # a DICOMDIR index holds no acquisition tags
-            continue
-        return ds
-    raise ValueError(f"no readable DICOM file found in folder {str(folder)!r}")
-
-
-def _load(source: Any) -> Any:
+def _load(source: Any, series_uid: str | None = None) -> Any:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -147,7 +131,9 @@ def _load(source: Any) -> Any:
         raise TypeError(f"expected a pydicom Dataset or a path, got {type(source).__name__}")
     path = Path(source)
     if path.is_dir():
-        return _read_folder(path)
+        from ..io import read_series_header  # the volume reader's choice of series
+
+        return read_series_header(path, series_uid)
     if not path.exists():
         raise FileNotFoundError(f"no such DICOM file or folder: {str(path)!r}")
     try:
@@ -156,13 +142,15 @@ def _load(source: Any) -> Any:
         raise ValueError(f"{str(path)!r} is not a readable DICOM file: {exc}") from exc
 
 
-def fields_from_dicom(source: Any, *, frame: int = 0) -> ProtocolFields:
+def fields_from_dicom(source: Any, *, frame: int = 0, series_uid: str | None = None) -> ProtocolFields:
     """Protocol fields of a pydicom Dataset, a DICOM file, or a folder of one series.
 
-    For a folder the first readable DICOM file in sorted order is used (other files and DICOMDIR
-    indexes are skipped). ``frame`` picks the per-frame values of an Enhanced multi-frame object.
+    A folder means what it means to :func:`napari_evai2i.io.read_volume`: the one series of
+    image files directly inside it (other files and DICOMDIR indexes are skipped), or the one
+    ``series_uid`` names; a :class:`ValueError` otherwise. ``frame`` picks the per-frame values
+    of an Enhanced multi-frame object.
     """
-    return fields_from_tags(dataset_tags(_load(source), frame=frame))
+    return fields_from_tags(dataset_tags(_load(source, series_uid), frame=frame))
 
 
 # --- tags -> fields ------------------------------------------------------------------------------

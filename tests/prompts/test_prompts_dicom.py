@@ -162,9 +162,23 @@ def test_series_folder(mra_series_folder):
 def test_folder_skips_other_files_and_dicomdir(tmp_path, mr_small, dicomdir_file):
     (tmp_path / "0_notes.txt").write_text("not a DICOM file")
     shutil.copy(dicomdir_file, tmp_path / "DICOMDIR")
+    shutil.copy(mr_small, tmp_path / "img.dcm")
+    assert fields_from_dicom(tmp_path) == fields_from_dicom(mr_small)
+
+
+def test_folder_means_the_series_the_volume_reader_reads(tmp_path, mr_small, ct_small):
+    # Images only in a sub-folder: the volume reader refuses the folder, and so do prompts.
     (tmp_path / "series").mkdir()
     shutil.copy(mr_small, tmp_path / "series" / "img.dcm")
-    assert fields_from_dicom(tmp_path) == fields_from_dicom(mr_small)
+    with pytest.raises(ValueError, match="sub-folders: series"):
+        fields_from_dicom(tmp_path)
+    # Two series in one folder: name one, as for read_volume.
+    shutil.copy(mr_small, tmp_path / "b_mr.dcm")
+    shutil.copy(ct_small, tmp_path / "a_ct.dcm")
+    with pytest.raises(ValueError, match="2 DICOM series"):
+        fields_from_dicom(tmp_path)
+    mr_uid = str(dcmread(mr_small).SeriesInstanceUID)
+    assert fields_from_dicom(tmp_path, series_uid=mr_uid) == fields_from_dicom(mr_small)
 
 
 def test_folder_without_dicom_names_the_folder(tmp_path):
