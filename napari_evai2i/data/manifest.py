@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .._mappings import read_mapping
 from ..prompts import ProtocolFields, fields_from_info_entry
 
 __all__ = [
@@ -362,14 +363,7 @@ def read_official_info(
     * ``organ`` overrides the ``Organ`` values of the entries.
     """
     info_path, folds_path, root = Path(info_json), Path(folds_dir), Path(image_root)
-    try:
-        info = json.loads(info_path.read_text(encoding="utf-8-sig"))
-    except OSError as exc:
-        raise ValueError(f"{info_path}: cannot read: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{info_path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    if not isinstance(info, dict):
-        raise ValueError(f"{info_path}: expected {{subject_id: {{sequence_key: {{tag: value}}}}}}")
+    info = read_mapping(info_path, "info.json", expected="{subject_id: {sequence_key: {tag: value}}}")
     if test_fold == valid_fold:
         raise ValueError(f"test_fold and valid_fold must differ (both are {test_fold})")
     if not folds_path.is_dir():

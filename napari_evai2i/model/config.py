@@ -14,6 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .._mappings import dataclass_from_mapping, read_mapping
+
 
 @dataclass
 class TextEncoderConfig:
@@ -107,35 +109,29 @@ class ModelConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
 
+    def __post_init__(self) -> None:
+        for part in (self.generator, self.discriminator):
+            if part.style_dim != self.embed_dim:
+                raise ValueError(f"{type(part).__name__}.style_dim ({part.style_dim}) must equal embed_dim "
+                                 f"({self.embed_dim}): prompt embeddings modulate its kernels")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
-        """Rebuild from JSON; unknown keys are an error (a checkpoint from a newer version)."""
-        sub = {"text": TextEncoderConfig, "image": ImageEncoderConfig,
-               "generator": GeneratorConfig, "discriminator": DiscriminatorConfig}
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            if key in sub:
-                kwargs[key] = _build(sub[key], value)
-            elif key in ("name", "embed_dim"):
-                kwargs[key] = value
-            else:
-                raise ValueError(f"unknown model config key {key!r}")
-        config = cls(**kwargs)
-        config.generator.style_dim = config.embed_dim
-        config.discriminator.style_dim = config.embed_dim
-        return config
+        """Rebuild from JSON; unknown keys are an error (a checkpoint from a newer version).
 
-
-def _build(cls, values: dict[str, Any]):
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(values) - set(names)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
-    converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    return cls(**converted)
+        The one place ``style_dim`` is derived: a generator or discriminator entry without
+        it takes ``embed_dim``; one that names another value is an error (``__post_init__``).
+        """
+        data = dict(data)
+        embed_dim = data.get("embed_dim", cls.embed_dim)
+        for part in ("generator", "discriminator"):
+            values = data.get(part, {})
+            if isinstance(values, dict) and "style_dim" not in values:
+                data[part] = {**values, "style_dim": embed_dim}
+        return dataclass_from_mapping(cls, data, "model config")
 
 
 def list_presets() -> list[str]:
@@ -153,4 +149,5 @@ def get_preset(name: str) -> ModelConfig:
 
 
 def load_config(path: str | Path) -> ModelConfig:
-    return ModelConfig.from_dict(json.loads(Path(path).read_text()))
+    """A model config JSON file (e.g. a preset edited for an experiment)."""
+    return ModelConfig.from_dict(read_mapping(path, "model config"))
