@@ -1,7 +1,7 @@
 """The only ways in: :func:`create_model`, :func:`save_pretrained`, :func:`load_pretrained`.
 
-A checkpoint is a folder with ``config.json`` (architecture, prompt and normalisation
-settings, provenance) and ``model.safetensors`` (weights; no pickle is ever executed).
+A checkpoint is a folder with ``config.json`` (architecture, input normalisation rule,
+description, provenance) and ``model.safetensors`` (weights; no pickle is ever executed).
 Loading is strict: a missing or unexpected weight is an error that names it, never a
 silently skipped key as in the official code.
 """
@@ -9,9 +9,6 @@ silently skipped key as in the official code.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,11 +19,18 @@ from torch import nn
 from .config import ModelConfig, get_preset
 from .dclip import DCLIP
 from .discriminator import PatchDiscriminator
+from .files import CONFIG_FILE, WEIGHTS_FILE, atomic_folder, is_checkpoint_folder, ordinary_permissions
 from .generator import Generator
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
+__all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "FORMAT_VERSION", "NORMALIZATION", "CheckpointInfo", "EVAModel",
+           "atomic_folder", "create_model", "is_checkpoint_folder", "load_pretrained", "ordinary_permissions",
+           "read_checkpoint_config", "save_pretrained", "write_checkpoint_files"]
+
 FORMAT_VERSION = 1
+#: The input intensity rule per modality that ``engine.normalization`` applies (MR: divide by
+#: the 99.5th percentile; CT: the official HU mapping). Checkpoints record the rule they were
+#: trained with, and loading refuses one that needs another.
+NORMALIZATION = {"MR": "p99.5", "CT": "hu"}
 
 
 class EVAModel(nn.Module):
@@ -46,14 +50,12 @@ class CheckpointInfo:
 
     trained: bool = False
     description: str = ""
-    normalization: dict[str, Any] = field(default_factory=lambda: {"MR": "p99.5", "CT": "hu"})
-    prompt: dict[str, Any] = field(default_factory=dict)
+    normalization: dict[str, Any] = field(default_factory=lambda: dict(NORMALIZATION))
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"trained": self.trained, "description": self.description,
-                "normalization": self.normalization, "prompt": self.prompt,
-                "provenance": self.provenance}
+                "normalization": self.normalization, "provenance": self.provenance}
 
 
 def create_model(name_or_config: str | ModelConfig, *, with_discriminator: bool = False,
@@ -67,63 +69,52 @@ def create_model(name_or_config: str | ModelConfig, *, with_discriminator: bool 
     return EVAModel(config, with_discriminator)
 
 
-def ordinary_permissions(folder: Path) -> None:
-    """Give a folder built with ``mkdtemp`` (mode 0700, files 0600) the modes a plain
-    ``mkdir``/``open`` would have had under the user's umask, before it is renamed into place."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(folder, 0o777 & ~umask)
-    for path in folder.rglob("*"):
-        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
-
-
 def save_pretrained(model: EVAModel, folder: str | Path, info: CheckpointInfo, *,
                     dtype: torch.dtype | None = None, include_discriminator: bool = False) -> Path:
-    """Write ``folder`` atomically: a temporary sibling folder, then a rename.
+    """Write the checkpoint ``folder`` atomically (built aside, then swapped into place).
 
     ``dtype=torch.float16`` halves the size of a shipped inference checkpoint; weights are
     cast back to float32 when loaded.
     """
+    with atomic_folder(folder) as tmp:
+        write_checkpoint_files(model, tmp, info, dtype=dtype, include_discriminator=include_discriminator)
+    return Path(folder)
+
+
+def write_checkpoint_files(model: EVAModel, folder: Path, info: CheckpointInfo, *,
+                           dtype: torch.dtype | None = None, include_discriminator: bool = False) -> None:
+    """``config.json`` + ``model.safetensors`` into an existing folder (a training checkpoint adds more)."""
     from safetensors.torch import save_file
 
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v for k, v in model.state_dict().items()
              if include_discriminator or not k.startswith("discriminator.")}
     state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous().cpu()
              for k, v in state.items()}
     meta = {"format_version": FORMAT_VERSION, "model": model.config.to_dict(), **info.to_dict()}
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
-        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
-        ordinary_permissions(tmp)
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-            os.replace(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
+    save_file(state, str(Path(folder) / WEIGHTS_FILE), metadata={"format": "pt"})
+    (Path(folder) / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
 
 
 def read_checkpoint_config(folder: str | Path) -> tuple[ModelConfig, CheckpointInfo]:
-    folder = _checkpoint_folder(folder)
+    """Architecture and metadata of a checkpoint (a folder, or a file in it), without its weights."""
+    folder = _folder_of(folder)
     try:
         meta = json.loads((folder / CONFIG_FILE).read_text())
+    except (FileNotFoundError, NotADirectoryError):
+        raise ValueError(f"{folder} is not a napari-evai2i checkpoint (no {CONFIG_FILE} found)") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"cannot read checkpoint config {folder / CONFIG_FILE}: {exc}") from exc
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise ValueError(f"checkpoint {folder} was written by a newer napari-evai2i "
                          f"(format {meta['format_version']}); please upgrade")
     config = ModelConfig.from_dict(meta["model"])
-    info = CheckpointInfo(**{k: meta[k] for k in ("trained", "description", "normalization",
-                                                  "prompt", "provenance") if k in meta})
+    # Older checkpoints (the shipped demo among them) also hold "prompt", always empty: ignored.
+    info = CheckpointInfo(**{k: meta[k] for k in ("trained", "description", "normalization", "provenance")
+                             if k in meta})
+    for modality, rule in info.normalization.items():
+        if NORMALIZATION.get(modality, rule) != rule:
+            raise ValueError(f"checkpoint {folder} expects {modality} inputs normalised by {rule!r}; "
+                             f"this version normalises them by {NORMALIZATION[modality]!r}")
     return config, info
 
 
@@ -133,9 +124,10 @@ def load_pretrained(path: str | Path, device: str | torch.device = "cpu", *,
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    folder = _checkpoint_folder(path)
+    folder = _folder_of(path)
     config, info = read_checkpoint_config(folder)
-    model = EVAModel(config, with_discriminator)
+    with torch.random.fork_rng(devices=[]):      # the weights are overwritten: leave the caller's RNG alone
+        model = EVAModel(config, with_discriminator)
     try:
         state = load_file(str(folder / WEIGHTS_FILE))
     except (OSError, SafetensorError) as exc:
@@ -156,10 +148,7 @@ def load_pretrained(path: str | Path, device: str | torch.device = "cpu", *,
     return model.to(device).eval(), info
 
 
-def _checkpoint_folder(path: str | Path) -> Path:
+def _folder_of(path: str | Path) -> Path:
+    """A checkpoint's folder from the folder itself or one of its two files."""
     path = Path(path)
-    if path.is_file() and path.name in (WEIGHTS_FILE, CONFIG_FILE):
-        path = path.parent
-    if not (path / CONFIG_FILE).is_file():
-        raise ValueError(f"{path} is not a napari-evai2i checkpoint (no {CONFIG_FILE} found)")
-    return path
+    return path.parent if path.name in (WEIGHTS_FILE, CONFIG_FILE) and path.is_file() else path

@@ -7,27 +7,25 @@ A training checkpoint folder holds
 * ``ema.safetensors``: the exponential moving average of what stage 2 trains (the
   generator, and the text tower with ``tune_text``);
 * ``optim.safetensors`` + ``train_state.json``: every optimiser's tensors, and as JSON
-  their hyper-parameters, the stage, step, config and RNG states.
+  their hyper-parameters, the steps done per stage and the RNG states (the recipe is in
+  ``config.json``'s provenance).
 
-The folder is built under a temporary name and renamed into place, so a run killed
-mid-write leaves the previous checkpoint intact.
+The folder is written through :func:`~napari_evai2i.model.files.atomic_folder`, so a run
+killed mid-write leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..model import CheckpointInfo, EVAModel, save_pretrained
-from ..model.factory import CONFIG_FILE, WEIGHTS_FILE, ordinary_permissions
+from ..model import CheckpointInfo, EVAModel
+from ..model.factory import atomic_folder, write_checkpoint_files
 
 STATE_FILE = "train_state.json"
 OPTIM_FILE = "optim.safetensors"
@@ -90,13 +88,8 @@ def save_training_checkpoint(folder: Path, model: EVAModel, ema_module: torch.nn
     """Write the whole training state into ``folder`` atomically."""
     from safetensors.torch import save_file
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        save_pretrained(model, tmp / "model", info, include_discriminator=True)
-        for name in (CONFIG_FILE, WEIGHTS_FILE):
-            os.replace(tmp / "model" / name, tmp / name)
-        os.rmdir(tmp / "model")
+    with atomic_folder(folder) as tmp:
+        write_checkpoint_files(model, tmp, info, include_discriminator=True)
         save_file({k: v.detach().contiguous().cpu() for k, v in ema_module.state_dict().items()},
                   str(tmp / EMA_FILE))
         tensors, metas = {}, {}
@@ -106,16 +99,6 @@ def save_training_checkpoint(folder: Path, model: EVAModel, ema_module: torch.nn
             metas[name] = m
         save_file(tensors, str(tmp / OPTIM_FILE))
         (tmp / STATE_FILE).write_text(json.dumps({**state, "optimizers": metas, "rng": rng_state()}))
-        ordinary_permissions(tmp)
-        old = folder.with_name(f".{folder.name}.old")
-        if folder.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 from magicgui.widgets import ComboBox, Container, FileEdit, Label
 
+from ...model.files import CONFIG_FILE, WEIGHTS_FILE, is_checkpoint_folder
+
 CHECKPOINT_CHOICE = "checkpoint folder..."
-CHECKPOINT_CONFIG = "config.json"
 
 
 def demo_installed() -> bool:
     """Cheap check (no torch import) that the demo checkpoint ships with this install."""
-    folder = Path(str(resources.files("napari_evai2i") / "weights" / "demo"))
-    return (folder / CHECKPOINT_CONFIG).is_file() and any(folder.glob("*.safetensors"))
+    return is_checkpoint_folder(Path(str(resources.files("napari_evai2i") / "weights" / "demo")))
 
 
 def builtin_model_choices() -> list[tuple[str, str]]:
@@ -46,7 +46,7 @@ class ModelPicker(Container):
         self.model = ComboBox(label="model", choices=builtin_model_choices() + [(CHECKPOINT_CHOICE, CHECKPOINT_CHOICE)],
                               tooltip="demo: trained on simulated brains; tiny-random: UNTRAINED (for testing)")
         self.checkpoint = FileEdit(label="checkpoint", mode="d", visible=False,
-                                   tooltip="a folder with config.json and model.safetensors")
+                                   tooltip=f"a folder with {CONFIG_FILE} and {WEIGHTS_FILE}")
         self.device = ComboBox(label="device", choices=device_choices(),
                                tooltip="auto uses a GPU when there is one")
         from ...engine.translator import PRECISIONS  # torch is loaded by device_choices() above
@@ -68,8 +68,8 @@ class ModelPicker(Container):
         folder = Path(str(self.checkpoint.value or "")).expanduser()
         if not str(self.checkpoint.value or "").strip() or str(folder) == ".":
             raise ValueError("choose a checkpoint folder for the model")
-        if not (folder / CHECKPOINT_CONFIG).is_file():
-            raise ValueError(f"{folder} is not a model checkpoint (no {CHECKPOINT_CONFIG} in it)")
+        if not is_checkpoint_folder(folder):
+            raise ValueError(f"{folder} is not a model checkpoint (no {CONFIG_FILE} and {WEIGHTS_FILE} in it)")
         return str(folder.resolve())
 
     def use_checkpoint(self, folder: str | Path) -> None:
