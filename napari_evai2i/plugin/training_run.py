@@ -2,8 +2,10 @@
 
 Training runs as ``python -m napari_evai2i.train`` in its own process (the headless trainer
 never imports napari, and napari stays responsive). The widget builds the command line
-here and follows the run through the files the trainer writes: ``metrics.jsonl`` (one
-JSON object per logged step), ``samples/latest.png`` and, at the end, ``model/``.
+here and follows the run through the files the trainer writes (their names come from
+:mod:`napari_evai2i.train.run_files`): ``metrics.jsonl`` (one JSON object per logged step),
+``samples/latest.png`` and, at the end, ``model/``. The recipe it offers ships inside the
+package, so the widget works the same from a wheel as from a source checkout.
 """
 
 from __future__ import annotations
@@ -14,21 +16,24 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEMO_RECIPE = Path("src_training") / "configs" / "demo.yaml"
-METRICS_FILE = "metrics.jsonl"
-SAMPLE_FILE = Path("samples") / "latest.png"
-MODEL_DIR = "model"
+from ..model.files import is_checkpoint_folder
+from ..train.run_files import METRICS_FILE, MODEL_DIR, SAMPLE_FILE, RunFolder
+
+__all__ = ["DEFAULT_RECIPE", "METRICS_FILE", "MODEL_DIR", "SAMPLE_FILE", "STEP_KEYS", "MetricsTail", "RunFolder",
+           "build_command", "default_config_path", "model_folder", "parse_overrides", "recipe_steps"]
+
+DEFAULT_RECIPE = "demo"
 STEP_KEYS = ("clip_steps", "init_steps", "finetune_steps")
 
 
 def default_config_path() -> Path | None:
-    """The demo recipe in the working folder or next to the package (a source checkout)."""
-    package_root = Path(__file__).resolve().parents[2]
-    for base in (Path.cwd(), package_root):
-        candidate = base / DEMO_RECIPE
-        if candidate.is_file():
-            return candidate
-    return None
+    """The file of the demo recipe shipped inside the package (None if it is missing)."""
+    from ..train.config import recipe_path
+
+    try:
+        return recipe_path(DEFAULT_RECIPE)
+    except ValueError:
+        return None
 
 
 def recipe_steps(config: str | Path | None) -> dict[str, int]:
@@ -106,6 +111,6 @@ class MetricsTail:
 
 
 def model_folder(out: str | Path) -> Path | None:
-    """``OUT/model`` once the trainer has exported a loadable checkpoint there."""
-    folder = Path(out) / MODEL_DIR
-    return folder if (folder / "config.json").is_file() and any(folder.glob("*.safetensors")) else None
+    """``OUT/model`` once the trainer has exported a checkpoint there."""
+    folder = RunFolder(out).model
+    return folder if is_checkpoint_folder(folder) else None

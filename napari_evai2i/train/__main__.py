@@ -16,7 +16,7 @@ import sys
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m napari_evai2i.train",
                                      description="Train EVA-I2I (DCLIP, then the generator).")
-    parser.add_argument("--config", help="training recipe YAML (src_training/configs/*.yaml)")
+    parser.add_argument("--config", help="training recipe: a shipped one by name (demo, paper) or a YAML file")
     parser.add_argument("--stage", default="all", choices=("clip", "init", "finetune", "all"))
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last")
     parser.add_argument("--out", help="output folder (overrides the config's out)")

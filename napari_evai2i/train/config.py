@@ -1,21 +1,28 @@
 """Training recipe: one flat dataclass, read from YAML, overridable key by key.
 
-``--config src_training/configs/demo.yaml init_steps=200 lr=3e-4`` -- the YAML sets the
-defaults, each ``key=value`` on the command line overrides one field (values parsed as
-YAML, so ``grad_clip=null`` and ``betas=[0.9,0.99]`` work), and the resolved recipe is
-written to ``OUT/train_config.yaml``.
+``--config demo init_steps=200 lr=3e-4`` -- the recipe (a name of one shipped in
+``napari_evai2i/train/recipes/``, or a YAML file) sets the defaults, each ``key=value`` on
+the command line overrides one field (values parsed as YAML, so ``grad_clip=null`` and
+``betas=[0.9,0.99]`` work), and the resolved recipe is written to ``OUT/train_config.yaml``.
+Everything derived from the recipe (the learning rate of each optimiser) is resolved here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .._mappings import dataclass_from_mapping, read_mapping
+
 STAGES = ("clip", "init", "finetune")
+OPTIMIZERS = ("clip", "text", "gen", "disc")
+RECIPE_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass
@@ -55,6 +62,7 @@ class TrainConfig:
     w_per: float = 0.1
     w_clip: float = 0.1
     w_con: float = 1.0
+    w_con_code: float = 10.0            #: weight of the E_phi code MSE inside the consistency term
     w_adv: float = 5.0
     w_tissue: float = 0.0
     w_pixel_contrast: float = 1.0
@@ -67,31 +75,54 @@ class TrainConfig:
     perceptual_weights: str | None = None
     # ---- engineering
     amp: str = "auto"                   #: auto (bf16 on CUDA), bf16, off
-    channels_last: str = "auto"         #: auto (on CUDA), on, off
     log_every: int = 10
     ckpt_every: int = 200
     image_every: int = 200
-    eval_every: int = 0                 #: 0: evaluate at the end of each stage only
-    eval_slices: int = 24
+    eval_slices: int = 24               #: slices of the DCLIP report at the end of stage 1
     max_minutes: float | None = None    #: stop (and checkpoint) after this wall time
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def learning_rates(self) -> dict[str, float]:
+        """Base learning rate of each optimiser: DCLIP's defaults to ``lr``, the text tower's
+        (stage 2, ``tune_text``) to DCLIP's."""
+        clip = self.clip_lr or self.lr
+        return {"clip": clip, "text": self.text_lr or clip, "gen": self.lr, "disc": self.lr}
 
-def load_train_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
-    """YAML file (optional) + ``key=value`` overrides -> a validated TrainConfig."""
+
+def list_recipes() -> list[str]:
+    """Names of the recipes shipped inside the package (``demo``, ``paper``)."""
+    folder = resources.files(__package__) / "recipes"
+    return sorted(p.name.rsplit(".", 1)[0] for p in folder.iterdir() if p.name.endswith(RECIPE_SUFFIXES))
+
+
+def recipe_path(name: str) -> Path:
+    """The file of a shipped recipe, wherever the package is installed."""
+    for suffix in RECIPE_SUFFIXES:
+        path = Path(str(resources.files(__package__) / "recipes" / f"{name}{suffix}"))
+        if path.is_file():
+            return path
+    raise ValueError(f"unknown recipe {name!r}; shipped recipes: {', '.join(list_recipes())}")
+
+
+def resolve_recipe(config: str | os.PathLike[str]) -> Path:
+    """A recipe file: a bare name without suffix or folder (``demo``) is a shipped recipe."""
+    text = os.fspath(config)
+    if Path(text).suffix or os.sep in text or "/" in text or Path(text).exists():
+        return Path(text)
+    try:
+        return recipe_path(text)
+    except ValueError:
+        raise ValueError(f"{text}: no such recipe file, and no shipped recipe of that name "
+                         f"(shipped: {', '.join(list_recipes())})") from None
+
+
+def load_train_config(path: str | os.PathLike[str] | None, overrides: list[str] | None = None) -> TrainConfig:
+    """Recipe (a shipped name or a YAML file; optional) + ``key=value`` overrides -> a validated TrainConfig."""
     values: dict[str, Any] = {}
     if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
-        except OSError as exc:
-            raise ValueError(f"cannot read training config {path}: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise ValueError(f"training config {path} is not valid YAML: {exc}") from exc
-        if not isinstance(loaded, dict):
-            raise ValueError(f"training config {path} must be a mapping of keys to values")
-        values.update(loaded)
+        values.update(read_mapping(resolve_recipe(path), "training config", syntax="yaml"))
     for item in overrides or []:
         if "=" not in item:
             raise ValueError(f"override {item!r} is not of the form key=value")
@@ -101,21 +132,9 @@ def load_train_config(path: str | Path | None, overrides: list[str] | None = Non
 
 
 def _validated(values: dict[str, Any]) -> TrainConfig:
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ValueError(f"unknown training config keys: {', '.join(unknown)}")
-    converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    for key, value in list(converted.items()):    # YAML 1.1 reads 8e-4 (no dot) as a string
-        if isinstance(value, str) and "float" in str(fields[key].type):
-            try:
-                converted[key] = float(value)
-            except ValueError:
-                raise ValueError(f"{key} must be a number, not {value!r}") from None
-    for key in ("amp", "channels_last"):          # YAML 1.1 reads a bare off/on as a boolean
-        if isinstance(converted.get(key), bool):
-            converted[key] = "on" if converted[key] else "off"
-    cfg = TrainConfig(**converted)
+    if isinstance(values.get("amp"), bool):       # YAML 1.1 reads a bare off/on as a boolean
+        values = {**values, "amp": "on" if values["amp"] else "off"}
+    cfg = dataclass_from_mapping(TrainConfig, values, "training config")
     if cfg.perceptual not in ("dclip", "vgg19", "none"):
         raise ValueError(f"perceptual must be dclip, vgg19 or none, not {cfg.perceptual!r}")
     if cfg.amp not in ("auto", "bf16", "off"):

@@ -1,8 +1,13 @@
-"""One optimisation step of each stage: the losses of the DCLIP and EVA recipes.
+"""The losses of each stage of the DCLIP and EVA recipes.
 
-Kept apart from the loop (:mod:`.trainer`) so each stage's arithmetic reads in one place.
-All randomness comes from the ``torch.Generator`` passed in, seeded from (seed, stage,
-step), which is what makes a resumed run repeat an uninterrupted one exactly.
+These functions compute losses (and so, through ``backward``, gradients) and nothing
+else: the loop (:mod:`.trainer`) owns every optimiser, ``zero_grad``, gradient sync, clip,
+step and schedule. A generator update therefore comes in three calls the loop puts in
+order: :func:`generator_forward` (translations and the reconstruction-side terms),
+:func:`discriminator_loss` (the loop then updates D), and :func:`generator_loss` (the
+adversarial and semantic terms against the updated D). All randomness comes from the
+``torch.Generator`` passed in, seeded from (seed, stage, step), which is what makes a
+resumed run repeat an uninterrupted one exactly.
 """
 
 from __future__ import annotations
@@ -28,6 +33,21 @@ ATLAS_PROMPT = "A T1-weighted magnetic resonance imaging of the brain."
 class StepOutput:
     loss: torch.Tensor
     logs: dict[str, float]
+    images: dict[str, torch.Tensor] | None = None
+
+
+@dataclass
+class GeneratorPass:
+    """One generator forward: its loss so far, and what D and the adversarial terms need."""
+
+    loss: torch.Tensor
+    logs: dict[str, float]
+    x_in: dict[str, torch.Tensor]
+    fixed: dict[str, torch.Tensor]                       #: detached prompt embeddings (what D sees)
+    fakes: dict[str, torch.Tensor]
+    judged: list[tuple[torch.Tensor, torch.Tensor]]      #: (translation, its target prompt) pairs
+    adversarial: bool                                    #: fine-tuning with a discriminator
+    semantic: bool                                       #: the DCLIP semantic term applies
     images: dict[str, torch.Tensor] | None = None
 
 
@@ -63,11 +83,10 @@ def _pair_mask(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 1.0 - ((a > 0) ^ (b > 0)).float()
 
 
-def generator_step(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch.device,
-                   perceptual: PerceptualLoss, finetune: bool, rng: torch.Generator,
-                   disc_optimizer: torch.optim.Optimizer | None = None,
-                   sync_grads=None, with_images: bool = False) -> StepOutput:
-    """Stage 2 (init or fine-tune): one generator update (and one discriminator update first)."""
+def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch.device,
+                      perceptual: PerceptualLoss, finetune: bool, rng: torch.Generator,
+                      with_images: bool = False) -> GeneratorPass:
+    """Stage 2 (init or fine-tune): every translation of the batch and the losses that need no D."""
     G, D = model.generator, model.discriminator
     x = {r: batch[r].to(device) for r in ROLES}
     x_in = {r: batch[f"{r}_in"].to(device) for r in ROLES}
@@ -115,8 +134,8 @@ def generator_step(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch
 
     m4 = F.interpolate(m, size=codes["src"].shape[-2:], mode="nearest")
     pairs = [("src", "tgt")] + ([("int", "tgt")] if tri else [])
-    con = sum(10 * (F.mse_loss(codes[a] * m4, codes[c].detach() * m4)
-                    + F.mse_loss(codes[a].detach() * m4, codes[c] * m4)) for a, c in pairs)
+    con = sum(cfg.w_con_code * (F.mse_loss(codes[a] * m4, codes[c].detach() * m4)
+                                + F.mse_loss(codes[a].detach() * m4, codes[c] * m4)) for a, c in pairs)
     if cfg.w_pixel_contrast:
         con = con + cfg.w_pixel_contrast * sum(
             pixel_contrastive_loss(codes[a], codes[c], m, cfg.tau, generator=rng) for a, c in pairs)
@@ -130,39 +149,44 @@ def generator_step(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch
         loss = loss + cfg.w_tissue * tis
         logs["tissue"] = float(tis.detach())
 
-    if finetune and D is not None and cfg.w_adv:
-        judged = [(fakes["s2t"], fixed["tgt"]), (fakes["t2s"], fixed["src"])]
-        if tri:
-            judged += [(fakes["s2i"], fixed["int"]), (fakes["i2t"], fixed["tgt"])]
-        logs["d_loss"] = _discriminator_update(D, disc_optimizer, x_in, fixed, judged, sync_grads)
-        D.requires_grad_(False)
-        adv = sum(lsgan_loss(D(f.clamp(min=0), t), True) for f, t in judged) / len(judged)
-        D.requires_grad_(True)
-        loss = loss + cfg.w_adv * adv
-        logs["adv"] = float(adv.detach())
-    if finetune and cfg.w_clip and tri:
-        clip = -F.cosine_similarity(model.dclip.encode_image(fakes["s2i"].clamp(min=0)), fixed["int"]).mean()
-        loss = loss + cfg.w_clip * clip
-        logs["clip"] = float(clip.detach())
-    logs["loss"] = float(loss.detach())
+    judged = [(fakes["s2t"], fixed["tgt"]), (fakes["t2s"], fixed["src"])]
+    if tri:
+        judged += [(fakes["s2i"], fixed["int"]), (fakes["i2t"], fixed["tgt"])]
     images = None
     if with_images:
         images = {"source": x_in["src"][:4].detach(), "translation": fakes["s2t"][:4].detach(),
                   "target": x["tgt"][:4]}
-    return StepOutput(loss, logs, images)
+    return GeneratorPass(loss, logs, x_in, fixed, fakes, judged,
+                         adversarial=bool(finetune and D is not None and cfg.w_adv),
+                         semantic=bool(finetune and cfg.w_clip and tri), images=images)
 
 
-def _discriminator_update(D, optimizer, x_in, emb, judged, sync_grads=None) -> float:
+def discriminator_loss(model: EVAModel, step: GeneratorPass) -> StepOutput:
     """LSGAN: real images with their own prompt -> 1; translations, and real images shown
     with another domain's prompt (so D must read the prompt) -> 0."""
+    D, x_in, emb = model.discriminator, step.x_in, step.fixed
     reals = [(x_in["tgt"], emb["tgt"]), (x_in["src"], emb["src"]), (x_in["int"], emb["int"])]
     wrong = [(x_in["tgt"], emb["src"])]
     loss = (sum(lsgan_loss(D(img, t), True) for img, t in reals) / len(reals)
-            + sum(lsgan_loss(D(f.detach().clamp(min=0), t), False) for f, t in judged) / len(judged)
+            + sum(lsgan_loss(D(f.detach().clamp(min=0), t), False) for f, t in step.judged) / len(step.judged)
             + sum(lsgan_loss(D(img, t), False) for img, t in wrong) / len(wrong))
-    optimizer.zero_grad(set_to_none=True)
-    (0.5 * loss).backward()
-    if sync_grads is not None:
-        sync_grads(D.parameters())
-    optimizer.step()
-    return float(loss.detach())
+    return StepOutput(0.5 * loss, {"d_loss": float(loss.detach())})
+
+
+def generator_loss(model: EVAModel, step: GeneratorPass, cfg: TrainConfig) -> StepOutput:
+    """The generator's whole loss: the forward's terms, the adversarial term against the
+    discriminator as it is now (after its update), and the DCLIP semantic term."""
+    D, loss, logs = model.discriminator, step.loss, dict(step.logs)
+    if step.adversarial:
+        D.requires_grad_(False)                  # gradients reach G through D, not D itself
+        adv = sum(lsgan_loss(D(f.clamp(min=0), t), True) for f, t in step.judged) / len(step.judged)
+        D.requires_grad_(True)
+        loss = loss + cfg.w_adv * adv
+        logs["adv"] = float(adv.detach())
+    if step.semantic:
+        clip = -F.cosine_similarity(model.dclip.encode_image(step.fakes["s2i"].clamp(min=0)),
+                                    step.fixed["int"]).mean()
+        loss = loss + cfg.w_clip * clip
+        logs["clip"] = float(clip.detach())
+    logs["loss"] = float(loss.detach())
+    return StepOutput(loss, logs, step.images)

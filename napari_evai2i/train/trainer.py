@@ -5,7 +5,9 @@ atomically, resumes exactly, logs to a JSON-lines file, TensorBoard and a progre
 and can be stopped from another thread. Data parallelism: every rank draws its own
 slice of the sample indices, the contrastive loss gathers embeddings across ranks, and
 gradients are averaged with one all-reduce per update (no DDP wrapper is needed, which
-lets one update run several differently-shaped generator passes).
+lets one update run several differently-shaped generator passes). The step functions
+(:mod:`.steps`) only compute losses; this loop owns every optimiser, ``zero_grad``,
+gradient sync, clip, step, learning-rate schedule and the EMA.
 """
 
 from __future__ import annotations
@@ -23,18 +25,16 @@ import torch.distributed as dist
 from torch import nn
 
 from ..engine.translator import resolve_device
-from ..model import CheckpointInfo, create_model, get_preset, load_config, load_pretrained, save_pretrained
+from ..model import (CheckpointInfo, create_model, get_preset, is_checkpoint_folder, load_config, load_pretrained,
+                     read_checkpoint_config, save_pretrained)
 from .checkpoint import load_training_checkpoint, save_training_checkpoint
 from .config import STAGES, TrainConfig, save_train_config
 from .distributed import World, average_scalar, init_distributed, shutdown_distributed, world_from_env
 from .losses import PerceptualLoss
-from .steps import clip_step, generator_step
+from .run_files import RunFolder
+from .steps import clip_step, discriminator_loss, generator_forward, generator_loss
 
 MetricsCallback = Callable[[dict], None]
-CHECKPOINT_DIR = "checkpoints/last"
-MODEL_DIR = "model"
-METRICS_FILE = "metrics.jsonl"
-SAMPLE_FILE = "samples/latest.png"
 
 
 class Trainer:
@@ -50,6 +50,7 @@ class Trainer:
         init_distributed(self.world, device)
         self.on_metrics = on_metrics
         self.out = Path(cfg.out)
+        self.files = RunFolder(self.out)
         self._stop = False
         self._seed_everything(cfg.seed + self.world.rank)
 
@@ -65,18 +66,12 @@ class Trainer:
         if cfg.tune_text:
             self.ema_parts["text"] = self.model.dclip.text
         self.ema = ModelEmaV3(self.ema_parts, decay=cfg.ema_decay, use_warmup=cfg.ema_warmup)
-        betas = tuple(cfg.betas)
-        self.optimizers = {
-            "clip": torch.optim.AdamW(self.model.dclip.parameters(), lr=cfg.clip_lr or cfg.lr,
-                                      betas=betas, weight_decay=cfg.weight_decay),
-            "text": torch.optim.AdamW(self.model.dclip.text.parameters(),
-                                      lr=cfg.text_lr or cfg.clip_lr or cfg.lr, betas=betas,
-                                      weight_decay=cfg.weight_decay),
-            "gen": torch.optim.AdamW(self.model.generator.parameters(), lr=cfg.lr, betas=betas,
-                                     weight_decay=cfg.weight_decay),
-            "disc": torch.optim.AdamW(self.model.discriminator.parameters(), lr=cfg.lr, betas=betas,
-                                      weight_decay=cfg.weight_decay),
-        }
+        self.base_lr = cfg.learning_rates()
+        trained = {"clip": self.model.dclip, "text": self.model.dclip.text, "gen": self.model.generator,
+                   "disc": self.model.discriminator}
+        self.optimizers = {name: torch.optim.AdamW(module.parameters(), lr=self.base_lr[name],
+                                                   betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+                           for name, module in trained.items()}
         self.steps_done = {stage: 0 for stage in STAGES}
         self._writer = None
         self._perceptual: PerceptualLoss | None = None
@@ -90,20 +85,13 @@ class Trainer:
 
     def _init_from(self, path: str) -> None:
         """Start from a checkpoint's DCLIP (always) and generator (when its config matches ours)."""
-        from safetensors.torch import load_file
-
-        from ..model import read_checkpoint_config
-        from ..model.factory import WEIGHTS_FILE, _checkpoint_folder
-
         config, _ = read_checkpoint_config(path)
         if config.text != self.model.config.text or config.image != self.model.config.image:
             raise ValueError(f"init_from {path}: its DCLIP architecture differs from model {self.cfg.model!r}")
-        state = load_file(str(_checkpoint_folder(path) / WEIGHTS_FILE))
+        source, _ = load_pretrained(path, "cpu")
         parts = ["dclip"] + (["generator"] if config.generator == self.model.config.generator else [])
         for part in parts:
-            prefix = f"{part}."
-            getattr(self.model, part).load_state_dict(
-                {k[len(prefix):]: v.float() for k, v in state.items() if k.startswith(prefix)})
+            getattr(self.model, part).load_state_dict(getattr(source, part).state_dict())
         if "generator" not in parts and self.is_main:
             print(f"init_from {path}: generator architecture differs; generator starts fresh", flush=True)
 
@@ -155,9 +143,9 @@ class Trainer:
             raise ValueError(f"unknown stage {stage!r}: choose clip, init, finetune or all")
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            save_train_config(self.cfg, self.out / "train_config.yaml")
-        if resume and (self.out / CHECKPOINT_DIR).is_dir():
-            state = load_training_checkpoint(self.out / CHECKPOINT_DIR, self.model, self.ema.module,
+            save_train_config(self.cfg, self.files.recipe)
+        if resume and is_checkpoint_folder(self.files.checkpoint):
+            state = load_training_checkpoint(self.files.checkpoint, self.model, self.ema.module,
                                              self.optimizers)
             self.steps_done.update(state["steps_done"])
         self._started = time.monotonic()
@@ -223,32 +211,50 @@ class Trainer:
                                               self.cfg.perceptual_weights).to(self.device)
 
     def _train_step(self, stage: str, data: dict, step: int):
+        """One update of a stage: every optimiser step, zero_grad, sync and clip happens here."""
         cfg = self.cfg
-        rng = torch.Generator().manual_seed(cfg.seed * 1_000_003 + STAGES.index(stage) * 10_007 + step)
         if stage == "clip":
-            opt, params = self.optimizers["clip"], list(self.model.dclip.parameters())
-            opt.zero_grad(set_to_none=True)
+            opts, params = [self.optimizers["clip"]], list(self.model.dclip.parameters())
+            self._zero_grad(opts)
             with self._autocast():
                 out = clip_step(self.model, data, cfg, self.device)
         else:
+            rng = torch.Generator().manual_seed(cfg.seed * 1_000_003 + STAGES.index(stage) * 10_007 + step)
             opts = [self.optimizers["gen"]] + ([self.optimizers["text"]] if cfg.tune_text else [])
             params = list(self.ema_parts.parameters())
-            for opt in opts:
-                opt.zero_grad(set_to_none=True)
+            self._zero_grad(opts)
             with self._autocast():
-                out = generator_step(self.model, data, cfg, self.device, self._perceptual,
-                                     finetune=stage == "finetune", rng=rng,
-                                     disc_optimizer=self.optimizers["disc"], sync_grads=self._sync_grads,
-                                     with_images=self.is_main and (step + 1) % cfg.image_every == 0)
-        out.loss.backward()
-        self._sync_grads(params)
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        for opt in ([opt] if stage == "clip" else opts):
-            opt.step()
+                forward = generator_forward(self.model, data, cfg, self.device, self._perceptual,
+                                            finetune=stage == "finetune", rng=rng,
+                                            with_images=self.is_main and (step + 1) % cfg.image_every == 0)
+                disc = discriminator_loss(self.model, forward) if forward.adversarial else None
+            if disc is not None:                # D learns first; G's adversarial term then faces the new D
+                self._zero_grad([self.optimizers["disc"]])
+                self._update([self.optimizers["disc"]], list(self.model.discriminator.parameters()),
+                             disc.loss, clip=False)
+            with self._autocast():
+                out = generator_loss(self.model, forward, cfg)
+            if disc is not None:
+                out.logs = {**disc.logs, **out.logs}
+        self._update(opts, params, out.loss, clip=bool(cfg.grad_clip))
         if stage != "clip":
             self.ema.update(self.ema_parts, step=self.steps_done["init"] + self.steps_done["finetune"])
         return out
+
+    @staticmethod
+    def _zero_grad(optimizers: list[torch.optim.Optimizer]) -> None:
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+
+    def _update(self, optimizers: list[torch.optim.Optimizer], params: list[nn.Parameter],
+                loss: torch.Tensor, clip: bool) -> None:
+        """Backward, average over ranks, clip (when asked), step."""
+        loss.backward()
+        self._sync_grads(params)
+        if clip:
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+        for opt in optimizers:
+            opt.step()
 
     def _autocast(self):
         use_bf16 = self.cfg.amp == "bf16" or (self.cfg.amp == "auto" and self.device.type == "cuda")
@@ -271,14 +277,6 @@ class Trainer:
             p.grad.copy_(flat[offset:offset + n].view_as(p))
             offset += n
 
-    def _base_lr(self, name: str) -> float:
-        cfg = self.cfg
-        if name == "clip":
-            return cfg.clip_lr or cfg.lr
-        if name == "text":
-            return cfg.text_lr or cfg.clip_lr or cfg.lr
-        return cfg.lr
-
     def _lr_factor(self, stage: str, step: int) -> float:
         """Warm-up, then constant or cosine, per stage: the same shape for every optimiser."""
         cfg = self.cfg
@@ -292,17 +290,17 @@ class Trainer:
 
     def _lr(self, stage: str, step: int) -> float:
         """The learning rate logged for a stage (DCLIP's in stage 1, the generator's after)."""
-        return self._base_lr("clip" if stage == "clip" else "gen") * self._lr_factor(stage, step)
+        return self.base_lr["clip" if stage == "clip" else "gen"] * self._lr_factor(stage, step)
 
     def _set_lr(self, stage: str, step: int) -> None:
         names = ("clip",) if stage == "clip" else ("gen", "disc", "text")
         for name in names:
             for group in self.optimizers[name].param_groups:
-                group["lr"] = self._base_lr(name) * self._lr_factor(stage, step)
+                group["lr"] = self.base_lr[name] * self._lr_factor(stage, step)
 
     # ------------------------------------------------------------------ outputs
     def _log(self, logs: dict, images: dict | None) -> None:
-        with open(self.out / METRICS_FILE, "a") as fh:
+        with open(self.files.metrics, "a") as fh:
             fh.write(json.dumps({**logs, "time": time.time()}) + "\n")
         writer = self._tensorboard()
         global_step = sum(self.steps_done.values())
@@ -313,7 +311,7 @@ class Trainer:
             grid = torch.cat([images["source"], images["translation"], images["target"]], dim=3)
             grid = grid.float().clamp(0, 1.5) / 1.5
             writer.add_images(f"{logs['stage']}/source_translation_target", grid, global_step)
-            _save_grid_png(grid, self.out / SAMPLE_FILE)
+            _save_grid_png(grid, self.files.sample)
         if self.on_metrics is not None:
             self.on_metrics(logs)
 
@@ -321,15 +319,14 @@ class Trainer:
         if self._writer is None:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._writer = SummaryWriter(str(self.out / "tensorboard"))
+            self._writer = SummaryWriter(str(self.files.tensorboard))
         return self._writer
 
     def save_checkpoint(self) -> None:
         if not self.is_main:
             return
-        state = {"steps_done": self.steps_done, "config": self.cfg.to_dict()}
-        save_training_checkpoint(self.out / CHECKPOINT_DIR, self.model, self.ema.module, self.optimizers,
-                                 state, self._info(trained=False))
+        save_training_checkpoint(self.files.checkpoint, self.model, self.ema.module, self.optimizers,
+                                 {"steps_done": self.steps_done}, self._info(trained=False))
 
     def _end_of_stage(self, stage: str) -> None:
         if stage == "clip" and self.is_main:
@@ -343,12 +340,12 @@ class Trainer:
             trained=trained,
             description=f"napari-evai2i model trained with recipe {self.cfg.name!r}",
             provenance={"recipe": self.cfg.to_dict(), "steps_done": dict(self.steps_done),
-                        "data": self.cfg.data, "world_size": self.world.size,
+                        "world_size": self.world.size,
                         "device": str(self.device), "torch": torch.__version__})
 
     def export(self) -> Path:
         """Write the inference checkpoint (EMA generator, DCLIP, EMA text tower if tuned) to ``OUT/model``."""
-        folder = self.out / MODEL_DIR
+        folder = self.files.model
         if self.is_main:
             trained = self.steps_done["init"] > 0 or self.steps_done["finetune"] > 0
             raw = {k: v.clone() for k, v in self.ema_parts.state_dict().items()}

@@ -6,4 +6,4 @@ MANIFEST=${1:?manifest of a real cohort (see docs/data.md)}
 N=${2:-8}
 OUT=${3:-runs/paper}
 torchrun --standalone --nproc_per_node "$N" -m napari_evai2i.train \
-    --config src_training/configs/paper.yaml --out "$OUT" --resume data="$MANIFEST"
+    --config paper --out "$OUT" --resume data="$MANIFEST"

@@ -5,6 +5,6 @@ set -euo pipefail
 OUT=${1:-runs/demo}
 PY=${PYTHON:-.venv/bin/python}
 export HF_HUB_OFFLINE=1
-$PY -m napari_evai2i.train --config src_training/configs/demo.yaml --out "$OUT" --resume
+$PY -m napari_evai2i.train --config demo --out "$OUT" --resume
 $PY -m napari_evai2i.train.evaluate --model "$OUT/model" --seeds 1001 1002 --resolution 1 --json "$OUT/eval.json"
 $PY src_training/launch/ship_checkpoint.py "$OUT/model" --eval "$OUT/eval.json"

@@ -22,7 +22,7 @@ from qtpy.QtCore import QCoreApplication, QProcess, QProcessEnvironment, Qt, QTi
 from qtpy.QtGui import QPixmap
 from qtpy.QtWidgets import QLabel
 
-from ..training_run import (SAMPLE_FILE, STEP_KEYS, MetricsTail, build_command, default_config_path, model_folder,
+from ..training_run import (STEP_KEYS, MetricsTail, RunFolder, build_command, default_config_path, model_folder,
                             parse_overrides, recipe_steps)
 from .choices import compact_combo_boxes
 from .loss_plot import LossPlot
@@ -50,7 +50,8 @@ class TrainWidget(Container):
         self._stopping = False
         recipe = default_config_path()
         self.config = FileEdit(label="recipe", mode="r", filter="*.yaml *.yml", value=recipe or "",
-                               tooltip="training recipe YAML; empty: built-in defaults")
+                               tooltip="training recipe YAML (default: the demo recipe shipped with the "
+                                       "plugin); empty: built-in defaults")
         self.data = ComboBox(label="data", choices=["simulator", MANIFEST_CHOICE])
         self.manifest = FileEdit(label="manifest", mode="r", filter="*.json *.csv", visible=False)
         self.out = FileEdit(label="output folder", mode="d", value=Path.cwd() / "runs" / "napari")
@@ -140,9 +141,9 @@ class TrainWidget(Container):
             self.status.value = f"Cannot start: {exc}"
             show_warning(str(exc))
             return
-        out = self.output_folder
-        self._tail = MetricsTail(out / "metrics.jsonl", _offset=_size(out / "metrics.jsonl"))
-        self._sample_mtime = _mtime(out / SAMPLE_FILE)
+        run = RunFolder(self.output_folder)
+        self._tail = MetricsTail(run.metrics, _offset=_size(run.metrics))
+        self._sample_mtime = _mtime(run.sample)
         self.plot.plot({})
         process = QProcess(self.native)
         environment = QProcessEnvironment.systemEnvironment()
@@ -208,7 +209,7 @@ class TrainWidget(Container):
             if last is not None and not self._stopping:
                 self.status.value = (f"Training: {last.get('stage')} step {last.get('step')}/{last.get('total')}, "
                                      f"loss {float(last['loss']):.4f}")
-        image = self.output_folder / SAMPLE_FILE
+        image = RunFolder(self.output_folder).sample
         mtime = _mtime(image)
         if mtime > self._sample_mtime:
             pixmap = QPixmap(str(image))

@@ -1,0 +1,51 @@
+"""What one training run writes in its output folder: the trainer writes these paths and
+the Train widget follows them, so both take the names from here.
+
+Standard library only (the plugin imports it without torch).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MODEL_DIR = "model"                         #: the exported inference checkpoint
+CHECKPOINT_DIR = "checkpoints/last"         #: the resumable training state
+METRICS_FILE = "metrics.jsonl"              #: one JSON object per logged step
+SAMPLE_FILE = "samples/latest.png"          #: the newest source | translation | target grid
+RECIPE_FILE = "train_config.yaml"           #: the resolved recipe of the run
+TENSORBOARD_DIR = "tensorboard"
+
+
+class RunFolder:
+    """The paths of one run's outputs under ``root`` (the recipe's ``out``)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.root)!r})"
+
+    @property
+    def model(self) -> Path:
+        return self.root / MODEL_DIR
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / CHECKPOINT_DIR
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / METRICS_FILE
+
+    @property
+    def sample(self) -> Path:
+        return self.root / SAMPLE_FILE
+
+    @property
+    def recipe(self) -> Path:
+        return self.root / RECIPE_FILE
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / TENSORBOARD_DIR
