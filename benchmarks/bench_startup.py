@@ -96,7 +96,8 @@ def main() -> None:
     parser.add_argument("--input", type=Path, default=None)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    import torch
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _common import machine
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -119,9 +120,7 @@ def main() -> None:
     medians["sum_of_phases"] = round(sum(medians[p] for p in phases), 3)
     medians["outside_translation"] = round(medians["command"] - medians["translate"], 3)
     print(json.dumps({"benchmark": "startup", "shape": list(SHAPE), "repeats": args.repeats,
-                      "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-                      "threads": torch.get_num_threads(), "torch": torch.__version__,
-                      "seconds_median": medians}, indent=2))
+                      "machine": machine(), "seconds_median": medians}, indent=2))
 
 
 if __name__ == "__main__":
