@@ -1,11 +1,13 @@
-"""Difference maps and image-quality metrics between a translation and a reference.
+"""Image-quality metrics and difference maps between a translation and a reference.
 
-Everything is computed on volumes normalised with their own :func:`fit_intensity_scale`
-(the scale the network itself sees), so a difference of 0.1 means 10% of each volume's
-bright-tissue level whatever the scanner units. PSNR and SSIM come from torchmetrics;
-SSIM is the 2-D index averaged over slices (as in the I2I literature), which also works for
-thin slabs. LPIPS is reported only when its AlexNet backbone is already on disk -- it is
-never downloaded.
+One implementation of PSNR and SSIM for the widget's comparison and the model evaluation:
+:func:`psnr` and :func:`ssim` take an explicit ``data_range`` and an optional ``mask`` (the
+voxels that count). SSIM is the 2-D index (torchmetrics, 11-pixel Gaussian window) of every
+slice along ``axis``, averaged over the counted voxels (as in the I2I literature), which also
+works for thin slabs. :func:`compare` scores volumes normalised with their own
+:func:`fit_intensity_scale` (the scale the network itself sees) over the whole field of view
+with the reference's range; the evaluation scores inside the brain with range 1. LPIPS is
+reported only when its AlexNet backbone is already on disk -- it is never downloaded.
 """
 
 from __future__ import annotations
@@ -61,38 +63,56 @@ def symmetric_limits(difference: np.ndarray, percentile: float = 99.5) -> tuple[
     return -m, m
 
 
-def compare(translation: np.ndarray, reference: np.ndarray, axis: int = 0) -> Comparison:
-    """PSNR/SSIM (and LPIPS if possible) of normalised volumes, slices taken along ``axis``."""
-    import torch
-    from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+def psnr(pred: np.ndarray, target: np.ndarray, data_range: float, mask: np.ndarray | None = None) -> float:
+    """``10 log10(data_range^2 / MSE)`` in dB, the MSE over ``mask`` (every voxel when None)."""
+    diff = np.asarray(pred, dtype=np.float32) - np.asarray(target, dtype=np.float32)
+    mse = float(np.mean((diff[mask] if mask is not None else diff) ** 2))
+    return float(10 * np.log10(data_range ** 2 / max(mse, 1e-12)))
 
+
+def ssim(pred: np.ndarray, target: np.ndarray, data_range: float, mask: np.ndarray | None = None,
+         axis: int = 0) -> float:
+    """Mean 2-D SSIM over ``mask`` (every voxel when None), slices taken along ``axis``.
+
+    The SSIM map of each slice is computed in chunks of slices (memory stays small for 1 mm
+    volumes); slices without a counted voxel are skipped.
+    """
+    import torch
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    p, t = _as_slices(pred, axis), _as_slices(target, axis)
+    counted = np.ones(p.shape, dtype=bool) if mask is None else _as_slices(mask, axis).astype(bool)
+    keep = np.flatnonzero(counted.any(axis=(1, 2)))
+    total, count = 0.0, 0
+    for start in range(0, keep.size, SSIM_CHUNK_SLICES):
+        index = keep[start:start + SSIM_CHUNK_SLICES]
+        _, full = structural_similarity_index_measure(
+            torch.from_numpy(p[index][:, None]), torch.from_numpy(t[index][:, None]),
+            data_range=float(data_range), return_full_image=True)
+        values = full[:, 0].numpy()[counted[index]]
+        total += float(values.sum(dtype=np.float64))
+        count += values.size
+    return total / count if count else float("nan")
+
+
+def compare(translation: np.ndarray, reference: np.ndarray, axis: int = 0) -> Comparison:
+    """PSNR/SSIM (and LPIPS if possible) of normalised volumes, slices taken along ``axis``.
+
+    Every voxel counts, and the data range is the normalised reference's own range.
+    """
     if np.shape(translation) != np.shape(reference):
         raise ValueError(f"the reference has shape {np.shape(reference)} but the translation "
                          f"{np.shape(translation)}: pick a reference of the same grid")
     pred = _as_slices(normalised(translation), axis)
     target = _as_slices(normalised(reference), axis)
     data_range = float(max(target.max() - target.min(), 1e-6))
-    psnr = float(peak_signal_noise_ratio(torch.from_numpy(pred), torch.from_numpy(target), data_range=data_range))
-    kernel = _ssim_kernel(pred.shape[-2:])
-    total, weight = 0.0, 0
-    for start in range(0, pred.shape[0], SSIM_CHUNK_SLICES):
-        p = torch.from_numpy(pred[start:start + SSIM_CHUNK_SLICES, None])
-        t = torch.from_numpy(target[start:start + SSIM_CHUNK_SLICES, None])
-        value = structural_similarity_index_measure(p, t, data_range=data_range, kernel_size=kernel)
-        total += float(value) * p.shape[0]
-        weight += p.shape[0]
-    return Comparison(psnr=psnr, ssim=total / weight, lpips=_lpips(pred, target))
+    return Comparison(psnr=psnr(pred, target, data_range), ssim=ssim(pred, target, data_range),
+                      lpips=_lpips(pred, target))
 
 
 def _as_slices(volume: np.ndarray, axis: int) -> np.ndarray:
     volume = volume[np.newaxis] if volume.ndim == 2 else volume
     return np.ascontiguousarray(np.moveaxis(volume, axis, 0), dtype=np.float32)
-
-
-def _ssim_kernel(shape: tuple[int, int]) -> int:
-    """The usual 11-pixel window, shrunk (odd) for tiny slices."""
-    size = min(11, *shape)
-    return max(3, size if size % 2 else size - 1)
 
 
 def lpips_weights_available() -> bool:

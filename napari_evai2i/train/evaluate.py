@@ -3,8 +3,9 @@
     python -m napari_evai2i.train.evaluate --model demo --seeds 1001 1002 --json report.json
 
 * Translation tasks (T1w->T2w, T1w->FLAIR, T2w->T1w, T1w->PDw) on whole simulated
-  subjects (new seeds, new deformations): PSNR and SSIM inside the brain, each volume
-  normalised by its own 99.5th percentile, against two baselines: the identity (source
+  subjects (new seeds, new deformations): PSNR (data range 1) and SSIM inside the brain
+  (:mod:`napari_evai2i.engine.metrics`), each volume normalised by its own 99.5th
+  percentile, against two baselines: the identity (source
   as is) and histogram matching of the source to the target's own histogram (an oracle).
   The source is a full simulated scan (bias field, Rician noise); the reference is the same
   subject under the target protocol without bias field or noise, which is what training
@@ -27,7 +28,7 @@ import torch
 
 from ..data.physics import PRESETS, Protocol
 from ..data.simulator import simulate_pair
-from ..engine.normalization import fit_intensity_scale
+from ..engine.metrics import normalised, psnr, ssim
 
 #: (name, source protocol, target protocol); targets of the zero-shot tasks are held out.
 TASKS = {
@@ -51,22 +52,12 @@ def _prompt(protocol: Protocol, plane: str = "axial") -> str:
     return canonical_prompt(protocol_fields(protocol, plane))
 
 
-def _normalized(volume: np.ndarray) -> np.ndarray:
-    return fit_intensity_scale(volume).normalize(volume)
+_normalized = normalised  # the name tests/train/test_demo_model.py imports
 
 
 def brain_metrics(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     """PSNR (data range 1) and mean SSIM inside ``mask`` of normalised (Z, Y, X) volumes."""
-    from torchmetrics.functional.image import structural_similarity_index_measure
-
-    mse = float(np.mean((pred[mask] - target[mask]) ** 2))
-    psnr = 10 * np.log10(1.0 / max(mse, 1e-12))
-    keep = mask.any(axis=(1, 2))
-    p = torch.from_numpy(np.ascontiguousarray(pred[keep]))[:, None]
-    t = torch.from_numpy(np.ascontiguousarray(target[keep]))[:, None]
-    _, ssim_map = structural_similarity_index_measure(p, t, data_range=1.0, return_full_image=True)
-    ssim = float(ssim_map[:, 0].numpy()[mask[keep]].mean())
-    return {"psnr": round(psnr, 2), "ssim": round(ssim, 4)}
+    return {"psnr": round(psnr(pred, target, 1.0, mask), 2), "ssim": round(ssim(pred, target, 1.0, mask), 4)}
 
 
 def histogram_matched(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -98,9 +89,9 @@ def evaluate_translation(translator, seeds=(1001,), resolution_mm: int = 2,
             src, tgt = source_and_reference(PRESETS[src_kind], tgt_protocol, seed, resolution_mm)
             mask = src.mask
             out = translator.translate(src.image, _prompt(tgt_protocol), source_prompt=_prompt(src.protocol))
-            target = _normalized(tgt.image)
-            source = _normalized(src.image)
-            scores["model"].append(brain_metrics(_normalized(out), target, mask))
+            target = normalised(tgt.image)
+            source = normalised(src.image)
+            scores["model"].append(brain_metrics(normalised(out), target, mask))
             scores["identity"].append(brain_metrics(source, target, mask))
             scores["histogram_matching"].append(brain_metrics(histogram_matched(source, target, mask), target, mask))
         report[name] = {k: {m: round(float(np.mean([s[m] for s in v])), 4) for m in ("psnr", "ssim")}
