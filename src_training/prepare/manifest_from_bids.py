@@ -29,6 +29,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from _cli import UsageError, add_split_options, base_parser, run
+
 from napari_evai2i.data.manifest import Manifest, ManifestEntry
 from napari_evai2i.prompts import fields_from_tags
 from napari_evai2i.prompts import vocabulary as voc
@@ -61,10 +63,6 @@ _SAME_NAME = (
 #: Seconds in BIDS; above these limits a value must already be in ms.
 _SECONDS = {"RepetitionTime": 100.0, "EchoTime": 1.0, "InversionTime": 10.0}
 _ENTITY = re.compile(r"^([a-zA-Z0-9]+)-([a-zA-Z0-9]+)$")
-
-
-class UsageError(Exception):
-    pass
 
 
 def parse_name(name: str) -> tuple[dict[str, str], str] | None:
@@ -141,15 +139,9 @@ def sidecar_tags(meta: dict[str, Any], notes: list[str], where: str) -> dict[str
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("root", type=Path, help="BIDS-like dataset folder (holding sub-* folders)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="manifest file (.json or .csv)")
-    parser.add_argument("--organ", help="organ of every image, e.g. brain (else from the sidecars)")
-    parser.add_argument("--valid-fraction", type=float, default=0.0, help="subjects put in the valid split")
-    parser.add_argument("--test-fraction", type=float, default=0.0, help="subjects put in the test split")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random split")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    return parser.parse_args(argv)
+    parser = base_parser(__doc__, "BIDS-like dataset folder (holding sub-* folders)",
+                         "organ of every image, e.g. brain (else from the sidecars)")
+    return add_split_options(parser).parse_args(argv)
 
 
 def build(args: argparse.Namespace) -> tuple[Manifest, dict[str, int], list[str]]:
@@ -189,30 +181,11 @@ def build(args: argparse.Namespace) -> tuple[Manifest, dict[str, int], list[str]
     if not entries:
         raise UsageError(f"{root}: no anatomical images (sub-*/[ses-*/]anat/*_{{{','.join(SUFFIX_SEQUENCE)}}}"
                          ".nii[.gz]) found")
-    manifest = Manifest(entries)  # absolute paths; save() stores them relative to the manifest
-    if args.valid_fraction or args.test_fraction:
-        manifest = manifest.with_random_splits(args.valid_fraction, args.test_fraction, args.seed)
-    return manifest, skipped, notes
+    return Manifest(entries), skipped, notes  # absolute paths; save() stores them relative to the manifest
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        if args.output.exists() and not args.overwrite:
-            raise UsageError(f"{args.output}: already exists (use --overwrite)")
-        manifest, skipped, notes = build(args)
-        path = manifest.save(args.output)
-    except (UsageError, ValueError, OSError) as exc:
-        print(f"error: {exc}".replace("\n", " "), file=sys.stderr)
-        return 2
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
-    single = sum(1 for entries in manifest.by_subject().values() if len(entries) < 2)
-    skipped_text = ", ".join(f"{v} {k}" for k, v in skipped.items() if v)
-    print(f"wrote {path}: {len(manifest.subjects())} subjects, {len(manifest)} images"
-          + (f", {single} subjects with a single image" if single else "")
-          + (f" (skipped: {skipped_text})" if skipped_text else ""))
-    return 0
+    return run(parse_args(argv), build, ("image", "images"))
 
 
 if __name__ == "__main__":

@@ -26,29 +26,21 @@ import os
 import sys
 from pathlib import Path
 
+from _cli import UsageError, add_split_options, base_parser, run
+
 from napari_evai2i.data.manifest import Manifest, ManifestEntry, slugify, unique_name
 from napari_evai2i.io import VolumeReadError, list_dicom_series
 from napari_evai2i.prompts import fields_from_dicom
 
 
-class UsageError(Exception):
-    pass
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("root", type=Path, help="folder tree holding the DICOM series")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="manifest file (.json or .csv)")
-    parser.add_argument("--organ", help="organ of every series, e.g. brain (else from the headers)")
+    parser = base_parser(__doc__, "folder tree holding the DICOM series",
+                         "organ of every series, e.g. brain (else from the headers)")
     parser.add_argument("--subject-depth", type=int, default=1,
                         help="number of leading folder levels below ROOT that name a subject (default 1)")
     parser.add_argument("--min-slices", type=int, default=10,
                         help="skip series with fewer slices (files, or frames of a multi-frame file; default 10)")
-    parser.add_argument("--valid-fraction", type=float, default=0.0, help="subjects put in the valid split")
-    parser.add_argument("--test-fraction", type=float, default=0.0, help="subjects put in the test split")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random split")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    return parser.parse_args(argv)
+    return add_split_options(parser).parse_args(argv)
 
 
 def _shape(header) -> tuple[int, ...] | None:
@@ -116,28 +108,11 @@ def build(args: argparse.Namespace) -> tuple[Manifest, dict[str, int], list[str]
     if not entries:
         raise UsageError(f"{root}: no usable DICOM series found below this folder "
                          f"(skipped: {', '.join(f'{k} {v}' for k, v in skipped.items() if v) or 'none'})")
-    manifest = Manifest(entries)  # absolute paths; save() stores them relative to the manifest
-    if args.valid_fraction or args.test_fraction:
-        manifest = manifest.with_random_splits(args.valid_fraction, args.test_fraction, args.seed)
-    return manifest, skipped, notes
+    return Manifest(entries), skipped, notes  # absolute paths; save() stores them relative to the manifest
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        if args.output.exists() and not args.overwrite:
-            raise UsageError(f"{args.output}: already exists (use --overwrite)")
-        manifest, skipped, notes = build(args)
-        path = manifest.save(args.output)
-    except (UsageError, ValueError, OSError) as exc:
-        print(f"error: {exc}".replace("\n", " "), file=sys.stderr)
-        return 2
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
-    skipped_text = ", ".join(f"{v} {k}" for k, v in skipped.items() if v)
-    print(f"wrote {path}: {len(manifest.subjects())} subjects, {len(manifest)} series"
-          + (f" (skipped: {skipped_text})" if skipped_text else ""))
-    return 0
+    return run(parse_args(argv), build, ("series", "series"))
 
 
 if __name__ == "__main__":
