@@ -28,10 +28,7 @@ def read_mapping(path: str | os.PathLike[str], what: str, *, syntax: str = "json
     was meant to be (``what``), so a command line can print it as one line.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    text = read_text(path, what)
     if syntax == "yaml":
         import yaml
 
@@ -50,6 +47,14 @@ def read_mapping(path: str | os.PathLike[str], what: str, *, syntax: str = "json
     if not isinstance(data, dict):
         raise ValueError(f"{path}: {what} must be {expected}")
     return data
+
+
+def read_text(path: str | os.PathLike[str], what: str) -> str:
+    """A settings file's text (UTF-8, a byte-order mark allowed); ``ValueError`` naming the file if unreadable."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
 
 
 def dataclass_from_mapping(cls: type[T], values: Mapping[str, Any], what: str) -> T:

@@ -21,31 +21,10 @@ class RunFolder:
     """The paths of one run's outputs under ``root`` (the recipe's ``out``)."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
+        self.root = root = Path(root)
+        self.model, self.checkpoint = root / MODEL_DIR, root / CHECKPOINT_DIR
+        self.metrics, self.sample = root / METRICS_FILE, root / SAMPLE_FILE
+        self.recipe, self.tensorboard = root / RECIPE_FILE, root / TENSORBOARD_DIR
 
     def __repr__(self) -> str:
         return f"RunFolder({str(self.root)!r})"
-
-    @property
-    def model(self) -> Path:
-        return self.root / MODEL_DIR
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.root / CHECKPOINT_DIR
-
-    @property
-    def metrics(self) -> Path:
-        return self.root / METRICS_FILE
-
-    @property
-    def sample(self) -> Path:
-        return self.root / SAMPLE_FILE
-
-    @property
-    def recipe(self) -> Path:
-        return self.root / RECIPE_FILE
-
-    @property
-    def tensorboard(self) -> Path:
-        return self.root / TENSORBOARD_DIR

@@ -96,3 +96,25 @@ def test_attention_block_sdpa_equals_explicit_softmax():
     torch.nn.init.normal_(block.proj.weight, std=0.1)
     x = torch.randn(2, 32, 12, 10)
     assert torch.allclose(block(x), block.forward_reference(x), atol=1e-5)
+
+
+def test_style_dim_is_derived_from_embed_dim_or_must_agree():
+    from napari_evai2i.model import ModelConfig
+
+    data = get_preset("tiny").to_dict()
+    for part in ("generator", "discriminator"):
+        del data[part]["style_dim"]
+    config = ModelConfig.from_dict(data)
+    assert config.generator.style_dim == config.discriminator.style_dim == config.embed_dim == 64
+    data["generator"]["style_dim"] = 32
+    with pytest.raises(ValueError, match=r"style_dim \(32\) must equal embed_dim \(64\)"):
+        ModelConfig.from_dict(data)
+
+
+def test_unknown_model_config_keys_are_named():
+    from napari_evai2i.model import ModelConfig
+
+    with pytest.raises(ValueError, match="unknown model config keys: colour"):
+        ModelConfig.from_dict({"colour": 1})
+    with pytest.raises(ValueError, match="unknown model config generator keys: depth"):
+        ModelConfig.from_dict({"generator": {"depth": 3}})

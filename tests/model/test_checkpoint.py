@@ -66,3 +66,52 @@ def test_saved_checkpoints_are_readable_like_ordinary_files(tmp_path):
         os.umask(umask)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o755
     assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o644}
+
+
+def test_is_checkpoint_folder_needs_config_and_weights(tmp_path, tiny_checkpoint):
+    from napari_evai2i.model import is_checkpoint_folder
+
+    assert is_checkpoint_folder(tiny_checkpoint)
+    (tmp_path / "config.json").write_text("{}")
+    assert not is_checkpoint_folder(tmp_path)                 # weights missing
+    assert not is_checkpoint_folder(tmp_path / "no-such-folder")
+
+
+def test_a_failed_write_keeps_the_previous_folder(tmp_path):
+    from napari_evai2i.model.files import atomic_folder
+
+    save_pretrained(create_model("tiny", seed=1), tmp_path / "c", CheckpointInfo(description="one"))
+    with pytest.raises(RuntimeError, match="disk full"):
+        with atomic_folder(tmp_path / "c") as tmp:
+            (tmp / "config.json").write_text("half")
+            raise RuntimeError("disk full")
+    assert [p.name for p in tmp_path.iterdir()] == ["c"]
+    assert load_pretrained(tmp_path / "c")[1].description == "one"
+
+
+def test_old_prompt_field_is_ignored_and_another_normalisation_refused(tmp_path):
+    folder = save_pretrained(create_model("tiny", seed=1), tmp_path / "c", CheckpointInfo())
+    meta = json.loads((folder / "config.json").read_text())
+    assert "prompt" not in meta and meta["normalization"] == {"MR": "p99.5", "CT": "hu"}
+    meta["prompt"] = {}                                        # what earlier versions wrote
+    (folder / "config.json").write_text(json.dumps(meta))
+    assert load_pretrained(folder)[1].trained is False
+    meta["normalization"]["MR"] = "zscore"
+    (folder / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="normalised by 'zscore'"):
+        load_pretrained(folder)
+
+
+def test_recorded_normalisation_is_the_one_the_engine_applies():
+    from napari_evai2i.engine.normalization import MR_PERCENTILE
+    from napari_evai2i.model.factory import NORMALIZATION
+
+    assert NORMALIZATION["MR"] == f"p{MR_PERCENTILE:g}"
+
+
+def test_loading_leaves_the_callers_random_stream_alone(tiny_checkpoint):
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    load_pretrained(tiny_checkpoint)
+    assert torch.equal(torch.rand(3), expected)

@@ -22,7 +22,9 @@ def test_training_runs_plots_stops_and_hands_over_the_model(train_widget, qtbot,
     from napari_evai2i.train.config import load_train_config
 
     viewer, widget = train_widget
-    assert widget.config.value.name == "demo.yaml"          # the demo recipe of this checkout
+    from napari_evai2i.train.config import recipe_path
+
+    assert widget.config.value == recipe_path("demo")        # the demo recipe shipped in the package
     recipe = load_train_config(widget.config.value)
     assert (widget.clip_steps.value, widget.init_steps.value, widget.finetune_steps.value) == (
         recipe.clip_steps, recipe.init_steps, recipe.finetune_steps)  # prefilled from the recipe

@@ -3,9 +3,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
-
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "src_training" / "configs" / "demo.yaml"
 
 
 def test_help_imports_no_gui_toolkit():
@@ -26,7 +23,7 @@ def test_unknown_key_is_a_one_line_error():
 
 
 def test_tiny_run_writes_model_metrics_samples_and_dclip_report(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "napari_evai2i.train", "--config", str(DEMO_CONFIG),
+    proc = subprocess.run([sys.executable, "-m", "napari_evai2i.train", "--config", "demo",
                            f"out={tmp_path}", "clip_steps=2", "init_steps=2", "finetune_steps=2", "clip_batch=3",
                            "gen_batch=2", "crop_size=64", "image_every=1", "eval_slices=4", "log_every=1"],
                           capture_output=True, text=True, timeout=300)

@@ -1,0 +1,62 @@
+"""Training recipes: shipped recipes by name, one validator, learning rates resolved once."""
+
+from pathlib import Path
+
+import pytest
+
+from napari_evai2i.train.config import (OPTIMIZERS, TrainConfig, list_recipes, load_train_config, recipe_path,
+                                        resolve_recipe)
+
+
+def test_shipped_recipes_load_by_name_and_by_file():
+    assert {"demo", "paper"} <= set(list_recipes())
+    path = recipe_path("demo")
+    assert path.name == "demo.yaml" and path.parent.name == "recipes"
+    assert load_train_config("demo") == load_train_config(path)
+    assert load_train_config("paper").model == "paper"
+
+
+def test_a_name_that_is_neither_a_file_nor_a_recipe_is_one_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no shipped recipe of that name"):
+        load_train_config("nosuchrecipe")
+    with pytest.raises(ValueError, match="cannot read training config"):
+        load_train_config(tmp_path / "missing.yaml")
+    assert resolve_recipe(tmp_path / "x.yaml") == tmp_path / "x.yaml"
+
+
+def test_bad_files_and_values_are_reported_with_their_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lr: [1, 2\n")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        load_train_config(bad)
+    bad.write_text("- 1\n- 2\n")
+    with pytest.raises(ValueError, match="must be a mapping"):
+        load_train_config(bad)
+    with pytest.raises(ValueError, match="unknown training config keys: channels_last, eval_every"):
+        load_train_config(None, ["eval_every=1", "channels_last=on"])      # options that did nothing
+    with pytest.raises(ValueError, match="lr must be a number, not 'fast'"):
+        load_train_config(None, ["lr=fast"])
+
+
+def test_yaml_1_1_quirks_are_converted():
+    cfg = load_train_config(None, ["lr=8e-4", "clip_lr=5e-4", "betas=[0.9,0.99]", "amp=off", "grad_clip=null"])
+    assert (cfg.lr, cfg.clip_lr, cfg.betas, cfg.amp, cfg.grad_clip) == (8e-4, 5e-4, (0.9, 0.99), "off", None)
+
+
+def test_learning_rate_fallbacks_are_resolved_in_one_place():
+    assert TrainConfig(lr=1e-3).learning_rates() == {"clip": 1e-3, "text": 1e-3, "gen": 1e-3, "disc": 1e-3}
+    rates = TrainConfig(lr=1e-3, clip_lr=5e-4).learning_rates()
+    assert rates == {"clip": 5e-4, "text": 5e-4, "gen": 1e-3, "disc": 1e-3}
+    assert TrainConfig(lr=1e-3, clip_lr=5e-4, text_lr=2e-4).learning_rates()["text"] == 2e-4
+    assert set(rates) == set(OPTIMIZERS)
+
+
+def test_the_code_consistency_factor_is_a_recipe_key_with_the_official_default():
+    assert TrainConfig().w_con_code == 10.0
+    assert load_train_config(None, ["w_con_code=2"]).w_con_code == 2
+
+
+def test_the_command_line_recipe_paths_of_the_source_tree_are_the_shipped_files():
+    configs = Path(__file__).resolve().parents[2] / "src_training" / "configs"
+    for name in ("demo", "paper"):
+        assert (configs / f"{name}.yaml").resolve() == recipe_path(name).resolve()
