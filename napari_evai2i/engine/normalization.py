@@ -3,7 +3,9 @@
 The network sees MR volumes divided by their 99.5th percentile and CT volumes as
 ``(HU + 1024) / 3000`` (the official mapping), and translations are mapped back into
 the source's own intensity scale. One implementation for both sides, so training and
-inference can never drift apart.
+inference can never drift apart: real cohorts fit it on each whole volume, the simulated
+training slices on the whole noise-free template volume of their protocol
+(:func:`napari_evai2i.data.slices.template_levels`), inference on the input volume.
 """
 
 from __future__ import annotations
