@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ..model import CheckpointInfo, EVAModel, create_model, load_pretrained
 from ..model.layers import BoundPrompt
-from ..model.factory import WEIGHTS_FILE
+from ..model.files import WEIGHTS_FILE, is_checkpoint_folder
 from .normalization import IntensityScale, fit_intensity_scale
 
 #: Built-in model names. ``demo`` ships inside the package; ``*-random`` are untrained.
@@ -109,7 +109,7 @@ def load_model(name_or_path: str | Path = "demo", device: str | torch.device = "
     key = str(name_or_path)
     if key not in BUILTIN_MODELS or key == "demo":
         path = demo_checkpoint_path() if key == "demo" else Path(key).expanduser().resolve()
-        if key == "demo" and not (path / WEIGHTS_FILE).is_file():
+        if key == "demo" and not is_checkpoint_folder(path):
             raise ValueError("the demo checkpoint is not installed with this copy of napari-evai2i")
         key = str(path)
     return _load_cached(key, str(resolved)).with_precision(precision)

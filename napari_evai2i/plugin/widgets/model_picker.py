@@ -30,12 +30,9 @@ def builtin_model_choices() -> list[tuple[str, str]]:
 
 
 def device_choices() -> list[str]:
-    from ..torch_guard import guard_triton_import
+    from ..torch_guard import engine_module
 
-    guard_triton_import()
-    from ...engine import available_devices  # imports torch: only when a widget is built
-
-    return available_devices()
+    return engine_module("engine.translator").available_devices()  # imports torch: only when a widget is built
 
 
 class ModelPicker(Container):
