@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import atomic_file
 from .._mappings import read_mapping
 from ..prompts import ProtocolFields, fields_from_info_entry
 
@@ -241,9 +242,8 @@ class Manifest:
                 writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_COLUMNS})
             text = buffer.getvalue()
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp")
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
+        with atomic_file(path) as temporary:
+            temporary.write_text(text, encoding="utf-8")
         return path
 
     @classmethod

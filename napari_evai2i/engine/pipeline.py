@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from .._atomic import atomic_file
 from ..io import SYNTHETIC_NOTICE, Volume, write_dicom_series, write_volume
 from .normalization import MR_PERCENTILE, fit_intensity_scale
 from .provenance import derived_tags, image_comments, series_description
@@ -219,12 +219,5 @@ def _jsonable(value: Any) -> Any:
 
 def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, ".json") as temporary:
+        temporary.write_text(json.dumps(data, indent=2))

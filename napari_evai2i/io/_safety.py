@@ -1,21 +1,21 @@
 """The writers' safety rules: never over an input, atomic files and folders.
 
-Data go to a hidden temporary sibling of the target, which is renamed into place only once
-complete; a failure removes it. A finished folder replaces an existing one by two renames,
-the old one being put back if the second fails.
+The atomic writing itself (temporary sibling, rename into place, folder swap) is
+:mod:`napari_evai2i._atomic`, re-exported here for the writers.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
+from .._atomic import atomic_file, replace_folder, temporary_sibling
 from .errors import VolumeWriteError
 from .volume import Volume
+
+__all__ = ["atomic_file", "check_target", "is_within", "prepare_parent", "protected_paths", "replace_folder",
+           "resolved", "temporary_sibling"]
 
 
 def resolved(path: str | os.PathLike[str]) -> Path:
@@ -48,41 +48,9 @@ def check_target(target: Path, protected: list[Path], *, folder: bool) -> None:
             raise VolumeWriteError(f"{target}: refusing to write a folder that contains the input {path}")
 
 
-def temporary_sibling(target: Path, suffix: str = "") -> Path:
-    """A hidden, unique name in the target's folder (same file system: renames are atomic)."""
-    return target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp{suffix}"
-
-
-@contextmanager
-def atomic_file(target: Path, suffix: str) -> Iterator[Path]:
-    """Yield a temporary path next to ``target``; move it onto ``target`` on success."""
-    temporary = temporary_sibling(target, suffix)
-    try:
-        yield temporary
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 def prepare_parent(target: Path) -> None:
     """Create the target's folder, as a :class:`VolumeWriteError` when that fails."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise VolumeWriteError(f"{target}: cannot create folder {target.parent}: {exc}") from exc
-
-
-def replace_folder(temporary: Path, target: Path, replace_existing: bool) -> None:
-    """Rename the finished folder onto ``target``, swapping out an existing one if asked."""
-    if not replace_existing:
-        os.rename(temporary, target)
-        return
-    retired = temporary_sibling(target, ".old")
-    os.rename(target, retired)
-    try:
-        os.rename(temporary, target)
-    except BaseException:
-        os.rename(retired, target)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)

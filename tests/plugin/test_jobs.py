@@ -3,7 +3,6 @@
 import threading
 
 import numpy as np
-import pytest
 
 from napari_evai2i.plugin.jobs import (ModelReady, PromptMix, SlicePreview, JobRequest, sweep_slice,
                                        translate_volume)

@@ -1,6 +1,5 @@
 """The shipped demo checkpoint: it loads offline and really translates T1w into T2w."""
 
-import numpy as np
 import pytest
 
 from napari_evai2i.data.physics import PRESETS
