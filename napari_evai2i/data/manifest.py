@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_file
-from .._mappings import read_mapping
+from .._mappings import read_mapping, read_text
 from ..prompts import ProtocolFields, fields_from_info_entry
 
 __all__ = [
@@ -251,10 +251,7 @@ class Manifest:
         """Read a manifest written by :meth:`save` (or by hand); errors name the file and row."""
         path = Path(path).expanduser()
         fmt = _format_of(path)
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            raise ValueError(f"{path}: cannot read manifest: {exc.strerror or exc}") from None
+        text = read_text(path, "manifest")
         if fmt == "json":
             raw, where = _json_rows(text, path)
         else:
