@@ -90,16 +90,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    if not many:
-        try:
-            print(translate_one(jobs[0], prompt, translator, args))
-        except KeyboardInterrupt:
-            print("error: interrupted; no output was written", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        except (ValueError, OSError, RuntimeError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_ERROR
-        return EXIT_OK
     started, failed = time.perf_counter(), 0
     for job in jobs:
         try:
@@ -108,8 +98,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: interrupted during {job.name}; its output was not written", file=sys.stderr)
             return EXIT_INTERRUPTED
         except (ValueError, OSError, RuntimeError) as exc:
+            if not many:
+                print(f"error: {exc}", file=sys.stderr)
+                return EXIT_ERROR
             failed += 1
             print(f"error: {job.name}: {exc} (skipped)", file=sys.stderr)
+    if not many:
+        return EXIT_OK
     done = len(jobs) - failed
     print(f"translated {done} of {len(jobs)} series into {args.output} in {time.perf_counter() - started:.1f} s"
           + (f"; {failed} failed (see the errors above)" if failed else ""), file=sys.stderr)
