@@ -17,6 +17,7 @@ def train_widget(make_napari_viewer):
     widget.shutdown()
 
 
+@pytest.mark.slow
 def test_training_runs_plots_stops_and_hands_over_the_model(train_widget, qtbot, tmp_path):
     from napari_evai2i.engine import load_model
     from napari_evai2i.train.config import load_train_config

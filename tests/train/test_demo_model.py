@@ -1,6 +1,5 @@
 """The shipped demo checkpoint: it loads offline and really translates T1w into T2w."""
 
-import pytest
 
 from napari_evai2i.data.physics import PRESETS
 from napari_evai2i.engine import load_model
@@ -17,7 +16,6 @@ def test_demo_checkpoint_ships_in_the_package_within_budget():
     assert translator.trained and "UNTRAINED" not in translator.label
 
 
-@pytest.mark.slow
 def test_demo_beats_identity_and_histogram_matching_on_a_fresh_subject():
     t1, t2 = source_and_reference(PRESETS["T1W"], PRESETS["T2W"], seed=4321, resolution_mm=2)
     translator = load_model("demo", "cpu")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -43,6 +44,7 @@ def test_gathered_contrastive_loss_and_gradients_equal_single_process(tmp_path):
     assert torch.allclose(result["grad"], proj.weight.grad, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_train_and_only_rank0_writes(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", _free_port(),

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def test_help_imports_no_gui_toolkit():
     code = ("import sys, runpy; sys.argv=['x','--help']\n"
@@ -22,6 +24,7 @@ def test_unknown_key_is_a_one_line_error():
     assert proc.stderr.strip() == "error: unknown training config keys: learning_rate"
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_model_metrics_samples_and_dclip_report(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "napari_evai2i.train", "--config", "demo",
                            f"out={tmp_path}", "clip_steps=2", "init_steps=2", "finetune_steps=2", "clip_batch=3",

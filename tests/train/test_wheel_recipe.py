@@ -8,7 +8,6 @@ import sys
 import sysconfig
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +24,6 @@ print(json.dumps({"package": napari_evai2i.__file__, "recipe": str(recipe), "rec
 """
 
 
-@pytest.mark.slow
 def test_the_train_widgets_recipe_loads_from_an_installed_wheel(tmp_path):
     source = tmp_path / "src"                  # build from a copy: nothing is written into the checkout
     source.mkdir()
