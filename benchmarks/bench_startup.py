@@ -1,6 +1,6 @@
 """Where the translate command's time goes, end to end, on one volume (prints JSON).
 
-    python benchmarks/bench_startup.py [--input VOL.nii.gz] [--repeats 3]
+    python benchmarks/bench_startup.py [--input VOL.nii.gz] [--repeats 3] [--baseline-tree DIR]
 
 Without ``--input`` a 182 x 218 x 182 T1w volume (1 mm, the sample subject's anatomy) is
 written to a temporary folder first. Measured in one run on one machine:
@@ -12,7 +12,10 @@ written to a temporary folder first. Measured in one run on one machine:
   loading the model, preparing (scale, prompt kernels), translating, writing (NIfTI gzip
   at several compression levels, since that is a choice we make).
 
-Each figure is the median of ``--repeats`` runs; the CPU's instruction set is printed with them.
+With ``--baseline-tree DIR`` (a checkout of an older commit, e.g. ``git worktree add DIR
+REV``) the whole command is also timed from that tree, alternating with ours, so the
+before/after ratio comes from one run. Each figure is the median of ``--repeats`` runs;
+the CPU's instruction set is printed with them.
 """
 
 from __future__ import annotations
@@ -71,9 +74,9 @@ print(json.dumps(marks))
 """
 
 
-def _wall(cmd: list[str]) -> float:
+def _wall(cmd: list[str], env: dict | None = None) -> float:
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
     return time.perf_counter() - t
 
 
@@ -95,7 +98,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", type=Path, default=None)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--baseline-tree", type=Path, default=None,
+                        help="an older checkout whose command is timed alternately with ours")
     args = parser.parse_args()
+    import os
     sys.path.insert(0, str(Path(__file__).parent))
     from _common import machine
 
@@ -110,6 +116,9 @@ def main() -> None:
             runs.setdefault("interpreter", []).append(_wall([py, "-c", "pass"]))
             runs.setdefault("help", []).append(_wall([py, "-m", "napari_evai2i.translate", "--help"]))
             runs.setdefault("command", []).append(_wall(command))
+            if args.baseline_tree is not None:
+                env = {**os.environ, "PYTHONPATH": str(args.baseline_tree.resolve())}
+                runs.setdefault("command_baseline", []).append(_wall(command, env))
             out = subprocess.run([py, "-c", PHASES, str(source), str(folder), PROMPT], check=True,
                                  capture_output=True, text=True).stdout
             for key, value in json.loads(out.strip().splitlines()[-1]).items():
@@ -119,6 +128,8 @@ def main() -> None:
               "translate", "write_gzip_1")
     medians["sum_of_phases"] = round(sum(medians[p] for p in phases), 3)
     medians["outside_translation"] = round(medians["command"] - medians["translate"], 3)
+    if "command_baseline" in medians:
+        medians["baseline_over_command"] = round(medians["command_baseline"] / medians["command"], 3)
     print(json.dumps({"benchmark": "startup", "shape": list(SHAPE), "repeats": args.repeats,
                       "machine": machine(), "seconds_median": medians}, indent=2))
 
