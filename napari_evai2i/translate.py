@@ -164,18 +164,15 @@ def _series_of(path: Path, series_uid: str | None) -> list[tuple[Path, str | Non
 
 
 def _output_name(source: Path, series_uid: str | None, fmt: str) -> str:
-    name = source.name
-    for suffix in (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr", ".dcm", ".dicom", ".ima"):
-        if name.lower().endswith(suffix):
-            name, kind = name[: -len(suffix)], suffix
-            break
-    else:
-        kind = "dicom"
+    from .io.read import file_extension
+
+    extension = file_extension(source)                  # "" for a DICOM folder
+    name = source.name[: len(source.name) - len(extension)]
     if series_uid:
         name = f"{name}_{series_uid.split('.')[-1]}"
     if fmt == "auto":
         fmt = {".nii": "nii.gz", ".nii.gz": "nii.gz", ".mha": "mha", ".mhd": "mha", ".nrrd": "nrrd",
-               ".nhdr": "nrrd"}.get(kind, "dicom")
+               ".nhdr": "nrrd"}.get(extension, "dicom")
     return f"{name}{SYNTHETIC_SUFFIX}" + ("" if fmt == "dicom" else f".{fmt}")
 
 

@@ -22,13 +22,12 @@ import numpy as np
 from .. import __version__
 from .._atomic import atomic_file
 from ..io import SYNTHETIC_NOTICE, Volume, write_dicom_series, write_volume
+from ..io.read import ITK_EXTENSIONS, NIFTI_EXTENSIONS, file_extension
 from .normalization import MR_PERCENTILE, fit_intensity_scale
 from .provenance import derived_tags, image_comments, series_description
 from .request import PromptMix, TranslationRequest, source_prompt_of
-from .translator import TranslationCancelled, TranslationStep, Translator, load_model
+from .translator import TranslationStep, Translator, load_model, run_steps
 
-#: Output names that make a file; any other output is a DICOM series folder.
-FILE_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr")
 SIDECAR_SUFFIX = ".json"
 
 
@@ -73,10 +72,6 @@ class VolumeTranslation:
     def total(self) -> int:
         return self.volume.array.shape[self.request.axis]
 
-    def batch_count(self) -> int:
-        batch = self.request.batch_size or self.translator.default_batch_size()
-        return -(-self.total // max(1, batch))
-
     def _embedding(self):
         target = self.request.target
         if not isinstance(target, PromptMix):
@@ -107,13 +102,7 @@ class VolumeTranslation:
         """Slice ``index`` along the slicing axis, shaped like the volume with that axis of length 1."""
         if not 0 <= index < self.total:
             raise ValueError(f"slice {index} is outside the volume's {self.total} slices")
-        slab = np.take(self.volume.array, [index], axis=self.request.axis)
-        steps = self._run(slab, 1)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as finished:
-                return finished.value
+        return run_steps(self._run(np.take(self.volume.array, [index], axis=self.request.axis), 1))
 
     def steps(self) -> Generator[TranslationStep, None, TranslatedVolume]:
         """The whole volume, one :class:`TranslationStep` per batch; stop pulling to cancel."""
@@ -129,15 +118,7 @@ class VolumeTranslation:
 
     def run(self, progress: Callable[[int, int], bool | None] | None = None) -> TranslatedVolume:
         """The whole volume; ``progress(done, total)`` after each batch, returning False cancels."""
-        steps = self.steps()
-        while True:
-            try:
-                step = next(steps)
-            except StopIteration as finished:
-                return finished.value
-            if progress is not None and progress(step.done, step.total) is False:
-                steps.close()
-                raise TranslationCancelled(f"translation cancelled after {step.done} of {step.total} slices")
+        return run_steps(self.steps(), progress)
 
 
 def translate_volume(volume: Volume, request: TranslationRequest, translator: Translator | None = None,
@@ -148,19 +129,15 @@ def translate_volume(volume: Volume, request: TranslationRequest, translator: Tr
 
 # ----------------------------------------------------------------------------- writing
 def is_file_output(path: str | os.PathLike[str]) -> bool:
-    name = Path(path).name.lower()
-    return any(name.endswith(s) for s in FILE_SUFFIXES)
+    """True when ``path`` names a volume file (NIfTI, MHA/MHD, NRRD); anything else is a DICOM folder."""
+    return file_extension(path) in NIFTI_EXTENSIONS + ITK_EXTENSIONS
 
 
 def sidecar_path(output: str | os.PathLike[str]) -> Path:
     """``out.nii.gz`` -> ``out.json``; a DICOM folder ``out/`` -> ``out.json`` beside it (BIDS style)."""
     output = Path(output)
-    name = output.name
-    for suffix in sorted(FILE_SUFFIXES, key=len, reverse=True):
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return output.with_name(name + SIDECAR_SUFFIX)
+    extension = file_extension(output) if is_file_output(output) else ""
+    return output.with_name(output.name[: len(output.name) - len(extension)] + SIDECAR_SUFFIX)
 
 
 def write_translation(result: TranslatedVolume, output: str | os.PathLike[str], *,

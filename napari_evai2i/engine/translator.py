@@ -13,10 +13,11 @@ import copy
 import functools
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -312,14 +313,22 @@ class Translator:
         ``progress(done, total)`` is called after every batch; returning ``False``
         cancels with :class:`TranslationCancelled`.
         """
-        steps = self.iter_translate(volume, prompt, axis=axis, batch_size=batch_size,
-                                    source_prompt=source_prompt, modality=modality)
-        while True:
-            try:
-                step = next(steps)
-            except StopIteration as finished:
-                result = finished.value
-                return result[0] if np.asarray(volume).ndim == 2 else result
-            if progress is not None and progress(step.done, step.total) is False:
-                steps.close()
-                raise TranslationCancelled(f"translation cancelled after {step.done} of {step.total} slices")
+        result = run_steps(self.iter_translate(volume, prompt, axis=axis, batch_size=batch_size,
+                                               source_prompt=source_prompt, modality=modality), progress)
+        return result[0] if np.asarray(volume).ndim == 2 else result
+
+
+def run_steps(steps: Generator[TranslationStep, None, Any], progress: ProgressCallback | None = None) -> Any:
+    """Drain a step generator and return its value; ``progress(done, total)`` after each step.
+
+    A ``progress`` that returns ``False`` closes the generator and raises
+    :class:`TranslationCancelled`: the one cancel rule of every blocking translate call.
+    """
+    while True:
+        try:
+            step = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        if progress is not None and progress(step.done, step.total) is False:
+            steps.close()
+            raise TranslationCancelled(f"translation cancelled after {step.done} of {step.total} slices")
