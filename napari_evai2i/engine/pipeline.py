@@ -109,10 +109,14 @@ class VolumeTranslation:
         out = yield from self._run(self.volume.array, self.request.batch_size)
         return self.result(out)
 
+    def derived_tags(self) -> dict[str, Any]:
+        """Tags of the translated image: the source's that stay true, plus the synthetic marking."""
+        return derived_tags(self.volume.tags, self.request.target_text, self.translator.label)
+
     def result(self, array: np.ndarray) -> TranslatedVolume:
         """Wrap translated voxels as a derived, synthetic volume with this run's provenance."""
         translated = self.volume.with_array(array)
-        translated.tags = derived_tags(self.volume.tags, self.request.target_text, self.translator.label)
+        translated.tags = self.derived_tags()
         translated.source_path = self.volume.source_path
         return TranslatedVolume(translated, {**self.provenance, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 

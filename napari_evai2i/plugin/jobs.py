@@ -68,6 +68,7 @@ class SlicePreview:
     index: int
     data: np.ndarray
     provenance: dict
+    tags: dict = field(default_factory=dict)    #: tags of the derived (synthetic) image
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def _as_source_shape(array: np.ndarray, request: JobRequest) -> np.ndarray:
 def _preview(job, request: JobRequest, index: int) -> SlicePreview:
     slab = job.translate_slice(index)
     return SlicePreview(request.slicing_axis, index, _as_source_shape(slab, request),
-                        {**job.provenance, "preview_slice": index})
+                        {**job.provenance, "preview_slice": index}, job.derived_tags())
 
 
 def translate_volume(request: JobRequest) -> Generator[Any, None, TranslationOutcome]:

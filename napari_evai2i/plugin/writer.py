@@ -9,7 +9,8 @@ header is known. The file or folder a layer (or its source) was read from is nev
 overwritten; other existing targets are replaced, since napari's save dialog has already
 asked the user. A synthetic layer is written by the engine's one translation writer
 (:func:`~napari_evai2i.engine.pipeline.write_translation`), so a saved layer carries the same
-marking, DICOM fields and ``<name>.json`` provenance sidecar as the translate command's files. A DICOM series is saved by naming it ``scan.dcm``: the files go into the
+marking, DICOM fields and ``<name>.json`` provenance sidecar as the translate command's files.
+A DICOM series is saved by naming it ``scan.dcm``: the files go into the
 folder ``scan/`` (npe2 cannot route an extension-less name to a folder writer).
 """
 
@@ -70,7 +71,7 @@ def _write_synthetic(volume: Volume, metadata: Mapping[str, Any], path: str | Pa
     pipeline = engine_module("engine.pipeline")
     result = pipeline.TranslatedVolume(volume, dict(metadata[PROVENANCE_KEY]))
     return pipeline.write_translation(result, path, reference=_source_reference(volume, metadata),
-                             protect=tuple(_protected(metadata)), overwrite=True)
+                                      protect=tuple(_protected(metadata)), overwrite=True)
 
 
 def dicom_folder_for(path: str | Path) -> Path:

@@ -30,6 +30,8 @@ def test_translate_volume_yields_model_preview_then_batches(brain_like_volume):
     assert outcome.translation.shape == (5, 40, 36) and outcome.difference.shape == (5, 40, 36)
     np.testing.assert_allclose(events[1].data[0], outcome.translation[3], rtol=1e-4, atol=1e-3)
     assert outcome.provenance["prompt"] == T2 and outcome.comparison.psnr > 0
+    # The preview slice is marked like the volume: the same derived (synthetic) tags.
+    assert events[1].tags == outcome.tags and outcome.tags["SeriesDescription"].startswith("SYNTHETIC")
 
 
 def test_concurrent_jobs_share_the_cached_model_safely(brain_like_volume):

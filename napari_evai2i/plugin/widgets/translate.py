@@ -217,7 +217,7 @@ class TranslateWidget(Container):
     def _show_preview(self, run: _Run, preview: SlicePreview) -> None:
         kwargs = slab_geometry_kwargs(run.source, preview.axis, preview.index)
         kwargs.update(name=f"{synthetic_name(run.source.name, run.prompt)} preview slice {preview.index}",
-                      colormap="gray", metadata=self._metadata(run, preview.provenance, None))
+                      colormap="gray", metadata=self._metadata(run, preview.provenance, preview.tags))
         key = result_key(run.source.name, run.prompt, "preview")
         upsert_image(self._viewer, key, preview.data, kwargs)
 
@@ -245,11 +245,11 @@ class TranslateWidget(Container):
                   f"{outcome.provenance['model_label']}." + (f" {len(self._queue)} more layer(s) to go..."
                                                               if self._queue else ""))
 
-    def _metadata(self, run: _Run, provenance: dict, derived_tags: dict | None) -> dict:
+    def _metadata(self, run: _Run, provenance: dict, derived_tags: dict) -> dict:
         """Layer metadata of an output: the engine's provenance and derived tags, and the source's."""
         tags = run.source.metadata.get(TAGS_KEY) or {}
         metadata = {PROVENANCE_KEY: {**provenance, "source_layer": run.source.name},
-                    TAGS_KEY: dict(derived_tags or {}),
+                    TAGS_KEY: dict(derived_tags),
                     SOURCE_TAGS_KEY: dict(tags), SOURCE_PATH_KEY: run.source.metadata.get(SOURCE_PATH_KEY)}
         if run.source.metadata.get(DICOM_HEADER_KEY) is not None:
             metadata[DICOM_HEADER_KEY] = run.source.metadata[DICOM_HEADER_KEY]
