@@ -6,24 +6,33 @@ here and follows the run through the files the trainer writes (their names come 
 :mod:`napari_evai2i.train.run_files`): ``metrics.jsonl`` (one JSON object per logged step),
 ``samples/latest.png`` and, at the end, ``model/``. The recipe it offers ships inside the
 package, so the widget works the same from a wheel as from a source checkout.
+:func:`first_sample` says, from the recipe, when the first sample grid is written.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..model.files import is_checkpoint_folder
 from ..train.run_files import METRICS_FILE, MODEL_DIR, SAMPLE_FILE, RunFolder
 
-__all__ = ["DEFAULT_RECIPE", "METRICS_FILE", "MODEL_DIR", "SAMPLE_FILE", "STEP_KEYS", "MetricsTail", "RunFolder",
-           "build_command", "default_config_path", "model_folder", "parse_overrides", "recipe_steps"]
+if TYPE_CHECKING:
+    from ..train.config import TrainConfig
+
+__all__ = ["DEFAULT_RECIPE", "METRICS_FILE", "MODEL_DIR", "SAMPLE_FILE", "STEP_KEYS", "IMAGE_STAGES", "MetricsTail",
+           "RunFolder", "build_command", "default_config_path", "first_sample", "model_folder", "parse_overrides",
+           "recipe_steps", "run_config", "sample_schedule"]
 
 DEFAULT_RECIPE = "demo"
 STEP_KEYS = ("clip_steps", "init_steps", "finetune_steps")
+#: The stages whose steps can write ``samples/latest.png`` (DCLIP's stage makes no translations).
+IMAGE_STAGES = ("init", "finetune")
 
 
 def default_config_path() -> Path | None:
@@ -53,11 +62,62 @@ def parse_overrides(text: str) -> list[str]:
     return items
 
 
-def build_command(config: str | Path | None, out: str | Path, overrides: list[str]) -> list[str]:
-    """The full command; the recipe and overrides are validated first (clear errors, no process)."""
+def run_config(config: str | Path | None, overrides: list[str]) -> TrainConfig:
+    """The recipe a run with these overrides trains with (ValueError for a bad file or override)."""
     from ..train.config import load_train_config
 
-    load_train_config(str(config) if config else None, overrides)
+    return load_train_config(str(config) if config else None, overrides)
+
+
+def first_sample(cfg: TrainConfig) -> tuple[str, int] | None:
+    """(stage, step) after which the trainer writes its first sample grid; None if it never does.
+
+    Mirrors :class:`napari_evai2i.train.trainer.Trainer` for a fresh (not resumed) run: only
+    the generator stages make sample images, at stage steps that are multiples of
+    ``image_every``, and the grid is saved only when that step is also logged (a multiple of
+    ``log_every``, the stage's first step or its last).
+    """
+    every, log_every = _count(cfg.image_every), _count(cfg.log_every)
+    if every < 1 or log_every < 1:
+        return None
+    for stage in IMAGE_STAGES:
+        total = _count(getattr(cfg, f"{stage}_steps"))
+        candidates = [math.lcm(every, log_every)]
+        if every == 1:
+            candidates.append(1)                    # the first step of a stage is always logged
+        if total % every == 0:
+            candidates.append(total)                # so is the last
+        steps = [step for step in candidates if 1 <= step <= total]
+        if steps:
+            return stage, min(steps)
+    return None
+
+
+def sample_schedule(cfg: TrainConfig) -> str:
+    """One sentence for the sample image's place holder: when the first grid comes."""
+    first = first_sample(cfg)
+    if first is None:
+        if _count(cfg.image_every) < 1 or _count(cfg.log_every) < 1:
+            return "No sample images in this run: image_every and log_every must be whole numbers of at least 1."
+        return (f"No sample images in this run: only the init and finetune stages ({cfg.init_steps} and "
+                f"{cfg.finetune_steps} steps) write them, at a logged step that is a multiple of image_every "
+                f"({cfg.image_every}).")
+    stage, step = first
+    before = [f"{cfg.clip_steps} clip"] if _count(cfg.clip_steps) > 0 else []
+    if stage == "finetune" and _count(cfg.init_steps) > 0:
+        before.append(f"{cfg.init_steps} init")
+    after = f" (after the {' and '.join(before)} steps)" if before else ""
+    return f"No sample image yet: the first comes after step {step} of the {stage} stage{after}."
+
+
+def _count(value: object) -> int:
+    """A step count or period of the recipe; -1 for what is not a whole number (``image_every=``)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1
+
+
+def build_command(config: str | Path | None, out: str | Path, overrides: list[str]) -> list[str]:
+    """The full command; the recipe and overrides are validated first (clear errors, no process)."""
+    run_config(config, overrides)
     args = [sys.executable, "-m", "napari_evai2i.train"]
     if config:
         args += ["--config", str(config)]

@@ -4,13 +4,18 @@ The trainer runs in a child process (QProcess), so napari stays responsive and a
 training cannot take the viewer down. Stop sends SIGTERM, on which the trainer finishes its
 step, saves a checkpoint and exports ``OUT/model`` (a second Stop kills it). A QTimer polls
 ``OUT/metrics.jsonl`` for the loss curve and ``OUT/samples/latest.png`` for the newest
-source | translation | target grid. When a model has been exported, "Use in Translate"
-selects it in the Translate widget (docking that widget if needed).
+source | translation | target grid; until the first grid comes, its place says after which
+step of which stage it will (from the recipe and overrides as typed). The status is one
+short line; its tooltip holds the whole command. When a model has been exported, "Use in
+Translate" selects it in the Translate widget and brings that widget to the front: docked
+as a tab beside Train the first time (two docks stacked were taller than a 1000-pixel
+screen), raised where it is when it is docked already.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +25,10 @@ from napari.utils.notifications import show_error, show_warning
 from psygnal import Signal
 from qtpy.QtCore import QCoreApplication, QProcess, QProcessEnvironment, Qt, QTimer
 from qtpy.QtGui import QPixmap
-from qtpy.QtWidgets import QLabel
+from qtpy.QtWidgets import QDockWidget, QLabel, QMainWindow, QWidget
 
 from ..training_run import (STEP_KEYS, MetricsTail, RunFolder, build_command, default_config_path, model_folder,
-                            parse_overrides, recipe_steps)
+                            parse_overrides, recipe_steps, run_config, sample_schedule)
 from .choices import compact_combo_boxes
 from .loss_plot import LossPlot
 from .model_picker import device_choices
@@ -32,7 +37,13 @@ PLUGIN = "napari-evai2i"
 MANIFEST_CHOICE = "manifest file"
 POLL_MS = 1000
 LOG_CHARS = 160
-SAMPLE_WIDTH = 360     # pixels; the trainer's grid is small (crop size x 3), so it is enlarged
+# The sample grid (rows of source | translation | target) is fitted into this box, keeping its
+# aspect: wide enough to see, low enough that the dock still fits a 1000-pixel-high screen.
+SAMPLE_WIDTH, SAMPLE_HEIGHT = 360, 220
+READY_TEXT = "Not running."
+# What a recipe or a half-typed override can raise: ValueError mostly, OSError for a path that
+# is a folder, TypeError where a value is not a number ("clip_batch=" while typing).
+BAD_INPUT = (ValueError, TypeError, OSError)
 
 
 class TrainWidget(Container):
@@ -64,14 +75,15 @@ class TrainWidget(Container):
         self.start_button = PushButton(text="Start")
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.use_button = PushButton(text="Use in Translate", enabled=False)
-        self.status = Label(label="status", value="Not running.")
+        self.status = Label(label="status", value=READY_TEXT)
         self.log = Label(label="log", value="", tooltip="last line the trainer printed")
         for label in (self.status, self.log):
             label.native.setWordWrap(True)
         self.plot = LossPlot()
-        self.sample = QLabel("no sample image yet")
+        self.sample = QLabel()
         self.sample.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.sample.setMinimumHeight(120)
+        self.sample.setWordWrap(True)
+        self.sample.setMinimumHeight(SAMPLE_HEIGHT)     # room for the grid: it is never cut
         views = Container(labels=False)
         views.native.layout().addWidget(self.plot)
         views.native.layout().addWidget(self.sample)
@@ -84,11 +96,16 @@ class TrainWidget(Container):
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
         self.config.changed.connect(self._load_recipe_steps)
+        # magicgui's LineEdit, SpinBox and FileEdit emit ``changed`` on every keystroke (its TextEdit
+        # does not), so the place holder follows what is typed; the tests type into these boxes.
+        for box in (self.clip_steps, self.init_steps, self.finetune_steps, self.overrides):
+            box.changed.connect(self._show_sample_schedule)
         self.data.changed.connect(lambda value: setattr(self.manifest, "visible", value == MANIFEST_CHOICE))
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
         self.use_button.clicked.connect(self.use_in_translate)
         self._load_recipe_steps()
+        self._show_sample_schedule()
 
     # ------------------------------------------------------------------ inputs
     def _recipe(self) -> str | None:
@@ -98,15 +115,41 @@ class TrainWidget(Container):
     def _load_recipe_steps(self, *_: Any) -> None:
         try:
             steps = recipe_steps(self._recipe())
-        except ValueError as exc:
-            self.status.value = f"Recipe problem: {exc}"
+        except BAD_INPUT as exc:      # also a half-typed path (a folder, say)
+            if not self.running:
+                self.status.value = f"Recipe problem: {exc}"
+        else:
+            for key, value in steps.items():
+                getattr(self, key).value = value
+            if not self.running and self.status.value.startswith("Recipe problem"):
+                self.status.value = READY_TEXT
+        self._show_sample_schedule()
+
+    def _step_overrides(self) -> list[str]:
+        return [f"{key}={int(getattr(self, key).value)}" for key in STEP_KEYS]
+
+    def sample_schedule(self) -> str:
+        """When the first sample grid of a run started now would come (or what is wrong)."""
+        try:
+            cfg = run_config(self._recipe(), self._step_overrides() + parse_overrides(self.overrides.value))
+        except BAD_INPUT as exc:
+            return f"No sample image yet (the recipe or overrides have a problem: {exc})."
+        return sample_schedule(cfg)
+
+    def _show_sample_schedule(self, *_: Any) -> None:
+        """Refresh the place holder from the fields; not during a run (it trains with what it was
+        started with), and a grid already shown (the last run's) stays."""
+        if self.running or self._showing_sample():
             return
-        for key, value in steps.items():
-            getattr(self, key).value = value
+        self.sample.setText(self.sample_schedule())
+
+    def _showing_sample(self) -> bool:
+        pixmap = self.sample.pixmap()
+        return pixmap is not None and not pixmap.isNull()
 
     def command(self) -> list[str]:
         """The command Start runs (raises ValueError for a bad recipe, data or override)."""
-        overrides = [f"{key}={int(getattr(self, key).value)}" for key in STEP_KEYS]
+        overrides = self._step_overrides()
         if self.data.value == MANIFEST_CHOICE:
             manifest = str(self.manifest.value or "").strip()
             if not manifest or manifest == "." or not Path(manifest).is_file():
@@ -137,14 +180,17 @@ class TrainWidget(Container):
             return
         try:
             args = self.command()
-        except ValueError as exc:
+        except BAD_INPUT as exc:
             self.status.value = f"Cannot start: {exc}"
+            self.status.tooltip = ""
             show_warning(str(exc))
             return
         run = RunFolder(self.output_folder)
         self._tail = MetricsTail(run.metrics, _offset=_size(run.metrics))
         self._sample_mtime = _mtime(run.sample)
         self.plot.plot({})
+        self.sample.setText(self.sample_schedule())     # replaces the last run's grid
+        self.sample.setToolTip("")
         process = QProcess(self.native)
         environment = QProcessEnvironment.systemEnvironment()
         environment.insert("PYTHONUNBUFFERED", "1")
@@ -156,7 +202,8 @@ class TrainWidget(Container):
         process.setArguments(args[1:])
         self._process, self._stopping = process, False
         self.start_button.enabled, self.stop_button.enabled, self.use_button.enabled = False, True, False
-        self.status.value = f"Starting: {' '.join(args[1:])}"
+        self.status.value = f"Starting training in {_short(self.output_folder)} ..."
+        self.status.tooltip = f"output folder: {self.output_folder}\ncommand: {shlex.join(args)}"
         process.start()
         self._timer.start()
         # Quitting napari mid-run: stop the trainer properly (checkpoint) instead of killing it.
@@ -189,10 +236,12 @@ class TrainWidget(Container):
         self.start_button.enabled, self.stop_button.enabled = True, False
         model = model_folder(self.output_folder)
         self.use_button.enabled = model is not None
+        if not self._showing_sample():
+            self.sample.setText("No sample image: the run ended before its first one.")
         if exit_code == 0:
-            self.status.value = f"{'Stopped' if self._stopping else 'Finished'}; model in {model}."
+            self.status.value = f"{'Stopped' if self._stopping else 'Finished'}; model in {_short(model)}."
         elif self._stopping and model is not None:
-            self.status.value = f"Stopped; model in {model}."
+            self.status.value = f"Stopped; model in {_short(model)}."
         else:
             self.status.value = f"Training failed (exit code {exit_code}): {self.log.value}"
             show_error(f"Training failed (exit code {exit_code}): {self.log.value}")
@@ -215,7 +264,9 @@ class TrainWidget(Container):
             pixmap = QPixmap(str(image))
             if not pixmap.isNull():
                 self._sample_mtime = mtime
-                self.sample.setPixmap(pixmap.scaledToWidth(SAMPLE_WIDTH, Qt.TransformationMode.FastTransformation))
+                self.sample.setPixmap(pixmap.scaled(SAMPLE_WIDTH, SAMPLE_HEIGHT, Qt.AspectRatioMode.KeepAspectRatio,
+                                                    Qt.TransformationMode.FastTransformation))
+                self.sample.setToolTip(f"source | translation | target, newest sample of the run\n{image}")
 
     def shutdown(self, *_: Any, timeout_ms: int = 60_000) -> None:
         """Stop a running trainer and wait for it (quitting napari, tests)."""
@@ -228,16 +279,59 @@ class TrainWidget(Container):
 
     # ------------------------------------------------------------------ hand-over
     def use_in_translate(self, *_: Any) -> str | None:
-        """Select OUT/model in the Translate widget (docked if it is not yet)."""
+        """Select OUT/model in the Translate widget and bring that widget to the front.
+
+        Not docked yet: it is docked as a tab beside Train. Docked already: it stays where the
+        person put it and is raised there.
+        """
         model = model_folder(self.output_folder)
         if model is None:
             self.status.value = "No exported model in the output folder yet."
             return None
-        _, translate = self._viewer.window.add_plugin_dock_widget(PLUGIN, "Translate")
+        translate = self._docked_translate()
+        if translate is None:
+            _, translate = self._viewer.window.add_plugin_dock_widget(PLUGIN, "Translate", tabify=True)
+            self._tab_beside_train(_dock_of(translate.native))
         translate.model.use_checkpoint(model)
+        dock = _dock_of(translate.native)
+        if dock is not None:
+            dock.show()
+            dock.raise_()
         self.model_ready.emit(str(model))
-        self.status.value = f"Translate now uses {model}."
+        self.status.value = f"Translate now uses {_short(model)}."
+        self.status.tooltip = f"Translate's model: {model}"
         return str(model)
+
+    def _docked_translate(self) -> Any | None:
+        from .translate import TranslateWidget
+
+        return next((widget for widget in self._viewer.window.dock_widgets.values()
+                     if isinstance(widget, TranslateWidget)), None)
+
+    def _tab_beside_train(self, dock: QDockWidget | None) -> None:
+        """napari tabifies a new dock with the last dock of its area, which need not be Train."""
+        train = _dock_of(self.native)
+        window = train.parentWidget() if train is not None else None
+        if dock is None or train is None or train.isFloating() or not isinstance(window, QMainWindow):
+            return
+        if dock not in window.tabifiedDockWidgets(train):
+            window.tabifyDockWidget(train, dock)
+
+
+def _dock_of(widget: QWidget) -> QDockWidget | None:
+    """The dock widget holding ``widget`` (None when it is not docked)."""
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QDockWidget):
+        parent = parent.parentWidget()
+    return parent
+
+
+def _short(path: Path | None) -> str:
+    """``.../parent/name`` of a path: enough to recognise it on one status line."""
+    if path is None:
+        return "?"
+    parts = Path(path).parts
+    return str(Path(*parts[-2:])) if len(parts) > 2 else str(path)
 
 
 def _mtime(path: Path) -> float:
