@@ -145,19 +145,20 @@ def translate_one_slice(request: JobRequest) -> SlicePreview:
     return _preview(_pipeline(request), request, 0 if request.preview_index is None else request.preview_index)
 
 
-def sweep_slice(request: JobRequest, steps: int) -> Generator[SweepFrame, None, np.ndarray]:
-    """The preview slice translated at ``steps`` points t = 0..1 from prompt A to B: (steps, H, W)."""
+def sweep_slice(request: JobRequest, steps: int) -> Generator[SweepFrame, None, tuple[np.ndarray, dict]]:
+    """The preview slice at ``steps`` points t = 0..1 from prompt A to B: ((steps, H, W), provenance)."""
     if not isinstance(request.target, PromptMix):
         raise ValueError("a sweep needs two prompts")
     if steps < 2:
         raise ValueError(f"a sweep needs at least 2 steps, not {steps}")
     index = 0 if request.preview_index is None else request.preview_index
-    frames = []
+    frames, provenance = [], {}
     for i, t in enumerate(np.linspace(0.0, 1.0, steps)):
         job = _pipeline(request, PromptMix(request.target.a, request.target.b, float(t)))
         frames.append(np.squeeze(job.translate_slice(index), axis=request.slicing_axis))
+        provenance = provenance or {**job.provenance, "t": None, "sweep_steps": steps, "preview_slice": index}
         yield SweepFrame(i + 1, steps)
-    return np.stack(frames)
+    return np.stack(frames), provenance
 
 
 def save_gif(frames: np.ndarray, path: str | Path, fps: float = 4.0) -> Path:
@@ -176,9 +177,11 @@ def save_gif(frames: np.ndarray, path: str | Path, fps: float = 4.0) -> Path:
 
 
 def export_sweep(request: JobRequest, steps: int, gif_path: str | Path, flip_axes: tuple[int, ...] = (),
-                 fps: float = 4.0) -> Generator[SweepFrame, None, tuple[np.ndarray, Path]]:
-    """:func:`sweep_slice`, oriented as on screen (``flip_axes`` of each frame), saved as a GIF."""
-    stack = yield from sweep_slice(request, steps)
-    if flip_axes:
-        stack = np.flip(stack, axis=tuple(a + 1 for a in flip_axes))
-    return stack, save_gif(stack, gif_path, fps)
+                 fps: float = 4.0) -> Generator[SweepFrame, None, tuple[np.ndarray, Path, dict]]:
+    """:func:`sweep_slice` and its GIF, whose frames are flipped (``flip_axes``) to look as on screen.
+
+    Returns the frames as translated (not flipped), the GIF's path and the provenance.
+    """
+    stack, provenance = yield from sweep_slice(request, steps)
+    shown = np.flip(stack, axis=tuple(a + 1 for a in flip_axes)) if flip_axes else stack
+    return stack, save_gif(shown, gif_path, fps), provenance

@@ -34,12 +34,15 @@ AXIS_LABELS = ("z", "y", "x")
 #: Reverses (z, y, x) <-> (x, y, z) in homogeneous 4x4 form (ZYX napari vs XYZ ITK order).
 _REVERSE = np.array([[0.0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]])
 SHORT_PROMPT_CHARS = 40
+#: First word of every layer name the plugin makes (see :func:`synthetic_name`).
+SYNTHETIC = "SYNTHETIC"
 
 __all__ = [
-    "DICOM_HEADER_KEY", "PROVENANCE_KEY", "RESULT_KEY", "SOURCE_PATH_KEY", "SOURCE_TAGS_KEY", "TAGS_KEY",
-    "data_to_world_matrix", "difference_name", "geometry_kwargs", "is_synthetic", "layer_to_volume",
-    "reference_difference_name", "short_prompt", "slab_geometry_kwargs", "state_to_volume",
-    "synthetic_name", "volume_to_layer_kwargs",
+    "DICOM_HEADER_KEY", "PROVENANCE_KEY", "RESULT_KEY", "SOURCE_PATH_KEY", "SOURCE_TAGS_KEY", "SYNTHETIC",
+    "TAGS_KEY", "contrast_label", "data_to_world_matrix", "difference_name", "explored_name", "geometry_kwargs",
+    "has_geometry_or_tags", "is_synthetic", "layer_to_volume", "mix_label", "preview_name",
+    "reference_difference_name", "short_prompt", "slab_geometry_kwargs", "stacked_geometry_kwargs",
+    "state_to_volume", "sweep_name", "synthetic_name", "volume_to_layer_kwargs",
 ]
 
 
@@ -169,6 +172,37 @@ def slab_geometry_kwargs(layer: napari.layers.Image, axis: int, index: int) -> d
     return kwargs
 
 
+def stacked_geometry_kwargs(kwargs: dict[str, Any], label: str = "t") -> dict[str, Any]:
+    """``kwargs`` (a 3-D layer's geometry) with one more leading axis, e.g. the steps of a sweep.
+
+    The new axis maps to itself (scale 1, no offset), so napari shows it as a slider and the
+    spatial axes land exactly where the 3-D geometry puts them.
+    """
+    from napari.utils.transforms.transform_utils import rotate_to_matrix, shear_to_matrix
+
+    ndim = len(kwargs["scale"])
+
+    def grown(matrix):                 # one leading identity row and column
+        bigger = np.eye(len(matrix) + 1)
+        bigger[1:, 1:] = matrix
+        return bigger
+
+    return {"scale": (1.0, *kwargs["scale"]), "translate": (0.0, *kwargs["translate"]),
+            "rotate": grown(rotate_to_matrix(kwargs["rotate"], ndim=ndim)),
+            "shear": grown(shear_to_matrix(kwargs["shear"], ndim=ndim)),
+            "affine": grown(np.asarray(kwargs["affine"], dtype=float)), "units": ("pixel", *kwargs["units"]),
+            "axis_labels": (label, *kwargs["axis_labels"])}
+
+
+def has_geometry_or_tags(layer: napari.layers.Image) -> bool:
+    """False for a layer with unit scale, no offset, no affine and no tags (another reader's)."""
+    ndim = layer.ndim
+    plain = (np.allclose(layer.scale, 1.0) and np.allclose(layer.translate, 0.0)
+             and np.allclose(data_to_world_matrix(ndim, layer.scale, layer.translate, layer.rotate, layer.shear,
+                                                  layer.affine.affine_matrix), np.eye(ndim + 1)))
+    return not plain or bool(layer.metadata.get(TAGS_KEY))
+
+
 def short_prompt(prompt: str) -> str:
     """A layer-name-sized version of a prompt: its first sentence, without the boilerplate."""
     first = re.split(r"(?<=[.!?])\s+", " ".join(prompt.split()), maxsplit=1)[0].rstrip(".!? ")
@@ -180,16 +214,61 @@ def short_prompt(prompt: str) -> str:
     return first or "prompt"
 
 
+def contrast_label(prompt: str) -> str:
+    """What a radiologist would write for the prompt's contrast ("T2w", "FLAIR"), else its short form.
+
+    Layer names must stay short: napari's layer list cuts long names in the middle.
+    """
+    first = " ".join(prompt.split()).lower()
+    first = re.sub(r"^(an?|the)\s+", "", first)
+    for words, label in _CONTRAST_LABELS:
+        if first.startswith(words.lower() + " magnetic resonance") or first.rstrip(".") == words.lower():
+            return label
+    return short_prompt(prompt)
+
+
+def _label_table() -> tuple[tuple[str, str], ...]:
+    from ..prompts import vocabulary as voc
+
+    labels = {voc.T1W: "T1w", voc.T2W: "T2w", voc.PDW: "PDw", voc.FLAIR: "FLAIR", voc.STIR: "STIR",
+              voc.MPRAGE: "MPRAGE", voc.DWI: "DWI", voc.T2STAR: "T2*w", voc.T1W_GRE: "T1w GRE", voc.SWI: "SWI"}
+    return tuple(sorted(labels.items(), key=lambda item: -len(item[0])))   # longest words first
+
+
+_CONTRAST_LABELS = _label_table()
+
+
+# Every layer the plugin makes starts with SYNTHETIC, so the marker survives napari cutting
+# long names in the middle; the source's name comes last ("<- source").
 def synthetic_name(source: str, prompt: str) -> str:
-    return f"{source} [SYNTHETIC {short_prompt(prompt)}]"
+    return f"{SYNTHETIC} {contrast_label(prompt)} <- {source}"
+
+
+def preview_name(source: str, prompt: str, index: int) -> str:
+    return f"{synthetic_name(source, prompt)} (slice {index})"
 
 
 def difference_name(source: str, prompt: str) -> str:
-    return f"{source} diff [{short_prompt(prompt)}]"
+    return f"{SYNTHETIC} diff {contrast_label(prompt)} - {source}"
 
 
 def reference_difference_name(source: str, prompt: str, reference: str) -> str:
-    return f"{source} |diff vs {reference}| [{short_prompt(prompt)}]"
+    return f"{SYNTHETIC} |{contrast_label(prompt)} - {reference}| <- {source}"
+
+
+def mix_label(prompt_a: str, prompt_b: str, t: float | None = None) -> str:
+    """"T1w->T2w t=0.40" for a point on the path between two prompts (no t: the whole path)."""
+    path = f"{contrast_label(prompt_a)}->{contrast_label(prompt_b)}"
+    return path if t is None else f"{path} t={t:.2f}"
+
+
+def explored_name(source: str, prompt_a: str, prompt_b: str, t: float, index: int | None = None) -> str:
+    name = f"{SYNTHETIC} {mix_label(prompt_a, prompt_b, t)} <- {source}"
+    return name if index is None else f"{name} (slice {index})"
+
+
+def sweep_name(source: str, prompt_a: str, prompt_b: str, index: int) -> str:
+    return f"{SYNTHETIC} sweep {mix_label(prompt_a, prompt_b)} <- {source} (slice {index})"
 
 
 def is_synthetic(metadata: Mapping[str, Any] | None) -> bool:

@@ -34,7 +34,10 @@ def slab_viewer(sample_viewer):
 
 
 @pytest.fixture
-def translate_widget(slab_viewer):
-    _, widget = slab_viewer.window.add_plugin_dock_widget(PLUGIN, "Translate")
-    widget.source.value = slab_viewer.layers["T1 slab"]
+def translate_widget(slab_viewer, qtbot):
+    """Translate docked in a shown window, "T1 slab" chosen as its source with the mouse and keys."""
+    from user_actions import choose, dock
+
+    widget = dock(slab_viewer, qtbot, "Translate")
+    choose(qtbot, widget.source, "T1 slab")
     return widget

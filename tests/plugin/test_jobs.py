@@ -57,5 +57,6 @@ def test_concurrent_jobs_share_the_cached_model_safely(brain_like_volume):
 def test_sweep_runs_from_a_to_b(brain_like_volume):
     request = JobRequest(source=brain_like_volume[:3], target=PromptMix(T1, T2, 0.0), model="tiny-random",
                                  device="cpu", preview_index=1)
-    events, stack = drain(sweep_slice(request, 3))
+    events, (stack, provenance) = drain(sweep_slice(request, 3))
     assert [e.done for e in events] == [1, 2, 3] and stack.shape == (3, 40, 36)
+    assert provenance["synthetic"] is True and provenance["sweep_steps"] == 3 and provenance["preview_slice"] == 1

@@ -57,6 +57,13 @@ def test_output_names_mark_synthetic_and_stay_short():
               "TR 9000 ms.")
     assert short_prompt(prompt).startswith("T2-weighted fluid-attenuated")
     assert len(short_prompt(prompt)) <= 40
-    assert synthetic_name("T1", "A T2-weighted magnetic resonance imaging of the brain.") == \
-        "T1 [SYNTHETIC T2-weighted MRI]"
-    assert difference_name("T1", "A T2-weighted magnetic resonance imaging.") == "T1 diff [T2-weighted MRI]"
+    # The marker comes first and the contrast is abbreviated: napari cuts long names in the middle.
+    assert synthetic_name("T1w (simulated)", "A T2-weighted magnetic resonance imaging of the brain.") == \
+        "SYNTHETIC T2w <- T1w (simulated)"
+    assert synthetic_name("T1", prompt) == "SYNTHETIC FLAIR <- T1"
+    assert difference_name("T1", "A T2-weighted magnetic resonance imaging.") == "SYNTHETIC diff T2w - T1"
+    assert synthetic_name("T1", "A proton density weighted magnetic resonance imaging of the knee.") == \
+        "SYNTHETIC PDw <- T1"
+    # A prompt that names no known contrast keeps its (shortened) first sentence.
+    odd = synthetic_name("T1", "Something a radiologist typed about an unusual acquisition, long enough to cut.")
+    assert odd.startswith("SYNTHETIC Something a radiologist") and odd.endswith(" <- T1") and len(odd) < 60

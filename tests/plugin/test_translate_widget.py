@@ -1,35 +1,34 @@
-"""The Translate widget driven like a user: sample, prompt, Run, cancel, re-run, reference, errors."""
+"""The Translate widget driven like a user: sample, prompt, Run, cancel, re-run, reference, errors.
+
+Every choice is made with real clicks and keys (``user_actions``), never a widget's setter.
+"""
 
 import numpy as np
 import pytest
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QLineEdit
+from user_actions import TIMEOUT_MS, choose, clear_and_type, click, dock, paste, type_choice, type_number
+from user_actions import run_by_click as run_and_wait
 
 from napari_evai2i.plugin.layers import PROVENANCE_KEY, RESULT_KEY
 
 pytestmark = pytest.mark.gui
-
-TIMEOUT_MS = 90_000
 
 
 def results(viewer, role):
     return [layer for layer in viewer.layers if (layer.metadata.get(RESULT_KEY) or {}).get("role") == role]
 
 
-def run_and_wait(qtbot, widget):
-    with qtbot.waitSignal(widget.run_finished, timeout=TIMEOUT_MS) as finished:
-        widget.run_button.clicked.emit()          # what a click on Run does
-    return finished.args[0]
-
-
 def test_run_translates_preview_first_then_volume(slab_viewer, translate_widget, qtbot, tmp_path):
     viewer, widget = slab_viewer, translate_widget
     source = viewer.layers["T1 slab"]
-    widget.prompt.known.value = "T2W"
+    choose(qtbot, widget.prompt.known, "T2W")
     prompt = widget.prompt.prompt
     assert widget.prompt.used.read_only and "T2-weighted" in prompt
     events = []
     widget.preview_ready.connect(lambda index: events.append(("preview", index, len(results(viewer, "translation")))))
     widget.progressed.connect(lambda done, total: events.append(("step", done, total)))
-    widget.batch_size.value = 4
+    type_number(qtbot, widget.batch_size, 4)
 
     assert run_and_wait(qtbot, widget) == "done"
 
@@ -40,7 +39,7 @@ def test_run_translates_preview_first_then_volume(slab_viewer, translate_widget,
     assert preview_index == int(round(source.world_to_data(viewer.dims.point)[0]))
 
     (translated,) = results(viewer, "translation")
-    assert "SYNTHETIC" in translated.name and translated.name.startswith("T1 slab [")
+    assert translated.name == "SYNTHETIC T2w <- T1 slab"
     assert translated.data.shape == source.data.shape
     np.testing.assert_allclose(translated.scale, source.scale)
     np.testing.assert_allclose(translated.translate, source.translate)
@@ -65,17 +64,17 @@ def test_run_translates_preview_first_then_volume(slab_viewer, translate_widget,
     assert b"SYNTHETIC" in nib.load(str(path)).header["descrip"].tobytes()
 
     # Side by side: source and translation in a two-pane grid, then back.
-    widget.grid_button.clicked.emit()
+    click(qtbot, widget.grid_button)
     assert viewer.grid.enabled
     assert {layer.name for layer in viewer.layers if layer.visible} == {source.name, translated.name}
     layers = list(viewer.layers)
     assert viewer.grid.position(layers.index(source), layers) == (0, 0)       # source on the left
     assert viewer.grid.position(layers.index(translated), layers) == (0, 1)
-    widget.grid_button.clicked.emit()
+    click(qtbot, widget.grid_button)
     assert not viewer.grid.enabled and viewer.layers["T1w (simulated)"].visible
 
     # Choosing a reference compares the last result with it: |translation - reference|, PSNR, SSIM.
-    widget.reference.value = viewer.layers["T2 slab"]
+    choose(qtbot, widget.reference, "T2 slab")
     qtbot.waitUntil(lambda: "PSNR:" in widget.metrics.value, timeout=TIMEOUT_MS)
     assert "SSIM:" in widget.metrics.value and "LPIPS: weights not available" in widget.metrics.value
     (abs_diff,) = results(viewer, "reference difference")
@@ -92,14 +91,13 @@ def test_run_translates_preview_first_then_volume(slab_viewer, translate_widget,
 
 def test_bf16_choice_reaches_the_result_and_its_provenance(slab_viewer, translate_widget, qtbot):
     widget = translate_widget
-    widget.prompt.known.value = "T2W"
     assert widget.model.precision.value == "auto"
     assert run_and_wait(qtbot, widget) == "done"
     (fp32,) = results(slab_viewer, "translation")
     assert fp32.metadata[PROVENANCE_KEY]["precision"] == "fp32"          # CPU default
     fp32_data = np.array(fp32.data)
 
-    widget.model.precision.value = "bf16"
+    choose(qtbot, widget.model.precision, "bf16")
     assert run_and_wait(qtbot, widget) == "done"
     (bf16,) = results(slab_viewer, "translation")                        # same prompt: replaced
     assert bf16.metadata[PROVENANCE_KEY]["precision"] == "bf16"
@@ -108,8 +106,9 @@ def test_bf16_choice_reaches_the_result_and_its_provenance(slab_viewer, translat
 
 def test_cancel_leaves_no_volume_layer(slab_viewer, translate_widget, qtbot):
     viewer, widget = slab_viewer, translate_widget
-    widget.batch_size.value = 1
-    widget.progressed.connect(lambda done, total: widget.cancel() if done == 1 else None)
+    type_number(qtbot, widget.batch_size, 1)
+    assert widget.batch_size.value == 1
+    widget.progressed.connect(lambda done, total: click(qtbot, widget.run_button) if done == 1 else None)
     layers_before = len(viewer.layers)
 
     outcome = run_and_wait(qtbot, widget)
@@ -127,32 +126,23 @@ def test_cancel_leaves_no_volume_layer(slab_viewer, translate_widget, qtbot):
 
 def test_bad_inputs_become_messages(slab_viewer, translate_widget, qtbot, tmp_path):
     widget = translate_widget
-    widget.prompt.set_text("   ")
-    assert widget.run() is None and "prompt is empty" in widget.status.value
+    type_choice(qtbot, widget.prompt.mode, "free")
+    clear_and_type(qtbot, widget.prompt.text.native, "   ")
+    click(qtbot, widget.run_button)
+    assert widget.worker is None and "prompt is empty" in widget.status.value
 
-    widget.prompt.set_text("T2-weighted " * 60)           # far beyond the text encoder's context
+    paste(qtbot, widget.prompt.text.native, "T2-weighted " * 60)   # far beyond the text encoder's context
     assert run_and_wait(qtbot, widget) == "error"
     assert "tokens" in widget.status.value
 
-    widget.prompt.set_text("A T2-weighted magnetic resonance imaging of the brain.")
-    widget.model.use_checkpoint(tmp_path)                  # a folder that holds no checkpoint
-    assert widget.run() is None and "not a model checkpoint" in widget.status.value
+    clear_and_type(qtbot, widget.prompt.text.native, "A T2-weighted magnetic resonance imaging of the brain.")
+    choose(qtbot, widget.model.model, "checkpoint folder")
+    folder_box = widget.model.checkpoint.native.findChild(QLineEdit)
+    clear_and_type(qtbot, folder_box, str(tmp_path))      # a folder that holds no checkpoint
+    qtbot.keyClick(folder_box, Qt.Key.Key_Return)
+    click(qtbot, widget.run_button)
+    assert widget.worker is None and "not a model checkpoint" in widget.status.value
     assert not results(slab_viewer, "translation")
-
-
-def test_form_prompt_is_prefilled_from_tags_and_editable(slab_viewer, translate_widget):
-    builder = translate_widget.prompt
-    builder.mode.value = "form"
-    assert builder.form.repetition_time.value == 500 and builder.form.echo_time.value == 15
-    assert builder.form.organ.value == "brain"
-    builder.form.sequence.value = "T2-weighted"
-    builder.form.repetition_time.value = 4000
-    builder.form.echo_time.value = 100
-    builder.form.fat_saturation.value = True
-    prompt = builder.prompt
-    assert prompt.startswith("A T2-weighted magnetic resonance imaging of the brain.")
-    assert "TR 4000 ms, TE 100 ms" in prompt and "fat saturation" in prompt
-    assert builder.used.value == prompt
 
 
 def test_model_list_falls_back_to_untrained_tiny_model(translate_widget):
@@ -169,7 +159,6 @@ def test_all_image_layers_translates_every_acquired_layer_from_files(make_napari
     """Two NIfTI files opened through the plugin; the source "(all image layers)" picked with the
     keyboard and Run clicked: each file gets its own translation, synthetic layers are skipped."""
     import nibabel as nib
-    from qtpy.QtCore import Qt
 
     from napari_evai2i.plugin.layers import is_synthetic
 
@@ -180,15 +169,12 @@ def test_all_image_layers_translates_every_acquired_layer_from_files(make_napari
         path = tmp_path / f"{name}.nii.gz"
         nib.save(nib.Nifti1Image(np.roll(brain_like_volume[:4], shift, axis=2).transpose(2, 1, 0), affine), path)
         viewer.open(path, plugin="napari-evai2i")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-evai2i", "Translate")
-    widget.source.native.setFocus()
-    qtbot.keyClicks(widget.source.native, "(all")
+    widget = dock(viewer, qtbot, "Translate")
+    type_choice(qtbot, widget.source, "(all")
     assert widget.source.value == "all image layers"
-    widget.batch_size.value = 4
+    type_number(qtbot, widget.batch_size, 4)
 
-    with qtbot.waitSignal(widget.run_finished, timeout=TIMEOUT_MS) as finished:
-        qtbot.mouseClick(widget.run_button.native, Qt.MouseButton.LeftButton)
-    assert finished.args[0] == "done"
+    assert run_and_wait(qtbot, widget) == "done"
 
     translations = results(viewer, "translation")
     assert sorted(layer.metadata[RESULT_KEY]["source"] for layer in translations) == ["first", "second"]

@@ -14,6 +14,7 @@ from magicgui.widgets import ComboBox, Container, TextEdit
 from psygnal import Signal
 
 from .protocol_form import ProtocolForm
+from .text_input import on_text_edited
 
 #: Contrasts of the simulator's presets, offered as ready-made prompts (STIR is held out
 #: of the demo training: a zero-shot target).
@@ -53,7 +54,7 @@ class PromptBuilder(Container):
         self.extend([self.mode, self.known, self.text, self.form, self.used])
         self.mode.changed.connect(self._refresh)
         self.known.changed.connect(self._refresh)
-        self.text.changed.connect(self._refresh)
+        on_text_edited(self.text, self._refresh)
         self.form.prompt_changed.connect(self._refresh)
         self._refresh()
 
@@ -68,10 +69,9 @@ class PromptBuilder(Container):
         self._refresh()
 
     def set_text(self, text: str) -> None:
-        """Switch to free text with ``text`` (scripts, tests, and the explorer's pickers)."""
-        self.text.value = text
+        """Switch to free text with ``text`` (scripts; a person types into the box)."""
         self.mode.value = MODE_TEXT
-        self._refresh()
+        self.text.value = text
 
     def _refresh(self, *_: Any) -> None:
         mode = self.mode.value

@@ -4,8 +4,10 @@ The target embedding is ``Translator.interpolate(emb_A, emb_B, t)`` (spherical).
 the t slider re-translates the current slice live: edits are debounced (a 150 ms
 single-shot QTimer) and at most one slice worker runs at a time -- a change that arrives
 meanwhile is picked up when it finishes, so the preview always ends on the latest t.
+Editing prompt A or B (typing, pasting, or a preset) and changing "B from" re-render too.
 "Render volume at t" translates the whole volume in a cancellable worker, and "Export
-sweep" renders the current slice at N points from A to B as a stack layer and a looping GIF.
+sweep" renders the current slice at N points from A to B as a layer with the source's
+geometry and the steps as a leading slider axis, and as a looping GIF.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from psygnal import Signal
 from qtpy.QtCore import QTimer
 
 from ..jobs import JobRequest, PromptMix, SlicePreview, export_sweep, translate_one_slice, translate_volume
-from ..layers import (PROVENANCE_KEY, TAGS_KEY, data_to_world_matrix, geometry_kwargs, short_prompt,
-                      slab_geometry_kwargs)
+from ..layers import (PROVENANCE_KEY, TAGS_KEY, data_to_world_matrix, explored_name, geometry_kwargs,
+                      slab_geometry_kwargs, stacked_geometry_kwargs, sweep_name)
 from .choices import AXIS_CHOICES, compact_combo_boxes, image_layer_choices
 from .model_picker import ModelPicker
 from .outputs import result_key, upsert_image
 from ...engine.request import source_prompt_of
 from .prompt_builder import KNOWN_KINDS, TEXT_BOX_HEIGHT, known_prompts
+from .text_input import on_text_edited
 
 DEBOUNCE_MS = 150
 RENDER_TEXT, CANCEL_TEXT = "Render volume at t", "Cancel"
@@ -39,6 +42,7 @@ class PromptExplorerWidget(Container):
 
     preview_updated = Signal(float)     #: t of the slice now shown
     sweep_exported = Signal(str)        #: path of the GIF written
+    volume_rendered = Signal(str)       #: name of the volume layer made
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(labels=True)
@@ -58,7 +62,7 @@ class PromptExplorerWidget(Container):
         self.render_button = PushButton(text=RENDER_TEXT)
         self.steps = SpinBox(label="sweep steps", value=8, min=2, max=64)
         self.gif_path = FileEdit(label="sweep GIF", mode="w", filter="*.gif",
-                                 value=Path.home() / "evai2i_prompt_sweep.gif")
+                                 value=Path.cwd() / "evai2i_prompt_sweep.gif")
         self.export_button = PushButton(text="Export sweep")
         self.status = Label(label="status", value="Drag t to move from prompt A to prompt B.")
         self.status.native.setWordWrap(True)
@@ -79,8 +83,10 @@ class PromptExplorerWidget(Container):
         self.preset_a.changed.connect(self._fill_prompt_a)
         self.preset_b.changed.connect(lambda kind: setattr(self.prompt_b, "value", known_prompts()[kind]))
         self.source.changed.connect(self._fill_prompt_a)
-        for widget in (self.t, self.prompt_a, self.prompt_b, self.axis):
+        for widget in (self.t, self.axis):
             widget.changed.connect(self.schedule_preview)
+        for box in (self.prompt_a, self.prompt_b):
+            on_text_edited(box, self.schedule_preview)
         self.render_button.clicked.connect(self._on_render_clicked)
         self.export_button.clicked.connect(self.export_sweep)
 
@@ -112,9 +118,6 @@ class PromptExplorerWidget(Container):
                                  precision=str(self.model.precision.value), axis=axis, preview_index=index,
                                  tags=dict(layer.metadata.get(TAGS_KEY) or {}))
 
-    def _mix_label(self, mix: PromptMix) -> str:
-        return f"{short_prompt(mix.a)} -> {short_prompt(mix.b)} t={mix.t:.2f}"
-
     # ------------------------------------------------------------------ live slice
     def schedule_preview(self, *_: Any) -> None:
         """Restart the debounce timer: the slice is translated once edits pause."""
@@ -143,9 +146,10 @@ class PromptExplorerWidget(Container):
     def _show_preview(self, layer, request: JobRequest, preview: SlicePreview) -> None:
         mix = request.target
         kwargs = slab_geometry_kwargs(layer, preview.axis, preview.index)
-        kwargs.update(name=f"{layer.name} [explore {self._mix_label(mix)}]", colormap="gray",
+        kwargs.update(name=explored_name(layer.name, mix.a, mix.b, mix.t, preview.index), colormap="gray",
                       metadata={PROVENANCE_KEY: {**preview.provenance, "source_layer": layer.name}})
-        upsert_image(self._viewer, result_key(layer.name, "prompt explorer", "explorer preview"), preview.data, kwargs)
+        upsert_image(self._viewer, result_key(layer.name, "prompt explorer", "explorer preview"), preview.data, kwargs,
+                     tooltip=_path_tooltip(mix))
         self.model.show_loaded(preview.provenance["model_label"], preview.provenance["device"])
         self.status.value = f"Slice {preview.index} at t={mix.t:.2f}."
         self.preview_updated.emit(mix.t)
@@ -189,10 +193,12 @@ class PromptExplorerWidget(Container):
 
     def _show_volume(self, layer, request: JobRequest, outcome) -> None:
         mix = request.target
-        kwargs = {**geometry_kwargs(layer), "name": f"{layer.name} [SYNTHETIC {self._mix_label(mix)}]",
+        kwargs = {**geometry_kwargs(layer), "name": explored_name(layer.name, mix.a, mix.b, mix.t),
                   "colormap": "gray", "metadata": {PROVENANCE_KEY: {**outcome.provenance, "source_layer": layer.name}}}
-        upsert_image(self._viewer, result_key(layer.name, mix.describe(), "translation"), outcome.translation, kwargs)
-        self.status.value = f"Rendered t={mix.t:.2f} in {outcome.seconds:.1f} s."
+        volume = upsert_image(self._viewer, result_key(layer.name, mix.describe(), "translation"),
+                              outcome.translation, kwargs, tooltip=_path_tooltip(mix, mix.t))
+        self.status.value = f"Done: made {volume.name!r} in {outcome.seconds:.1f} s."
+        self.volume_rendered.emit(volume.name)
 
     def _on_volume_finished(self) -> None:
         self._volume_worker = None
@@ -238,13 +244,20 @@ class PromptExplorerWidget(Container):
         in_plane = [a for a in range(3) if a != axis]
         return tuple(i for i, a in enumerate(in_plane) if matrix[a, a] < 0)
 
-    def _show_sweep(self, layer, request: JobRequest, stack: np.ndarray, gif: Path) -> None:
-        mix = request.target
-        in_plane = [abs(float(s)) for a, s in enumerate(layer.scale) if a != request.slicing_axis][-2:]
-        kwargs = {"name": f"{layer.name} sweep [{short_prompt(mix.a)} -> {short_prompt(mix.b)}]", "colormap": "gray",
-                  "scale": (1.0, *in_plane), "units": tuple(str(u) for u in layer.units),  # first axis: t steps
-                  "metadata": {"evai2i_sweep": {"prompt_a": mix.a, "prompt_b": mix.b, "steps": len(stack),
-                                                "slice": request.preview_index, "gif": str(gif)}}}
-        upsert_image(self._viewer, result_key(layer.name, mix.describe(), "sweep"), stack, kwargs)
+    def _show_sweep(self, layer, request: JobRequest, stack: np.ndarray, gif: Path, provenance: dict) -> None:
+        """The sweep over the source: each frame is its slice in place, the steps a leading axis."""
+        mix, axis, index = request.target, request.slicing_axis, request.preview_index
+        data = stack if layer.ndim == 2 else np.expand_dims(stack, axis=1 + axis)
+        geometry = slab_geometry_kwargs(layer, axis, index) if layer.ndim == 3 else geometry_kwargs(layer)
+        kwargs = {**stacked_geometry_kwargs(geometry, "sweep step"), "name": sweep_name(layer.name, mix.a, mix.b, index),
+                  "colormap": "gray",
+                  "metadata": {PROVENANCE_KEY: {**provenance, "source_layer": layer.name, "gif": str(gif)}}}
+        upsert_image(self._viewer, result_key(layer.name, mix.describe(), "sweep"), data, kwargs,
+                     tooltip=_path_tooltip(mix))
         self.status.value = f"Sweep of {len(stack)} steps written to {gif}."
         self.sweep_exported.emit(str(gif))
+
+
+def _path_tooltip(mix: PromptMix, t: float | None = None) -> str:
+    where = "" if t is None else f" at t={t:.2f}"
+    return f"from prompt A: {' '.join(mix.a.split())} to prompt B: {' '.join(mix.b.split())}{where}"

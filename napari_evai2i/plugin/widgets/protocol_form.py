@@ -3,6 +3,10 @@
 Prefilled from the source layer's DICOM tags (``fields_from_tags``), so "this series, but
 with TE 100 ms" is one edit away. A value of 0 means "unknown" and is left out of the prompt.
 Facts the form does not show (scanning sequence, scanner) are kept from the source.
+
+The weighting follows the timing unless the user picks one: with the sequence left at
+"from TR, TE, TI", setting TR 4000 / TE 100 on a T1-weighted source gives a T2-weighted
+prompt (the same textbook rules that read DICOM headers, ``prompts.heuristics``).
 """
 
 from __future__ import annotations
@@ -14,13 +18,23 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEd
 from psygnal import Signal
 
 from ...prompts import ProtocolFields, canonical_prompt, fields_from_tags, vocabulary
+from ...prompts.glossary import SCANNING_SEQUENCE, SEQUENCE_VARIANT
+from ...prompts.heuristics import sequence_from_physics
 
 FAT_SATURATION = "fat saturation"
 UNKNOWN = "(unknown)"
+#: The sequence choice that derives the weighting from the form's timing.
+DERIVED = "(from TR, TE, TI)"
 
 
 def _number(value: float) -> float | None:
     return float(value) if value and value > 0 else None
+
+
+def _codes(phrases: tuple[str, ...], table: dict[str, str]) -> list[str]:
+    """DICOM codes back from the phrases a ProtocolFields holds ("spin echo" -> "SE")."""
+    by_phrase = {phrase: code for code, phrase in table.items()}
+    return [by_phrase[p] for p in phrases if p in by_phrase]
 
 
 class ProtocolForm(Container):
@@ -31,7 +45,9 @@ class ProtocolForm(Container):
     def __init__(self) -> None:
         super().__init__(labels=True)
         self._sequences = list(vocabulary.ALL_SEQUENCES) + list(vocabulary.HEADER_ONLY_SEQUENCES)
-        self.sequence = ComboBox(label="sequence", choices=[(UNKNOWN, None)] + [(s, s) for s in self._sequences])
+        self.sequence = ComboBox(label="sequence", value=DERIVED,
+                                 choices=[(DERIVED, DERIVED), (UNKNOWN, None)] + [(s, s) for s in self._sequences],
+                                 tooltip="the weighting; by default derived from TR, TE and TI as you set them")
         unknown = "0 means unknown: left out of the prompt"
         self.repetition_time = FloatSpinBox(label="TR (ms)", min=0, max=30000, step=10, tooltip=unknown)
         self.echo_time = FloatSpinBox(label="TE (ms)", min=0, max=2000, step=1, tooltip=unknown)
@@ -57,7 +73,7 @@ class ProtocolForm(Container):
         self._base = fields
         self._loading = True
         try:
-            self.sequence.value = fields.sequence if fields.sequence in self._sequences else None
+            self.sequence.value = DERIVED
             self.repetition_time.value = fields.repetition_time or 0
             self.echo_time.value = fields.echo_time or 0
             self.inversion_time.value = fields.inversion_time or 0
@@ -78,18 +94,32 @@ class ProtocolForm(Container):
             options += (FAT_SATURATION,)
         agent = self.contrast_agent.value.strip() or None
         contrast = bool(self.contrast.value or agent)
+        timing = (_number(self.repetition_time.value), _number(self.echo_time.value),
+                  _number(self.inversion_time.value), _number(self.flip_angle.value))
         return self._base.replace(
-            sequence=self.sequence.value,
-            repetition_time=_number(self.repetition_time.value),
-            echo_time=_number(self.echo_time.value),
-            inversion_time=_number(self.inversion_time.value),
-            flip_angle=_number(self.flip_angle.value),
+            sequence=self._sequence(timing),
+            repetition_time=timing[0],
+            echo_time=timing[1],
+            inversion_time=timing[2],
+            flip_angle=timing[3],
             field_strength=_number(self.field_strength.value),
             contrast=contrast,
             contrast_agent=agent if contrast else None,
             scan_options=options,
             organ=self.organ.value.strip() or None,
         )
+
+    def _sequence(self, timing: tuple[float | None, ...]) -> str | None:
+        """The chosen weighting, or the one the timing implies (the source's if the timing is its own)."""
+        if self.sequence.value != DERIVED:
+            return self.sequence.value
+        base = self._base
+        derived = sequence_from_physics(_codes(base.scanning_sequence, SCANNING_SEQUENCE),
+                                        _codes(base.sequence_variant, SEQUENCE_VARIANT), *timing)
+        if derived is not None:
+            return derived
+        unchanged = timing == (base.repetition_time, base.echo_time, base.inversion_time, base.flip_angle)
+        return base.sequence if unchanged else None
 
     def prompt(self) -> str:
         return canonical_prompt(self.fields())

@@ -5,7 +5,8 @@ Run translates the slice under the viewer's current position first and shows it 
 batch in a napari thread worker with a progress bar. While it runs, Run becomes Cancel;
 cancelling stops at the next batch and leaves no partial volume layer: the volume result
 is added (or, for the same source and prompt, replaced) only when every slice is done,
-and the preview slice is kept so the look of the prompt is not lost. Outputs carry the
+and the preview slice is kept so the look of the prompt is not lost. Each source has at most
+one preview slice: a preview for another prompt replaces it. Outputs carry the
 source's exact geometry and their provenance (prompt, model, checkpoint hash, device,
 time) in ``layer.metadata``. The difference map and, with a reference layer, the
 |translation - reference| map and PSNR/SSIM are computed in the worker too. The source
@@ -26,11 +27,11 @@ from psygnal import Signal
 
 from ..jobs import JobRequest, ModelReady, SlicePreview, TranslationOutcome, translate_volume
 from ..layers import (DICOM_HEADER_KEY, PROVENANCE_KEY, SOURCE_PATH_KEY, SOURCE_TAGS_KEY, TAGS_KEY,
-                      difference_name, geometry_kwargs, is_synthetic, reference_difference_name,
-                      slab_geometry_kwargs, synthetic_name)
+                      difference_name, geometry_kwargs, has_geometry_or_tags, is_synthetic, preview_name,
+                      reference_difference_name, slab_geometry_kwargs, synthetic_name)
 from .choices import AXIS_CHOICES, compact_combo_boxes, image_layer_choices
 from .model_picker import ModelPicker
-from .outputs import find_results, remove_layers, result_key, upsert_image
+from .outputs import find_result, find_results, remove_layers, result_key, upsert_image
 from .prompt_builder import PromptBuilder
 from .side_by_side import SideBySide
 
@@ -39,6 +40,9 @@ GRID_TEXT, UNGRID_TEXT = "Side by side", "Leave side by side"
 #: The source choice that translates every acquired image layer in turn.
 ALL_LAYERS = "all image layers"
 DIFF_COLORMAP = "PiYG"
+READY_TEXT = "Choose a source and a prompt, then Run."
+#: Result key "prompt" of the one preview slice a source has, whatever its prompt.
+ANY_PROMPT = ""
 
 
 @dataclass
@@ -79,7 +83,7 @@ class TranslateWidget(Container):
                                           "and PSNR/SSIM")
         self.run_button = PushButton(text=RUN_TEXT)
         self.grid_button = PushButton(text=GRID_TEXT)
-        self.status = Label(label="status", value="Choose a source and a prompt, then Run.")
+        self.status = Label(label="status", value=READY_TEXT)
         self.metrics = Label(label="metrics", value="")
         for label in (self.status, self.metrics, self.model.loaded):
             label.native.setWordWrap(True)
@@ -90,6 +94,7 @@ class TranslateWidget(Container):
         self.reference.changed.connect(self._on_reference_changed)
         self.run_button.clicked.connect(self._on_run_clicked)
         self.grid_button.clicked.connect(self.toggle_side_by_side)
+        self.prompt.prompt_changed.connect(self._on_prompt_changed)
         compact_combo_boxes(self)
         active = viewer.layers.selection.active
         if isinstance(active, napari.layers.Image):
@@ -216,10 +221,10 @@ class TranslateWidget(Container):
 
     def _show_preview(self, run: _Run, preview: SlicePreview) -> None:
         kwargs = slab_geometry_kwargs(run.source, preview.axis, preview.index)
-        kwargs.update(name=f"{synthetic_name(run.source.name, run.prompt)} preview slice {preview.index}",
+        kwargs.update(name=preview_name(run.source.name, run.prompt, preview.index),
                       colormap="gray", metadata=self._metadata(run, preview.provenance, preview.tags))
-        key = result_key(run.source.name, run.prompt, "preview")
-        upsert_image(self._viewer, key, preview.data, kwargs)
+        key = result_key(run.source.name, ANY_PROMPT, "preview")
+        upsert_image(self._viewer, key, preview.data, kwargs, tooltip=run.prompt)
 
     def _on_returned(self, outcome: TranslationOutcome) -> None:
         run = self._run
@@ -229,19 +234,20 @@ class TranslateWidget(Container):
                        "colormap": DIFF_COLORMAP, "visible": False,
                        "metadata": {**metadata, "evai2i_map": "translation - source (normalised units)"}}
         upsert_image(self._viewer, result_key(source.name, prompt, "difference"), outcome.difference,
-                     diff_kwargs, contrast_limits=outcome.difference_limits)
+                     diff_kwargs, contrast_limits=outcome.difference_limits, tooltip=prompt)
         if run.reference is not None and outcome.comparison is not None:
             self._show_comparison(source, prompt, metadata, outcome.comparison, outcome.reference_difference,
                                   run.reference.name)
         kwargs = {**geometry_kwargs(source), "name": synthetic_name(source.name, prompt), "colormap": "gray",
                   "metadata": metadata}
         translation = upsert_image(self._viewer, result_key(source.name, prompt, "translation"),
-                                   outcome.translation, kwargs)
-        remove_layers(self._viewer, find_results(self._viewer, source=source.name, prompt=prompt, role="preview"))
+                                   outcome.translation, kwargs, tooltip=prompt)
+        remove_layers(self._viewer, find_results(self._viewer, source=source.name, role="preview"))
         self._viewer.layers.selection.active = translation
         self._last_result = (source, translation, prompt)
         run.outcome = "done"
-        self._say(f"Done: {outcome.translation.shape} in {outcome.seconds:.1f} s with "
+        shape = "x".join(str(n) for n in outcome.translation.shape)
+        self._say(f"Done: made {translation.name!r} ({shape}) in {outcome.seconds:.1f} s with "
                   f"{outcome.provenance['model_label']}." + (f" {len(self._queue)} more layer(s) to go..."
                                                               if self._queue else ""))
 
@@ -264,8 +270,11 @@ class TranslateWidget(Container):
     def _on_aborted(self) -> None:
         run = self._run
         run.outcome = "cancelled"
+        earlier = find_result(self._viewer, result_key(run.source.name, run.prompt, "translation"))
+        kept = (f"the earlier result {earlier.name!r} is unchanged" if earlier is not None
+                else "no volume layer was made")
         self._say(f"Cancelled after {run.slices_done} of {run.request.volume.shape[run.request.slicing_axis]} "
-                  "slices: no volume layer was made; the preview slice is kept.")
+                  f"slices: {kept}; the preview slice is kept.")
 
     def _on_finished(self) -> None:
         outcome = self._run.outcome if self._run is not None else "error"
@@ -320,13 +329,27 @@ class TranslateWidget(Container):
                   "colormap": "magma", "visible": False,
                   "metadata": {**metadata, "evai2i_map": f"|translation - {reference_name}|"}}
         upsert_image(self._viewer, result_key(source.name, prompt, "reference difference"), abs_difference, kwargs,
-                     contrast_limits=limits)
+                     contrast_limits=limits, tooltip=prompt)
         self.metrics.value = f"vs {reference_name}: {comparison.summary()}"
 
     # ------------------------------------------------------------------ source, grid, status
     def _on_source_changed(self, layer: Any) -> None:
         single = layer is not None and layer != ALL_LAYERS
         self.prompt.set_source_tags(layer.metadata.get(TAGS_KEY) if single else None)
+        if self._worker is not None:
+            return
+        if single and not has_geometry_or_tags(layer):
+            self._say(f"{layer.name!r} has no voxel size, orientation or DICOM tags (another reader opened it?): "
+                      "the output's geometry and the source's contrast are unknown. Open the file with "
+                      "napari-evai2i to keep them.")
+        else:
+            self._say(READY_TEXT)
+
+    def _on_prompt_changed(self, prompt: str) -> None:
+        if self._worker is None and not prompt:
+            self._say("The prompt is empty: choose a contrast, or type or build one.")
+        elif self._worker is None and self.status.value.startswith("The prompt is empty"):
+            self._say(READY_TEXT)
 
     def toggle_side_by_side(self, *_: Any) -> None:
         """Source and translation in two linked panes (napari grid), or back to normal."""
