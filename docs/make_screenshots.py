@@ -3,8 +3,8 @@
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/make_screenshots.py
 
 Needs a real X display (Xvfb is fine) with Qt's xcb platform: under QT_QPA_PLATFORM=offscreen
-the canvas comes out blank. Writes docs/images/{translate_side_by_side,prompt_explorer,
-train_widget}.png. Uses the 2 mm sample and whatever model the Translate widget offers first
+the canvas comes out blank. Writes docs/images/{main_window,translate_side_by_side,
+prompt_explorer,train_widget,train_use_in_translate}.png. Uses the 2 mm sample and whatever model the Translate widget offers first
 (the trained demo when installed, else the UNTRAINED tiny-random model, whose output is noise).
 """
 
@@ -96,7 +96,7 @@ def prompt_explorer(viewer) -> None:
     widget.t.value = 0.5
     wait_for(lambda: shown, 300, "the live slice")
     for layer in viewer.layers:
-        layer.visible = layer.name == "T1w (simulated)" or "[explore" in layer.name
+        layer.visible = layer.name == "T1w (simulated)" or layer.name.startswith("SYNTHETIC T1w->")
     dock.raise_()
     shoot(viewer, "prompt_explorer.png", widget)
 
@@ -120,16 +120,20 @@ def train_widget(viewer, out: Path) -> None:
     widget.stop()
     wait_for(lambda: finished, 300, "the trainer to stop")
     shoot(viewer, "train_widget.png", widget)
+    widget.use_in_translate()             # Translate comes to the front, as a tab beside Train
+    shoot(viewer, "train_use_in_translate.png")
 
 
 def main() -> int:
     import napari
 
     IMAGES.mkdir(parents=True, exist_ok=True)
-    viewer = napari.Viewer(title="napari-evai2i")
+    from napari_evai2i.plugin.launch import open_viewer_with_sample
+
+    viewer = open_viewer_with_sample("simulated_brain_2mm")     # the main job's window
     viewer.window.resize(*WINDOW)
-    viewer.open_sample(PLUGIN, "simulated_brain_2mm")
     settle()
+    shoot(viewer, "main_window.png")
     translate_side_by_side(viewer)
     prompt_explorer(viewer)
     with tempfile.TemporaryDirectory() as tmp:
