@@ -3,6 +3,7 @@
 With a display: napari opens with the sample subject and the Translate widget docked.
 Without one (a server, CI): says so and runs the headless equivalent -- the sample T1w
 volume is translated to T2w with the demo model and written as NIfTI.
+``--default-reader`` only saves napari-evai2i as napari's reader for our file types.
 """
 
 from __future__ import annotations
@@ -70,7 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="evai2i_demo", help="headless output folder")
     parser.add_argument("--model", default="demo")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--default-reader", action="store_true",
+                        help="make napari open .nii, .nii.gz, .mha, .mhd, .nrrd, .nhdr, .dcm, .dicom and .ima "
+                             "files with napari-evai2i without asking (saved in napari's settings), then exit")
     args = parser.parse_args(argv)
+    if args.default_reader:
+        from .plugin.reader_choice import make_default_reader
+
+        print(make_default_reader().summary())
+        return 0
     if not args.headless and has_display():
         try:
             run_viewer()

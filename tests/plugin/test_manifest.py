@@ -24,13 +24,15 @@ def test_manifest_contributions():
     extensions = {ext for w in contributions.writers for ext in w.filename_extensions}
     assert {".nii.gz", ".nii", ".mha", ".dcm"} <= extensions
     assert all(c.id.startswith("napari-evai2i.") for c in contributions.commands)
+    menu_commands = {item.command for items in contributions.menus.values() for item in items}
+    assert "napari-evai2i.make_default_reader" in menu_commands
 
 
 def test_plugin_modules_import_without_torch():
     code = ("import sys\n"
             "import napari_evai2i.plugin.layers, napari_evai2i.plugin.reader, napari_evai2i.plugin.writer\n"
             "import napari_evai2i.plugin.samples, napari_evai2i.plugin.jobs, napari_evai2i.plugin.launch\n"
-            "import napari_evai2i.plugin.training_run\n"
+            "import napari_evai2i.plugin.training_run, napari_evai2i.plugin.reader_choice\n"
             "import napari_evai2i.plugin.widgets.translate, napari_evai2i.plugin.widgets.prompt_explorer\n"
             "import napari_evai2i.plugin.widgets.train\n"
             "print('torch' in sys.modules)\n")
