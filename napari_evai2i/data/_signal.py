@@ -81,6 +81,30 @@ TISSUE_TABLE_3T: Mapping[str, TissueParameters] = {
     "CSF": TissueParameters(1.00, 3900.0, 329.0, 46.0),
 }
 
+#: Tissues outside the brain and white-matter lesions, for the whole-head generator
+#: (:mod:`napari_evai2i.data.head`). Approximate literature values, chosen for the right
+#: contrast order rather than copied from one study: fat from BrainWeb at 1.5 T (verbatim) and
+#: of the order of Gold et al. (AJR 2004) at 3 T; skeletal muscle of the order of the same
+#: study; skin between muscle and fat; cortical bone with T2 and T2* under 1 ms (no signal at
+#: any clinical echo time); fatty skull marrow between fat and muscle; white-matter lesions with
+#: T1 and T2 longer than white matter (dark on T1w, bright on T2w and FLAIR).
+HEAD_TISSUE_TABLE_1P5T: Mapping[str, TissueParameters] = {
+    "LESION": TissueParameters(0.86, 900.0, 130.0, 100.0),
+    "FAT": BRAINWEB_1P5T["FAT"],
+    "MUSCLE": TissueParameters(0.75, 1000.0, 44.0, 30.0),
+    "SKIN": TissueParameters(0.70, 600.0, 50.0, 35.0),
+    "BONE": TissueParameters(0.05, 250.0, 0.8, 0.5),
+    "MARROW": TissueParameters(0.85, 450.0, 60.0, 40.0),
+}
+HEAD_TISSUE_TABLE_3T: Mapping[str, TissueParameters] = {
+    "LESION": TissueParameters(0.86, 1300.0, 120.0, 80.0),
+    "FAT": TissueParameters(1.00, 380.0, 68.0, 35.0),
+    "MUSCLE": TissueParameters(0.75, 1400.0, 40.0, 25.0),
+    "SKIN": TissueParameters(0.70, 800.0, 45.0, 28.0),
+    "BONE": TissueParameters(0.05, 300.0, 0.8, 0.4),
+    "MARROW": TissueParameters(0.85, 550.0, 55.0, 30.0),
+}
+
 _FIELD_LO, _FIELD_HI = 1.5, 3.0
 _FIELD_CLAMP = (0.5, 7.0)
 
@@ -91,6 +115,17 @@ def tissue_parameters(field_strength_t: float) -> dict[str, TissueParameters]:
     Exact table values at 1.5 T and 3 T; power-law (log-log) interpolation in between and, as a
     rough guide only, beyond (field clamped to [0.5, 7] T).
     """
+    return _at_field(TISSUE_TABLE_1P5T, TISSUE_TABLE_3T, field_strength_t)
+
+
+def head_tissue_parameters(field_strength_t: float) -> dict[str, TissueParameters]:
+    """Parameters of lesions and the tissues outside the brain (:data:`HEAD_TISSUE_TABLE_1P5T`),
+    interpolated in field strength as :func:`tissue_parameters`."""
+    return _at_field(HEAD_TISSUE_TABLE_1P5T, HEAD_TISSUE_TABLE_3T, field_strength_t)
+
+
+def _at_field(table_lo: Mapping[str, TissueParameters], table_hi: Mapping[str, TissueParameters],
+              field_strength_t: float) -> dict[str, TissueParameters]:
     b = float(np.clip(float(field_strength_t), *_FIELD_CLAMP))
     w = math.log(b / _FIELD_LO) / math.log(_FIELD_HI / _FIELD_LO)
 
@@ -102,8 +137,8 @@ def tissue_parameters(field_strength_t: float) -> dict[str, TissueParameters]:
         return float(lo * (hi / lo) ** w)
 
     out = {}
-    for name, lo in TISSUE_TABLE_1P5T.items():
-        hi = TISSUE_TABLE_3T[name]
+    for name, lo in table_lo.items():
+        hi = table_hi[name]
         out[name] = TissueParameters(
             pd=lo.pd,
             t1=interp(lo.t1, hi.t1),

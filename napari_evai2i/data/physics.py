@@ -10,8 +10,9 @@ from __future__ import annotations
 from ._protocols import (HELD_OUT_REGIONS, PRESETS, SAMPLE_KINDS, SAMPLING_RANGES, SEQUENCE_TYPES, ZERO_SHOT_SPLIT,
                          Protocol, ZeroShotSplit, classify_weighting, held_out_region, is_held_out, preset,
                          sample_held_out)
-from ._signal import (BRAINWEB_1P5T, TISSUE_TABLE_1P5T, TISSUE_TABLE_3T, TissueParameters, csf_null_ti,
-                      inversion_recovery, mprage, spin_echo, spoiled_gradient_echo, tissue_parameters)
+from ._signal import (BRAINWEB_1P5T, HEAD_TISSUE_TABLE_1P5T, HEAD_TISSUE_TABLE_3T, TISSUE_TABLE_1P5T, TISSUE_TABLE_3T,
+                      TissueParameters, csf_null_ti, head_tissue_parameters, inversion_recovery, mprage, spin_echo,
+                      spoiled_gradient_echo, tissue_parameters)
 
 __all__ = [
     "TissueParameters",
@@ -19,6 +20,9 @@ __all__ = [
     "TISSUE_TABLE_1P5T",
     "TISSUE_TABLE_3T",
     "tissue_parameters",
+    "HEAD_TISSUE_TABLE_1P5T",
+    "HEAD_TISSUE_TABLE_3T",
+    "head_tissue_parameters",
     "spin_echo",
     "inversion_recovery",
     "spoiled_gradient_echo",

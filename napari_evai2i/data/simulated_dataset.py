@@ -29,6 +29,7 @@ from torch.utils.data import Dataset
 from ..prompts import build_slots, fields_from_tags, sample_prompt
 from ..prompts.fields import ProtocolFields
 from .physics import PRESETS, Protocol, is_held_out, tissue_parameters
+from .randomized import HeadSliceGenerator, RandomizationRanges
 from .slices import SliceAugmentation, SliceSimulator
 
 #: Kinds (see ``physics.SAMPLING_RANGES``) the demo trains on; STIR is held out whole.
@@ -49,6 +50,13 @@ class SimulatedDataConfig:
     drop_probability: float = 0.5
     view_in_prompt: bool = True
     augmentation: SliceAugmentation = field(default_factory=SliceAugmentation)
+    #: "template" (:mod:`.slices`) or "randomized" (:mod:`.randomized`: whole heads, lesions,
+    #: thick slices, unknown sources; its ranges in ``randomization``)
+    generator: str = "template"
+    randomization: RandomizationRanges = field(default_factory=RandomizationRanges)
+    #: randomized only: let items withhold the source prompt and randomise the source contrast
+    #: (off for DCLIP, whose images must match their texts)
+    unknown_sources: bool = True
 
 
 def protocol_fields(protocol: Protocol, plane: str | None = None) -> ProtocolFields:
@@ -63,6 +71,7 @@ class SimulatedPairs(Dataset):
     def __init__(self, config: SimulatedDataConfig | None = None) -> None:
         self.config = config or SimulatedDataConfig()
         self._simulator: SliceSimulator | None = None   # built lazily, once per worker
+        self._head: HeadSliceGenerator | None = None
 
     def __len__(self) -> int:
         return self.config.length
@@ -93,10 +102,21 @@ class SimulatedPairs(Dataset):
         assert not any(is_held_out(p) for p in protocols)
         return protocols
 
+    @property
+    def head_generator(self) -> HeadSliceGenerator:
+        if self._head is None:
+            self._head = HeadSliceGenerator(self.config.size, self.config.randomization)
+        return self._head
+
     def __getitem__(self, index: int) -> dict:
         cfg = self.config
         rng = np.random.default_rng([cfg.seed, int(index)])
         text_rng = random.Random(int(rng.integers(2**63)))
+        if cfg.generator == "randomized":
+            protocols = self.draw_protocols(rng, index)
+            return self.head_generator.item(rng, protocols, text_rng,
+                                            cfg.drop_probability, cfg.view_in_prompt,
+                                            allow_unknown=cfg.unknown_sources)
         sim = self.simulator
         tissue, plane = sim.tissue_slice(rng)
         jitter = np.exp(rng.normal(0, cfg.augmentation.jitter, size=(3, 4)))

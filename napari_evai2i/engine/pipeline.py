@@ -23,7 +23,7 @@ from .. import __version__
 from .._atomic import atomic_file
 from ..io import SYNTHETIC_NOTICE, Volume, write_dicom_series, write_volume
 from ..io.read import ITK_EXTENSIONS, NIFTI_EXTENSIONS, file_extension
-from .normalization import MR_PERCENTILE, fit_intensity_scale
+from .normalization import MR_PERCENTILE
 from .provenance import derived_tags, image_comments, series_description
 from .request import PromptMix, TranslationRequest, source_prompt_of
 from .translator import TranslationStep, Translator, load_model, run_steps
@@ -37,6 +37,11 @@ class TranslatedVolume:
 
     volume: Volume
     provenance: dict[str, Any] = field(default_factory=dict)
+
+_RULE_TEXT = {"p99.5": f"MR: divided by the volume's {MR_PERCENTILE:g}th percentile",
+              "brain-core-median": "MR: divided so that the median of the brain core (deeper than 10 mm "
+                                   "inside the head) is 0.5",
+              "hu": "CT: (HU + 1024) / 3000"}
 
 
 class VolumeTranslation:
@@ -64,7 +69,7 @@ class VolumeTranslation:
         self.request = replace(request, source_prompt=source_prompt)
         self.source_prompt_origin = origin
         modality = str(volume.tags.get("Modality") or "MR").upper()
-        self.scale = fit_intensity_scale(volume.array, "CT" if modality == "CT" else "MR")
+        self.scale = self.translator.fit_scale(volume.array, "CT" if modality == "CT" else "MR", volume.spacing)
         self.bound = self.translator.bind(self._embedding())
         self.provenance = self._provenance()
 
@@ -87,8 +92,7 @@ class VolumeTranslation:
             source_prompt_from=self.source_prompt_origin, slicing_axis=request.axis,
             batch_size=request.batch_size or translator.default_batch_size(),
             normalization={**self.scale.to_dict(),
-                           "rule": (f"MR: divided by the volume's {MR_PERCENTILE}th percentile"
-                                    if self.scale.modality == "MR" else "CT: (HU + 1024) / 3000")})
+                           "description": _RULE_TEXT.get(self.scale.rule, self.scale.rule)})
         if isinstance(request.target, PromptMix):
             provenance.update(prompt_a=request.target.a, prompt_b=request.target.b, t=request.target.t)
         return provenance

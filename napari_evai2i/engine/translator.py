@@ -176,6 +176,16 @@ class Translator:
     def uses_bf16(self) -> bool:
         return self._precision == "bf16" or (self._precision == "auto" and self.device.type == "cuda")
 
+    # ---------------------------------------------------------- normalisation
+    @property
+    def normalization_rule(self) -> str:
+        """The MR intensity rule this checkpoint was trained with (``config.json``)."""
+        return str(self.info.normalization.get("MR", "p99.5"))
+
+    def fit_scale(self, volume: np.ndarray, modality: str = "MR", spacing=None) -> IntensityScale:
+        """The input scale of ``volume`` under this checkpoint's rule (the one way inference fits it)."""
+        return fit_intensity_scale(volume, modality, self.normalization_rule, spacing)
+
     # ----------------------------------------------------------------- labels
     @property
     def trained(self) -> bool:
@@ -287,7 +297,7 @@ class Translator:
         batch = int(batch_size or self.default_batch_size())
         if batch < 1:
             raise ValueError(f"batch size must be at least 1, not {batch}")
-        scale = scale or fit_intensity_scale(volume, modality)
+        scale = scale or self.fit_scale(volume, modality)
         bound = self.bind(prompt)               # a value: the shared model is never changed
         source = None
         if source_prompt is not None and self.model.config.generator.source_conditioning:

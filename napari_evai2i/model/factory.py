@@ -27,10 +27,12 @@ __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "FORMAT_VERSION", "NORMALIZATION", "Ch
            "read_checkpoint_config", "save_pretrained", "write_checkpoint_files"]
 
 FORMAT_VERSION = 1
-#: The input intensity rule per modality that ``engine.normalization`` applies (MR: divide by
-#: the 99.5th percentile; CT: the official HU mapping). Checkpoints record the rule they were
-#: trained with, and loading refuses one that needs another.
+#: The input intensity rule per modality of a checkpoint that records none (MR: divide by the
+#: 99.5th percentile; CT: the official HU mapping). Checkpoints record the rule they were trained
+#: with; inference applies it, and loading refuses a rule this version does not know.
 NORMALIZATION = {"MR": "p99.5", "CT": "hu"}
+#: Every rule ``engine.normalization`` can apply (``MR_RULES`` there); a checkpoint may record any.
+ACCEPTED_NORMALIZATION = {"MR": ("brain-core-median", "p99.5"), "CT": ("hu",)}
 
 
 class EVAModel(nn.Module):
@@ -112,9 +114,9 @@ def read_checkpoint_config(folder: str | Path) -> tuple[ModelConfig, CheckpointI
     info = CheckpointInfo(**{k: meta[k] for k in ("trained", "description", "normalization", "provenance")
                              if k in meta})
     for modality, rule in info.normalization.items():
-        if NORMALIZATION.get(modality, rule) != rule:
+        if rule not in ACCEPTED_NORMALIZATION.get(modality, (rule,)):
             raise ValueError(f"checkpoint {folder} expects {modality} inputs normalised by {rule!r}; "
-                             f"this version normalises them by {NORMALIZATION[modality]!r}")
+                             f"this version knows {', '.join(map(repr, ACCEPTED_NORMALIZATION[modality]))}")
     return config, info
 
 

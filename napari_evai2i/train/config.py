@@ -36,6 +36,9 @@ class TrainConfig:
     init_from: str | None = None        #: checkpoint folder whose weights start the run
     # ---- data
     data: str = "simulator"             #: "simulator" or a manifest file (JSON/CSV)
+    #: with data=simulator: "template" (skull-stripped template slices, mild warps; the first demo)
+    #: or "randomized" (whole heads, lesions, thick slices, unknown sources: data/randomized.py)
+    simulator: str = "template"
     crop_size: int = 128
     curriculum_steps: int = 0           #: generator steps drawing only the 4 canonical contrasts
     num_workers: int = 0
@@ -80,6 +83,11 @@ class TrainConfig:
     image_every: int = 200
     eval_slices: int = 24               #: slices of the DCLIP report at the end of stage 1
     max_minutes: float | None = None    #: stop (and checkpoint) after this wall time
+
+    @property
+    def intensity_rule(self) -> str:
+        """The MR normalisation rule of the training data (recorded in the checkpoint)."""
+        return "brain-core-median" if self.data == "simulator" and self.simulator == "randomized" else "p99.5"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -139,6 +147,8 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"perceptual must be dclip, vgg19 or none, not {cfg.perceptual!r}")
     if cfg.amp not in ("auto", "bf16", "off"):
         raise ValueError(f"amp must be auto, bf16 or off, not {cfg.amp!r}")
+    if cfg.simulator not in ("template", "randomized"):
+        raise ValueError(f"simulator must be template or randomized, not {cfg.simulator!r}")
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be constant or cosine, not {cfg.lr_schedule!r}")
     for name in ("clip_batch", "gen_batch", "crop_size"):

@@ -106,12 +106,17 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
     sources = [emb["src"], emb["tgt"]] + ([emb["src"]] if tri else [])
     n = len(inputs) * b
     known = torch.rand(n, generator=rng) < cfg.source_prompt_probability
+    if "src_known" in batch:        # a source of random contrast has no prompt to give
+        src_known = torch.as_tensor(batch["src_known"])
+        known[:b] &= src_known
+        if tri:
+            known[2 * b:] &= src_known
     out, feats, tissue = G(torch.cat(inputs), torch.cat(targets), torch.cat(sources), known.to(device),
                            return_features=True)
     fakes = dict(zip(("s2t", "t2s", "s2i"), out.split(b)))
     codes = dict(zip(("src", "tgt", "src2"), feats[-1].split(b)))
     if tri:
-        known2 = torch.rand(b, generator=rng) < cfg.source_prompt_probability
+        known2 = torch.rand(b, generator=rng) < cfg.source_prompt_probability    # int images are physics
         fakes["i2t"], feats_i, _ = G(fakes["s2i"].clamp(min=0), emb["tgt"], emb["int"], known2.to(device),
                                      return_features=True)
         codes["int"] = feats_i[-1]

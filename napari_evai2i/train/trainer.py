@@ -116,7 +116,9 @@ class Trainer:
 
             curriculum = cfg.curriculum_steps * cfg.gen_batch * self.world.size if stage != "clip" else 0
             return SimulatedPairs(SimulatedDataConfig(size=cfg.crop_size, seed=seed, curriculum_items=curriculum,
-                                                      view_in_prompt=cfg.view_in_prompt))
+                                                      view_in_prompt=cfg.view_in_prompt,
+                                                      generator=cfg.simulator,
+                                                      unknown_sources=stage != "clip"))
         from ..data.cohort_dataset import CohortDataConfig, CohortPairs
 
         return CohortPairs(cfg.data, CohortDataConfig(size=cfg.crop_size, seed=seed,
@@ -339,6 +341,7 @@ class Trainer:
         return CheckpointInfo(
             trained=trained,
             description=f"napari-evai2i model trained with recipe {self.cfg.name!r}",
+            normalization={"MR": self.cfg.intensity_rule, "CT": "hu"},
             provenance={"recipe": self.cfg.to_dict(), "steps_done": dict(self.steps_done),
                         "world_size": self.world.size,
                         "device": str(self.device), "torch": torch.__version__})

@@ -103,10 +103,11 @@ def test_old_prompt_field_is_ignored_and_another_normalisation_refused(tmp_path)
 
 
 def test_recorded_normalisation_is_the_one_the_engine_applies():
-    from napari_evai2i.engine.normalization import MR_PERCENTILE
-    from napari_evai2i.model.factory import NORMALIZATION
+    from napari_evai2i.engine.normalization import MR_PERCENTILE, MR_RULES
+    from napari_evai2i.model.factory import ACCEPTED_NORMALIZATION, NORMALIZATION
 
     assert NORMALIZATION["MR"] == f"p{MR_PERCENTILE:g}"
+    assert set(ACCEPTED_NORMALIZATION["MR"]) == set(MR_RULES)
 
 
 def test_loading_leaves_the_callers_random_stream_alone(tiny_checkpoint):

@@ -1,0 +1,118 @@
+"""The domain-randomised generator: shared anatomy, clean targets, corrupted inputs, unknown sources."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from napari_evai2i.data.head import ALL_TISSUE_NAMES
+from napari_evai2i.data.physics import PRESETS
+from napari_evai2i.data.randomized import (BRAIN_LEVEL, HeadSliceGenerator, RandomizationRanges, _signal_vector,
+                                          level_of)
+from napari_evai2i.data.simulated_dataset import SimulatedDataConfig, SimulatedPairs, collate_items
+
+SIZE = 64
+LESION = ALL_TISSUE_NAMES.index("LESION")
+EXTRA = [ALL_TISSUE_NAMES.index(n) for n in ("FAT", "MUSCLE", "SKIN", "BONE", "MARROW")]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return SimulatedPairs(SimulatedDataConfig(size=SIZE, seed=3, generator="randomized"))
+
+
+def test_items_are_deterministic_and_batch(data):
+    a, b = data[11], data[11]
+    for key in ("src", "src_in", "tgt", "tgt_in", "tissue", "mask"):
+        assert a[key].shape[-2:] == (SIZE, SIZE) and a[key].dtype == np.float32
+        np.testing.assert_array_equal(a[key], b[key])
+    assert a["src_text"] == b["src_text"] and a["src_known"] == b["src_known"]
+    batch = collate_items([data[i] for i in range(4)])
+    assert batch["src_in"].shape == (4, 1, SIZE, SIZE) and batch["src_known"].dtype == torch.bool
+    assert not np.array_equal(data[12]["src"], a["src"])
+
+
+def test_targets_are_clean_and_inputs_are_scanned(data):
+    for i in range(6):
+        item = data[i]
+        background = item["mask"][0] < 0.5
+        if background.any():
+            assert np.mean(item["tgt"][0][background] == 0) > 0.5       # air is exactly 0 in a target
+            assert np.mean(item["tgt_in"][0][background] == 0) < 0.01    # noise covers it in an input
+        assert not np.allclose(item["tgt_in"], item["tgt"])
+
+
+def test_whole_heads_have_extra_cerebral_tissue_and_brain_only_has_none():
+    gen = HeadSliceGenerator(SIZE)
+    head = gen.draw_anatomy(np.random.default_rng(0), "axial", whole_head=True, lesions=False, thickness_mm=0)
+    only = gen.draw_anatomy(np.random.default_rng(0), "axial", whole_head=False, lesions=False, thickness_mm=0)
+    assert head["fractions"][EXTRA].sum() > 50                   # pixels' worth of skull and scalp
+    assert only["fractions"][EXTRA].sum() == 0
+    torch.testing.assert_close(head["fractions"][:2], only["fractions"][:2])   # the same brain,
+    assert bool((head["fractions"][2] >= only["fractions"][2] - 1e-6).all())     # a CSF rim around it
+    assert float(head["fractions"].sum(0).max()) <= 1.0 + 1e-5
+
+
+@pytest.mark.parametrize("contrast, brighter", [("T1W", False), ("T2W", True), ("FLAIR", True)])
+def test_lesions_follow_the_physics(contrast, brighter):
+    gen = HeadSliceGenerator(SIZE)
+    anatomy = gen.draw_anatomy(np.random.default_rng(5), "axial", whole_head=True, lesions=True, thickness_mm=0)
+    fractions = anatomy["fractions"][:, 0]
+    lesion = fractions[LESION] > 0.9
+    wm = fractions[1] > 0.9
+    assert lesion.any() and wm.any()
+    params = gen.parameters(gen.jitter(np.random.default_rng(1)), 1.5)
+    image = gen.render(fractions[:, None], _signal_vector(PRESETS[contrast], params))[0]
+    assert (float(image[lesion].mean()) > float(image[wm].mean())) == brighter
+
+
+def test_unknown_sources_withhold_the_prompt_and_vary_the_contrast():
+    data = SimulatedPairs(SimulatedDataConfig(size=SIZE, seed=0, generator="randomized",
+                                              randomization=RandomizationRanges(unknown_source=1.0,
+                                                                                random_contrast=1.0)))
+    items = [data[i] for i in range(4)]
+    assert not any(item["src_known"] for item in items)
+    for item in items:                 # the input is another contrast than the (physics) source target
+        inside = item["mask"][0] > 0.5
+        corr = np.corrcoef(item["src_in"][0][inside], item["src"][0][inside])[0, 1]
+        assert corr < 0.97
+    clip = SimulatedPairs(SimulatedDataConfig(size=SIZE, seed=0, generator="randomized", unknown_sources=False,
+                                              randomization=RandomizationRanges(unknown_source=1.0)))
+    assert all(clip[i]["src_known"] for i in range(4))
+
+
+def test_thick_slices_blur_the_source_only():
+    gen = HeadSliceGenerator(SIZE, RandomizationRanges(thick_probability=0.0, resolution_mm=(0.8, 0.8),
+                                                       snr=(1e4, 1e4), bias=(0, 0), gamma_std=0.0, gain=(1, 1)))
+    thin = gen.draw_anatomy(np.random.default_rng(2), "coronal", whole_head=False, lesions=False, thickness_mm=0)
+    thick = gen.draw_anatomy(np.random.default_rng(2), "coronal", whole_head=False, lesions=False, thickness_mm=8)
+    signals = _signal_vector(PRESETS["T1W"], gen.parameters(gen.jitter(np.random.default_rng(0)), 1.5))
+    sharp = gen.render(thin["fractions"], signals)[0]
+    slab = gen.render(thick["fractions"], signals).mean(0)
+    centre = gen.render(thick["fractions"][:, thick["fractions"].shape[1] // 2:][:, :1], signals)[0]
+    torch.testing.assert_close(centre, sharp)                   # the centre plane is the thin slice
+
+    def edges(img):
+        return float((img[1:] - img[:-1]).abs().mean() + (img[:, 1:] - img[:, :-1]).abs().mean())
+    assert edges(slab) < 0.9 * edges(sharp)
+
+
+def test_levels_put_the_brain_core_at_the_brain_level():
+    signals = _signal_vector(PRESETS["T2W"], HeadSliceGenerator.parameters(
+        {n: np.ones(4) for n in ALL_TISSUE_NAMES}, 3.0))
+    assert level_of(signals) > 0
+    assert level_of(signals * 7) == pytest.approx(7 * level_of(signals), rel=1e-5)
+    assert BRAIN_LEVEL == 0.5
+
+
+def test_prompt_text_matches_its_fields(data):
+    from napari_evai2i.prompts import build_slots, is_rendering_of
+    from napari_evai2i.prompts.fields import ProtocolFields
+
+    item = data[2]
+    for role in ("src", "tgt"):
+        assert is_rendering_of(item[f"{role}_text"], build_slots(ProtocolFields.from_dict(item[f"{role}_fields"])))
+    _ = random  # the text stream is seeded per item (random.Random), not global
