@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=None, help="slices per forward pass")
     parser.add_argument("--source-prompt", default=None,
                         help="prompt of the input's own domain (default: built from its DICOM tags "
-                             "when it has any; unknown otherwise)")
+                             "when it has any; unknown otherwise; \"\" for unknown even with tags)")
     parser.add_argument("--series-uid", default=None, help="which series to read from a DICOM folder")
     parser.add_argument("--deidentify", action="store_true",
                         help="DICOM output: replace patient identity with anonymous values")
@@ -201,6 +201,7 @@ def translate_one(job: Job, prompt: str, translator, args: argparse.Namespace) -
     from tqdm import tqdm
 
     from .engine.pipeline import TranslationRequest, VolumeTranslation, write_translation
+    from .engine.source_contrast import describe_source_prompt
     from .io import read_volume
 
     volume = read_volume(job.source, series_uid=job.series_uid)
@@ -208,6 +209,9 @@ def translate_one(job: Job, prompt: str, translator, args: argparse.Namespace) -
                                  precision=translator.precision, axis=args.axis, batch_size=args.batch_size,
                                  source_prompt=args.source_prompt)
     translation = VolumeTranslation(volume, request, translator)
+    if not args.quiet:
+        print(f"{job.name}: {describe_source_prompt(translation.request.source_prompt, translation.source_prompt_origin)}",
+              file=sys.stderr, flush=True)
     with tqdm(total=translation.total, unit="slice", desc=f"translating {job.source.name}", disable=args.quiet,
               file=sys.stderr) as bar:
         result = translation.run(lambda done, total: bar.update(done - bar.n))

@@ -61,11 +61,13 @@ class VolumeTranslation:
             raise ValueError(f"slicing axis must be 0, 1 or 2, not {request.axis}")
         self.volume = volume
         self.translator = translator or load_model(request.model, request.device, request.precision)
-        origin = "request"
+        origin = "given"
         source_prompt = request.source_prompt
         if source_prompt is None:
             source_prompt = source_prompt_of(volume.tags)
             origin = "DICOM tags" if source_prompt else "unknown"
+        elif not source_prompt.strip():          # "" says: unknown, even where tags exist
+            source_prompt, origin = None, "unknown"
         self.request = replace(request, source_prompt=source_prompt)
         self.source_prompt_origin = origin
         modality = str(volume.tags.get("Modality") or "MR").upper()

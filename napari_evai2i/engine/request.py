@@ -32,7 +32,8 @@ class TranslationRequest:
     precision: str = "auto"              #: "auto" (bf16 on CUDA, fp32 on CPU), "fp32" or "bf16"
     axis: int = 0                        #: array axis of the (Z, Y, X) volume to slice along
     batch_size: int | None = None        #: slices per step (None: the translator's default)
-    #: the source's own prompt; None: built from the volume's DICOM tags when it has any
+    #: the source's own prompt; None: built from the volume's DICOM tags when it has any;
+    #: "": unknown, even where tags exist
     source_prompt: str | None = None
 
     @property

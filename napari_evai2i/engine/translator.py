@@ -275,7 +275,7 @@ class Translator:
     def iter_translate(self, volume: np.ndarray, prompt: Prompt | BoundPrompt, *, axis: int = 0,
                        batch_size: int | None = None, source_prompt: Prompt | None = None,
                        modality: str = "MR", out: np.ndarray | None = None,
-                       scale: IntensityScale | None = None) -> Iterator[TranslationStep]:
+                       scale: IntensityScale | None = None, spacing=None) -> Iterator[TranslationStep]:
         """Translate ``volume`` slice-batch by slice-batch into ``out`` (allocated if None).
 
         Yields one :class:`TranslationStep` per batch, so a caller can show progress or
@@ -288,6 +288,7 @@ class Translator:
         if volume.ndim == 2:
             volume = volume[None]
             axis = 0
+            spacing = None if spacing is None else (1.0, *tuple(spacing)[-2:])
         if volume.ndim != 3:
             raise ValueError(f"expected a 2-D slice or a 3-D volume, got an array of shape {volume.shape}")
         if axis not in (0, 1, 2):
@@ -297,7 +298,7 @@ class Translator:
         batch = int(batch_size or self.default_batch_size())
         if batch < 1:
             raise ValueError(f"batch size must be at least 1, not {batch}")
-        scale = scale or self.fit_scale(volume, modality)
+        scale = scale or self.fit_scale(volume, modality, spacing)
         bound = self.bind(prompt)               # a value: the shared model is never changed
         source = None
         if source_prompt is not None and self.model.config.generator.source_conditioning:
@@ -317,14 +318,16 @@ class Translator:
 
     def translate(self, volume: np.ndarray, prompt: Prompt, *, axis: int = 0,
                   batch_size: int | None = None, progress: ProgressCallback | None = None,
-                  source_prompt: Prompt | None = None, modality: str = "MR") -> np.ndarray:
+                  source_prompt: Prompt | None = None, modality: str = "MR", spacing=None) -> np.ndarray:
         """Translate a whole volume; float32, same shape, in the input's intensity scale.
 
         ``progress(done, total)`` is called after every batch; returning ``False``
-        cancels with :class:`TranslationCancelled`.
+        cancels with :class:`TranslationCancelled`. ``spacing`` (mm per axis) serves the
+        normalisation rule; 1 mm when not given.
         """
         result = run_steps(self.iter_translate(volume, prompt, axis=axis, batch_size=batch_size,
-                                               source_prompt=source_prompt, modality=modality), progress)
+                                               source_prompt=source_prompt, modality=modality,
+                                               spacing=spacing), progress)
         return result[0] if np.asarray(volume).ndim == 2 else result
 
 

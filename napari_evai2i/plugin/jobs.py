@@ -40,6 +40,8 @@ class JobRequest:
     reference: np.ndarray | None = None
     #: the source layer's DICOM tags (modality, derived tags of the output)
     tags: dict = field(default_factory=dict)
+    #: voxel size (mm) of the (Z, Y, X) volume, from the layer's scale
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
     @property
     def volume(self) -> np.ndarray:
@@ -97,7 +99,7 @@ def _pipeline(request: JobRequest, target: Target | None = None):
     VolumeTranslation = engine_module("engine.pipeline").VolumeTranslation
 
     target = request.target if target is None else target
-    volume = Volume(request.volume, spacing=(1.0, 1.0, 1.0), tags=dict(request.tags))
+    volume = Volume(request.volume, spacing=request.spacing, tags=dict(request.tags))
     engine_request = TranslationRequest(target=target, model=request.model, device=request.device,
                                         precision=request.precision, axis=request.slicing_axis,
                                         batch_size=request.batch_size, source_prompt=request.source_prompt)

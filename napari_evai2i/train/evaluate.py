@@ -174,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1001, 1002])
     parser.add_argument("--resolution", type=int, choices=(1, 2), default=1)
     parser.add_argument("--json", default=None, help="also write the report to this file")
+    parser.add_argument("--suite", choices=("standard", "robustness", "all"), default="standard",
+                        help="standard: whole simulated subjects (below); robustness: held-out heads factor "
+                             "by factor and real T1 scans (train/robustness.py)")
+    parser.add_argument("--cases", type=int, default=6, help="robustness: held-out cases per setting")
+    parser.add_argument("--figure", default=None, help="robustness: PNG of real T1 inputs and translations")
     args = parser.parse_args(argv)
     from ..engine import load_model
 
@@ -182,9 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report = {"model": translator.label, "seeds": args.seeds, "resolution_mm": args.resolution,
-              "tasks": evaluate_translation(translator, args.seeds, args.resolution),
-              "te_sweep": te_sweep(translator, args.seeds[0], args.resolution)}
+    report: dict = {"model": translator.label}
+    if args.suite in ("standard", "all"):
+        report.update({"seeds": args.seeds, "resolution_mm": args.resolution,
+                       "tasks": evaluate_translation(translator, args.seeds, args.resolution),
+                       "te_sweep": te_sweep(translator, args.seeds[0], args.resolution)})
+    if args.suite in ("robustness", "all"):
+        from .robustness import robustness_report
+
+        report["robustness"] = robustness_report(translator, args.cases, figure=args.figure)
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

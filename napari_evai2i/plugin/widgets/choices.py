@@ -29,3 +29,10 @@ def compact_combo_boxes(container, characters: int = 18) -> None:
     for combo in container.native.findChildren(QComboBox):
         combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         combo.setMinimumContentsLength(characters)
+
+
+def layer_spacing(layer: Any) -> tuple[float, float, float]:
+    """Voxel size (mm) of an image layer's data axes as (Z, Y, X): its scale, 1 mm for a 2-D
+    layer's missing axis (the normalisation measures its brain core in millimetres)."""
+    scale = tuple(float(abs(s)) or 1.0 for s in layer.scale[-3:])
+    return (1.0,) * (3 - len(scale)) + scale

@@ -6,33 +6,19 @@ box, because the translation depends on every word of it.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
 from magicgui.widgets import ComboBox, Container, TextEdit
 from psygnal import Signal
 
+from ...engine.source_contrast import KNOWN_KINDS, known_prompts
 from .protocol_form import ProtocolForm
 from .text_input import on_text_edited
 
-#: Contrasts of the simulator's presets, offered as ready-made prompts (STIR is held out
-#: of the demo training: a zero-shot target).
-KNOWN_KINDS = ("T1W", "T2W", "PDW", "FLAIR", "FLASH", "MPRAGE", "STIR")
 MODE_KNOWN, MODE_TEXT, MODE_FORM = "known contrast", "free text", "form"
 DEFAULT_KIND = "T2W"
 TEXT_BOX_HEIGHT = 96   # pixels: about five lines, enough for a canonical prompt
-
-
-@functools.lru_cache(maxsize=1)
-def known_prompts() -> dict[str, str]:
-    """Kind -> canonical prompt of the simulator preset (the prompts the demo was trained on)."""
-    from ...prompts import canonical_prompt
-    from ..torch_guard import engine_module
-
-    presets = engine_module("data.physics").PRESETS
-    protocol_fields = engine_module("data.simulated_dataset").protocol_fields   # this module imports torch
-    return {kind: canonical_prompt(protocol_fields(presets[kind])) for kind in KNOWN_KINDS}
 
 
 class PromptBuilder(Container):

@@ -25,11 +25,13 @@ from qtpy.QtCore import QTimer
 from ..jobs import JobRequest, PromptMix, SlicePreview, export_sweep, translate_one_slice, translate_volume
 from ..layers import (PROVENANCE_KEY, TAGS_KEY, data_to_world_matrix, explored_name, geometry_kwargs,
                       slab_geometry_kwargs, stacked_geometry_kwargs, sweep_name)
-from .choices import AXIS_CHOICES, compact_combo_boxes, image_layer_choices
+from .choices import AXIS_CHOICES, compact_combo_boxes, image_layer_choices, layer_spacing
+from .source_contrast import SourceContrast
 from .model_picker import ModelPicker
 from .outputs import result_key, upsert_image
 from ...engine.request import source_prompt_of
-from .prompt_builder import KNOWN_KINDS, TEXT_BOX_HEIGHT, known_prompts
+from ...engine.source_contrast import KNOWN_KINDS, known_prompts
+from .prompt_builder import TEXT_BOX_HEIGHT
 from .text_input import on_text_edited
 
 DEBOUNCE_MS = 150
@@ -52,6 +54,7 @@ class PromptExplorerWidget(Container):
         self._sweep_worker = None
         self._pending = False
         self.source = ComboBox(label="source", choices=lambda _: image_layer_choices(viewer))
+        self.source_contrast = SourceContrast()
         self.preset_a = ComboBox(label="A from", choices=[SOURCE_PROMPT, *KNOWN_KINDS])
         self.prompt_a = TextEdit(label="prompt A (t=0)")
         self.preset_b = ComboBox(label="B from", choices=list(KNOWN_KINDS), value="T2W")
@@ -68,7 +71,7 @@ class PromptExplorerWidget(Container):
         self.status.native.setWordWrap(True)
         for box in (self.prompt_a, self.prompt_b):
             box.native.setMaximumHeight(TEXT_BOX_HEIGHT)
-        self.extend([self.source, self.preset_a, self.prompt_a, self.preset_b, self.prompt_b, self.t, self.model,
+        self.extend([self.source, self.source_contrast, self.preset_a, self.prompt_a, self.preset_b, self.prompt_b, self.t, self.model,
                      self.axis, self.render_button, self.steps, self.gif_path, self.export_button, self.status])
         compact_combo_boxes(self)
         self._debounce = QTimer(self.native)
@@ -78,9 +81,12 @@ class PromptExplorerWidget(Container):
         active = viewer.layers.selection.active
         if isinstance(active, napari.layers.Image):
             self.source.value = active
+        self.source_contrast.update_for(self.source.value)
         self._fill_prompt_a()
         # Connected after the first fill: opening the widget must not start a translation.
         self.preset_a.changed.connect(self._fill_prompt_a)
+        self.source.changed.connect(self.source_contrast.update_for)
+        self.source_contrast.changed.connect(self._fill_prompt_a)
         self.preset_b.changed.connect(lambda kind: setattr(self.prompt_b, "value", known_prompts()[kind]))
         self.source.changed.connect(self._fill_prompt_a)
         for widget in (self.t, self.axis):
@@ -95,7 +101,9 @@ class PromptExplorerWidget(Container):
         kind = self.preset_a.value
         if kind == SOURCE_PROMPT:
             layer = self.source.value
-            text = source_prompt_of(layer.metadata.get(TAGS_KEY)) if layer is not None else None
+            text = self.source_contrast.source_prompt
+            if text is None:                  # from the tags
+                text = source_prompt_of(layer.metadata.get(TAGS_KEY)) if layer is not None else None
             self.prompt_a.value = text or known_prompts()["T1W"]
         else:
             self.prompt_a.value = known_prompts()[kind]
@@ -116,7 +124,8 @@ class PromptExplorerWidget(Container):
         return layer, JobRequest(source=data, target=PromptMix(a, b, float(t)),
                                  model=self.model.model_source(), device=str(self.model.device.value),
                                  precision=str(self.model.precision.value), axis=axis, preview_index=index,
-                                 tags=dict(layer.metadata.get(TAGS_KEY) or {}))
+                                 source_prompt=self.source_contrast.source_prompt,
+                                 tags=dict(layer.metadata.get(TAGS_KEY) or {}), spacing=layer_spacing(layer))
 
     # ------------------------------------------------------------------ live slice
     def schedule_preview(self, *_: Any) -> None:
@@ -151,7 +160,8 @@ class PromptExplorerWidget(Container):
         upsert_image(self._viewer, result_key(layer.name, "prompt explorer", "explorer preview"), preview.data, kwargs,
                      tooltip=_path_tooltip(mix))
         self.model.show_loaded(preview.provenance["model_label"], preview.provenance["device"])
-        self.status.value = f"Slice {preview.index} at t={mix.t:.2f}."
+        self.status.value = (f"Slice {preview.index} at t={mix.t:.2f}; "
+                             + self.source_contrast.describe(preview.provenance.get("source_prompt")) + ".")
         self.preview_updated.emit(mix.t)
 
     def _on_slice_finished(self) -> None:

@@ -29,7 +29,8 @@ from ..jobs import JobRequest, ModelReady, SlicePreview, TranslationOutcome, tra
 from ..layers import (DICOM_HEADER_KEY, PROVENANCE_KEY, SOURCE_PATH_KEY, SOURCE_TAGS_KEY, TAGS_KEY,
                       difference_name, geometry_kwargs, has_geometry_or_tags, is_synthetic, preview_name,
                       reference_difference_name, slab_geometry_kwargs, synthetic_name)
-from .choices import AXIS_CHOICES, compact_combo_boxes, image_layer_choices
+from .choices import AXIS_CHOICES, compact_combo_boxes, image_layer_choices, layer_spacing
+from .source_contrast import SourceContrast
 from .model_picker import ModelPicker
 from .outputs import find_result, find_results, remove_layers, result_key, upsert_image
 from .prompt_builder import PromptBuilder
@@ -73,6 +74,7 @@ class TranslateWidget(Container):
         self._queue: list[Any] = []                               # layers still to do ("all image layers")
         self._side_by_side = SideBySide(viewer)
         self.source = ComboBox(label="source", choices=self._source_choices)
+        self.source_contrast = SourceContrast()
         self.prompt = PromptBuilder()
         self.model = ModelPicker()
         self.batch_size = SpinBox(label="batch size", value=4, min=1, max=1024,
@@ -87,7 +89,7 @@ class TranslateWidget(Container):
         self.metrics = Label(label="metrics", value="")
         for label in (self.status, self.metrics, self.model.loaded):
             label.native.setWordWrap(True)
-        self.extend([self.source, self.prompt, self.model, self.batch_size, self.axis, self.reference,
+        self.extend([self.source, self.source_contrast, self.prompt, self.model, self.batch_size, self.axis, self.reference,
                      Container(widgets=[self.run_button, self.grid_button], layout="horizontal", labels=False),
                      self.status, self.metrics])
         self.source.changed.connect(self._on_source_changed)
@@ -182,6 +184,8 @@ class TranslateWidget(Container):
         model = self.model.model_source()
         data = np.asarray(layer.data)
         axis = int(self.axis.value) if data.ndim == 3 else 0
+        if self.source.value == ALL_LAYERS:            # each layer of the queue gets its own choice
+            self.source_contrast.update_for(layer)
         reference = self.reference.value
         reference_data = None
         if reference is not None:
@@ -193,9 +197,9 @@ class TranslateWidget(Container):
         request = JobRequest(
             source=data, target=prompt, model=model, device=str(self.model.device.value),
             precision=str(self.model.precision.value),
-            batch_size=int(self.batch_size.value), axis=axis,
+            batch_size=int(self.batch_size.value), axis=axis, source_prompt=self.source_contrast.source_prompt,
             preview_index=self._current_index(layer, axis), reference=reference_data,
-            tags=dict(layer.metadata.get(TAGS_KEY) or {}))
+            tags=dict(layer.metadata.get(TAGS_KEY) or {}), spacing=layer_spacing(layer))
         return _Run(layer, prompt, reference, request)
 
     def _current_index(self, layer, axis: int) -> int:
@@ -248,8 +252,9 @@ class TranslateWidget(Container):
         run.outcome = "done"
         shape = "x".join(str(n) for n in outcome.translation.shape)
         self._say(f"Done: made {translation.name!r} ({shape}) in {outcome.seconds:.1f} s with "
-                  f"{outcome.provenance['model_label']}." + (f" {len(self._queue)} more layer(s) to go..."
-                                                              if self._queue else ""))
+                  f"{outcome.provenance['model_label']}; "
+                  + self.source_contrast.describe(outcome.provenance.get("source_prompt"))
+                  + "." + (f" {len(self._queue)} more layer(s) to go..." if self._queue else ""))
 
     def _metadata(self, run: _Run, provenance: dict, derived_tags: dict) -> dict:
         """Layer metadata of an output: the engine's provenance and derived tags, and the source's."""
@@ -336,6 +341,7 @@ class TranslateWidget(Container):
     def _on_source_changed(self, layer: Any) -> None:
         single = layer is not None and layer != ALL_LAYERS
         self.prompt.set_source_tags(layer.metadata.get(TAGS_KEY) if single else None)
+        self.source_contrast.update_for(layer if single else None)
         if self._worker is not None:
             return
         if single and not has_geometry_or_tags(layer):

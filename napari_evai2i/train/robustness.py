@@ -1,0 +1,302 @@
+"""Does a model hold where users need it? A robustness suite, factor by factor.
+
+    python -m napari_evai2i.train.evaluate --suite robustness --model demo --json evaluation.json
+
+**Held-out simulated heads.** Slices of the domain-randomised generator
+(:mod:`napari_evai2i.data.randomized`) from seeds training never draws. Each case fixes one
+anatomy and one acquisition and changes one factor at a time:
+
+* whole head vs brain only (the same brain);
+* with vs without the source prompt;
+* 1 mm vs 5 mm slices (the source averaged over a 5 mm slab);
+* rotated heads (20 degrees about every axis) vs unrotated;
+* lesions: lesion / white-matter contrast of the translation against the truth.
+
+Tasks are the canonical T1w->T2w, T1w->FLAIR, T2w->T1w and T1w->PDw. Inside the brain, each
+image is divided by its own brain median (so both sides share one rule) and scored by SSIM
+(data range 1) and by the Dice of a 3-class tissue segmentation (multi-Otsu on each image
+alone, classes ordered by intensity): SSIM alone can look good on a useless image.
+
+**Real T1 scans that ship in wheels** (checks only, never training data): nibabel's
+``anatomical.nii`` (a 2 mm brain crop) and, where dipy is installed, its
+``t1_coronal_slice.npy`` (a whole head). Without a ground truth, the translations are checked
+for the tissue order physics demands (T2w: CSF > GM > WM; FLAIR: GM > WM > CSF; PDw: GM > WM)
+and for CSF/GM and WM/GM ratios against the signal equations, tissues taken from the T1 itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..data.head import ALL_TISSUE_NAMES
+from ..data.physics import PRESETS, Protocol, head_tissue_parameters, tissue_parameters
+from ..engine.metrics import ssim
+
+#: (source kind, target kind) of the canonical tasks.
+TASKS = {"T1w->T2w": ("T1W", "T2W"), "T1w->FLAIR": ("T1W", "FLAIR"), "T2w->T1w": ("T2W", "T1W"),
+         "T1w->PDw": ("T1W", "PDW")}
+#: tissue orders physics demands of a translation (brightest first)
+TISSUE_ORDER = {"T2W": ("CSF", "GM", "WM"), "FLAIR": ("GM", "WM", "CSF"), "PDW": ("GM", "WM")}
+FIRST_SEED = 900_000          # training items use seeds below 10_000 (seed*100 + stage)
+THICK_MM = 5.0
+
+
+def _prompt(protocol: Protocol, plane: str | None) -> str:
+    from ..prompts import canonical_prompt, fields_from_tags
+
+    fields = fields_from_tags(protocol.dicom_tags())
+    return canonical_prompt(fields.replace(plane=plane) if plane else fields)
+
+
+def _pure_signals(kind: str) -> dict[str, float]:
+    return PRESETS[kind].tissue_signals({**tissue_parameters(1.5), **head_tissue_parameters(1.5)})
+
+
+# ------------------------------------------------------------------------------ metrics
+def brain_normalised(image: np.ndarray, brain: np.ndarray) -> np.ndarray:
+    """``image`` divided so that its median inside ``brain`` is 0.5."""
+    median = float(np.median(image[brain]))
+    return image * (0.5 / median) if median > 0 else image
+
+
+def tissue_dice(pred: np.ndarray, target: np.ndarray, brain: np.ndarray) -> float:
+    """Mean Dice of 3-class multi-Otsu segmentations of two images inside ``brain``."""
+    from skimage.filters import threshold_multiotsu
+
+    def classes(img):
+        values = img[brain]
+        try:
+            edges = threshold_multiotsu(values, classes=3)
+        except ValueError:                        # a flat image: one class
+            return np.zeros(values.shape, int)
+        return np.digitize(values, edges)
+
+    a, b = classes(pred), classes(target)
+    dice = [2 * np.sum((a == k) & (b == k)) / max(1, np.sum(a == k) + np.sum(b == k)) for k in range(3)]
+    return float(np.mean(dice))
+
+
+def slice_scores(pred: np.ndarray, target: np.ndarray, brain: np.ndarray) -> dict[str, float]:
+    p, t = brain_normalised(pred, brain), brain_normalised(target, brain)
+    return {"ssim": ssim(p[None], t[None], 1.0, brain[None]), "dice": tissue_dice(p, t, brain)}
+
+
+# ------------------------------------------------------------------------------ held-out heads
+class HeldOutCase:
+    """One held-out anatomy and acquisition, rendered under any factor setting."""
+
+    def __init__(self, index: int, size: int) -> None:
+        self.index = index
+        self.size = size
+
+    def render(self, kind_src: str, kind_tgt: str, *, whole_head: bool = True, thickness_mm: float = 0.0,
+               lesions: bool = False, rotation_deg: float = 0.0) -> dict:
+        """Source (as scanned), target (clean), brain mask, lesion and WM masks, pixel size, plane."""
+        from ..data.randomized import BRAIN_LEVEL, HeadSliceGenerator, RandomizationRanges, _signal_vector, level_of
+
+        ranges = RandomizationRanges(rotation_deg=rotation_deg, atrophy=0.0, flip=0.0,
+                                     position=(0.35, 0.65), shift_mm=5.0, pixel_mm=(1.0, 1.0),
+                                     lesion_count=(3, 6), lesion_radius_mm=(3.0, 7.0),
+                                     thick_probability=0.0, resolution_mm=(1.0, 1.0), snr=(20.0, 40.0),
+                                     bias=(0.0, 0.15), gamma_std=0.0, gain=(1.0, 1.0))
+        gen = HeadSliceGenerator(self.size, ranges)
+        rng = np.random.default_rng([FIRST_SEED, self.index])
+        anatomy = gen.draw_anatomy(rng, ("axial", "coronal", "sagittal")[self.index % 3], whole_head=whole_head,
+                                   lesions=lesions, thickness_mm=thickness_mm)
+        jitter = gen.jitter(np.random.default_rng([FIRST_SEED, self.index, 1]))
+        fractions = anatomy["fractions"]
+        centre = fractions[:, fractions.shape[1] // 2]
+        out = {"plane": anatomy["plane"], "pixel_mm": anatomy["pixel_mm"]}
+        for role, kind in (("src", kind_src), ("tgt", kind_tgt)):
+            protocol = PRESETS[kind]
+            signals = _signal_vector(protocol, gen.parameters(jitter, protocol.field_strength))
+            scale = BRAIN_LEVEL / level_of(signals)
+            if role == "tgt":
+                out["tgt"] = (gen.render(centre[:, None], signals)[0] * scale).numpy()
+            else:
+                slab = gen.render(fractions, signals).mean(0)
+                acquisition = np.random.default_rng([FIRST_SEED, self.index, 2])
+                out["src"] = gen.acquire(slab * scale, acquisition, anatomy["pixel_mm"], False).numpy()
+            out[f"{role}_protocol"] = protocol
+        brain = centre[:3].sum(0) + centre[ALL_TISSUE_NAMES.index("LESION")]
+        out["brain"] = (brain > 0.5).numpy() & (centre[:2].sum(0) > 0.3).numpy()   # parenchyma, some CSF
+        out["lesion"] = (centre[ALL_TISSUE_NAMES.index("LESION")] > 0.8).numpy()
+        out["wm"] = (centre[1] > 0.9).numpy()
+        return out
+
+
+def _translate(translator, case: dict, with_prompt: bool) -> np.ndarray:
+    target = _prompt(case["tgt_protocol"], case["plane"])
+    source = _prompt(case["src_protocol"], case["plane"]) if with_prompt else None
+    p = case["pixel_mm"]
+    return translator.translate(case["src"], target, source_prompt=source, spacing=(p, p))
+
+
+def _mean(rows: list[dict]) -> dict:
+    return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
+
+
+def held_out_factors(translator, cases: int = 6, size: int = 160) -> dict:
+    """Factor by factor, per task: SSIM and tissue Dice inside the brain (means over cases)."""
+    settings = {
+        "whole head, no source prompt": ({"whole_head": True}, False),
+        "brain only, no source prompt": ({"whole_head": False}, False),
+        "whole head, source prompt": ({"whole_head": True}, True),
+        "whole head, 5 mm slices, no source prompt": ({"whole_head": True, "thickness_mm": THICK_MM}, False),
+        "whole head, rotated 20 deg, no source prompt": ({"whole_head": True, "rotation_deg": 20.0}, False),
+    }
+    report: dict = {}
+    for task, (src, tgt) in TASKS.items():
+        report[task] = {}
+        for name, (kwargs, with_prompt) in settings.items():
+            rows = []
+            for i in range(cases):
+                case = HeldOutCase(i, size).render(src, tgt, **kwargs)
+                rows.append(slice_scores(_translate(translator, case, with_prompt), case["tgt"], case["brain"]))
+            report[task][name] = _mean(rows)
+    report["lesions"] = lesion_contrast(translator, cases, size)
+    return report
+
+
+def lesion_contrast(translator, cases: int, size: int) -> dict:
+    """Lesion / white-matter mean of the translation against the truth (T1w source, no prompt)."""
+    out = {}
+    for task in ("T1w->T2w", "T1w->FLAIR"):
+        src, tgt = TASKS[task]
+        errors, truths, preds = [], [], []
+        for i in range(cases):
+            case = HeldOutCase(i, size).render(src, tgt, lesions=True)
+            if not case["lesion"].any() or not case["wm"].any():
+                continue
+            pred = _translate(translator, case, False)
+            truth = float(case["tgt"][case["lesion"]].mean() / case["tgt"][case["wm"]].mean())
+            got = float(pred[case["lesion"]].mean() / max(pred[case["wm"]].mean(), 1e-6))
+            truths.append(truth)
+            preds.append(got)
+            errors.append(abs(got - truth) / truth)
+        out[task] = {"lesion_to_wm_truth": round(float(np.mean(truths)), 3) if truths else None,
+                     "lesion_to_wm_translation": round(float(np.mean(preds)), 3) if preds else None,
+                     "relative_error": round(float(np.mean(errors)), 3) if errors else None, "cases": len(errors)}
+    return out
+
+
+# ------------------------------------------------------------------------------ real T1 scans
+def real_t1_inputs() -> dict[str, tuple[np.ndarray, tuple[float, ...]]]:
+    """The real T1 images in installed wheels: name -> (array, spacing mm)."""
+    import nibabel
+
+    out = {}
+    path = Path(nibabel.__file__).parent / "tests" / "data" / "anatomical.nii"
+    if path.is_file():
+        img = nibabel.load(str(path))
+        data = np.asarray(img.get_fdata(dtype=np.float32)).transpose(2, 1, 0)     # (z, y, x)
+        out["nibabel anatomical.nii (2 mm brain crop)"] = (data, tuple(float(z) for z in img.header.get_zooms()[::-1]))
+    try:
+        import dipy
+    except ImportError:
+        dipy = None
+    if dipy is not None:
+        path = Path(dipy.__file__).parent / "data" / "files" / "t1_coronal_slice.npy"
+        if path.is_file():
+            out["dipy t1_coronal_slice.npy (whole head)"] = (np.load(path).astype(np.float32), (1.0, 1.0))
+    return out
+
+
+def t1_tissues(image: np.ndarray, spacing) -> dict[str, np.ndarray]:
+    """CSF, GM and WM masks of a T1 image, from its own intensities inside its brain core region.
+
+    The brain is the foreground connected to the image's brain core (engine.normalization),
+    so skull and scalp are left out; classes are the confident parts of a 3-class multi-Otsu
+    (darkest third of CSF, brightest half of WM, GM around its median).
+    """
+    from scipy import ndimage
+    from skimage.filters import threshold_multiotsu, threshold_otsu
+
+    values = image[image > 0]
+    foreground = image > 0.5 * threshold_otsu(values)
+    foreground = ndimage.binary_erosion(foreground, iterations=2)
+    labels, _ = ndimage.label(foreground)
+    centre = tuple(s // 2 for s in image.shape)
+    best = np.bincount(labels[labels > 0]).argmax() if labels.max() else 0
+    keep = labels[centre] if labels[centre] else best
+    brain = ndimage.binary_fill_holes(labels == keep)
+    inside = image[brain]
+    t1, t2 = threshold_multiotsu(inside, classes=3)
+    csf = brain & (image < min(t1, np.percentile(inside[inside < t1], 50)))
+    wm = brain & (image > max(t2, np.percentile(inside[inside > t2], 50)))
+    gm_values = inside[(inside > t1) & (inside < t2)]
+    lo, hi = np.percentile(gm_values, [25, 75])
+    gm = brain & (image > lo) & (image < hi)
+    return {"CSF": csf, "GM": gm, "WM": wm, "brain": brain}
+
+
+def real_t1_checks(translator, figure: str | Path | None = None) -> dict:
+    """Tissue order and tissue ratios of translations of real T1 scans (no source prompt, and with one)."""
+    report: dict = {}
+    panels = []
+    for name, (image, spacing) in real_t1_inputs().items():
+        tissues = t1_tissues(image, spacing)
+        entry: dict = {}
+        for with_prompt in (False, True):
+            source = _prompt(PRESETS["T1W"], None) if with_prompt else None
+            key = "source prompt" if with_prompt else "no source prompt"
+            entry[key] = {}
+            for kind in ("T2W", "FLAIR", "PDW"):
+                pred = translator.translate(image, _prompt(PRESETS[kind], None), source_prompt=source,
+                                            spacing=spacing)
+                means = {t: float(pred[tissues[t]].mean()) for t in ("CSF", "GM", "WM")}
+                physics = _pure_signals(kind)
+                order = TISSUE_ORDER[kind]
+                entry[key][kind] = {
+                    "means": {t: round(v, 4) for t, v in means.items()},
+                    "order_ok": all(means[a] > means[b] for a, b in zip(order, order[1:])),
+                    "csf_to_gm": round(means["CSF"] / means["GM"], 3),
+                    "csf_to_gm_physics": round(physics["CSF"] / physics["GM"], 3),
+                    "wm_to_gm": round(means["WM"] / means["GM"], 3),
+                    "wm_to_gm_physics": round(physics["WM"] / physics["GM"], 3),
+                    "csf_to_gm_within_30pct": abs(means["CSF"] / means["GM"] / (physics["CSF"] / physics["GM"]) - 1)
+                    <= 0.3}
+                if not with_prompt:
+                    panels.append((name, kind, image, pred))
+        report[name] = entry
+    if figure is not None and panels:
+        _figure(panels, Path(figure))
+        report["figure"] = str(figure)
+    return report
+
+
+def _figure(panels, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(p[0] for p in panels))
+    fig, axes = plt.subplots(len(names), 4, figsize=(12, 3.2 * len(names)), squeeze=False)
+    for row, name in enumerate(names):
+        mine = [p for p in panels if p[0] == name]
+        image = mine[0][2]
+        pick = (lambda a: a[a.shape[0] // 2]) if image.ndim == 3 else (lambda a: a)
+        axes[row, 0].imshow(pick(image), cmap="gray")
+        axes[row, 0].set_title(f"{name}\nreal T1 (input)", fontsize=8)
+        for col, (_, kind, _, pred) in enumerate(mine, start=1):
+            axes[row, col].imshow(pick(pred), cmap="gray")
+            axes[row, col].set_title(f"SYNTHETIC {kind} (no source prompt)", fontsize=8)
+        for ax in axes[row]:
+            ax.axis("off")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def robustness_report(translator, cases: int = 6, size: int = 160, figure: str | Path | None = None) -> dict:
+    """The whole suite: held-out factors, lesions, real T1 checks."""
+    return {"held_out_heads": held_out_factors(translator, cases, size),
+            "real_t1": real_t1_checks(translator, figure),
+            "cases": cases, "size": size,
+            "data": "held-out seeds of the domain-randomised generator (simulated, MNI152 anatomy warped) "
+                    "and real T1 scans shipped in wheels (nibabel, dipy)"}
+
