@@ -19,7 +19,7 @@ alone, classes ordered by intensity): SSIM alone can look good on a useless imag
 
 **Real T1 scans that ship in wheels** (checks only, never training data): nibabel's
 ``anatomical.nii`` (a 2 mm brain crop) and, where dipy is installed, its
-``t1_coronal_slice.npy`` (a whole head). Without a ground truth, the translations are checked
+``t1_coronal_slice.npy`` (a skull-stripped 1 mm coronal slice; no wheel ships a real whole head). Without a ground truth, the translations are checked
 for the tissue order physics demands (T2w: CSF > GM > WM; FLAIR: GM > WM > CSF; PDw: GM > WM)
 and for CSF/GM and WM/GM ratios against the signal equations, tissues taken from the T1 itself.
 """
@@ -200,7 +200,7 @@ def real_t1_inputs() -> dict[str, tuple[np.ndarray, tuple[float, ...]]]:
     if dipy is not None:
         path = Path(dipy.__file__).parent / "data" / "files" / "t1_coronal_slice.npy"
         if path.is_file():
-            out["dipy t1_coronal_slice.npy (whole head)"] = (np.load(path).astype(np.float32), (1.0, 1.0))
+            out["dipy t1_coronal_slice.npy (skull-stripped slice)"] = (np.load(path).astype(np.float32), (1.0, 1.0))
     return out
 
 

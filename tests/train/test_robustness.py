@@ -1,0 +1,56 @@
+"""The robustness suite: a short run on the shipped demo, and its metrics on known cases."""
+
+import json
+
+import numpy as np
+import pytest
+
+from napari_evai2i.train.robustness import (TASKS, HeldOutCase, real_t1_inputs, robustness_report, t1_tissues,
+                                            tissue_dice)
+
+
+def test_tissue_dice_rewards_the_right_contrast_only():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=(40, 40))
+    image = np.array([0.2, 0.5, 0.9])[labels] + rng.normal(0, 0.02, labels.shape)
+    brain = np.ones(labels.shape, bool)
+    assert tissue_dice(image, image, brain) == pytest.approx(1.0)
+    swapped = np.array([0.5, 0.2, 0.9])[labels]                 # CSF and GM exchanged
+    assert tissue_dice(swapped, image, brain) < 0.5
+
+
+def test_held_out_factors_change_one_thing():
+    case = HeldOutCase(0, 160)                                # a whole axial slice at 1 mm
+    head = case.render("T1W", "T2W", whole_head=True)
+    only = case.render("T1W", "T2W", whole_head=False)
+    np.testing.assert_array_equal(head["brain"], only["brain"])            # the same brain
+    outside = ~head["brain"]
+    assert head["tgt"][outside].sum() > only["tgt"][outside].sum()          # plus a head
+    thick = case.render("T1W", "T2W", thickness_mm=5.0)
+    np.testing.assert_allclose(thick["tgt"], head["tgt"], atol=1e-6)        # targets stay 1 mm
+
+
+def test_real_t1_tissues_are_in_t1_order():
+    inputs = real_t1_inputs()
+    assert inputs, "nibabel ships anatomical.nii"
+    for image, spacing in inputs.values():
+        tissues = t1_tissues(image, spacing)
+        means = [float(image[tissues[t]].mean()) for t in ("CSF", "GM", "WM")]
+        assert means[0] < means[1] < means[2]
+
+
+@pytest.mark.slow
+def test_short_suite_on_the_demo(tmp_path):
+    from napari_evai2i.engine import load_model
+
+    report = robustness_report(load_model("demo", "cpu"), cases=1, size=64, figure=tmp_path / "real_t1.png")
+    json.dumps(report)                                                     # it is JSON
+    heads = report["held_out_heads"]
+    assert set(TASKS) <= set(heads)
+    for task in TASKS:
+        for scores in heads[task].values():
+            assert 0 <= scores["dice"] <= 1 and -1 <= scores["ssim"] <= 1
+    for name, entry in report["real_t1"].items():
+        if name != "figure":
+            assert set(entry["no source prompt"]) == {"T2W", "FLAIR", "PDW"}
+    assert (tmp_path / "real_t1.png").stat().st_size > 10_000
