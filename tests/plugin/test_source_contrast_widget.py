@@ -36,7 +36,7 @@ def test_translate_offers_the_source_contrast_and_says_which_prompt_it_used(slab
     assert box.currentText() == "T2W"                               # guessed from the name
     assert FROM_TAGS not in [box.itemText(i) for i in range(box.count())]   # no tags to use
     assert run_by_click(qtbot, widget) == "done"
-    assert "source prompt (T2W, guessed from 'sub-07_T2w')" in widget.status.value
+    assert "source prompt: T2w (T2W, guessed from 'sub-07_T2w')" in widget.status.value
     assert translation_provenance(slab_viewer, "sub-07_T2w")["source_prompt"] == known_prompts()["T2W"]
 
     choose(qtbot, widget.source_contrast, UNKNOWN)
@@ -47,7 +47,7 @@ def test_translate_offers_the_source_contrast_and_says_which_prompt_it_used(slab
     choose(qtbot, widget.source, "T1 slab")                         # tagged: the tags are the default
     assert box.currentText() == FROM_TAGS
     assert run_by_click(qtbot, widget) == "done"
-    assert "source prompt (DICOM tags): A T1-weighted" in widget.status.value
+    assert "source prompt: T1w (DICOM tags)" in widget.status.value
 
 
 def test_prompt_explorer_offers_it_too(slab_viewer, untagged, qtbot):
@@ -60,4 +60,4 @@ def test_prompt_explorer_offers_it_too(slab_viewer, untagged, qtbot):
     assert widget.prompt_a.native.toPlainText() == known_prompts()["PDW"]
     with qtbot.waitSignal(widget.preview_updated, timeout=90_000):
         slider_keys(qtbot, widget.t, Qt.Key.Key_Right)
-    assert "source prompt (PDW, chosen)" in widget.status.value
+    assert "source prompt: PDw (PDW, chosen)" in widget.status.value

@@ -14,7 +14,7 @@ from magicgui.widgets import ComboBox
 
 from ...engine.request import source_prompt_of
 from ...engine.source_contrast import KNOWN_KINDS, describe_source_prompt, guess_kind, known_prompts
-from ..layers import TAGS_KEY
+from ..layers import TAGS_KEY, contrast_label
 
 FROM_TAGS = "from its DICOM tags"
 UNKNOWN = "unknown"
@@ -81,5 +81,8 @@ class SourceContrast(ComboBox):
         return f"{self.value}, chosen"
 
     def describe(self, used_prompt: str | None) -> str:
-        """The status line's sentence about the source prompt the engine used."""
-        return describe_source_prompt(used_prompt, self.origin)
+        """The status line's short phrase about the source prompt the engine used (the whole
+        prompt is in the result's provenance)."""
+        if not used_prompt:
+            return describe_source_prompt(None, self.origin)
+        return f"source prompt: {contrast_label(used_prompt)} ({self.origin})"
