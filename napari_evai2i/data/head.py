@@ -89,15 +89,6 @@ class BrainDistance:
     def tensor(self) -> torch.Tensor:
         return torch.from_numpy(self.distance.copy())
 
-    def sample(self, zyx_1mm: np.ndarray) -> np.ndarray:
-        """Distance at 1 mm template indices ``(3, ...)`` (trilinear; far outside: the grid's edge)."""
-        from scipy import ndimage
-
-        points = np.asarray(zyx_1mm, dtype=np.float64).reshape(3, -1)
-        idx = self.index_from_1mm[:3, :3] @ points + self.index_from_1mm[:3, 3:]
-        values = ndimage.map_coordinates(self.distance, idx, order=1, mode="nearest")
-        return values.reshape(np.shape(zyx_1mm)[1:]).astype(np.float32)
-
 
 @functools.lru_cache(maxsize=1)
 def brain_distance() -> BrainDistance:

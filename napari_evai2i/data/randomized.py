@@ -46,7 +46,8 @@ from .anatomy import load_tissue_maps
 from .head import ALL_TISSUE_NAMES, ShellRanges, brain_distance, head_fractions, template_head
 from .physics import Protocol, head_tissue_parameters, tissue_parameters
 
-__all__ = ["RandomizationRanges", "SliceGeometry", "HeadSliceGenerator", "core_fractions", "BRAIN_LEVEL"]
+__all__ = ["RandomizationRanges", "SliceGeometry", "HeadSliceGenerator", "core_fractions", "level_of",
+           "signal_vector", "BRAIN_LEVEL"]
 
 #: The normalised value of the brain-core median (see engine.normalization).
 BRAIN_LEVEL = 0.5
@@ -133,7 +134,7 @@ def core_fractions() -> np.ndarray:
     from .physics import PRESETS
 
     fractions, spacing = template_head()
-    signals = _signal_vector(PRESETS["T1W"], _base_parameters(1.5))
+    signals = signal_vector(PRESETS["T1W"], _base_parameters(1.5))
     image = torch.tensordot(torch.from_numpy(signals), fractions, 1).numpy()
     core = brain_core(image, spacing)
     picked = fractions.numpy()[:, core].T
@@ -144,7 +145,8 @@ def _base_parameters(field_strength: float) -> dict:
     return {**tissue_parameters(field_strength), **head_tissue_parameters(field_strength)}
 
 
-def _signal_vector(protocol: Protocol, params: dict) -> np.ndarray:
+def signal_vector(protocol: Protocol, params: dict) -> np.ndarray:
+    """Pure-tissue signals of ``protocol`` in :data:`ALL_TISSUE_NAMES` order (what :meth:`HeadSliceGenerator.render` weights)."""
     signals = protocol.tissue_signals(params)
     return np.array([signals[name] for name in ALL_TISSUE_NAMES], dtype=np.float32)
 
@@ -374,7 +376,7 @@ class HeadSliceGenerator:
         item: dict = {"paired_int": True, "plane": anatomy["plane"], "src_known": not unknown,
                       "whole_head": anatomy["whole_head"], "has_lesions": anatomy["has_lesions"]}
         for role, protocol in zip(roles, protocols):
-            signals = _signal_vector(protocol, self.parameters(jitter, protocol.field_strength))
+            signals = signal_vector(protocol, self.parameters(jitter, protocol.field_strength))
             scale = BRAIN_LEVEL / level_of(signals)
             clean = self.render(centre[:, None], signals)[0] * scale
             source_signals, source_scale = signals, scale

@@ -111,10 +111,13 @@ def brain_core(volume: np.ndarray, spacing=None) -> np.ndarray:
 
     If the foreground is too thin for a 10 mm core (a slab, a small crop), its deepest quarter.
     """
+    return _core_of_grid(*_working_grid(volume, spacing))
+
+
+def _core_of_grid(grid: np.ndarray, grid_spacing: np.ndarray) -> np.ndarray:
     from scipy import ndimage
     from skimage.filters import threshold_otsu
 
-    grid, grid_spacing = _working_grid(volume, spacing)
     values = grid.reshape(-1)[:: max(1, grid.size // 500_000)]
     if values.max() <= values.min():
         return np.zeros(grid.shape, dtype=bool)
@@ -132,7 +135,7 @@ def brain_core(volume: np.ndarray, spacing=None) -> np.ndarray:
 def brain_core_level(volume: np.ndarray, spacing=None) -> float:
     """Median of ``volume`` inside :func:`brain_core` (the maximum if that is 0; 0 for a volume
     without any positive value)."""
-    grid, _ = _working_grid(volume, spacing)
-    core = brain_core(volume, spacing)
+    grid, grid_spacing = _working_grid(volume, spacing)
+    core = _core_of_grid(grid, grid_spacing)
     level = float(np.median(grid[core])) if core.any() else 0.0
     return level if level > 0 else float(grid.max())

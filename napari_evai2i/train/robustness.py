@@ -44,10 +44,10 @@ THICK_MM = 5.0
 
 
 def _prompt(protocol: Protocol, plane: str | None) -> str:
-    from ..prompts import canonical_prompt, fields_from_tags
+    from ..data.simulated_dataset import protocol_fields
+    from ..prompts import canonical_prompt
 
-    fields = fields_from_tags(protocol.dicom_tags())
-    return canonical_prompt(fields.replace(plane=plane) if plane else fields)
+    return canonical_prompt(protocol_fields(protocol, plane))
 
 
 def _pure_signals(kind: str) -> dict[str, float]:
@@ -94,7 +94,7 @@ class HeldOutCase:
     def render(self, kind_src: str, kind_tgt: str, *, whole_head: bool = True, thickness_mm: float = 0.0,
                lesions: bool = False, rotation_deg: float = 0.0) -> dict:
         """Source (as scanned), target (clean), brain mask, lesion and WM masks, pixel size, plane."""
-        from ..data.randomized import BRAIN_LEVEL, HeadSliceGenerator, RandomizationRanges, _signal_vector, level_of
+        from ..data.randomized import BRAIN_LEVEL, HeadSliceGenerator, RandomizationRanges, signal_vector, level_of
 
         ranges = RandomizationRanges(rotation_deg=rotation_deg, atrophy=0.0, flip=0.0,
                                      position=(0.35, 0.65), shift_mm=5.0, pixel_mm=(1.0, 1.0),
@@ -111,7 +111,7 @@ class HeldOutCase:
         out = {"plane": anatomy["plane"], "pixel_mm": anatomy["pixel_mm"]}
         for role, kind in (("src", kind_src), ("tgt", kind_tgt)):
             protocol = PRESETS[kind]
-            signals = _signal_vector(protocol, gen.parameters(jitter, protocol.field_strength))
+            signals = signal_vector(protocol, gen.parameters(jitter, protocol.field_strength))
             scale = BRAIN_LEVEL / level_of(signals)
             if role == "tgt":
                 out["tgt"] = (gen.render(centre[:, None], signals)[0] * scale).numpy()
@@ -204,12 +204,12 @@ def real_t1_inputs() -> dict[str, tuple[np.ndarray, tuple[float, ...]]]:
     return out
 
 
-def t1_tissues(image: np.ndarray, spacing) -> dict[str, np.ndarray]:
-    """CSF, GM and WM masks of a T1 image, from its own intensities inside its brain core region.
+def t1_tissues(image: np.ndarray) -> dict[str, np.ndarray]:
+    """CSF, GM and WM masks of a T1 image, from its own intensities inside its brain.
 
-    The brain is the foreground connected to the image's brain core (engine.normalization),
-    so skull and scalp are left out; classes are the confident parts of a 3-class multi-Otsu
-    (darkest third of CSF, brightest half of WM, GM around its median).
+    The brain is the eroded foreground component at the image centre (the largest one if the
+    centre is background), holes filled; classes are the confident parts of a 3-class
+    multi-Otsu (the darker half of CSF, the brighter half of WM, GM between its quartiles).
     """
     from scipy import ndimage
     from skimage.filters import threshold_multiotsu, threshold_otsu
@@ -237,7 +237,7 @@ def real_t1_checks(translator, figure: str | Path | None = None) -> dict:
     report: dict = {}
     panels = []
     for name, (image, spacing) in real_t1_inputs().items():
-        tissues = t1_tissues(image, spacing)
+        tissues = t1_tissues(image)
         entry: dict = {}
         for with_prompt in (False, True):
             source = _prompt(PRESETS["T1W"], None) if with_prompt else None

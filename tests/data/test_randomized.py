@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import pytest
 import torch
 
 from napari_evai2i.data.head import ALL_TISSUE_NAMES
 from napari_evai2i.data.physics import PRESETS
-from napari_evai2i.data.randomized import (BRAIN_LEVEL, HeadSliceGenerator, RandomizationRanges, _signal_vector,
+from napari_evai2i.data.randomized import (BRAIN_LEVEL, HeadSliceGenerator, RandomizationRanges, signal_vector,
                                           level_of)
 from napari_evai2i.data.simulated_dataset import SimulatedDataConfig, SimulatedPairs, collate_items
 
@@ -65,7 +63,7 @@ def test_lesions_follow_the_physics(contrast, brighter):
     wm = fractions[1] > 0.9
     assert lesion.any() and wm.any()
     params = gen.parameters(gen.jitter(np.random.default_rng(1)), 1.5)
-    image = gen.render(fractions[:, None], _signal_vector(PRESETS[contrast], params))[0]
+    image = gen.render(fractions[:, None], signal_vector(PRESETS[contrast], params))[0]
     assert (float(image[lesion].mean()) > float(image[wm].mean())) == brighter
 
 
@@ -89,7 +87,7 @@ def test_thick_slices_blur_the_source_only():
                                                        snr=(1e4, 1e4), bias=(0, 0), gamma_std=0.0, gain=(1, 1)))
     thin = gen.draw_anatomy(np.random.default_rng(2), "coronal", whole_head=False, lesions=False, thickness_mm=0)
     thick = gen.draw_anatomy(np.random.default_rng(2), "coronal", whole_head=False, lesions=False, thickness_mm=8)
-    signals = _signal_vector(PRESETS["T1W"], gen.parameters(gen.jitter(np.random.default_rng(0)), 1.5))
+    signals = signal_vector(PRESETS["T1W"], gen.parameters(gen.jitter(np.random.default_rng(0)), 1.5))
     sharp = gen.render(thin["fractions"], signals)[0]
     slab = gen.render(thick["fractions"], signals).mean(0)
     centre = gen.render(thick["fractions"][:, thick["fractions"].shape[1] // 2:][:, :1], signals)[0]
@@ -101,7 +99,7 @@ def test_thick_slices_blur_the_source_only():
 
 
 def test_levels_put_the_brain_core_at_the_brain_level():
-    signals = _signal_vector(PRESETS["T2W"], HeadSliceGenerator.parameters(
+    signals = signal_vector(PRESETS["T2W"], HeadSliceGenerator.parameters(
         {n: np.ones(4) for n in ALL_TISSUE_NAMES}, 3.0))
     assert level_of(signals) > 0
     assert level_of(signals * 7) == pytest.approx(7 * level_of(signals), rel=1e-5)
@@ -115,4 +113,3 @@ def test_prompt_text_matches_its_fields(data):
     item = data[2]
     for role in ("src", "tgt"):
         assert is_rendering_of(item[f"{role}_text"], build_slots(ProtocolFields.from_dict(item[f"{role}_fields"])))
-    _ = random  # the text stream is seeded per item (random.Random), not global
