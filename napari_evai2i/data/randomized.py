@@ -69,9 +69,9 @@ class RandomizationRanges:
     flip: float = 0.5                            # left-right mirror
     # anatomy (shared)
     atrophy: float = 0.4                         # probability; strength U(0, 1)
-    lesion_probability: float = 0.35
+    lesion_probability: float = 0.5   # 0.35 in the pilot left lesions near WM (1.12 vs 2.17)
     lesion_count: tuple[int, int] = (1, 6)
-    lesion_radius_mm: tuple[float, float] = (1.5, 7.0)
+    lesion_radius_mm: tuple[float, float] = (2.0, 8.0)
     lesion_t1: tuple[float, float] = (0.8, 1.4)  # x the lesion table value
     lesion_t2: tuple[float, float] = (0.8, 1.5)
     whole_head: float = 0.75                     # else brain only (skull-stripped)
