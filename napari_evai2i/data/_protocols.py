@@ -167,6 +167,7 @@ class Protocol:
                 "SeriesDescription": f"{self.short_name} {seq_label} simulated",
                 "ProtocolName": f"sim_{self.short_name.lower()}_{seq_label.lower()}",
                 "BodyPartExamined": "BRAIN",
+                "PatientPosition": "HFS",               # the template's head, first and supine
                 "ImageComments": "SIMULATED image from MR signal equations on the MNI152 template",
             }
         )

@@ -158,6 +158,24 @@ def _rescale_of(item: Dataset | None) -> tuple[float, float] | None:
         return None
 
 
+def _real_world_of(ds: Dataset) -> tuple[float, float] | None:
+    """A linear Real World Value Mapping, used only where no Modality LUT maps the stored values.
+
+    Our own float series carry their scale there (the MR IOD has no Rescale Slope). Where a
+    Rescale Slope is present (Philips, for example, writes both) the Modality LUT wins, as before.
+    """
+    if ds.get("RescaleSlope") is not None or ds.get("RescaleIntercept") is not None:
+        return None
+    for item in ds.get("RealWorldValueMappingSequence") or ():
+        slope, intercept = item.get("RealWorldValueSlope"), item.get("RealWorldValueIntercept")
+        if slope is not None:
+            try:
+                return float(slope), float(intercept or 0.0)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
 def _decode(ds: Dataset, path: str, *, allow_gdcm_rescaled: bool) -> tuple[np.ndarray, bool]:
     """Decode pixel data; returns (array, already_rescaled)."""
     if int(ds.get("SamplesPerPixel", 1) or 1) != 1:
@@ -292,7 +310,7 @@ def _read_classic(
         if array.ndim != 2:
             raise VolumeReadError(f"{file_path}: expected one 2-D frame, got pixel array of shape {array.shape}")
         frames.append(array)
-        rescales.append(None if already_rescaled else _rescale_of(ds))
+        rescales.append(None if already_rescaled else _rescale_of(ds) or _real_world_of(ds))
         if reference is None:
             reference = ds
     assert reference is not None

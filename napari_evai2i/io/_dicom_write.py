@@ -84,6 +84,8 @@ _IDENTIFYING_REMOVE = tuple(k for k in _PATIENT_KEYWORDS if k not in _IDENTIFYIN
     "StationName",
 )
 _ANONYMOUS = "ANONYMOUS"
+#: LUTLabel of the Real World Value Mapping that carries a float series' scale factor.
+REAL_WORLD_LABEL = "EVAI2I_FLOAT"
 
 
 def _encode_pixels(array: np.ndarray, where: Path) -> tuple[np.ndarray, float, float]:
@@ -124,6 +126,40 @@ def _encode_pixels(array: np.ndarray, where: Path) -> tuple[np.ndarray, float, f
         slope, intercept, dtype, low, high = ds_value(offset_slope), ds_value(lo), np.uint16, 0, 65535
     stored = np.clip(np.round((values - intercept) / slope), low, high).astype(dtype)
     return stored, slope, intercept
+
+
+def _real_world_mapping(dtype: np.dtype, slope: float, intercept: float) -> Any:
+    """A Real World Value Mapping item: ``value = stored * slope + intercept`` over the whole range."""
+    from pydicom.dataset import Dataset
+
+    signed = np.issubdtype(dtype, np.signedinteger)
+    info = np.iinfo(dtype)
+    item = Dataset()
+    item.add_new("RealWorldValueFirstValueMapped", "SS" if signed else "US", int(info.min))
+    item.add_new("RealWorldValueLastValueMapped", "SS" if signed else "US", int(info.max))
+    item.RealWorldValueIntercept = float(intercept)
+    item.RealWorldValueSlope = float(slope)
+    item.LUTExplanation = "synthetic intensity, arbitrary units"
+    item.LUTLabel = REAL_WORLD_LABEL
+    unit = Dataset()
+    unit.CodeValue, unit.CodingSchemeDesignator, unit.CodeMeaning = "[arb'U]", "UCUM", "arbitrary unit"
+    item.MeasurementUnitsCodeSequence = [unit]
+    return item
+
+
+def _fill_synthetic_identifiers(base: Any) -> None:
+    """Generate PatientID and StudyID where none is known, visibly synthetic and stable per study.
+
+    A series made from a NIfTI or MHA file has no patient: an empty ID makes archives and
+    DICOMDIR builders complain, and a real-looking one could be mistaken for a person.
+    """
+    import hashlib
+
+    key = hashlib.sha256(str(base.StudyInstanceUID).encode()).hexdigest()[:8].upper()
+    if not str(base.get("PatientID") or "").strip():
+        base.PatientID = f"SYNTHETIC-{key}"
+    if not str(base.get("StudyID") or "").strip():
+        base.StudyID = f"SYN{key}"
 
 
 def _element_value(vr: str, value: Any) -> Any:
@@ -246,8 +282,16 @@ def write_dicom_series(
       the first two direction columns, PixelSpacing ``[sy, sx]``, SpacingBetweenSlices ``sz``.
       Readers order slices along ``row x column``; a volume whose ``k`` axis points the other
       way (left-handed direction) therefore reads back with ``k`` reversed - same image in space.
-    * Pixels: int16/uint16 plus RescaleSlope/RescaleIntercept. Integer data within range are
-      exact; otherwise each voxel is within ``RescaleSlope / 2 <= (max - min) / 65535``.
+    * Pixels: int16/uint16 and no Modality LUT (the MR IOD has none, and viewers window stored
+      values). Integer data within range are stored exactly; float data are scaled to the integer
+      range by one per-series factor, kept in a Real World Value Mapping item (``LUTLabel``
+      :data:`REAL_WORLD_LABEL`), so each voxel reads back within ``slope / 2 <= (max - min) / 65535``.
+      Window centre and width are in stored units.
+    * Conformance (``dciodvfy``): ImageType has value 3 (``OTHER``); PatientPosition is present
+      (empty when unknown), Laterality too while BodyPartExamined is unknown; without patient data, PatientID and StudyID
+      are generated and say ``SYNTHETIC``; a derived series without acquisition tags says
+      ScanningSequence ``RM`` (research mode) with RepetitionTime, EchoTime and the other type 2
+      attributes present and empty: no acquisition made the image.
     * Acquisition/equipment tags listed in ``_ACQUISITION_KEYWORDS`` are copied from
       ``volume.tags`` when they are valid for their VR; others are skipped. Modality is MR.
     * ``series_description`` must fit DICOM LO (64 characters, no backslash); ``image_comments``
@@ -305,9 +349,13 @@ def write_dicom_series(
         base.ScanningSequence = "RM"  # type 1: "research mode" when unknown
     if "SequenceVariant" not in base:
         base.SequenceVariant = "NONE"
-    for keyword in ("ScanOptions", "MRAcquisitionType", "EchoTime", "EchoTrainLength", "Manufacturer"):
+    # Type 2 (and 2C whose condition holds for RM / NONE): present, empty when unknown.
+    for keyword in ("ScanOptions", "MRAcquisitionType", "RepetitionTime", "EchoTime", "EchoTrainLength",
+                    "Manufacturer", "PatientPosition"):
         if keyword not in base:
             setattr(base, keyword, None)
+    if "Laterality" not in base and not str(base.get("BodyPartExamined") or "").strip():
+        base.Laterality = None  # 2C: empty while the body part is unknown, absent for an unpaired one
 
     if deidentify:
         for keyword in _IDENTIFYING_REMOVE:
@@ -319,6 +367,8 @@ def write_dicom_series(
         base.PatientID = _ANONYMOUS
         base.PatientIdentityRemoved = "YES"
         base.DeidentificationMethod = "napari-evai2i: identifiers replaced; UIDs, dates kept"
+
+    _fill_synthetic_identifiers(base)
 
     # Series.
     base.Modality = "MR"
@@ -334,7 +384,7 @@ def write_dicom_series(
 
     # Image.
     base.SOPClassUID = _MR_IMAGE_STORAGE
-    base.ImageType = ["DERIVED", "SECONDARY"] if derived else ["ORIGINAL", "PRIMARY"]
+    base.ImageType = ["DERIVED", "SECONDARY", "OTHER"] if derived else ["ORIGINAL", "PRIMARY", "OTHER"]
     base.ContentDate, base.ContentTime = date, time
     base.InstanceCreationDate, base.InstanceCreationTime = date, time
     if derived:
@@ -362,12 +412,11 @@ def write_dicom_series(
     base.Rows, base.Columns = ny, nx
     base.BitsAllocated, base.BitsStored, base.HighBit = 16, 16, 15
     base.PixelRepresentation = 1 if stored.dtype == np.int16 else 0
-    base.RescaleSlope = ds_number(slope)
-    base.RescaleIntercept = ds_number(intercept)
-    base.RescaleType = "US"
-    lo, hi = float(stored.min()) * slope + intercept, float(stored.max()) * slope + intercept
+    if (slope, intercept) != (1.0, 0.0):
+        base.RealWorldValueMappingSequence = [_real_world_mapping(stored.dtype, slope, intercept)]
+    lo, hi = float(stored.min()), float(stored.max())
     base.WindowCenter = ds_number((lo + hi) / 2)
-    base.WindowWidth = ds_number(max(hi - lo, 1e-6))
+    base.WindowWidth = ds_number(max(hi - lo, 1.0))
 
     normal = np.cross(volume.direction[:, 0], volume.direction[:, 1])
     affine = volume.affine_lps
