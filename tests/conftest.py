@@ -5,6 +5,9 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -27,3 +30,21 @@ def brain_like_volume():
     rng = np.random.default_rng(0)
     vol = np.where(inside, 800 + 200 * np.sin(x / 3) + rng.normal(0, 20, inside.shape), 0)
     return vol.astype(np.int16)
+
+
+@pytest.fixture(scope="session")
+def dicom_validator():
+    """``report(folder)``: dciodvfy's lines (the DICOM standard's validator) for each file of a series."""
+    dciodvfy = shutil.which("dciodvfy")
+    if dciodvfy is None:
+        pytest.skip("dciodvfy is not installed; install it with `bash .ci/setup_system.sh` "
+                    "(Debian/Ubuntu: apt-get install dicom3tools dcm2niix)")
+
+    def report(folder):
+        lines = []
+        for path in sorted(folder.glob("*.dcm")):
+            run = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, timeout=60)
+            lines += [f"{path.name}: {line}" for line in (run.stdout + run.stderr).splitlines() if line.strip()]
+        return lines
+
+    return report

@@ -29,16 +29,6 @@ def _tool(name):
     return path
 
 
-def validator_report(folder):
-    """dciodvfy's lines for every file of the series (it writes them to stderr)."""
-    dciodvfy = _tool("dciodvfy")
-    lines = []
-    for path in sorted(folder.glob("*.dcm")):
-        run = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, timeout=60)
-        lines += [f"{path.name}: {line}" for line in (run.stdout + run.stderr).splitlines() if line.strip()]
-    return lines
-
-
 def errors_of(lines):
     return [line for line in lines if ": Error" in line]
 
@@ -67,13 +57,13 @@ def series(tmp_path_factory, tiny_checkpoint):
 
 
 @pytest.mark.parametrize("name", ["simulated", "from_dicom", "from_dicom_deidentified", "from_nifti"])
-def test_validator_finds_no_errors(series, name):
-    lines = validator_report(series[name])
+def test_validator_finds_no_errors(series, name, dicom_validator):
+    lines = dicom_validator(series[name])
     assert lines, "dciodvfy printed nothing; is it the dicom3tools validator?"
     assert errors_of(lines) == []
 
 
-def test_validator_flags_a_broken_file(series, tmp_path):
+def test_validator_flags_a_broken_file(series, tmp_path, dicom_validator):
     """The check can fail: the same file without ImageType's third value is an error again."""
     ds = pydicom.dcmread(sorted(series["from_dicom"].glob("*.dcm"))[0])
     ds.ImageType = ["DERIVED", "SECONDARY"]
@@ -81,7 +71,7 @@ def test_validator_flags_a_broken_file(series, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
     ds.save_as(broken / "slice.dcm")
-    errors = " ".join(errors_of(validator_report(broken)))
+    errors = " ".join(errors_of(dicom_validator(broken)))
     assert "ImageType" in errors and "PatientPosition" in errors
 
 

@@ -56,7 +56,7 @@ def test_nifti_round_trip_keeps_geometry_and_protects_the_source(make_napari_vie
 
 
 def test_dicom_series_round_trip_and_synthetic_derived_series(make_napari_viewer, small_volume, tmp_path, qtbot,
-                                                              tiny_checkpoint):
+                                                              tiny_checkpoint, dicom_validator):
     import pydicom
 
     source_folder = tmp_path / "series"
@@ -90,7 +90,9 @@ def test_dicom_series_round_trip_and_synthetic_derived_series(make_napari_viewer
     assert written.StudyInstanceUID == source_header.StudyInstanceUID
     assert written.SeriesInstanceUID != source_header.SeriesInstanceUID
     # The source's acquisition (TR 500, TE 15) does not describe the synthetic image.
-    assert "RepetitionTime" not in written and not written.EchoTime
+    assert not written.get("RepetitionTime") and not written.EchoTime
+    # what the layer writer saves is as conformant as the command's output
+    assert [line for line in dicom_validator(out_folder) if ": Error" in line] == []
 
     with pytest.raises(Exception, match="series"):
         synthetic.save(str(source_folder) + ".dcm", plugin=PLUGIN)
