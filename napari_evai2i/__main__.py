@@ -26,14 +26,12 @@ def run_headless(out_dir: Path, model: str, device: str) -> list[Path]:
     """Write the sample T1w volume and its translation to T2w; returns both paths."""
     from .data.physics import PRESETS
     from .data.samples import sample_volumes
-    from .data.simulated_dataset import protocol_fields
     from .engine import load_model
     from .engine.pipeline import TranslationRequest, VolumeTranslation, write_translation
     from .io import write_volume
-    from .prompts import canonical_prompt
 
     source = sample_volumes()["T1W"]
-    prompt = canonical_prompt(protocol_fields(PRESETS[T2_PROMPT_KIND]))
+    prompt = PRESETS[T2_PROMPT_KIND].prompt()
     try:
         translator = load_model(model, device)
     except ValueError as exc:

@@ -139,6 +139,19 @@ class Protocol:
     def replace(self, **changes) -> "Protocol":
         return dataclasses.replace(self, **changes)
 
+    def prompt_fields(self, plane: str | None = None):
+        """Prompt fields of this acquisition, read from its DICOM tags as a real series' would be."""
+        from ..prompts import fields_from_tags
+
+        fields = fields_from_tags(self.dicom_tags())
+        return fields.replace(plane=plane) if plane else fields
+
+    def prompt(self, plane: str | None = None) -> str:
+        """The canonical prompt of this acquisition (what the simulator trains with)."""
+        from ..prompts import canonical_prompt
+
+        return canonical_prompt(self.prompt_fields(plane))
+
     def dicom_tags(self) -> dict:
         """Acquisition tags of this protocol as ``{DICOM keyword: value}`` (no geometry)."""
         scan_seq, variant, options, acq = _DICOM_SEQ[self.sequence_type]

@@ -365,7 +365,6 @@ class HeadSliceGenerator:
     def item(self, rng: np.random.Generator, protocols: list[Protocol], text_rng: random.Random, drop_probability: float, plane_in_prompt: bool,
              roles: tuple[str, ...] = ("src", "tgt", "int"), allow_unknown: bool = True) -> dict:
         """One training item, in the keys of :mod:`.simulated_dataset`, plus ``src_known``."""
-        from .simulated_dataset import protocol_fields
 
         r = self.ranges
         anatomy = self.draw_anatomy(rng)
@@ -387,7 +386,7 @@ class HeadSliceGenerator:
                 else self.render(centre[:, None], source_signals)[0]
             in_plane_thick = (role == "src" and not anatomy["slab"] and rng.random() < r.thick_probability / 2)
             scanned = self.acquire(slab * source_scale, rng, anatomy["pixel_mm"], in_plane_thick)
-            fields = protocol_fields(protocol, anatomy["plane"] if plane_in_prompt else None)
+            fields = protocol.prompt_fields(anatomy["plane"] if plane_in_prompt else None)
             item[role] = clean[None].numpy().astype(np.float32)
             item[f"{role}_in"] = scanned[None].numpy().astype(np.float32)
             item[f"{role}_fields"] = fields.to_dict()

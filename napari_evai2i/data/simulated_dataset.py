@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from torch.utils.data import Dataset
 
-from ..prompts import build_slots, fields_from_tags, sample_prompt
+from ..prompts import build_slots, sample_prompt
 from ..prompts.fields import ProtocolFields
 from .physics import PRESETS, Protocol, is_held_out, tissue_parameters
 from .randomized import HeadSliceGenerator, RandomizationRanges
@@ -57,12 +57,6 @@ class SimulatedDataConfig:
     #: randomized only: let items withhold the source prompt and randomise the source contrast
     #: (off for DCLIP, whose images must match their texts)
     unknown_sources: bool = True
-
-
-def protocol_fields(protocol: Protocol, plane: str | None = None) -> ProtocolFields:
-    """Prompt fields of a simulated acquisition: the same path as for a real DICOM series."""
-    fields = fields_from_tags(protocol.dicom_tags())
-    return fields.replace(plane=plane) if plane else fields
 
 
 class SimulatedPairs(Dataset):
@@ -125,7 +119,7 @@ class SimulatedPairs(Dataset):
             params = {name: p.scaled(*jitter[i])
                       for i, (name, p) in enumerate(tissue_parameters(protocol.field_strength).items())}
             clean, scanned = sim.scan(tissue, protocol, params, rng)
-            fields = protocol_fields(protocol, plane if cfg.view_in_prompt else None)
+            fields = protocol.prompt_fields(plane if cfg.view_in_prompt else None)
             item[role] = clean[None]
             item[f"{role}_in"] = scanned[None]
             item[f"{role}_fields"] = fields.to_dict()

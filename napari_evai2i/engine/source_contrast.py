@@ -53,9 +53,8 @@ def guess_kind(texts: Iterable[str | None]) -> str | None:
 def known_prompts() -> dict[str, str]:
     """Kind -> canonical prompt of the simulator preset (the prompts the demo was trained on)."""
     from ..data.physics import PRESETS
-    from ..prompts import canonical_prompt, fields_from_tags
 
-    return {kind: canonical_prompt(fields_from_tags(PRESETS[kind].dicom_tags())) for kind in KNOWN_KINDS}
+    return {kind: PRESETS[kind].prompt() for kind in KNOWN_KINDS}
 
 
 def describe_source_prompt(prompt: str | None, origin: str) -> str:

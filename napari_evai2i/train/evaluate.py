@@ -46,10 +46,7 @@ TE_SWEEP = (30.0, 60.0, 90.0, 120.0)
 
 
 def _prompt(protocol: Protocol, plane: str = "axial") -> str:
-    from ..data.simulated_dataset import protocol_fields
-    from ..prompts import canonical_prompt
-
-    return canonical_prompt(protocol_fields(protocol, plane))
+    return protocol.prompt(plane)
 
 
 _normalized = normalised  # the name tests/train/test_demo_model.py imports

@@ -44,10 +44,7 @@ THICK_MM = 5.0
 
 
 def _prompt(protocol: Protocol, plane: str | None) -> str:
-    from ..data.simulated_dataset import protocol_fields
-    from ..prompts import canonical_prompt
-
-    return canonical_prompt(protocol_fields(protocol, plane))
+    return protocol.prompt(plane)
 
 
 def _pure_signals(kind: str) -> dict[str, float]:
