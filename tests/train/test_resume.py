@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,27 @@ def test_killed_run_resumes_exactly(tmp_path):
     assert set(got) == set(expected)
     for key, value in expected.items():
         assert got[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+
+
+@pytest.mark.slow
+def test_randomized_recipe_is_deterministic_by_the_reproduction_check(tmp_path):
+    """Two runs of one seed on the domain-randomised generator log identical numbers (CPU)."""
+    script = Path(__file__).resolve().parents[2] / "src_training" / "launch" / "check_reproduction.py"
+    for name in ("a", "b"):
+        run = _train(tmp_path / name, "simulator=randomized")
+        assert run.wait(timeout=300) == 0, run.stderr.read()[-2000:]
+    same = subprocess.run([sys.executable, str(script), tmp_path / "a" / "metrics.jsonl",
+                           tmp_path / "b" / "metrics.jsonl"], capture_output=True, text=True, timeout=60)
+    report = json.loads(same.stdout)
+    assert same.returncode == 0 and report["shared_points"] == report["identical_points"] >= 10, report
+
+    # the check can fail: one changed loss is found
+    lines = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    last = max(i for i, line in enumerate(lines) if '"loss"' in line and '"stage"' in line)
+    row = json.loads(lines[last])
+    row["loss"] += 1e-7
+    lines[last] = json.dumps(row)
+    (tmp_path / "b" / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    changed = subprocess.run([sys.executable, str(script), tmp_path / "a" / "metrics.jsonl",
+                              tmp_path / "b" / "metrics.jsonl"], capture_output=True, text=True, timeout=60)
+    assert changed.returncode == 1 and json.loads(changed.stdout)["first_difference"] is not None
