@@ -23,7 +23,8 @@ _IGNORED = {"seconds", "time"}
 
 
 def logged_points(path: Path) -> dict[tuple[str, int], dict[str, float]]:
-    """(stage, step) -> the numbers logged there (the last record wins, as after a resume)."""
+    """(stage, step) -> the numbers logged there; records of one point merge, the last value of a
+    name winning (as after a resume); an evaluation logged at a step joins that step's losses."""
     points = {}
     for line in path.read_text().splitlines():
         if not line.strip():
@@ -33,7 +34,7 @@ def logged_points(path: Path) -> dict[tuple[str, int], dict[str, float]]:
             continue
         numbers = {k: float(v) for k, v in record.items()
                    if k not in _IGNORED and k not in ("stage", "step", "total") and isinstance(v, (int, float))}
-        points[(str(record["stage"]), int(record["step"]))] = numbers
+        points.setdefault((str(record["stage"]), int(record["step"])), {}).update(numbers)
     return points
 
 
