@@ -29,6 +29,17 @@ SYNTHETIC_SUFFIX = "_SYNTHETIC"
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def _batch_size(text: str) -> int:
+    """--batch-size: a whole number, 0 meaning auto; refused before anything is loaded."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (auto) or more, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m napari_evai2i.translate",
@@ -53,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "has bf16 instructions, within 1%% of fp32")
     parser.add_argument("--axis", type=int, choices=(0, 1, 2), default=0,
                         help="array axis to slice along (0 = first axis of the (Z, Y, X) volume)")
-    parser.add_argument("--batch-size", type=int, default=None, help="slices per forward pass")
+    parser.add_argument("--batch-size", type=_batch_size, default=None,
+                        help="slices per forward pass; 0 or omitted: auto (as many as the memory budget allows)")
     parser.add_argument("--source-prompt", default=None,
                         help="prompt of the input's own domain (default: built from its DICOM tags "
                              "when it has any; unknown otherwise; \"\" for unknown even with tags)")

@@ -112,6 +112,10 @@ def load_model(name_or_path: str | Path = "demo", device: str | torch.device = "
         path = demo_checkpoint_path() if key == "demo" else Path(key).expanduser().resolve()
         if key == "demo" and not is_checkpoint_folder(path):
             raise ValueError("the demo checkpoint is not installed with this copy of napari-evai2i")
+        if not path.exists():
+            raise ValueError(f"model {key!r} is neither a built-in model ({', '.join(BUILTIN_MODELS)}) "
+                             "nor a checkpoint folder; name a built-in or the folder a training run wrote "
+                             "(OUT/model)")
         key = str(path)
     return _load_cached(key, str(resolved)).with_precision(precision)
 

@@ -1,5 +1,6 @@
 """The translate command on real files: geometry kept, outputs marked, errors one line."""
 
+import json
 import subprocess
 import sys
 
@@ -69,14 +70,29 @@ def test_dicom_series_in_dicom_series_out(tmp_path, brain_like_volume, tiny_chec
     (["missing.nii.gz", "-p", PROMPT, "-o", "x.nii.gz"], "missing.nii.gz"),
     (["IN", "-p", "   ", "-o", "x.nii.gz"], "prompt is empty"),
     (["IN", "-p", PROMPT, "-o", "IN"], "is the input"),
-    (["IN", "-p", PROMPT, "-o", "x.nii.gz", "--model", "no/such/model"], "not a napari-evai2i checkpoint"),
+    (["IN", "-p", PROMPT, "-o", "x.nii.gz", "--model", "demoo"],
+     "'demoo' is neither a built-in model (demo, tiny-random, paper-random) nor a checkpoint folder"),
+    (["IN", "-p", PROMPT, "-o", "x.nii.gz", "--model", "EMPTY_FOLDER"], "not a napari-evai2i checkpoint"),
 ])
 def test_errors_are_one_line_without_traceback(tmp_path, nifti_input, args, message):
-    args = [str(nifti_input) if a == "IN" else (str(tmp_path / a) if a.endswith(".nii.gz") else a)
-            for a in args]
+    (tmp_path / "empty").mkdir()
+    args = [str(nifti_input) if a == "IN" else str(tmp_path / "empty") if a == "EMPTY_FOLDER"
+            else (str(tmp_path / a) if a.endswith(".nii.gz") else a) for a in args]
     proc = subprocess.run([sys.executable, "-m", "napari_evai2i.translate", *args, "-q"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
     assert not (tmp_path / "x.nii.gz").exists()
+
+
+def test_batch_size_zero_is_auto_and_negative_is_refused_before_loading(tmp_path, nifti_input, tiny_checkpoint):
+    out = tmp_path / "auto.nii.gz"
+    assert main([str(nifti_input), "-p", PROMPT, "-o", str(out), "--batch-size", "0",
+                 "--model", str(tiny_checkpoint), "-q"]) == 0
+    assert json.loads((tmp_path / "auto.json").read_text())["batch_size"] >= 1
+    proc = subprocess.run([sys.executable, "-m", "napari_evai2i.translate", str(nifti_input), "-p", PROMPT,
+                           "-o", str(tmp_path / "neg.nii.gz"), "--batch-size", "-1"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--batch-size: must be 0 (auto) or more, not -1" in proc.stderr
+    assert not (tmp_path / "neg.nii.gz").exists()
