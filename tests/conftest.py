@@ -32,19 +32,38 @@ def brain_like_volume():
     return vol.astype(np.int16)
 
 
-@pytest.fixture(scope="session")
-def dicom_validator():
-    """``report(folder)``: dciodvfy's lines (the DICOM standard's validator) for each file of a series."""
-    dciodvfy = shutil.which("dciodvfy")
-    if dciodvfy is None:
-        pytest.skip("dciodvfy is not installed; install it with `bash .ci/setup_system.sh` "
+def _dicom_tool(name):
+    """The path of a DICOM tool that ``.ci/setup_system.sh`` installs; skip, saying how, without it."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed; install it with `bash .ci/setup_system.sh` "
                     "(Debian/Ubuntu: apt-get install dicom3tools dcm2niix)")
+    return path
 
-    def report(folder):
+
+class DicomValidator:
+    """dciodvfy (the DICOM standard's validator, from dicom3tools) over every file of a series."""
+
+    def __init__(self, executable):
+        self.executable = executable
+
+    def report(self, folder):
         lines = []
         for path in sorted(folder.glob("*.dcm")):
-            run = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, timeout=60)
+            run = subprocess.run([self.executable, str(path)], capture_output=True, text=True, timeout=60)
             lines += [f"{path.name}: {line}" for line in (run.stdout + run.stderr).splitlines() if line.strip()]
         return lines
 
-    return report
+    @staticmethod
+    def errors(lines):
+        return [line for line in lines if ": Error" in line]
+
+
+@pytest.fixture(scope="session")
+def dicom_validator():
+    return DicomValidator(_dicom_tool("dciodvfy"))
+
+
+@pytest.fixture(scope="session")
+def dcm2niix():
+    return _dicom_tool("dcm2niix")

@@ -288,8 +288,8 @@ def write_dicom_series(
       :data:`REAL_WORLD_LABEL`), so each voxel reads back within ``slope / 2 <= (max - min) / 65535``.
       Window centre and width are in stored units.
     * Conformance (``dciodvfy``): ImageType has value 3 (``OTHER``); PatientPosition is present
-      (empty when unknown), Laterality too while BodyPartExamined is unknown; without patient data, PatientID and StudyID
-      are generated and say ``SYNTHETIC``; a derived series without acquisition tags says
+      (empty when unknown), Laterality too while BodyPartExamined is unknown; without patient
+      data, PatientID and StudyID are generated and say ``SYNTHETIC``; a derived series without acquisition tags says
       ScanningSequence ``RM`` (research mode) with RepetitionTime, EchoTime and the other type 2
       attributes present and empty: no acquisition made the image.
     * Acquisition/equipment tags listed in ``_ACQUISITION_KEYWORDS`` are copied from

@@ -46,6 +46,7 @@ TE_SWEEP = (30.0, 60.0, 90.0, 120.0)
 
 
 def _prompt(protocol: Protocol, plane: str = "axial") -> str:
+    """The evaluation's prompt: the protocol's canonical one, in the axial plane it scores."""
     return protocol.prompt(plane)
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.head import ALL_TISSUE_NAMES
-from ..data.physics import PRESETS, Protocol, head_tissue_parameters, tissue_parameters
+from ..data.physics import PRESETS, head_tissue_parameters, tissue_parameters
 from ..engine.metrics import ssim
 
 #: (source kind, target kind) of the canonical tasks.
@@ -41,10 +41,6 @@ TASKS = {"T1w->T2w": ("T1W", "T2W"), "T1w->FLAIR": ("T1W", "FLAIR"), "T2w->T1w":
 TISSUE_ORDER = {"T2W": ("CSF", "GM", "WM"), "FLAIR": ("GM", "WM", "CSF"), "PDW": ("GM", "WM")}
 FIRST_SEED = 900_000          # training items use seeds below 10_000 (seed*100 + stage)
 THICK_MM = 5.0
-
-
-def _prompt(protocol: Protocol, plane: str | None) -> str:
-    return protocol.prompt(plane)
 
 
 def _pure_signals(kind: str) -> dict[str, float]:
@@ -125,8 +121,8 @@ class HeldOutCase:
 
 
 def _translate(translator, case: dict, with_prompt: bool) -> np.ndarray:
-    target = _prompt(case["tgt_protocol"], case["plane"])
-    source = _prompt(case["src_protocol"], case["plane"]) if with_prompt else None
+    target = case["tgt_protocol"].prompt(case["plane"])
+    source = case["src_protocol"].prompt(case["plane"]) if with_prompt else None
     p = case["pixel_mm"]
     return translator.translate(case["src"], target, source_prompt=source, spacing=(p, p))
 
@@ -237,11 +233,11 @@ def real_t1_checks(translator, figure: str | Path | None = None) -> dict:
         tissues = t1_tissues(image)
         entry: dict = {}
         for with_prompt in (False, True):
-            source = _prompt(PRESETS["T1W"], None) if with_prompt else None
+            source = PRESETS["T1W"].prompt() if with_prompt else None
             key = "source prompt" if with_prompt else "no source prompt"
             entry[key] = {}
             for kind in ("T2W", "FLAIR", "PDW"):
-                pred = translator.translate(image, _prompt(PRESETS[kind], None), source_prompt=source,
+                pred = translator.translate(image, PRESETS[kind].prompt(), source_prompt=source,
                                             spacing=spacing)
                 means = {t: float(pred[tissues[t]].mean()) for t in ("CSF", "GM", "WM")}
                 physics = _pure_signals(kind)

@@ -43,14 +43,15 @@ def compare(reference: Path, candidate: Path) -> dict:
     shared = sorted(set(a) & set(b))
     identical, largest, first_difference = 0, 0.0, None
     for key in shared:
-        names = set(a[key]) | set(b[key])
-        gaps = [abs(a[key].get(n, math.nan) - b[key].get(n, math.nan)) for n in names]
-        gap = max(gaps) if gaps else 0.0
-        if all(a[key].get(n) == b[key].get(n) for n in names):
+        # a number logged by one run only, or NaN in either, counts as an infinite difference
+        gaps = [abs(a[key][n] - b[key][n]) if n in a[key] and n in b[key] else math.inf
+                for n in set(a[key]) | set(b[key])]
+        gap = max((math.inf if math.isnan(g) else g for g in gaps), default=0.0)
+        if gap == 0.0:
             identical += 1
         elif first_difference is None:
             first_difference = {"stage": key[0], "step": key[1], "max_abs_difference": gap}
-        largest = max(largest, gap) if not math.isnan(gap) else math.inf
+        largest = max(largest, gap)
     stages = {}
     for stage, step in shared:
         stages[stage] = max(stages.get(stage, 0), step)

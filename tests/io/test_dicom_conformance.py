@@ -4,7 +4,6 @@ The tools are the ones imaging sites use: ``dciodvfy`` (David Clunie's dicom3too
 ``dcm2niix``. ``.ci/setup_system.sh`` installs both on Debian/Ubuntu.
 """
 
-import shutil
 import subprocess
 
 import nibabel as nib
@@ -18,19 +17,7 @@ from napari_evai2i.io import Volume, read_volume, write_dicom_series, write_volu
 from napari_evai2i.io._dicom_write import REAL_WORLD_LABEL
 from napari_evai2i.translate import main
 
-_INSTALL = "install them with `bash .ci/setup_system.sh` (Debian/Ubuntu: apt-get install dicom3tools dcm2niix)"
 PROMPT = "A T2-weighted magnetic resonance imaging of the brain, TR 4000 ms, TE 100 ms"
-
-
-def _tool(name):
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed; {_INSTALL}")
-    return path
-
-
-def errors_of(lines):
-    return [line for line in lines if ": Error" in line]
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +45,9 @@ def series(tmp_path_factory, tiny_checkpoint):
 
 @pytest.mark.parametrize("name", ["simulated", "from_dicom", "from_dicom_deidentified", "from_nifti"])
 def test_validator_finds_no_errors(series, name, dicom_validator):
-    lines = dicom_validator(series[name])
+    lines = dicom_validator.report(series[name])
     assert lines, "dciodvfy printed nothing; is it the dicom3tools validator?"
-    assert errors_of(lines) == []
+    assert dicom_validator.errors(lines) == []
 
 
 def test_validator_flags_a_broken_file(series, tmp_path, dicom_validator):
@@ -71,13 +58,12 @@ def test_validator_flags_a_broken_file(series, tmp_path, dicom_validator):
     broken = tmp_path / "broken"
     broken.mkdir()
     ds.save_as(broken / "slice.dcm")
-    errors = " ".join(errors_of(dicom_validator(broken)))
+    errors = " ".join(dicom_validator.errors(dicom_validator.report(broken)))
     assert "ImageType" in errors and "PatientPosition" in errors
 
 
 @pytest.mark.parametrize("name", ["simulated", "from_dicom", "from_nifti"])
-def test_dcm2niix_gives_back_the_source_geometry(series, name, tmp_path):
-    dcm2niix = _tool("dcm2niix")
+def test_dcm2niix_gives_back_the_source_geometry(series, name, tmp_path, dcm2niix):
     subprocess.run([dcm2niix, "-z", "y", "-f", "converted", "-o", str(tmp_path), str(series[name])],
                    check=True, capture_output=True, timeout=120)
     converted = nib.as_closest_canonical(nib.load(tmp_path / "converted.nii.gz"))
