@@ -23,20 +23,27 @@ from .. import __version__
 from .._atomic import atomic_file
 from ..io import SYNTHETIC_NOTICE, Volume, write_dicom_series, write_volume
 from ..io.read import ITK_EXTENSIONS, NIFTI_EXTENSIONS, file_extension
+from ..prompts.parse import fields_from_prompt
 from .normalization import MR_PERCENTILE
+from .planes import fuse, plan_planes
 from .provenance import derived_tags, image_comments, series_description
 from .request import PromptMix, TranslationRequest, source_prompt_of
 from .translator import TranslationStep, Translator, load_model, run_steps
+from .uncertainty import UNCERTAINTY_DESCRIPTION, Pass, RunningSpread, plan_passes, wordings_of
 
 SIDECAR_SUFFIX = ".json"
+UNCERTAINTY_SUFFIX = "_uncertainty"
+UNCERTAINTY_NOTICE = "SYNTHETIC uncertainty (SD over passes) by napari-evai2i; not an image of anatomy"
 
 
 @dataclass
 class TranslatedVolume:
-    """A translation: float32 voxels in the source's geometry, derived tags, provenance."""
+    """A translation: float32 voxels in the source's geometry, derived tags, provenance; and,
+    when asked for, its uncertainty map (same geometry)."""
 
     volume: Volume
     provenance: dict[str, Any] = field(default_factory=dict)
+    uncertainty: Volume | None = None
 
 _RULE_TEXT = {"p99.5": f"MR: divided by the volume's {MR_PERCENTILE:g}th percentile",
               "brain-core-median": "MR: divided so that the median of the brain core (deeper than 10 mm "
@@ -73,11 +80,25 @@ class VolumeTranslation:
         modality = str(volume.tags.get("Modality") or "MR").upper()
         self.scale = self.translator.fit_scale(volume.array, "CT" if modality == "CT" else "MR", volume.spacing)
         self.bound = self.translator.bind(self._embedding())
+        self.plan = plan_planes(volume.array.shape, volume.spacing, request.planes, request.axis, request.fusion)
+        self.passes = self._passes()
         self.provenance = self._provenance()
+
+    def _passes(self) -> list[Pass]:
+        count = self.request.uncertainty_passes
+        if count == 0:
+            return [Pass(axis) for axis in self.plan.axes]
+        if count < 2:
+            raise ValueError(f"an uncertainty map needs at least 2 passes, not {count}; 0 turns it off")
+        target = self.request.target
+        fields = None if isinstance(target, PromptMix) else fields_from_prompt(target)
+        wordings = wordings_of(fields) if fields is not None else []
+        return plan_passes(self.plan, wordings, count)
 
     @property
     def total(self) -> int:
-        return self.volume.array.shape[self.request.axis]
+        """Slices translated in all, over every plane and uncertainty pass."""
+        return sum(self.volume.array.shape[p.axis] for p in self.passes)
 
     def _embedding(self):
         target = self.request.target
@@ -97,34 +118,77 @@ class VolumeTranslation:
                            "description": _RULE_TEXT.get(self.scale.rule, self.scale.rule)})
         if isinstance(request.target, PromptMix):
             provenance.update(prompt_a=request.target.a, prompt_b=request.target.b, t=request.target.t)
+        if request.planes != 1:
+            provenance["planes"] = {**self.plan.to_dict(), "description": self.plan.describe()}
+        if request.uncertainty_passes:
+            provenance["uncertainty"] = {"passes": [p.describe() for p in self.passes],
+                                         "description": UNCERTAINTY_DESCRIPTION}
         return provenance
 
-    def _run(self, array: np.ndarray, batch: int | None) -> Generator[TranslationStep, None, np.ndarray]:
+    def _run(self, array: np.ndarray, batch: int | None, axis: int | None = None,
+             bound=None) -> Generator[TranslationStep, None, np.ndarray]:
         return (yield from self.translator.iter_translate(
-            array, self.bound, axis=self.request.axis, batch_size=batch,
-            source_prompt=self.request.source_prompt, scale=self.scale))
+            array, self.bound if bound is None else bound, axis=self.request.axis if axis is None else axis,
+            batch_size=batch, source_prompt=self.request.source_prompt, scale=self.scale))
 
     def translate_slice(self, index: int) -> np.ndarray:
-        """Slice ``index`` along the slicing axis, shaped like the volume with that axis of length 1."""
-        if not 0 <= index < self.total:
-            raise ValueError(f"slice {index} is outside the volume's {self.total} slices")
+        """Slice ``index`` along the slicing axis, shaped like the volume with that axis of length 1
+        (always one plane: a preview of the look, not of the fusion)."""
+        count = self.volume.array.shape[self.request.axis]
+        if not 0 <= index < count:
+            raise ValueError(f"slice {index} is outside the volume's {count} slices")
         return run_steps(self._run(np.take(self.volume.array, [index], axis=self.request.axis), 1))
 
+    def translate_slices(self, indices, prompt: str | None = None) -> np.ndarray:
+        """Slices ``indices`` along the slicing axis (stacked along it), with this job's scale and,
+        unless another ``prompt`` is given, its prompt (tag effects compare prompts this way)."""
+        array = np.take(self.volume.array, list(indices), axis=self.request.axis)
+        bound = None if prompt is None else self.translator.bind(prompt)
+        return run_steps(self._run(array, self.request.batch_size, bound=bound))
+
     def steps(self) -> Generator[TranslationStep, None, TranslatedVolume]:
-        """The whole volume, one :class:`TranslationStep` per batch; stop pulling to cancel."""
-        out = yield from self._run(self.volume.array, self.request.batch_size)
-        return self.result(out)
+        """The whole volume, one :class:`TranslationStep` per batch over every pass; stop pulling to cancel."""
+        planes: dict[int, np.ndarray] = {}
+        spread = RunningSpread() if self.request.uncertainty_passes else None
+        done, total = 0, self.total
+        for p in self.passes:
+            source = self.volume.array if p.mirror_axis is None else np.flip(self.volume.array, p.mirror_axis)
+            bound = None if p.wording is None else self.translator.bind(p.wording)
+            run = self._run(source, self.request.batch_size, p.axis, bound)
+            while True:
+                try:
+                    step = next(run)
+                except StopIteration as finished:
+                    out = finished.value
+                    break
+                yield TranslationStep(done + step.start, done + step.stop, total)
+            done += self.volume.array.shape[p.axis]
+            if p.mirror_axis is not None:
+                out = np.ascontiguousarray(np.flip(out, p.mirror_axis))
+            if p.wording is None and p.mirror_axis is None:
+                planes[p.axis] = out
+            if spread is not None:
+                spread.add(out)
+        fused = fuse([planes[a] for a in self.plan.axes], self.plan)
+        return self.result(fused, None if spread is None else spread.std())
 
     def derived_tags(self) -> dict[str, Any]:
         """Tags of the translated image: the source's that stay true, plus the synthetic marking."""
         return derived_tags(self.volume.tags, self.request.target_text, self.translator.label)
 
-    def result(self, array: np.ndarray) -> TranslatedVolume:
-        """Wrap translated voxels as a derived, synthetic volume with this run's provenance."""
+    def result(self, array: np.ndarray, uncertainty: np.ndarray | None = None) -> TranslatedVolume:
+        """Wrap translated voxels (and an uncertainty map) as derived, synthetic volumes with this run's provenance."""
         translated = self.volume.with_array(array)
         translated.tags = self.derived_tags()
         translated.source_path = self.volume.source_path
-        return TranslatedVolume(translated, {**self.provenance, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        spread = None
+        if uncertainty is not None:
+            spread = self.volume.with_array(uncertainty)
+            spread.tags = derived_tags(self.volume.tags, f"uncertainty of: {self.request.target_text}",
+                                       self.translator.label)
+            spread.source_path = self.volume.source_path
+        return TranslatedVolume(translated, {**self.provenance, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+                                spread)
 
     def run(self, progress: Callable[[int, int], bool | None] | None = None) -> TranslatedVolume:
         """The whole volume; ``progress(done, total)`` after each batch, returning False cancels."""
@@ -179,9 +243,36 @@ def write_translation(result: TranslatedVolume, output: str | os.PathLike[str], 
                            image_comments=comments, derived=True, reference=reference,
                            deidentify=deidentify, protect=protected, overwrite=overwrite)
         written = output
+    extra = {}
+    if result.uncertainty is not None:
+        extra["uncertainty_output"] = _write_uncertainty(result, output, protected, reference, deidentify,
+                                                         overwrite).name
     _write_json_atomic(sidecar, {"synthetic": True, "notice": SYNTHETIC_NOTICE, "output": written.name,
-                                 **_jsonable(provenance)})
+                                 **extra, **_jsonable(provenance)})
     return written
+
+
+def uncertainty_path(output: str | os.PathLike[str]) -> Path:
+    """``out.nii.gz`` -> ``out_uncertainty.nii.gz``; a DICOM folder ``out/`` -> ``out_uncertainty/``."""
+    output = Path(output)
+    extension = file_extension(output) if is_file_output(output) else ""
+    return output.with_name(output.name[: len(output.name) - len(extension)] + UNCERTAINTY_SUFFIX + extension)
+
+
+def _write_uncertainty(result: TranslatedVolume, output: Path, protected: list[Path], reference: Volume | None,
+                       deidentify: bool, overwrite: bool) -> Path:
+    path = uncertainty_path(output)
+    if is_file_output(output):
+        return write_volume(result.uncertainty, path, description=UNCERTAINTY_NOTICE, protect=protected,
+                            overwrite=overwrite)
+    prompt = str(result.provenance.get("prompt") or "translation")
+    label = str(result.provenance.get("model_label") or "unknown model")
+    write_dicom_series(result.uncertainty, path, series_description=f"SYNTHETIC UNCERTAINTY SD {prompt}"[:64],
+                       image_comments=f"{UNCERTAINTY_NOTICE}: {UNCERTAINTY_DESCRIPTION}. Model: {label}. "
+                                      f"Prompt: {' '.join(prompt.split())}",
+                       derived=True, reference=reference, deidentify=deidentify, protect=protected,
+                       overwrite=overwrite)
+    return path
 
 
 def derivation_description(provenance: Mapping[str, Any]) -> str:

@@ -35,6 +35,11 @@ class TranslationRequest:
     #: the source's own prompt; None: built from the volume's DICOM tags when it has any;
     #: "": unknown, even where tags exist
     source_prompt: str | None = None
+    #: 1: slices along ``axis``; 3: along every usable axis, fused (engine.planes)
+    planes: int = 1
+    fusion: str = "resolution"           #: "resolution", "mean" or "median" (engine.planes.FUSIONS)
+    #: 0: no uncertainty map; N: at most N passes (at least one per plane) give a per-voxel SD
+    uncertainty_passes: int = 0
 
     @property
     def target_text(self) -> str:

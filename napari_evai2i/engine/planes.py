@@ -1,0 +1,98 @@
+"""Which planes a volume is translated in, and how their translations are fused.
+
+The model is 2-D, so a volume translated slice by slice along one axis has nothing tying
+neighbouring slices together: reformatted, it shows a stripe at every slice. Translating
+along all three axes and fusing averages those stripes out (tri-planar fusion, no retraining).
+
+A plane is only worth using when its slices look like what the model was trained on: square
+pixels, or nearly so (the generator's per-axis scale reaches about 1.4). Slices of a
+1 x 1 x 5 mm volume cut along a thin axis have 1 x 5 mm pixels: the model would see the head
+squashed five times, so such planes are skipped and the plan says why. Numpy only: the
+widgets plan (and count progress steps) without loading torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Fusion rules of ``--fusion``: "resolution" weights each plane by how square its pixels are.
+FUSIONS = ("resolution", "mean", "median")
+#: A plane whose slices have pixels more elongated than this is not used.
+MAX_PLANE_ANISOTROPY = 2.0
+#: A plane whose slices are smaller than this along either side is not used.
+MIN_PLANE_PIXELS = 16
+
+
+@dataclass(frozen=True)
+class PlanePlan:
+    """The slicing axes used, the weight of each, and why any axis was left out."""
+
+    axes: tuple[int, ...]
+    weights: tuple[float, ...]
+    skipped: dict[int, str] = field(default_factory=dict)
+    fusion: str = "resolution"
+
+    def describe(self) -> str:
+        used = ", ".join(f"axis {a} (weight {w:.2f})" for a, w in zip(self.axes, self.weights))
+        text = f"planes used: {used}; fusion: {self.fusion}"
+        if self.skipped:
+            text += "; skipped: " + "; ".join(f"axis {a}: {why}" for a, why in self.skipped.items())
+        return text
+
+    def to_dict(self) -> dict:
+        return {"axes": list(self.axes), "weights": [round(w, 4) for w in self.weights], "fusion": self.fusion,
+                "skipped": {str(a): why for a, why in self.skipped.items()}}
+
+
+def in_plane_anisotropy(spacing: Sequence[float], axis: int) -> float:
+    """Long side / short side of the pixels of slices cut along ``axis``."""
+    sides = [float(s) for i, s in enumerate(spacing) if i != axis]
+    return max(sides) / max(min(sides), 1e-6)
+
+
+def plan_planes(shape: Sequence[int], spacing: Sequence[float] | None, planes: int = 1, axis: int = 0,
+                fusion: str = "resolution") -> PlanePlan:
+    """Slicing axes for ``planes`` (1: just ``axis``; 3: every usable axis of the (Z, Y, X) volume)."""
+    if planes not in (1, 3):
+        raise ValueError(f"planes must be 1 or 3, not {planes}")
+    if fusion not in FUSIONS:
+        raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, not {fusion!r}")
+    if planes == 1:
+        return PlanePlan((axis,), (1.0,), {}, fusion)
+    spacing = tuple(spacing or (1.0, 1.0, 1.0))
+    skipped: dict[int, str] = {}
+    usable = []
+    for a in range(3):
+        sides = [n for i, n in enumerate(shape) if i != a]
+        ratio = in_plane_anisotropy(spacing, a)
+        pixel = " x ".join(f"{s:g}" for i, s in enumerate(spacing) if i != a)
+        if min(sides) < MIN_PLANE_PIXELS:
+            skipped[a] = f"its slices are {sides[0]} x {sides[1]} pixels, under {MIN_PLANE_PIXELS} on a side"
+        elif ratio > MAX_PLANE_ANISOTROPY:
+            skipped[a] = (f"its slices have {pixel} mm pixels (anisotropy {ratio:.1f} > {MAX_PLANE_ANISOTROPY:g}): "
+                          "the model would see the anatomy squashed")
+        else:
+            usable.append(a)
+    if not usable:                       # nothing square enough: the least elongated plane
+        best = min(range(3), key=lambda a: in_plane_anisotropy(spacing, a))
+        skipped.pop(best, None)
+        usable = [best]
+    weights = tuple(1.0 / in_plane_anisotropy(spacing, a) if fusion == "resolution" else 1.0 for a in usable)
+    return PlanePlan(tuple(usable), weights, skipped, fusion)
+
+
+def fuse(translations: Sequence[np.ndarray], plan: PlanePlan) -> np.ndarray:
+    """One volume from the per-plane translations (same shape, in ``plan.axes`` order)."""
+    if len(translations) != len(plan.axes):
+        raise ValueError(f"{len(translations)} translations for {len(plan.axes)} planes")
+    if len(translations) == 1:
+        return translations[0]
+    if plan.fusion == "median":
+        return np.median(np.stack(translations), axis=0).astype(np.float32)
+    out = np.zeros_like(translations[0], dtype=np.float32)
+    for array, weight in zip(translations, plan.weights):
+        out += np.float32(weight) * array
+    return out / np.float32(sum(plan.weights))
