@@ -172,9 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1001, 1002])
     parser.add_argument("--resolution", type=int, choices=(1, 2), default=1)
     parser.add_argument("--json", default=None, help="also write the report to this file")
-    parser.add_argument("--suite", choices=("standard", "robustness", "all"), default="standard",
+    parser.add_argument("--suite", choices=("standard", "robustness", "volume", "all"), default="standard",
                         help="standard: whole simulated subjects (below); robustness: held-out heads factor "
-                             "by factor and real T1 scans (train/robustness.py)")
+                             "by factor and real T1 scans (train/robustness.py); volume: 2-D vs tri-planar, "
+                             "uncertainty and tissue Dice on held-out 3-D volumes (train/volume_quality.py)")
     parser.add_argument("--cases", type=int, default=6, help="robustness: held-out cases per setting")
     parser.add_argument("--figure", default=None, help="robustness: PNG of real T1 inputs and translations")
     args = parser.parse_args(argv)
@@ -194,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         from .robustness import robustness_report
 
         report["robustness"] = robustness_report(translator, args.cases, figure=args.figure)
+    if args.suite in ("volume", "all"):
+        from .volume_quality import volume_report
+
+        report["volume"] = volume_report(translator, min(args.cases, 3))
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

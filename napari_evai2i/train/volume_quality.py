@@ -22,6 +22,7 @@ centres. Scored inside the brain after dividing each volume by its brain median:
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -35,8 +36,10 @@ SNR = 30.0
 PATCH = 4
 
 
+@functools.lru_cache(maxsize=4)
 def held_out_volume(index: int, kind_src: str, kind_tgt: str, size: int = 96, depth_mm: int = 64) -> dict:
-    """Source (noisy), target (clean), brain and tissue masks of one held-out (depth, size, size) block."""
+    """Source (noisy), target (clean) and brain mask of one held-out (depth, size, size) block (cached: treat
+    as read-only)."""
     from ..data.head import ALL_TISSUE_NAMES
     from ..data.physics import PRESETS
     from ..data.randomized import BRAIN_LEVEL, HeadSliceGenerator, RandomizationRanges, level_of, signal_vector
@@ -148,7 +151,7 @@ VARIANTS = {"2-D (axis 0)": {"planes": 1}, "tri-planar, resolution-weighted mean
 
 
 def volume_report(translator, cases: int = 2, size: int = 96, depth_mm: int = 64,
-                  tasks: tuple[str, ...] = ("T1w->T2w", "T1w->FLAIR"), uncertainty_passes: int = 6) -> dict:
+                  tasks: tuple[str, ...] = tuple(TASKS), uncertainty_passes: int = 6) -> dict:
     """2-D vs tri-planar on isotropic and thick-slice held-out volumes, and uncertainty vs error."""
     report: dict = {"data": f"held-out seeds of the domain-randomised generator: {cases} warped template heads per "
                             f"task, {depth_mm} x {size} x {size} at 1 mm, source SNR {SNR:g} (simulated)",
