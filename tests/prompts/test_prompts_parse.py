@@ -1,0 +1,34 @@
+"""Fields read back from prompts in the template's own wordings; anything else is not guessed."""
+
+import random
+
+import pytest
+
+from napari_evai2i.data.physics import PRESETS
+from napari_evai2i.prompts import canonical_prompt, is_rendering_of, sample_prompt
+from napari_evai2i.prompts.parse import fields_from_prompt
+
+
+@pytest.mark.parametrize("kind", sorted(PRESETS))
+def test_canonical_prompts_of_every_preset_read_back_exactly(kind):
+    fields = PRESETS[kind].prompt_fields("axial")
+    assert fields_from_prompt(canonical_prompt(fields)) == fields
+
+
+def test_sampled_wordings_read_back_to_fields_they_render():
+    fields = PRESETS["FLAIR"].prompt_fields().replace(manufacturer="SIEMENS", contrast=True,
+                                                       contrast_agent="gadobutrol",
+                                                       scan_options=("fat saturation",))
+    for seed in range(30):
+        text = sample_prompt(fields, random.Random(seed), 0.3)
+        found = fields_from_prompt(text)
+        assert found is not None and is_rendering_of(text, found), text
+        assert found.echo_time == fields.echo_time or found.echo_time is None
+
+
+def test_an_edited_number_is_read_and_free_text_is_not_guessed():
+    found = fields_from_prompt("A T2-weighted magnetic resonance imaging of the brain. TR 4000 ms, TE 80 ms.")
+    assert found.echo_time == 80.0 and found.repetition_time == 4000.0 and found.sequence == "T2-weighted"
+    assert fields_from_prompt("a bright fluid image") is None
+    assert fields_from_prompt("A T2-weighted magnetic resonance imaging of the brain. Very bright CSF.") is None
+    assert fields_from_prompt("") is None
