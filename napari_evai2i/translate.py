@@ -108,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         jobs, many = plan(args)
         prompt = target_prompt(args)
+        if args.tag_effects:                 # refuse a prompt without tags before any work is done
+            from .engine.attribution import target_fields
+            from .engine.request import TranslationRequest
+
+            target_fields(TranslationRequest(prompt))
         translator = _load(args)
     except KeyboardInterrupt:
         print("error: interrupted; no output was written", file=sys.stderr)

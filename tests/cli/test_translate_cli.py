@@ -96,3 +96,30 @@ def test_batch_size_zero_is_auto_and_negative_is_refused_before_loading(tmp_path
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--batch-size: must be 0 (auto) or more, not -1" in proc.stderr
     assert not (tmp_path / "neg.nii.gz").exists()
+
+
+def test_planes_uncertainty_and_tag_effects_from_the_command(tmp_path, nifti_input, tiny_checkpoint, capsys):
+    from napari_evai2i.engine.source_contrast import known_prompts
+
+    out = tmp_path / "t2.nii.gz"
+    assert main([str(nifti_input), "-p", known_prompts()["T2W"], "-o", str(out), "--model", str(tiny_checkpoint),
+                 "--device", "cpu", "--planes", "3", "--fusion", "median", "--uncertainty", "3",
+                 "--tag-effects", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "planes used" in err and "tag effects on slices" in err and "TE" in err
+    sidecar = json.loads((tmp_path / "t2.json").read_text())
+    assert sidecar["planes"]["fusion"] == "median" and sidecar["planes"]["axes"]
+    assert len(sidecar["uncertainty"]["passes"]) >= 3
+    assert {t["tag"] for t in sidecar["tag_effects"]["tags"]} >= {"TE", "TR"}
+    spread = nib.load(tmp_path / sidecar["uncertainty_output"])
+    assert spread.shape == nib.load(out).shape and b"uncertainty" in spread.header["descrip"].tobytes()
+
+
+def test_tag_effects_of_free_text_and_bad_counts_are_one_line_errors(tmp_path, nifti_input, tiny_checkpoint, capsys):
+    assert main([str(nifti_input), "-p", "a bright fluid image", "-o", str(tmp_path / "x.nii.gz"),
+                 "--model", str(tiny_checkpoint), "--tag-effects", "2", "-q"]) == 2
+    assert "free text has no tags" in capsys.readouterr().err
+    assert not (tmp_path / "x.nii.gz").exists()
+    with pytest.raises(SystemExit):
+        main([str(nifti_input), "-p", PROMPT, "-o", str(tmp_path / "y.nii.gz"), "--uncertainty", "-1"])
+    assert "--uncertainty" in capsys.readouterr().err
