@@ -132,6 +132,46 @@ def uncertainty_scores(uncertainty: np.ndarray, error: np.ndarray, brain: np.nda
             "error_top_decile": float(e[top].mean()), "error_rest": float(e[~top].mean())}
 
 
+def stripe_index(translation: np.ndarray, source: np.ndarray, mask: np.ndarray) -> float:
+    """Through-plane roughness of a translation against in-plane roughness, relative to the source's.
+
+    Roughness along an axis is the mean |second difference| inside ``mask``; the index is
+    (z / mean(y, x)) of the translation divided by the same ratio of the source, so 1 means
+    "as isotropic as the input" and slice-by-slice stripes push it above 1. Needs no truth.
+    """
+    def ratio(a):
+        a = brain_normalised(a, mask)
+        rough = []
+        for k in range(3):
+            inner = np.moveaxis(mask, k, 0)[1:-1]
+            rough.append(float(np.abs(np.moveaxis(np.diff(a, 2, axis=k), k, 0))[inner].mean()))
+        return rough[0] / (0.5 * (rough[1] + rough[2]))
+    return ratio(translation) / ratio(source)
+
+
+def real_volume_stripes(translator) -> dict:
+    """Stripe index of 2-D and tri-planar translations of the real 3-D T1 that ships in nibabel (no truth)."""
+    from ..data.physics import PRESETS
+    from ..engine.pipeline import TranslationRequest, VolumeTranslation
+    from ..io import Volume
+    from .robustness import real_t1_inputs, t1_tissues
+
+    out: dict = {}
+    for name, (image, spacing) in real_t1_inputs().items():
+        if image.ndim != 3:
+            continue
+        brain = t1_tissues(image)["brain"]
+        entry = {}
+        for kind in ("T2W", "FLAIR", "PDW"):
+            for planes in (1, 3):
+                job = VolumeTranslation(Volume(image, spacing=spacing),
+                                        TranslationRequest(PRESETS[kind].prompt(), model=translator.name,
+                                                           planes=planes), translator)
+                entry[f"{kind}, planes {planes}"] = round(stripe_index(job.run().volume.array, image, brain), 3)
+        out[name] = entry
+    return out
+
+
 # ------------------------------------------------------------------------------ the suite
 def _translate(translator, case: dict, spacing, **options):
     from ..engine.pipeline import TranslationRequest, VolumeTranslation
@@ -182,6 +222,7 @@ def volume_report(translator, cases: int = 2, size: int = 176, depth_mm: int = 1
                                for name in VARIANTS}
         entry["uncertainty"] = _uncertainty(translator, src, tgt, cases, size, depth_mm, uncertainty_passes)
         report["tasks"][task] = entry
+    report["real_t1_stripe_index"] = real_volume_stripes(translator)
     return report
 
 

@@ -43,3 +43,10 @@ def test_the_suite_runs_end_to_end_on_a_tiny_model():
     assert entry["1 x 1 x 1 mm"]["2-D (axis 0)"]["time_vs_2d"] == 1.0
     assert "skipped" in entry["plane_plans"]["1 x 1 x 5 mm"]
     assert set(entry["uncertainty"]) == {"3 passes, planes 1", "3 passes, planes 3"}
+
+
+def test_stripe_index_is_one_for_the_input_and_rises_with_per_slice_gains():
+    case = vq.held_out_volume(0, "T1W", "T2W", size=48, depth_mm=24)
+    assert vq.stripe_index(case["tgt"], case["tgt"], case["brain"]) == 1.0
+    gains = np.random.default_rng(1).uniform(0.8, 1.2, size=(23, 1, 1)).astype(np.float32)
+    assert vq.stripe_index(case["tgt"] * gains, case["tgt"], case["brain"]) > 1.5
