@@ -42,6 +42,11 @@ class JobRequest:
     tags: dict = field(default_factory=dict)
     #: voxel size (mm) of the (Z, Y, X) volume, from the layer's scale
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    planes: int = 1                     #: 1: slice along ``axis``; 3: every usable axis, fused
+    fusion: str = "resolution"          #: how the planes are fused (engine.planes.FUSIONS)
+    uncertainty_passes: int = 0         #: 0: no uncertainty map; N >= 2: at most N passes
+    tag_effects: bool = False           #: measure each tag's effect on the preview slice afterwards
+    tag_effect_maps: bool = False       #: and keep each tag's difference map
 
     @property
     def volume(self) -> np.ndarray:
@@ -51,9 +56,31 @@ class JobRequest:
     def slicing_axis(self) -> int:
         return 0 if self.source.ndim == 2 else self.axis
 
+    def passes(self) -> list:
+        """The engine's passes over the volume (planes, then uncertainty passes), planned without torch
+        so the progress bar's total is known before the model loads. Mirrors ``VolumeTranslation``'s
+        plan; a test checks the two agree."""
+        from ..engine.planes import plan_planes
+        from ..engine.uncertainty import Pass, plan_passes, wordings_of
+        from ..prompts.parse import fields_from_prompt
+
+        plan = plan_planes(self.volume.shape, self.spacing, self.planes, self.slicing_axis, self.fusion)
+        count = self.uncertainty_passes
+        if count == 0:
+            return [Pass(axis) for axis in plan.axes]
+        if count < 2:
+            raise ValueError(f"an uncertainty map needs at least 2 passes, not {count}; 0 turns it off")
+        fields = None if isinstance(self.target, PromptMix) else fields_from_prompt(self.target)
+        return plan_passes(plan, wordings_of(fields) if fields is not None else [], count)
+
+    def slice_count(self) -> int:
+        """Slices translated in all, over every pass (what the engine's steps count to)."""
+        return sum(self.volume.shape[p.axis] for p in self.passes())
+
     def batch_count(self) -> int:
-        n = self.volume.shape[self.slicing_axis]
-        return -(-n // max(1, self.batch_size))
+        """Batches over every pass: one :class:`TranslationStep` each."""
+        batch = max(1, self.batch_size)
+        return sum(-(-self.volume.shape[p.axis] // batch) for p in self.passes())
 
 
 @dataclass(frozen=True)
@@ -74,6 +101,13 @@ class SlicePreview:
 
 
 @dataclass(frozen=True)
+class TagScoring:
+    """Tag effects are being measured on slice ``index`` (along the slicing axis)."""
+
+    index: int
+
+
+@dataclass(frozen=True)
 class SweepFrame:
     done: int
     total: int
@@ -89,21 +123,30 @@ class TranslationOutcome:
     comparison: Any = None                      #: engine.metrics.Comparison or None
     reference_difference: np.ndarray | None = None
     tags: dict = field(default_factory=dict)    #: tags of the derived (synthetic) image
+    uncertainty: np.ndarray | None = None       #: per-voxel SD over the passes, shaped like the translation
+    #: engine.attribution.TagReport; its difference maps are shaped like the source's slice
+    tag_report: Any = None
+    tag_error: str | None = None                #: why tag effects could not be measured (free text...)
+
+
+def _engine_request(request: JobRequest, target: Target | None = None):
+    from ..engine.request import TranslationRequest
+
+    return TranslationRequest(target=request.target if target is None else target, model=request.model,
+                              device=request.device, precision=request.precision, axis=request.slicing_axis,
+                              batch_size=request.batch_size, source_prompt=request.source_prompt,
+                              planes=request.planes, fusion=request.fusion,
+                              uncertainty_passes=request.uncertainty_passes)
 
 
 def _pipeline(request: JobRequest, target: Target | None = None):
     """The engine's :class:`VolumeTranslation` for this request (the model loads here, cached)."""
-    from ..engine.request import TranslationRequest
     from ..io import Volume
 
     VolumeTranslation = engine_module("engine.pipeline").VolumeTranslation
 
-    target = request.target if target is None else target
     volume = Volume(request.volume, spacing=request.spacing, tags=dict(request.tags))
-    engine_request = TranslationRequest(target=target, model=request.model, device=request.device,
-                                        precision=request.precision, axis=request.slicing_axis,
-                                        batch_size=request.batch_size, source_prompt=request.source_prompt)
-    return VolumeTranslation(volume, engine_request)
+    return VolumeTranslation(volume, _engine_request(request, target))
 
 
 def _as_source_shape(array: np.ndarray, request: JobRequest) -> np.ndarray:
@@ -117,7 +160,8 @@ def _preview(job, request: JobRequest, index: int) -> SlicePreview:
 
 
 def translate_volume(request: JobRequest) -> Generator[Any, None, TranslationOutcome]:
-    """Load the model, translate the preview slice, then the whole volume batch by batch."""
+    """Load the model, translate the preview slice, then the whole volume batch by batch (every
+    pass); with ``tag_effects``, then measure each tag's effect on the preview slice."""
     started = time.perf_counter()
     job = _pipeline(request)
     from ..engine.metrics import difference_map, symmetric_limits    # torch is loaded by now
@@ -127,12 +171,36 @@ def translate_volume(request: JobRequest) -> Generator[Any, None, TranslationOut
     result = yield from job.steps()
     translation = _as_source_shape(result.volume.array, request)
     difference = difference_map(translation, request.source)
+    uncertainty = None if result.uncertainty is None else _as_source_shape(result.uncertainty.array, request)
     outcome = TranslationOutcome(translation, difference, symmetric_limits(difference), result.provenance,
-                                 seconds=time.perf_counter() - started, tags=result.volume.tags)
+                                 seconds=0.0, tags=result.volume.tags, uncertainty=uncertainty)
     if request.reference is not None:
         outcome.comparison, outcome.reference_difference = compare_with_reference(
             translation, request.reference, request.slicing_axis)
+    if request.tag_effects:
+        index = request.preview_index
+        if index is None:
+            index = request.volume.shape[request.slicing_axis] // 2
+        yield TagScoring(index)
+        outcome.tag_report, outcome.tag_error = _tag_report(job, request, index)
+    outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _tag_report(job, request: JobRequest, index: int):
+    """(TagReport, None), or (None, why) when the prompt has no tags to leave out: the translation
+    is done by then, so a prompt tag effects cannot use must not fail it."""
+    from dataclasses import replace
+
+    tag_effects = engine_module("engine.attribution").tag_effects
+    try:
+        report = tag_effects(job.volume, _engine_request(request), job.translator, slices=[index],
+                             maps=request.tag_effect_maps)
+    except ValueError as exc:
+        return None, str(exc)
+    effects = tuple(e if e.difference is None else replace(e, difference=_as_source_shape(e.difference, request))
+                    for e in report.effects)
+    return replace(report, effects=effects), None
 
 
 def compare_with_reference(translation: np.ndarray, reference: np.ndarray, axis: int = 0):

@@ -42,7 +42,8 @@ __all__ = [
     "TAGS_KEY", "contrast_label", "data_to_world_matrix", "difference_name", "explored_name", "geometry_kwargs",
     "has_geometry_or_tags", "is_synthetic", "layer_to_volume", "mix_label", "preview_name",
     "reference_difference_name", "short_prompt", "slab_geometry_kwargs", "stacked_geometry_kwargs",
-    "state_to_volume", "sweep_name", "synthetic_name", "volume_to_layer_kwargs",
+    "state_to_volume", "sweep_name", "synthetic_name", "tag_effect_name", "uncertainty_name",
+    "volume_to_layer_kwargs",
 ]
 
 
@@ -254,6 +255,15 @@ def difference_name(source: str, prompt: str) -> str:
 
 def reference_difference_name(source: str, prompt: str, reference: str) -> str:
     return f"{SYNTHETIC} |{contrast_label(prompt)} - {reference}| <- {source}"
+
+
+def uncertainty_name(source: str, prompt: str) -> str:
+    return f"{SYNTHETIC} uncertainty (SD) {contrast_label(prompt)} <- {source}"
+
+
+def tag_effect_name(source: str, prompt: str, tag: str, index: int) -> str:
+    """The (without ``tag`` - with) difference on slice ``index``."""
+    return f"{SYNTHETIC} effect of {tag} {contrast_label(prompt)} <- {source} (slice {index})"
 
 
 def mix_label(prompt_a: str, prompt_b: str, t: float | None = None) -> str:

@@ -12,6 +12,12 @@ time) in ``layer.metadata``. The difference map and, with a reference layer, the
 |translation - reference| map and PSNR/SSIM are computed in the worker too. The source
 "all image layers" translates every acquired (non-synthetic) image layer, one after the
 other, with the same prompt and settings; Cancel stops the rest.
+
+Options: three planes fused (the plan used is shown: which planes, and why any was skipped),
+an uncertainty (SD) map from N passes, and each tag's effect on the slice under the viewer
+(a table, largest first, and optionally one difference map per tag). Progress and status
+count every pass. A rerun for the same source and prompt replaces these maps, and removes
+those it did not make again, so none describes a translation that is gone.
 """
 
 from __future__ import annotations
@@ -21,14 +27,17 @@ from typing import Any
 
 import napari
 import numpy as np
-from magicgui.widgets import ComboBox, Container, Label, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, SpinBox, Table
 from napari.utils.notifications import show_warning
 from psygnal import Signal
 
-from ..jobs import JobRequest, ModelReady, SlicePreview, TranslationOutcome, translate_volume
+from ...engine.planes import FUSIONS
+from ...engine.uncertainty import UNCERTAINTY_DESCRIPTION
+from ..jobs import JobRequest, ModelReady, SlicePreview, TagScoring, TranslationOutcome, translate_volume
 from ..layers import (DICOM_HEADER_KEY, PROVENANCE_KEY, SOURCE_PATH_KEY, SOURCE_TAGS_KEY, TAGS_KEY,
                       difference_name, geometry_kwargs, has_geometry_or_tags, is_synthetic, preview_name,
-                      reference_difference_name, slab_geometry_kwargs, synthetic_name)
+                      reference_difference_name, slab_geometry_kwargs, synthetic_name, tag_effect_name,
+                      uncertainty_name)
 from .choices import AXIS_CHOICES, compact_combo_boxes, image_layer_choices, layer_spacing
 from .source_contrast import SourceContrast
 from .model_picker import ModelPicker
@@ -44,6 +53,12 @@ DIFF_COLORMAP = "PiYG"
 READY_TEXT = "Choose a source and a prompt, then Run."
 #: Result key "prompt" of the one preview slice a source has, whatever its prompt.
 ANY_PROMPT = ""
+PLANE_CHOICES = [("one (slicing axis)", 1), ("three, fused", 3)]
+MAX_UNCERTAINTY_PASSES = 12
+TAG_COLUMNS = ("tag", "value removed", "effect")
+TAG_EFFECT_ROLE = "tag effect"
+TABLE_HEIGHT = 170   # pixels: the header and the eight tags a prompt can state, scrolling beyond
+EFFECT_SIZE_TEXT = "effect = mean |without the tag - with it| / mean |with it| over the head, in %"
 
 
 @dataclass
@@ -54,6 +69,8 @@ class _Run:
     prompt: str
     reference: Any
     request: JobRequest
+    total_slices: int = 0            #: over every pass
+    passes: int = 1
     slices_done: int = 0
     outcome: str = "running"
 
@@ -80,6 +97,26 @@ class TranslateWidget(Container):
         self.batch_size = SpinBox(label="batch size", value=4, min=1, max=1024,
                                   tooltip="slices per step: larger is faster on a GPU, needs more memory")
         self.axis = ComboBox(label="slicing axis", choices=AXIS_CHOICES, value=0)
+        self.planes = ComboBox(label="planes", choices=PLANE_CHOICES, value=1,
+                               tooltip="three: translate along every axis whose slices have nearly square "
+                                       "pixels and fuse, so no stripes show between slices (about 3x the time)")
+        self.fusion = ComboBox(label="fusion", choices=list(FUSIONS), value="resolution",
+                               tooltip="resolution: planes with squarer pixels weigh more; mean; median")
+        self.uncertainty_passes = SpinBox(
+            label="uncertainty passes", value=0, min=0, max=MAX_UNCERTAINTY_PASSES,
+            tooltip="0: off. N >= 2: an uncertainty (SD) map from N translations of the volume (other "
+                    "wordings, mirrored input, other planes); costs N translations, at least one per plane")
+        self.tag_effects = CheckBox(label="tag effects", value=False,
+                                    tooltip="afterwards, leave each tag of the prompt out in turn on the slice "
+                                            "under the viewer and measure how much the image changes")
+        self.tag_maps = CheckBox(label="difference maps", value=False, enabled=False,
+                                 tooltip="add one hidden layer per tag: (without the tag - with it) on that slice")
+        self.tag_table = Table(value={"data": [], "index": [], "columns": TAG_COLUMNS}, label="effects",
+                               tooltip=EFFECT_SIZE_TEXT + "; largest first")
+        self.tag_table.read_only = True
+        self._fit_table()
+        self.tag_note = Label(label="", value="")
+        self.planes_used = Label(label="planes used", value="")
         self.reference = ComboBox(label="reference", choices=self._reference_choices,
                                   tooltip="a real scan of the target contrast: adds |translation - reference| "
                                           "and PSNR/SSIM")
@@ -87,11 +124,16 @@ class TranslateWidget(Container):
         self.grid_button = PushButton(text=GRID_TEXT)
         self.status = Label(label="status", value=READY_TEXT)
         self.metrics = Label(label="metrics", value="")
-        for label in (self.status, self.metrics, self.model.loaded):
+        for label in (self.status, self.metrics, self.model.loaded, self.tag_note, self.planes_used):
             label.native.setWordWrap(True)
-        self.extend([self.source, self.source_contrast, self.prompt, self.model, self.batch_size, self.axis, self.reference,
+        self.extend([self.source, self.source_contrast, self.prompt, self.tag_table, self.tag_note, self.model,
+                     self.batch_size, self.axis, self.planes, self.fusion, self.uncertainty_passes,
+                     self.tag_effects, self.tag_maps, self.reference,
                      Container(widgets=[self.run_button, self.grid_button], layout="horizontal", labels=False),
-                     self.status, self.metrics])
+                     self.status, self.metrics, self.planes_used])
+        self.planes.changed.connect(self._on_options_changed)
+        self.tag_effects.changed.connect(self._on_options_changed)
+        self._on_options_changed()
         self.source.changed.connect(self._on_source_changed)
         self.reference.changed.connect(self._on_reference_changed)
         self.run_button.clicked.connect(self._on_run_clicked)
@@ -149,7 +191,8 @@ class TranslateWidget(Container):
         from napari.qt.threading import create_worker
 
         self._run = run
-        total = run.request.batch_count() + 2          # yields: model loaded, preview slice, each batch
+        # yields: model loaded, preview slice, each batch of every pass, tag scoring
+        total = run.request.batch_count() + 2 + int(run.request.tag_effects)
         worker = create_worker(translate_volume, run.request, _start_thread=False, _ignore_errors=True,
                                _progress={"total": total, "desc": f"Translating {run.source.name}"})
         worker.yielded.connect(self._on_yielded)
@@ -199,8 +242,13 @@ class TranslateWidget(Container):
             precision=str(self.model.precision.value),
             batch_size=int(self.batch_size.value), axis=axis, source_prompt=self.source_contrast.source_prompt,
             preview_index=self._current_index(layer, axis), reference=reference_data,
-            tags=dict(layer.metadata.get(TAGS_KEY) or {}), spacing=layer_spacing(layer))
-        return _Run(layer, prompt, reference, request)
+            tags=dict(layer.metadata.get(TAGS_KEY) or {}), spacing=layer_spacing(layer),
+            planes=int(self.planes.value), fusion=str(self.fusion.value),
+            uncertainty_passes=int(self.uncertainty_passes.value), tag_effects=bool(self.tag_effects.value),
+            tag_effect_maps=bool(self.tag_effects.value and self.tag_maps.value))
+        passes = request.passes()                 # ValueError (1 uncertainty pass) -> "Cannot run"
+        return _Run(layer, prompt, reference, request,
+                    total_slices=sum(request.volume.shape[p.axis] for p in passes), passes=len(passes))
 
     def _current_index(self, layer, axis: int) -> int:
         """The slice of ``layer`` under the viewer's current position along ``axis``."""
@@ -218,9 +266,12 @@ class TranslateWidget(Container):
         elif isinstance(event, SlicePreview):
             self._show_preview(run, event)
             self.preview_ready.emit(event.index)
-        else:                                   # engine TranslationStep
+        elif isinstance(event, TagScoring):
+            self._say(f"Measuring the effect of each tag of the prompt on slice {event.index}...")
+        else:                                   # engine TranslationStep, counted over every pass
             run.slices_done = event.done
-            self._say(f"Translated {event.done} of {event.total} slices...")
+            over = f" ({run.passes} passes)" if run.passes > 1 else ""
+            self._say(f"Translated {event.done} of {event.total} slices{over}...")
             self.progressed.emit(event.done, event.total)
 
     def _show_preview(self, run: _Run, preview: SlicePreview) -> None:
@@ -242,6 +293,10 @@ class TranslateWidget(Container):
         if run.reference is not None and outcome.comparison is not None:
             self._show_comparison(source, prompt, metadata, outcome.comparison, outcome.reference_difference,
                                   run.reference.name)
+        uncertainty = self._show_uncertainty(run, metadata, outcome.uncertainty)
+        tag_text = self._show_tag_effects(run, metadata, outcome)
+        plan = outcome.provenance.get("planes")
+        self.planes_used.value = plan["description"] if plan else ""
         kwargs = {**geometry_kwargs(source), "name": synthetic_name(source.name, prompt), "colormap": "gray",
                   "metadata": metadata}
         translation = upsert_image(self._viewer, result_key(source.name, prompt, "translation"),
@@ -251,10 +306,87 @@ class TranslateWidget(Container):
         self._last_result = (source, translation, prompt)
         run.outcome = "done"
         shape = "x".join(str(n) for n in outcome.translation.shape)
+        extras = ""
+        if plan:
+            extras += f" {len(plan['axes'])} plane(s) fused ({plan['fusion']})."
+        if uncertainty is not None:
+            extras += f" Uncertainty over {run.passes} passes: {uncertainty.name!r} (hidden)."
+        extras += tag_text
         self._say(f"Done: made {translation.name!r} ({shape}) in {outcome.seconds:.1f} s with "
                   f"{outcome.provenance['model_label']}; "
                   + self.source_contrast.describe(outcome.provenance.get("source_prompt"))
-                  + "." + (f" {len(self._queue)} more layer(s) to go..." if self._queue else ""))
+                  + "." + extras + (f" {len(self._queue)} more layer(s) to go..." if self._queue else ""))
+
+    def _show_uncertainty(self, run: _Run, metadata: dict, uncertainty: np.ndarray | None):
+        """The SD map over the passes (hidden, over the source), or None; an older one of the same
+        source and prompt goes when this run made none."""
+        from ...engine.metrics import symmetric_limits
+
+        key = result_key(run.source.name, run.prompt, "uncertainty")
+        if uncertainty is None:
+            remove_layers(self._viewer, [layer for layer in [find_result(self._viewer, key)] if layer is not None])
+            return None
+        kwargs = {**geometry_kwargs(run.source), "name": uncertainty_name(run.source.name, run.prompt),
+                  "colormap": "inferno", "visible": False,
+                  "metadata": {**metadata, "evai2i_map": UNCERTAINTY_DESCRIPTION}}
+        return upsert_image(self._viewer, key, uncertainty, kwargs,
+                            contrast_limits=(0.0, symmetric_limits(uncertainty)[1]), tooltip=run.prompt)
+
+    def _show_tag_effects(self, run: _Run, metadata: dict, outcome: TranslationOutcome) -> str:
+        """Fill the table (largest effect first) and add the difference maps; returns a status sentence."""
+        report = outcome.tag_report
+        # Percent text: a table cell that looks numeric is shown as 1.400e-03.
+        rows = [] if report is None else [[e.tag, e.value, f"{100 * e.effect:.3g} %"] for e in report.effects]
+        self.tag_table.value = {"data": rows, "index": list(range(1, len(rows) + 1)), "columns": TAG_COLUMNS}
+        self._fit_table()
+        made = []
+        if report is not None:
+            index = report.slices[0]
+            for effect in report.effects:
+                if effect.difference is None:
+                    continue
+                made.append(self._show_tag_map(run, metadata, report, effect, index))
+        stale = [layer for layer in find_results(self._viewer, source=run.source.name, prompt=run.prompt,
+                                                 role=TAG_EFFECT_ROLE) if layer not in made]
+        remove_layers(self._viewer, stale)
+        if not run.request.tag_effects:
+            self.tag_note.value = ""
+            return ""
+        if report is None:
+            self.tag_note.value = f"No tag effects: {outcome.tag_error}."
+            return f" No tag effects: {outcome.tag_error}."
+        if not report.effects:
+            self.tag_note.value = "The prompt states no optional tag (TE, TR, field strength...) to leave out."
+            return " Tag effects: the prompt states no optional tag."
+        baseline = "" if " ".join(report.prompt.split()) == run.prompt else \
+            f" Compared with the prompt's canonical wording: {report.prompt}"
+        self.tag_note.value = f"Slice {report.slices[0]} along axis {report.axis}; {EFFECT_SIZE_TEXT}.{baseline}"
+        top = report.effects[0]
+        maps = f"; {len(made)} difference map(s) (hidden)" if made else ""
+        return f" Tag effects on slice {report.slices[0]}: largest {top.tag} ({100 * top.effect:.3g} %){maps}."
+
+    def _fit_table(self) -> None:
+        """Columns as wide as their text, the dock not widened, no row numbers (rows are ranks)."""
+        from qtpy.QtWidgets import QHeaderView
+
+        native = self.tag_table.native
+        native.setMaximumHeight(TABLE_HEIGHT)
+        native.verticalHeader().setVisible(False)
+        native.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        native.horizontalHeader().setStretchLastSection(True)
+
+    def _show_tag_map(self, run: _Run, metadata: dict, report, effect, index: int):
+        from ...engine.metrics import symmetric_limits
+
+        kwargs = slab_geometry_kwargs(run.source, report.axis, index) if run.source.ndim == 3 \
+            else geometry_kwargs(run.source)
+        kwargs.update(name=tag_effect_name(run.source.name, run.prompt, effect.tag, index), colormap=DIFF_COLORMAP,
+                      visible=False, metadata={**metadata, "evai2i_tag_effect": effect.to_dict(),
+                                               "evai2i_map": f"translation without {effect.tag} ({effect.value}) "
+                                                             f"- translation, slice {index} along axis {report.axis}"})
+        key = {**result_key(run.source.name, run.prompt, TAG_EFFECT_ROLE), "tag": effect.tag}
+        return upsert_image(self._viewer, key, effect.difference, kwargs,
+                            contrast_limits=symmetric_limits(effect.difference), tooltip=run.prompt)
 
     def _metadata(self, run: _Run, provenance: dict, derived_tags: dict) -> dict:
         """Layer metadata of an output: the engine's provenance and derived tags, and the source's."""
@@ -278,8 +410,9 @@ class TranslateWidget(Container):
         earlier = find_result(self._viewer, result_key(run.source.name, run.prompt, "translation"))
         kept = (f"the earlier result {earlier.name!r} is unchanged" if earlier is not None
                 else "no volume layer was made")
-        self._say(f"Cancelled after {run.slices_done} of {run.request.volume.shape[run.request.slicing_axis]} "
-                  f"slices: {kept}; the preview slice is kept.")
+        over = f" ({run.passes} passes)" if run.passes > 1 else ""
+        self._say(f"Cancelled after {run.slices_done} of {run.total_slices} slices{over}: {kept}; "
+                  "the preview slice is kept.")
 
     def _on_finished(self) -> None:
         outcome = self._run.outcome if self._run is not None else "error"
@@ -350,6 +483,11 @@ class TranslateWidget(Container):
                       "napari-evai2i to keep them.")
         else:
             self._say(READY_TEXT)
+
+    def _on_options_changed(self, *_: Any) -> None:
+        self.fusion.visible = self.planes.value == 3
+        self.tag_maps.enabled = bool(self.tag_effects.value)
+        self.tag_table.visible = self.tag_note.visible = bool(self.tag_effects.value)
 
     def _on_prompt_changed(self, prompt: str) -> None:
         if self._worker is None and not prompt:
