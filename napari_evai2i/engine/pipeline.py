@@ -23,13 +23,12 @@ from .. import __version__
 from .._atomic import atomic_file
 from ..io import SYNTHETIC_NOTICE, Volume, write_dicom_series, write_volume
 from ..io.read import ITK_EXTENSIONS, NIFTI_EXTENSIONS, file_extension
-from ..prompts.parse import fields_from_prompt
 from .normalization import MR_PERCENTILE
-from .planes import fuse, plan_planes
+from .planes import fuse
 from .provenance import derived_tags, image_comments, series_description
 from .request import PromptMix, TranslationRequest, source_prompt_of
 from .translator import TranslationStep, Translator, load_model, run_steps
-from .uncertainty import UNCERTAINTY_DESCRIPTION, Pass, RunningSpread, plan_passes, wordings_of
+from .uncertainty import UNCERTAINTY_DESCRIPTION, RunningSpread, passes_for
 
 SIDECAR_SUFFIX = ".json"
 UNCERTAINTY_SUFFIX = "_uncertainty"
@@ -80,20 +79,11 @@ class VolumeTranslation:
         modality = str(volume.tags.get("Modality") or "MR").upper()
         self.scale = self.translator.fit_scale(volume.array, "CT" if modality == "CT" else "MR", volume.spacing)
         self.bound = self.translator.bind(self._embedding())
-        self.plan = plan_planes(volume.array.shape, volume.spacing, request.planes, request.axis, request.fusion)
-        self.passes = self._passes()
+        self.plan, self.passes = passes_for(volume.array.shape, volume.spacing,
+                                            None if isinstance(request.target, PromptMix) else request.target,
+                                            request.planes, request.axis, request.fusion,
+                                            request.uncertainty_passes)
         self.provenance = self._provenance()
-
-    def _passes(self) -> list[Pass]:
-        count = self.request.uncertainty_passes
-        if count == 0:
-            return [Pass(axis) for axis in self.plan.axes]
-        if count < 2:
-            raise ValueError(f"an uncertainty map needs at least 2 passes, not {count}; 0 turns it off")
-        target = self.request.target
-        fields = None if isinstance(target, PromptMix) else fields_from_prompt(target)
-        wordings = wordings_of(fields) if fields is not None else []
-        return plan_passes(self.plan, wordings, count)
 
     @property
     def total(self) -> int:

@@ -76,6 +76,22 @@ def plan_passes(plan: PlanePlan, wordings: Sequence[str], passes: int) -> list[P
     return out
 
 
+def passes_for(shape, spacing, target, planes: int = 1, axis: int = 0, fusion: str = "resolution",
+               uncertainty_passes: int = 0) -> tuple[PlanePlan, list[Pass]]:
+    """The plane plan and every pass of a translation request (torch-free, so a widget can count
+    progress steps before the model loads). ``target`` is the prompt text, or None for a mix."""
+    from ..prompts.parse import fields_from_prompt
+    from .planes import plan_planes
+
+    plan = plan_planes(shape, spacing, planes, axis, fusion)
+    if uncertainty_passes == 0:
+        return plan, [Pass(a) for a in plan.axes]
+    if uncertainty_passes < 2:
+        raise ValueError(f"an uncertainty map needs at least 2 passes, not {uncertainty_passes}; 0 turns it off")
+    fields = fields_from_prompt(target) if isinstance(target, str) else None
+    return plan, plan_passes(plan, wordings_of(fields) if fields is not None else [], uncertainty_passes)
+
+
 class RunningSpread:
     """Mean and standard deviation over passes, one pass at a time (Welford; float64 not needed)."""
 

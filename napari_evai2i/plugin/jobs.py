@@ -57,21 +57,13 @@ class JobRequest:
         return 0 if self.source.ndim == 2 else self.axis
 
     def passes(self) -> list:
-        """The engine's passes over the volume (planes, then uncertainty passes), planned without torch
-        so the progress bar's total is known before the model loads. Mirrors ``VolumeTranslation``'s
-        plan; a test checks the two agree."""
-        from ..engine.planes import plan_planes
-        from ..engine.uncertainty import Pass, plan_passes, wordings_of
-        from ..prompts.parse import fields_from_prompt
+        """The engine's passes over the volume (planes, then uncertainty passes): planned without
+        torch, so the progress bar's total is known before the model loads."""
+        from ..engine.uncertainty import passes_for
 
-        plan = plan_planes(self.volume.shape, self.spacing, self.planes, self.slicing_axis, self.fusion)
-        count = self.uncertainty_passes
-        if count == 0:
-            return [Pass(axis) for axis in plan.axes]
-        if count < 2:
-            raise ValueError(f"an uncertainty map needs at least 2 passes, not {count}; 0 turns it off")
-        fields = None if isinstance(self.target, PromptMix) else fields_from_prompt(self.target)
-        return plan_passes(plan, wordings_of(fields) if fields is not None else [], count)
+        target = None if isinstance(self.target, PromptMix) else self.target
+        return passes_for(self.volume.shape, self.spacing, target, self.planes, self.slicing_axis, self.fusion,
+                          self.uncertainty_passes)[1]
 
     def slice_count(self) -> int:
         """Slices translated in all, over every pass (what the engine's steps count to)."""
