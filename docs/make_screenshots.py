@@ -4,7 +4,7 @@
 
 Needs a real X display (Xvfb is fine) with Qt's xcb platform: under QT_QPA_PLATFORM=offscreen
 the canvas comes out blank. Writes docs/images/{main_window,translate_side_by_side,
-prompt_explorer,train_widget,train_use_in_translate}.png. Uses the 2 mm sample and whatever model the Translate widget offers first
+translate_volume_options,prompt_explorer,train_widget,train_use_in_translate}.png. Uses the 2 mm sample and whatever model the Translate widget offers first
 (the trained demo when installed, else the UNTRAINED tiny-random model, whose output is noise).
 """
 
@@ -87,6 +87,36 @@ def translate_side_by_side(viewer) -> None:
     widget.toggle_side_by_side()
 
 
+def volume_options(viewer) -> None:
+    """Three planes fused, an uncertainty map and the tag-effect table, shown in a coronal reformat."""
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Translate")
+    widget.source.value = viewer.layers["T1w (simulated)"]
+    widget.prompt.known.value = "T2W"
+    widget.reference.value = None
+    widget.planes.value = 3
+    widget.uncertainty_passes.value = 5
+    widget.tag_effects.value = True
+    outcome = []
+    widget.run_finished.connect(outcome.append)
+    widget.run()
+    wait_for(lambda: outcome, 900, "the tri-planar translation")
+    if outcome != ["done"]:
+        raise RuntimeError(f"translation ended with {outcome}: {widget.status.value}")
+    translation = next(layer for layer in viewer.layers
+                       if layer.name.startswith("SYNTHETIC T2w <-"))
+    uncertainty = next(layer for layer in viewer.layers if "uncertainty" in layer.name)
+    for layer in viewer.layers:
+        layer.visible = layer in (translation, uncertainty)
+    viewer.grid.enabled = True
+    viewer.dims.order = (1, 0, 2)          # a coronal reformat: where slice-by-slice stripes would show
+    dock.raise_()
+    shoot(viewer, "translate_volume_options.png", widget)
+    viewer.grid.enabled = False
+    viewer.dims.order = (0, 1, 2)
+    for layer in viewer.layers:
+        layer.visible = "uncertainty" not in layer.name and "effect of" not in layer.name
+
+
 def prompt_explorer(viewer) -> None:
     dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Prompt explorer", tabify=True)
     widget.source.value = viewer.layers["T1w (simulated)"]
@@ -135,6 +165,7 @@ def main() -> int:
     settle()
     shoot(viewer, "main_window.png")
     translate_side_by_side(viewer)
+    volume_options(viewer)
     prompt_explorer(viewer)
     with tempfile.TemporaryDirectory() as tmp:
         train_widget(viewer, Path(tmp) / "run")

@@ -54,16 +54,23 @@ def held_out_volume(index: int, kind_src: str, kind_tgt: str, size: int = 176, d
     fractions = anatomy["fractions"]                       # (9, depth, size, size), 1 mm apart
     jitter = gen.jitter(np.random.default_rng([VOLUME_SEED, index, 1]))
     out: dict = {"plane": anatomy["plane"]}
-    for role, kind in (("src", kind_src), ("tgt", kind_tgt)):
-        signals = signal_vector(PRESETS[kind], gen.parameters(jitter, PRESETS[kind].field_strength))
-        out[role] = (gen.render(fractions, signals) * (BRAIN_LEVEL / level_of(signals))).numpy().astype(np.float32)
-        out[f"{role}_protocol"] = PRESETS[kind]
-    noise = np.random.default_rng([VOLUME_SEED, index, 2]).standard_normal((2,) + out["src"].shape)
-    sigma = BRAIN_LEVEL / SNR
-    out["src"] = np.sqrt((out["src"] + sigma * noise[0]) ** 2 + (sigma * noise[1]) ** 2).astype(np.float32)
     f = fractions.numpy()
     brain_fraction = f[:3].sum(0) + f[ALL_TISSUE_NAMES.index("LESION")]
     out["brain"] = (brain_fraction > 0.5) & (f[:2].sum(0) > 0.3)
+    out["csf"], out["wm"] = f[2] > 0.9, f[1] > 0.9
+
+    def render(protocol):
+        """This anatomy under any protocol, clean and normalised (physics checks)."""
+        signals = signal_vector(protocol, gen.parameters(jitter, protocol.field_strength))
+        return (gen.render(fractions, signals) * (BRAIN_LEVEL / level_of(signals))).numpy().astype(np.float32)
+
+    for role, kind in (("src", kind_src), ("tgt", kind_tgt)):
+        out[role] = render(PRESETS[kind])
+        out[f"{role}_protocol"] = PRESETS[kind]
+    out["render"] = render
+    noise = np.random.default_rng([VOLUME_SEED, index, 2]).standard_normal((2,) + out["src"].shape)
+    sigma = BRAIN_LEVEL / SNR
+    out["src"] = np.sqrt((out["src"] + sigma * noise[0]) ** 2 + (sigma * noise[1]) ** 2).astype(np.float32)
     return out
 
 
@@ -172,6 +179,35 @@ def real_volume_stripes(translator) -> dict:
     return out
 
 
+def tag_effect_report(translator, slices: int = 8, size: int = 176, depth_mm: int = 176) -> dict:
+    """Tag effects of the canonical prompts on a held-out volume (T1w source), and TE's physics
+    direction: CSF and WM change from TE 60 to 120 ms against the signal equation."""
+    from ..data.physics import PRESETS
+    from ..engine.attribution import middle_slices, tag_effects
+    from ..engine.pipeline import TranslationRequest, VolumeTranslation
+    from ..io import Volume
+    from ..prompts import canonical_prompt
+
+    case = held_out_volume(0, "T1W", "T2W", size, depth_mm)
+    volume = Volume(case["src"], spacing=(1.0, 1.0, 1.0))
+    picked = middle_slices(volume.array.shape[0], slices)
+    out: dict = {"slices": list(picked)}
+    for kind in ("T2W", "FLAIR", "PDW"):
+        report = tag_effects(volume, TranslationRequest(PRESETS[kind].prompt(), model=translator.name), translator,
+                             slices=picked)
+        out[kind] = {e.tag: round(e.effect, 4) for e in report.effects}
+    fields = PRESETS["T2W"].prompt_fields()
+    job = VolumeTranslation(volume, TranslationRequest(canonical_prompt(fields), model=translator.name), translator)
+    short, long = (job.translate_slices(picked, canonical_prompt(fields.replace(echo_time=te))) for te in (60, 120))
+    truth = case["render"](PRESETS["T2W"].replace(te=120.0)) - case["render"](PRESETS["T2W"].replace(te=60.0))
+    csf, wm = case["csf"][list(picked)], case["wm"][list(picked)]
+    change, truth = long - short, truth[list(picked)]
+    out["TE 60 -> 120 ms, spin echo"] = {
+        "CSF change": round(float(change[csf].mean()), 4), "CSF change (signal equation)": round(float(truth[csf].mean()), 4),
+        "WM change": round(float(change[wm].mean()), 4), "WM change (signal equation)": round(float(truth[wm].mean()), 4)}
+    return out
+
+
 # ------------------------------------------------------------------------------ the suite
 def _translate(translator, case: dict, spacing, **options):
     from ..engine.pipeline import TranslationRequest, VolumeTranslation
@@ -223,6 +259,7 @@ def volume_report(translator, cases: int = 2, size: int = 176, depth_mm: int = 1
         entry["uncertainty"] = _uncertainty(translator, src, tgt, cases, size, depth_mm, uncertainty_passes)
         report["tasks"][task] = entry
     report["real_t1_stripe_index"] = real_volume_stripes(translator)
+    report["tag_effects"] = tag_effect_report(translator, size=size, depth_mm=depth_mm)
     return report
 
 

@@ -43,6 +43,9 @@ def test_the_suite_runs_end_to_end_on_a_tiny_model():
     assert entry["1 x 1 x 1 mm"]["2-D (axis 0)"]["time_vs_2d"] == 1.0
     assert "skipped" in entry["plane_plans"]["1 x 1 x 5 mm"]
     assert set(entry["uncertainty"]) == {"3 passes, planes 1", "3 passes, planes 3"}
+    assert {"TE", "TR"} <= set(report["tag_effects"]["T2W"]) and "TI" in report["tag_effects"]["FLAIR"]
+    assert "CSF change (signal equation)" in report["tag_effects"]["TE 60 -> 120 ms, spin echo"]
+    assert report["real_t1_stripe_index"]
 
 
 def test_stripe_index_is_one_for_the_input_and_rises_with_per_slice_gains():
