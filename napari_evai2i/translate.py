@@ -67,9 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="array axis to slice along (0 = first axis of the (Z, Y, X) volume)")
     parser.add_argument("--batch-size", type=_batch_size, default=None,
                         help="slices per forward pass; 0 or omitted: auto (as many as the memory budget allows)")
-    parser.add_argument("--planes", type=int, choices=(1, 3), default=1,
-                        help="1: translate slices along --axis; 3: along every axis whose pixels are near square, "
-                             "fused (fewer stripes in reformats, about 3x the time)")
+    parser.add_argument("--planes", type=int, choices=(1, 3), default=3,   # engine.planes.DEFAULT_PLANES
+                        help="3 (default): translate along every axis whose pixels are near square and fuse "
+                             "(no stripes in reformats, 2.5-3x the time of one plane); 1: slices along --axis only")
     parser.add_argument("--fusion", choices=("resolution", "mean", "median"), default="resolution",
                         help="--planes 3: how the planes are fused (resolution: weighted by how square each "
                              "plane's pixels are)")

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .planes import DEFAULT_PLANES
+
 
 @dataclass(frozen=True)
 class PromptMix:
@@ -35,8 +37,8 @@ class TranslationRequest:
     #: the source's own prompt; None: built from the volume's DICOM tags when it has any;
     #: "": unknown, even where tags exist
     source_prompt: str | None = None
-    #: 1: slices along ``axis``; 3: along every usable axis, fused (engine.planes)
-    planes: int = 1
+    #: 1: slices along ``axis``; 3: along every usable axis, fused (engine.planes.DEFAULT_PLANES)
+    planes: int = DEFAULT_PLANES
     fusion: str = "resolution"           #: "resolution", "mean" or "median" (engine.planes.FUSIONS)
     #: 0: no uncertainty map; N: at most N passes (at least one per plane) give a per-voxel SD
     uncertainty_passes: int = 0

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.planes import DEFAULT_PLANES
 from ..engine.request import PromptMix, Target
 from .torch_guard import engine_module
 
@@ -42,7 +43,7 @@ class JobRequest:
     tags: dict = field(default_factory=dict)
     #: voxel size (mm) of the (Z, Y, X) volume, from the layer's scale
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    planes: int = 1                     #: 1: slice along ``axis``; 3: every usable axis, fused
+    planes: int = DEFAULT_PLANES        #: 1: slice along ``axis``; 3: every usable axis, fused
     fusion: str = "resolution"          #: how the planes are fused (engine.planes.FUSIONS)
     uncertainty_passes: int = 0         #: 0: no uncertainty map; N >= 2: at most N passes
     tag_effects: bool = False           #: measure each tag's effect on the preview slice afterwards

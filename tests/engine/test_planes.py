@@ -62,7 +62,7 @@ def test_tri_planar_pipeline_is_the_fusion_of_the_three_single_plane_translation
     result = job.run(lambda done, total: steps.append((done, total)))
     assert job.total == sum(volume.array.shape) and steps[-1] == (job.total, job.total)
     assert [d for d, _ in steps] == sorted(d for d, _ in steps)
-    singles = [VolumeTranslation(volume, TranslationRequest(PROMPT, model="tiny-random", axis=a), translator)
+    singles = [VolumeTranslation(volume, TranslationRequest(PROMPT, model="tiny-random", axis=a, planes=1), translator)
                .run().volume.array for a in range(3)]
     expected = (singles[0] + (singles[1] + singles[2]) * (2 / 3)) / (1 + 4 / 3)
     assert np.allclose(result.volume.array, expected, atol=1e-4 * float(np.abs(expected).max()))

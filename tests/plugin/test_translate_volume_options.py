@@ -84,6 +84,8 @@ def head_viewer(make_napari_viewer, qtbot):
 @pytest.mark.gui
 def test_three_fused_planes_are_counted_recorded_and_explained(head_viewer, qtbot):
     viewer, widget = head_viewer
+    assert widget.planes.value == 3 and widget.fusion.native.isVisible()     # the default: three planes
+    choose(qtbot, widget.planes, "one")
     assert not widget.fusion.native.isVisible()               # only for three planes
     choose(qtbot, widget.planes, "three")
     assert widget.fusion.native.isVisible()
@@ -125,6 +127,7 @@ def test_three_fused_planes_are_counted_recorded_and_explained(head_viewer, qtbo
 def test_uncertainty_passes_typed_give_a_non_negative_sd_layer(head_viewer, qtbot):
     viewer, widget = head_viewer
     source = viewer.layers["head"]
+    choose(qtbot, widget.planes, "one")                       # passes along the slicing axis only
     type_number(qtbot, widget.uncertainty_passes, 1)
     click(qtbot, widget.run_button)
     assert widget.worker is None and "at least 2 passes" in widget.status.value

@@ -31,7 +31,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, S
 from napari.utils.notifications import show_warning
 from psygnal import Signal
 
-from ...engine.planes import FUSIONS
+from ...engine.planes import DEFAULT_PLANES, FUSIONS
 from ...engine.uncertainty import UNCERTAINTY_DESCRIPTION
 from ..jobs import JobRequest, ModelReady, SlicePreview, TagScoring, TranslationOutcome, translate_volume
 from ..layers import (DICOM_HEADER_KEY, PROVENANCE_KEY, SOURCE_PATH_KEY, SOURCE_TAGS_KEY, TAGS_KEY,
@@ -97,7 +97,7 @@ class TranslateWidget(Container):
         self.batch_size = SpinBox(label="batch size", value=4, min=1, max=1024,
                                   tooltip="slices per step: larger is faster on a GPU, needs more memory")
         self.axis = ComboBox(label="slicing axis", choices=AXIS_CHOICES, value=0)
-        self.planes = ComboBox(label="planes", choices=PLANE_CHOICES, value=1,
+        self.planes = ComboBox(label="planes", choices=PLANE_CHOICES, value=DEFAULT_PLANES,
                                tooltip="three: translate along every axis whose slices have nearly square "
                                        "pixels and fuse, so no stripes show between slices (about 3x the time)")
         self.fusion = ComboBox(label="fusion", choices=list(FUSIONS), value="resolution",
