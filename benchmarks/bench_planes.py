@@ -18,7 +18,7 @@ import numpy as np
 from _common import emit, machine
 from bench_volume import phantom
 
-OPTIONS = {"2-D": {}, "tri-planar": {"planes": 3}, "uncertainty 4 passes": {"uncertainty_passes": 4},
+OPTIONS = {"2-D": {"planes": 1}, "tri-planar": {"planes": 3}, "uncertainty 4 passes": {"planes": 1, "uncertainty_passes": 4},
            "tri-planar + uncertainty 6 passes": {"planes": 3, "uncertainty_passes": 6}}
 
 
