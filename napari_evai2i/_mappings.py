@@ -76,6 +76,12 @@ def dataclass_from_mapping(cls: type[T], values: Mapping[str, Any], what: str) -
             value = dataclass_from_mapping(hint, value, f"{what} {key}")
         elif isinstance(value, list) and _allows(hint, tuple):
             value = tuple(value)
+        elif _allows(hint, int) and not _allows(hint, str) and value is not None and (
+                isinstance(value, bool) or not isinstance(value, int)):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ValueError(f"{key} must be a whole number, not {value!r}")
         elif isinstance(value, str) and _allows(hint, float) and not _allows(hint, str):
             try:
                 value = float(value)

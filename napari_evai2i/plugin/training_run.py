@@ -77,9 +77,7 @@ def first_sample(cfg: TrainConfig) -> tuple[str, int] | None:
     ``image_every``, and the grid is saved only when that step is also logged (a multiple of
     ``log_every``, the stage's first step or its last).
     """
-    every, log_every = _count(cfg.image_every), _count(cfg.log_every)
-    if every < 1 or log_every < 1:
-        return None
+    every, log_every = cfg.image_every, cfg.log_every        # at least 1: the config says so
     for stage in IMAGE_STAGES:
         total = _count(getattr(cfg, f"{stage}_steps"))
         candidates = [math.lcm(every, log_every)]
@@ -97,8 +95,6 @@ def sample_schedule(cfg: TrainConfig) -> str:
     """One sentence for the sample image's place holder: when the first grid comes."""
     first = first_sample(cfg)
     if first is None:
-        if _count(cfg.image_every) < 1 or _count(cfg.log_every) < 1:
-            return "No sample images in this run: image_every and log_every must be whole numbers of at least 1."
         return (f"No sample images in this run: only the init and finetune stages ({cfg.init_steps} and "
                 f"{cfg.finetune_steps} steps) write them, at a logged step that is a multiple of image_every "
                 f"({cfg.image_every}).")

@@ -154,6 +154,11 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
     for name in ("clip_batch", "gen_batch", "crop_size"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"{name} must be positive")
+    for name in ("log_every", "ckpt_every", "image_every", "eval_slices"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"{name} must be at least 1, not {getattr(cfg, name)} (a large number makes it rare)")
+    if cfg.max_minutes is not None and cfg.max_minutes <= 0:
+        raise ValueError(f"max_minutes must be positive, not {cfg.max_minutes}; leave it out for no time limit")
     if cfg.crop_size % 8:
         raise ValueError(f"crop_size must be a multiple of 8, not {cfg.crop_size}")
     return cfg

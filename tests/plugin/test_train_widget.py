@@ -72,7 +72,8 @@ def test_first_sample_follows_the_trainer_schedule():
     assert first("image_every=25", "log_every=30", "init_steps=50") == ("init", 50)       # the last step is logged
     assert first("init_steps=0") == ("finetune", 100)
     assert first("init_steps=0", "finetune_steps=0") is None                 # DCLIP alone makes no grids
-    assert first("image_every=0") is None
+    with pytest.raises(ValueError, match="image_every must be at least 1"):     # refused, not divided by
+        first("image_every=0")
     text = sample_schedule(load_train_config("demo", ["init_steps=30"]))
     assert text == ("No sample image yet: the first comes after step 100 of the finetune stage "
                     "(after the 400 clip and 30 init steps).")

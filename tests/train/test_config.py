@@ -36,6 +36,23 @@ def test_bad_files_and_values_are_reported_with_their_key(tmp_path):
         load_train_config(None, ["eval_every=1", "channels_last=on"])      # options that did nothing
     with pytest.raises(ValueError, match="lr must be a number, not 'fast'"):
         load_train_config(None, ["lr=fast"])
+    with pytest.raises(ValueError, match="gen_batch must be a whole number, not 'abc'"):
+        load_train_config(None, ["gen_batch=abc"])              # was a TypeError from the < 1 check
+    with pytest.raises(ValueError, match="gen_batch must be a whole number, not 2.5"):
+        load_train_config(None, ["gen_batch=2.5"])
+    assert load_train_config(None, ["gen_batch=2.0"]).gen_batch == 2
+
+
+@pytest.mark.parametrize("key", ["log_every", "ckpt_every", "image_every", "eval_slices"])
+def test_a_zero_period_is_refused_instead_of_dividing_by_zero_mid_training(key):
+    with pytest.raises(ValueError, match=f"{key} must be at least 1, not 0"):
+        load_train_config("demo", [f"{key}=0"])
+
+
+def test_a_time_limit_must_be_positive():
+    with pytest.raises(ValueError, match="max_minutes must be positive"):
+        load_train_config("demo", ["max_minutes=-1"])
+    assert load_train_config("demo", ["max_minutes=null"]).max_minutes is None
 
 
 def test_yaml_1_1_quirks_are_converted():
