@@ -69,18 +69,23 @@ def shoot(viewer, name: str, widget=None) -> Path:
     return path
 
 
+def run_to_the_end(widget, timeout: float, what: str) -> None:
+    """Run the Translate widget and wait until it is done; anything else is an error."""
+    outcome = []
+    widget.run_finished.connect(outcome.append)
+    widget.run()
+    wait_for(lambda: outcome, timeout, what)
+    if outcome != ["done"]:
+        raise RuntimeError(f"translation ended with {outcome}: {widget.status.value}")
+
+
 def translate_side_by_side(viewer) -> None:
     dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Translate")
     widget.source.value = viewer.layers["T1w (simulated)"]
     widget.prompt.known.value = "T2W"
     widget.reference.value = viewer.layers["T2w ground truth (simulated)"]
     widget.batch_size.value = 8
-    outcome = []
-    widget.run_finished.connect(outcome.append)
-    widget.run()
-    wait_for(lambda: outcome, 600, "the translation")
-    if outcome != ["done"]:
-        raise RuntimeError(f"translation ended with {outcome}: {widget.status.value}")
+    run_to_the_end(widget, 600, "the translation")
     widget.toggle_side_by_side()
     dock.raise_()
     shoot(viewer, "translate_side_by_side.png", widget)
@@ -96,12 +101,7 @@ def volume_options(viewer) -> None:
     widget.planes.value = 3
     widget.uncertainty_passes.value = 5
     widget.tag_effects.value = True
-    outcome = []
-    widget.run_finished.connect(outcome.append)
-    widget.run()
-    wait_for(lambda: outcome, 900, "the tri-planar translation")
-    if outcome != ["done"]:
-        raise RuntimeError(f"translation ended with {outcome}: {widget.status.value}")
+    run_to_the_end(widget, 900, "the tri-planar translation")
     translation = next(layer for layer in viewer.layers
                        if layer.name.startswith("SYNTHETIC T2w <-"))
     uncertainty = next(layer for layer in viewer.layers if "uncertainty" in layer.name)

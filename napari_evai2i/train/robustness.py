@@ -54,8 +54,9 @@ def brain_normalised(image: np.ndarray, brain: np.ndarray) -> np.ndarray:
     return image * (0.5 / median) if median > 0 else image
 
 
-def tissue_dice(pred: np.ndarray, target: np.ndarray, brain: np.ndarray) -> float:
-    """Mean Dice of 3-class multi-Otsu segmentations of two images inside ``brain``."""
+def class_dice(pred: np.ndarray, target: np.ndarray, brain: np.ndarray) -> dict[str, float]:
+    """Dice per class (``dice_class0`` darkest) of 3-class multi-Otsu segmentations of two images
+    inside ``brain``, each image segmented alone."""
     from skimage.filters import threshold_multiotsu
 
     def classes(img):
@@ -67,8 +68,13 @@ def tissue_dice(pred: np.ndarray, target: np.ndarray, brain: np.ndarray) -> floa
         return np.digitize(values, edges)
 
     a, b = classes(pred), classes(target)
-    dice = [2 * np.sum((a == k) & (b == k)) / max(1, np.sum(a == k) + np.sum(b == k)) for k in range(3)]
-    return float(np.mean(dice))
+    return {f"dice_class{k}": float(2 * np.sum((a == k) & (b == k)) / max(1, np.sum(a == k) + np.sum(b == k)))
+            for k in range(3)}
+
+
+def tissue_dice(pred: np.ndarray, target: np.ndarray, brain: np.ndarray) -> float:
+    """Mean of :func:`class_dice` over the three classes."""
+    return float(np.mean(list(class_dice(pred, target, brain).values())))
 
 
 def slice_scores(pred: np.ndarray, target: np.ndarray, brain: np.ndarray) -> dict[str, float]:
@@ -127,7 +133,8 @@ def _translate(translator, case: dict, with_prompt: bool) -> np.ndarray:
     return translator.translate(case["src"], target, source_prompt=source, spacing=(p, p))
 
 
-def _mean(rows: list[dict]) -> dict:
+def mean_scores(rows: list[dict]) -> dict:
+    """Key by key mean of score rows, rounded to 4 decimals."""
     return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
 
 
@@ -148,7 +155,7 @@ def held_out_factors(translator, cases: int = 6, size: int = 160) -> dict:
             for i in range(cases):
                 case = HeldOutCase(i, size).render(src, tgt, **kwargs)
                 rows.append(slice_scores(_translate(translator, case, with_prompt), case["tgt"], case["brain"]))
-            report[task][name] = _mean(rows)
+            report[task][name] = mean_scores(rows)
     report["lesions"] = lesion_contrast(translator, cases, size)
     return report
 

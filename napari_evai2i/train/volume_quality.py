@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from ..engine.metrics import psnr, ssim
-from .robustness import FIRST_SEED, TASKS, brain_normalised
+from .robustness import FIRST_SEED, TASKS, brain_normalised, class_dice, mean_scores
 
 VOLUME_SEED = FIRST_SEED + 50_000
 THICK_MM = 5
@@ -95,26 +95,9 @@ def volume_scores(pred: np.ndarray, target: np.ndarray, brain: np.ndarray) -> di
             **class_dice(p, t, brain)}
 
 
-def _classes(image: np.ndarray, brain: np.ndarray) -> np.ndarray:
-    from skimage.filters import threshold_multiotsu
-
-    values = image[brain]
-    return np.digitize(values, threshold_multiotsu(values, classes=3))
-
-
-def class_dice(pred: np.ndarray, target: np.ndarray, brain: np.ndarray) -> dict[str, float]:
-    """Dice per intensity class of 3-class multi-Otsu segmentations (classes named by the truth's tissue).
-
-    Class k is the k-th darkest in each image; which tissue it is follows the target contrast
-    (T2w: WM, GM, CSF; T1w: CSF, GM, WM), so the names are given by the truth's class means.
-    """
-    a, b = _classes(pred, brain), _classes(target, brain)
-    return {f"dice_class{k}": float(2 * np.sum((a == k) & (b == k)) / max(1, np.sum(a == k) + np.sum(b == k)))
-            for k in range(3)}
-
-
 def tissue_names(kind_tgt: str) -> tuple[str, str, str]:
-    """Tissues of the three multi-Otsu classes, darkest first, for a target contrast."""
+    """Tissues of the three multi-Otsu classes of :func:`class_dice`, darkest first, for a target
+    contrast (T2w: WM, GM, CSF; T1w: CSF, GM, WM)."""
     return {"T2W": ("WM", "GM", "CSF"), "FLAIR": ("CSF", "WM", "GM"), "PDW": ("CSF", "WM", "GM"),
             "T1W": ("CSF", "GM", "WM")}[kind_tgt]
 
@@ -220,10 +203,6 @@ def _translate(translator, case: dict, spacing, **options):
     return result, time.perf_counter() - started
 
 
-def _mean(rows: list[dict]) -> dict:
-    return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
-
-
 #: On isotropic volumes the resolution weights are all 1, so "mean" is the resolution-weighted mean.
 VARIANTS = {"2-D (axis 0)": {"planes": 1}, "tri-planar, resolution-weighted mean": {"planes": 3},
             "tri-planar, median": {"planes": 3, "fusion": "median"}}
@@ -253,7 +232,7 @@ def volume_report(translator, cases: int = 2, size: int = 176, depth_mm: int = 1
                     if "planes" in result.provenance:
                         entry.setdefault("plane_plans", {})[geometry] = result.provenance["planes"]["description"]
             base = float(np.mean(seconds["2-D (axis 0)"]))
-            entry[geometry] = {name: {**_mean(rows[name]), "seconds": round(float(np.mean(seconds[name])), 2),
+            entry[geometry] = {name: {**mean_scores(rows[name]), "seconds": round(float(np.mean(seconds[name])), 2),
                                       "time_vs_2d": round(float(np.mean(seconds[name])) / base, 2)}
                                for name in VARIANTS}
         entry["uncertainty"] = _uncertainty(translator, src, tgt, cases, size, depth_mm, uncertainty_passes)
@@ -271,10 +250,8 @@ def _uncertainty(translator, src: str, tgt: str, cases: int, size: int, depth_mm
             case = held_out_volume(i, src, tgt, size, depth_mm)
             result, _ = _translate(translator, case, (1.0, 1.0, 1.0), planes=planes, uncertainty_passes=passes)
             brain = case["brain"]
-            median = float(np.median(case["tgt"][brain]))
-            scale = 0.5 / median
-            error = np.abs(brain_normalised(result.volume.array, brain) - case["tgt"] * scale)
-            norm = 0.5 / float(np.median(result.volume.array[brain]))
+            error = np.abs(brain_normalised(result.volume.array, brain) - brain_normalised(case["tgt"], brain))
+            norm = 0.5 / float(np.median(result.volume.array[brain]))    # the SD in the same units
             rows.append(uncertainty_scores(result.uncertainty.array * norm, error, brain))
-        out[f"{passes} passes, planes {planes}"] = _mean(rows)
+        out[f"{passes} passes, planes {planes}"] = mean_scores(rows)
     return out

@@ -3,21 +3,13 @@
 import threading
 
 import numpy as np
+from job_events import drain
 
 from napari_evai2i.plugin.jobs import (ModelReady, PromptMix, SlicePreview, JobRequest, sweep_slice,
                                        translate_volume)
 
 T2 = "A T2-weighted magnetic resonance imaging of the brain."
 T1 = "A T1-weighted magnetic resonance imaging of the brain."
-
-
-def drain(generator):
-    events = []
-    while True:
-        try:
-            events.append(next(generator))
-        except StopIteration as finished:
-            return events, finished.value
 
 
 def test_translate_volume_yields_model_preview_then_batches(brain_like_volume):

@@ -13,6 +13,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QStyle, QStyleOptionButton
 from user_actions import choose, clear_and_type, click, dock, type_choice, type_number
 from user_actions import run_by_click as run_and_wait
+from job_events import drain
 
 from napari_evai2i.engine.source_contrast import known_prompts
 from napari_evai2i.engine.translator import TranslationStep
@@ -213,15 +214,6 @@ def test_tag_effects_ticked_fill_the_table_and_free_text_says_why_not(head_viewe
 
 
 # ----------------------------------------------------------------------------- jobs, no Qt
-def drain(generator):
-    events = []
-    while True:
-        try:
-            events.append(next(generator))
-        except StopIteration as finished:
-            return events, finished.value
-
-
 def test_planned_batches_are_what_the_engine_yields_over_planes_and_passes():
     """The widget's progress total is planned without torch; it must match the engine's passes:
     free text has no other wordings, so 5 passes asked give 3 planes + 1 mirrored."""
