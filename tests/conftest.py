@@ -10,6 +10,15 @@ import subprocess
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Fuzzing in CI: a bounded number of examples per property, no per-example deadline (a
+# loaded 2-core machine is slow), and the same examples on every run (derandomize), so a
+# failure reproduces. EVAI2I_FUZZ_EXAMPLES raises the count for a longer local run.
+settings.register_profile("ci", max_examples=int(os.environ.get("EVAI2I_FUZZ_EXAMPLES", "60")), deadline=None,
+                          derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
