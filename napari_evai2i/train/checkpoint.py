@@ -10,26 +10,44 @@ A training checkpoint folder holds
   their hyper-parameters, the steps done per stage and the RNG states (the recipe is in
   ``config.json``'s provenance).
 
-The folder is written through :func:`~napari_evai2i.model.files.atomic_folder`, so a run
-killed mid-write leaves the previous checkpoint intact.
+plus ``checksums.json``, written last: the size and SHA-256 of every other file.
+
+Crash safety: a checkpoint is written complete into a hidden temporary folder, synced to
+disk, and only then renamed into place; the one it replaces is kept as ``previous``.
+Whenever a run is killed, ``last`` or ``previous`` is a complete checkpoint. On resume
+each is checked against its checksums, newest first, so a truncated or altered file is
+found before anything loads and training never continues from damaged state.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import random
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from .._atomic import temporary_sibling
 from ..model import CheckpointInfo, EVAModel
-from ..model.factory import atomic_folder, write_checkpoint_files
+from ..model.factory import write_checkpoint_files
+from ..model.files import ordinary_permissions
 
 STATE_FILE = "train_state.json"
 OPTIM_FILE = "optim.safetensors"
 EMA_FILE = "ema.safetensors"
+CHECKSUM_FILE = "checksums.json"
+#: Hidden names of checkpoint folders being written or retired (left behind by a killed run).
+_TEMPORARY_PREFIX = "."
+
+
+class DamagedCheckpointError(ValueError):
+    """No intact training checkpoint to resume from (all are truncated, altered or incomplete)."""
 
 
 def optimizer_to_flat(name: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -82,13 +100,79 @@ def _to_json(value: Any) -> Any:
     return value
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _seal(folder: Path) -> None:
+    """Record every file's size and checksum, then push the folder's data to disk."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != CHECKSUM_FILE)
+    (folder / CHECKSUM_FILE).write_text(json.dumps(
+        {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in files}, indent=1))
+    for path in [*files, folder / CHECKSUM_FILE, folder]:
+        _fsync(path)
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why ``folder`` is not an intact training checkpoint, or None when it is."""
+    if not folder.is_dir():
+        return "missing"
+    try:
+        expected = json.loads((folder / CHECKSUM_FILE).read_text())
+    except FileNotFoundError:
+        return f"incomplete ({CHECKSUM_FILE} is missing)"
+    except (OSError, ValueError) as exc:
+        return f"{CHECKSUM_FILE} is unreadable ({exc})"
+    for name in (STATE_FILE, OPTIM_FILE, EMA_FILE):
+        if name not in expected:
+            return f"incomplete ({name} is not listed in {CHECKSUM_FILE})"
+    for name, entry in expected.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        size = path.stat().st_size
+        if size != entry.get("bytes"):
+            return f"{name} is truncated or altered ({size} bytes, {entry.get('bytes')} written)"
+        if _sha256(path) != entry.get("sha256"):
+            return f"{name} is altered (its checksum differs from the one written)"
+    return None
+
+
+def _retire(folder: Path) -> None:
+    """Remove a folder by first renaming it to a hidden name, so a half-deleted one is never
+    taken for a checkpoint."""
+    if folder.exists():
+        retired = temporary_sibling(folder, ".old")
+        os.rename(folder, retired)
+        shutil.rmtree(retired, ignore_errors=True)
+
+
 def save_training_checkpoint(folder: Path, model: EVAModel, ema_module: torch.nn.Module,
                              optimizers: dict[str, torch.optim.Optimizer], state: dict[str, Any],
-                             info: CheckpointInfo) -> Path:
-    """Write the whole training state into ``folder`` atomically."""
+                             info: CheckpointInfo, previous: Path | None = None) -> Path:
+    """Write the whole training state into ``folder``; the checkpoint it replaces becomes ``previous``.
+
+    Order of renames: the new folder is complete and synced before ``previous`` is dropped,
+    ``folder`` becomes ``previous``, and the new one becomes ``folder``. A kill between any
+    two steps leaves at least one complete, checksummed checkpoint.
+    """
     from safetensors.torch import save_file
 
-    with atomic_folder(folder) as tmp:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{_TEMPORARY_PREFIX}{folder.name}.", dir=folder.parent))
+    try:
         write_checkpoint_files(model, tmp, info, include_discriminator=True)
         save_file({k: v.detach().contiguous().cpu() for k, v in ema_module.state_dict().items()},
                   str(tmp / EMA_FILE))
@@ -99,7 +183,50 @@ def save_training_checkpoint(folder: Path, model: EVAModel, ema_module: torch.nn
             metas[name] = m
         save_file(tensors, str(tmp / OPTIM_FILE))
         (tmp / STATE_FILE).write_text(json.dumps({**state, "optimizers": metas, "rng": rng_state()}))
+        ordinary_permissions(tmp)
+        _seal(tmp)
+        if folder.exists():
+            if previous is None:
+                _retire(folder)
+            else:
+                _retire(previous)
+                os.rename(folder, previous)
+        os.rename(tmp, folder)
+        _fsync(folder.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return folder
+
+
+def remove_unfinished_writes(folder: Path) -> None:
+    """Delete the hidden temporaries a killed run left next to its checkpoints."""
+    if folder.parent.is_dir():
+        for path in folder.parent.iterdir():
+            if path.name.startswith(_TEMPORARY_PREFIX) and path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def checkpoint_to_resume(candidates: list[Path]) -> tuple[Path | None, list[str]]:
+    """The newest intact checkpoint among ``candidates`` (newest first), and why any newer ones were skipped.
+
+    None when no candidate exists at all (a fresh start). When some exist but none is
+    intact, :class:`DamagedCheckpointError` says what is wrong with each and what to do.
+    """
+    skipped = []
+    for folder in candidates:
+        if not folder.exists():
+            continue
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            return folder, skipped
+        skipped.append(f"{folder}: {problem}")
+    if skipped:
+        raise DamagedCheckpointError(
+            "no intact training checkpoint to resume from: " + "; ".join(skipped)
+            + ". Training will not continue from damaged state: delete the run's checkpoints folder "
+              "(or choose a new out=) and train again without --resume")
+    return None, []
 
 
 def load_training_checkpoint(folder: Path, model: EVAModel, ema_module: torch.nn.Module,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,9 +26,10 @@ import torch.distributed as dist
 from torch import nn
 
 from ..engine.translator import resolve_device
-from ..model import (CheckpointInfo, create_model, get_preset, is_checkpoint_folder, load_config, load_pretrained,
+from ..model import (CheckpointInfo, create_model, get_preset, load_config, load_pretrained,
                      read_checkpoint_config, save_pretrained)
-from .checkpoint import load_training_checkpoint, save_training_checkpoint
+from .checkpoint import (checkpoint_to_resume, load_training_checkpoint, remove_unfinished_writes,
+                         save_training_checkpoint)
 from .config import STAGES, TrainConfig, save_train_config
 from .distributed import World, average_scalar, init_distributed, shutdown_distributed, world_from_env
 from .losses import PerceptualLoss
@@ -146,10 +148,10 @@ class Trainer:
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             save_train_config(self.cfg, self.files.recipe)
-        if resume and is_checkpoint_folder(self.files.checkpoint):
-            state = load_training_checkpoint(self.files.checkpoint, self.model, self.ema.module,
-                                             self.optimizers)
-            self.steps_done.update(state["steps_done"])
+        if resume:
+            self._resume()
+        if self.is_main:
+            remove_unfinished_writes(self.files.checkpoint)
         self._started = time.monotonic()
         try:
             for name in stages:
@@ -160,6 +162,22 @@ class Trainer:
             if self._writer is not None:
                 self._writer.close()
         return self.export()
+
+    def _resume(self) -> None:
+        """Continue from the newest intact checkpoint (``last``, else ``previous``)."""
+        folder, skipped = checkpoint_to_resume([self.files.checkpoint, self.files.previous_checkpoint])
+        if folder is None:
+            if self.is_main:
+                print(f"--resume: no checkpoint in {self.files.checkpoint.parent}; starting from step 0",
+                      file=sys.stderr, flush=True)
+            return
+        state = load_training_checkpoint(folder, self.model, self.ema.module, self.optimizers)
+        self.steps_done.update(state["steps_done"])
+        if self.is_main:
+            for line in skipped:
+                print(f"--resume: skipped damaged checkpoint {line}", file=sys.stderr, flush=True)
+            done = ", ".join(f"{k} {v}" for k, v in self.steps_done.items())
+            print(f"--resume: continuing from {folder} ({done} steps done)", file=sys.stderr, flush=True)
 
     def _run_stage(self, stage: str) -> None:
         from tqdm import tqdm
@@ -328,7 +346,8 @@ class Trainer:
         if not self.is_main:
             return
         save_training_checkpoint(self.files.checkpoint, self.model, self.ema.module, self.optimizers,
-                                 {"steps_done": self.steps_done}, self._info(trained=False))
+                                 {"steps_done": self.steps_done}, self._info(trained=False),
+                                 previous=self.files.previous_checkpoint)
 
     def _end_of_stage(self, stage: str) -> None:
         if stage == "clip" and self.is_main:
