@@ -4,7 +4,8 @@
     python -m napari_evai2i.translate IN1 IN2 DICOM_FOLDER ... -p "PROMPT" -o OUTDIR
 
 With one input, OUTPUT's form follows its name: ``.nii``/``.nii.gz``/``.mha``/``.nrrd``
-write a file, anything else a DICOM series folder. With several inputs, or a folder that
+write a file; an existing folder, a name ending in ``/`` or without an extension, or
+``--format dicom`` a DICOM series folder; any other extension is refused. With several inputs, or a folder that
 holds several DICOM series (directly or one per sub-folder), OUTPUT is a folder and each
 series gets ``<name>_SYNTHETIC`` in the input's own format (``--format`` to choose). The
 model is loaded once; a bad input is reported and skipped, the rest go on, and a summary
@@ -18,8 +19,10 @@ torch and the I/O libraries are imported when there is work to do.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="one input: output file (.nii, .nii.gz, .mha, .nrrd) or folder for a DICOM series; "
                              "several: the output folder")
     parser.add_argument("--format", choices=FORMATS, default="auto",
-                        help="several inputs: output format (auto: the input's own; DICOM stays DICOM)")
+                        help="output format (auto: one input: by OUTPUT's extension; several: the input's own, "
+                             "DICOM stays DICOM)")
     parser.add_argument("--model", default="demo",
                         help="built-in model name (demo, tiny-random, paper-random) or checkpoint folder")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
@@ -82,7 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source-prompt", default=None,
                         help="prompt of the input's own domain (default: built from its DICOM tags "
                              "when it has any; unknown otherwise; \"\" for unknown even with tags)")
-    parser.add_argument("--series-uid", default=None, help="which series to read from a DICOM folder")
+    parser.add_argument("--series-uid", default=None,
+                        help="which series to read from a DICOM folder (and from a --prompt-from-dicom folder)")
+    parser.add_argument("--nonfinite", choices=("refuse", "zero"), default="refuse",
+                        help="NaN or infinite input voxels: refuse (default: say how many) or zero (set them to 0; "
+                             "the count goes in the provenance)")
     parser.add_argument("--deidentify", action="store_true",
                         help="DICOM output: replace patient identity with anonymous values")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -105,6 +113,13 @@ class Job:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _print_warning
+        warnings.simplefilter("default")
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         jobs, many = plan(args)
         prompt = target_prompt(args)
@@ -113,12 +128,14 @@ def main(argv: list[str] | None = None) -> int:
             from .engine.request import TranslationRequest
 
             target_fields(TranslationRequest(prompt))
+        check_outputs(jobs, args)
         translator = _load(args)
+        translator.embed_prompt(prompt)      # a prompt too long for the text encoder fails here, not after reading
     except KeyboardInterrupt:
         print("error: interrupted; no output was written", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (ValueError, OSError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {command_wording(exc)}", file=sys.stderr)
         return EXIT_ERROR
     started, failed = time.perf_counter(), 0
     for job in jobs:
@@ -129,10 +146,10 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INTERRUPTED
         except (ValueError, OSError, RuntimeError) as exc:
             if not many:
-                print(f"error: {exc}", file=sys.stderr)
+                print(f"error: {command_wording(exc)}", file=sys.stderr)
                 return EXIT_ERROR
             failed += 1
-            print(f"error: {job.name}: {exc} (skipped)", file=sys.stderr)
+            print(f"error: {job.name}: {command_wording(exc)} (skipped)", file=sys.stderr)
     if not many:
         return EXIT_OK
     done = len(jobs) - failed
@@ -143,12 +160,36 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
+def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning is one line a user can act on, not a source location."""
+    print(f"warning: {command_wording(message)}", file=sys.stderr, flush=True)
+
+
+#: The engine's and readers' parameter names -> this command's flags, for messages that name them.
+_FLAGS = {"series_uid": "--series-uid", "nonfinite": "--nonfinite", "planes": "--planes",
+          "batch_size": "--batch-size", "overwrite": "--overwrite", "device": "--device",
+          "precision": "--precision", "uncertainty_passes": "--uncertainty", "source_prompt": "--source-prompt"}
+_OPTION = re.compile(r"\b(" + "|".join(_FLAGS) + r")=(\.\.\.|'[^']*'|\"[^\"]*\"|[\w.-]+)")
+
+
+def command_wording(message: object) -> str:
+    """A message with Python parameters (``series_uid=...``, ``overwrite=True``) named as flags."""
+    def flag(match: re.Match) -> str:
+        name, value = match.group(1), match.group(2).strip("'\"")
+        if name == "overwrite":
+            return _FLAGS[name]
+        return _FLAGS[name] + ("" if value == "..." else f" {value}")
+
+    return _OPTION.sub(flag, str(message))
+
+
 def target_prompt(args: argparse.Namespace) -> str:
     prompt = args.prompt
     if args.prompt_from_dicom:
         from .prompts import canonical_prompt, fields_from_dicom
 
-        prompt = canonical_prompt(fields_from_dicom(args.prompt_from_dicom))
+        source = Path(args.prompt_from_dicom).expanduser()
+        prompt = canonical_prompt(fields_from_dicom(source, series_uid=args.series_uid if source.is_dir() else None))
     if not prompt or not prompt.strip():
         raise ValueError("the target prompt is empty")
     return prompt
@@ -166,7 +207,7 @@ def plan(args: argparse.Namespace) -> tuple[list[Job], bool]:
         sources.extend(_series_of(path, args.series_uid))
     many = len(sources) > 1
     if not many:
-        return [Job(*sources[0], output)], False
+        return [Job(*sources[0], single_output(output, args.output, args.format))], False
     if output.exists() and not output.is_dir():
         raise ValueError(f"{output} is a file; with several inputs the output must be a folder")
     jobs, used = [], set()
@@ -174,6 +215,36 @@ def plan(args: argparse.Namespace) -> tuple[list[Job], bool]:
         name = _free_name(_output_name(source, uid, args.format), used)
         jobs.append(Job(source, uid, output / name))
     return jobs, True
+
+
+def single_output(output: Path, text: str, fmt: str) -> Path:
+    """The one input's output, with its form settled by name or ``--format`` (never by guessing)."""
+    from .engine.pipeline import is_file_output
+    from .io.read import file_extension
+
+    if fmt == "dicom":
+        if is_file_output(output):
+            raise ValueError(f"--format dicom writes a folder, but {output} names a {file_extension(output)} file; "
+                             "give a folder name")
+        return output
+    if fmt != "auto":
+        if file_extension(output) != f".{fmt}":
+            raise ValueError(f"--format {fmt} but the output {output} does not end in .{fmt}; name it "
+                             f"{output.name}.{fmt} or leave --format out")
+        return output
+    if is_file_output(output) or output.is_dir() or text.endswith(("/", "\\")) or not output.suffix:
+        return output
+    raise ValueError(f"output {output}: unknown extension {output.suffix!r}; write a file as .nii.gz, .nii, .mha "
+                     "or .nrrd, a DICOM series into a folder (a name without extension, ending in /, or "
+                     "--format dicom)")
+
+
+def check_outputs(jobs: list[Job], args: argparse.Namespace) -> None:
+    """Every output place checked before the model is loaded (not after minutes of translation)."""
+    from .engine.pipeline import check_output
+
+    for job in jobs:
+        check_output(job.output, overwrite=args.overwrite, protect=(job.source,), uncertainty=bool(args.uncertainty))
 
 
 def _series_of(path: Path, series_uid: str | None) -> list[tuple[Path, str | None]]:
@@ -238,7 +309,7 @@ def translate_one(job: Job, prompt: str, translator, args: argparse.Namespace) -
     request = TranslationRequest(target=prompt, model=translator.name, device=str(translator.device),
                                  precision=translator.precision, axis=args.axis, batch_size=args.batch_size,
                                  source_prompt=args.source_prompt, planes=args.planes, fusion=args.fusion,
-                                 uncertainty_passes=args.uncertainty)
+                                 uncertainty_passes=args.uncertainty, nonfinite=args.nonfinite)
     translation = VolumeTranslation(volume, request, translator)
     if args.planes != 1 and not args.quiet:
         print(f"{job.name}: {translation.plan.describe()}", file=sys.stderr, flush=True)

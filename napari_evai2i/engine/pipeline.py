@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,11 +23,14 @@ import numpy as np
 from .. import __version__
 from .._atomic import atomic_file
 from ..io import SYNTHETIC_NOTICE, Volume, write_dicom_series, write_volume
+from ..io._safety import check_target, resolved
+from ..io.errors import VolumeWriteError
 from ..io.read import ITK_EXTENSIONS, NIFTI_EXTENSIONS, file_extension
+from .memory import MemoryEstimate, available_device_memory, check_memory, estimate_translation_memory
 from .normalization import MR_PERCENTILE
 from .planes import fuse
 from .provenance import derived_tags, image_comments, series_description
-from .request import PromptMix, TranslationRequest, source_prompt_of
+from .request import NONFINITE_RULES, PromptMix, TranslationRequest, source_prompt_of
 from .translator import TranslationStep, Translator, load_model, run_steps
 from .uncertainty import UNCERTAINTY_DESCRIPTION, RunningSpread, passes_for
 
@@ -65,8 +69,26 @@ class VolumeTranslation:
             raise ValueError(f"expected a (Z, Y, X) volume, got an array of shape {volume.array.shape}")
         if request.axis not in (0, 1, 2):
             raise ValueError(f"slicing axis must be 0, 1 or 2, not {request.axis}")
-        self.volume = volume
+        if request.nonfinite not in NONFINITE_RULES:
+            raise ValueError(f"nonfinite must be one of {', '.join(NONFINITE_RULES)}, not {request.nonfinite!r}")
+        what = volume.source_path or "the volume"
+        _check_voxel_type(volume.array, what)
         self.translator = translator or load_model(request.model, request.device, request.precision)
+        self.plan, self.passes = passes_for(volume.array.shape, volume.spacing,
+                                            None if isinstance(request.target, PromptMix) else request.target,
+                                            request.planes, request.axis, request.fusion,
+                                            request.uncertainty_passes)
+        floating = np.issubdtype(volume.array.dtype, np.floating)
+        self.memory = self._memory_estimate(volume.array.shape, request, input_copy=floating)
+        check_memory(self.memory, what, device_available=available_device_memory(self.translator.device))
+        self.nonfinite_voxels = count_nonfinite(volume.array) if floating else 0
+        if self.nonfinite_voxels:
+            if request.nonfinite == "refuse":
+                raise ValueError(
+                    f"{what}: {self.nonfinite_voxels:,} of {volume.array.size:,} voxels are NaN or infinite; "
+                    "set them to 0 (nonfinite=zero) or repair the file")
+            volume = volume.with_array(_zero_nonfinite(volume.array))
+        self.volume = volume
         origin = "given"
         source_prompt = request.source_prompt
         if source_prompt is None:
@@ -77,13 +99,25 @@ class VolumeTranslation:
         self.request = replace(request, source_prompt=source_prompt)
         self.source_prompt_origin = origin
         modality = str(volume.tags.get("Modality") or "MR").upper()
+        trained_on = self.translator.trained_modalities
+        if trained_on is not None and modality not in trained_on:
+            warnings.warn(f"{what}: a {modality} series given to model {self.translator.label}, which was trained "
+                          f"on {' and '.join(trained_on)} only; its translation is not a meaningful image",
+                          UserWarning, stacklevel=2)
         self.scale = self.translator.fit_scale(volume.array, "CT" if modality == "CT" else "MR", volume.spacing)
         self.bound = self.translator.bind(self._embedding())
-        self.plan, self.passes = passes_for(volume.array.shape, volume.spacing,
-                                            None if isinstance(request.target, PromptMix) else request.target,
-                                            request.planes, request.axis, request.fusion,
-                                            request.uncertainty_passes)
         self.provenance = self._provenance()
+
+    def _memory_estimate(self, shape, request: TranslationRequest, *, input_copy: bool) -> MemoryEstimate:
+        translator = self.translator
+        generator = translator.model.generator
+        weights = sum(p.numel() * p.element_size() for p in translator.model.parameters())
+        return estimate_translation_memory(
+            shape, axes_kept=len(self.plan.axes), passes_axes=[p.axis for p in self.passes],
+            uncertainty=bool(request.uncertainty_passes), input_copy=input_copy,
+            batch=int(request.batch_size or translator.default_batch_size()), chunk_of=translator.chunk_size,
+            activation_elements=generator.peak_activation_elements, weights_bytes=weights,
+            device_type=translator.device.type)
 
     @property
     def total(self) -> int:
@@ -110,6 +144,8 @@ class VolumeTranslation:
             provenance.update(prompt_a=request.target.a, prompt_b=request.target.b, t=request.target.t)
         if request.planes != 1:
             provenance["planes"] = {**self.plan.to_dict(), "description": self.plan.describe()}
+        if self.nonfinite_voxels:
+            provenance["nonfinite_voxels_set_to_zero"] = self.nonfinite_voxels
         if request.uncertainty_passes:
             provenance["uncertainty"] = {"passes": [p.describe() for p in self.passes],
                                          "description": UNCERTAINTY_DESCRIPTION}
@@ -185,6 +221,33 @@ class VolumeTranslation:
         return run_steps(self.steps(), progress)
 
 
+def _check_voxel_type(array: np.ndarray, what: str) -> None:
+    """Refuse voxels that are not real numbers before anything is computed from them."""
+    if np.iscomplexobj(array):
+        raise ValueError(f"{what}: complex-valued voxels ({array.dtype}); translating would drop the imaginary "
+                         "part, so translate the magnitude image instead (numpy.abs of the data)")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise ValueError(f"{what}: voxels of type {array.dtype} are not numbers; give a numeric image")
+
+
+#: Slices per block when counting or replacing non-finite voxels (no full-size boolean mask).
+_BLOCK_SLICES = 16
+
+
+def count_nonfinite(array: np.ndarray) -> int:
+    """NaN and infinite voxels of ``array``, counted a block of slices at a time."""
+    return sum(int(np.count_nonzero(~np.isfinite(array[i:i + _BLOCK_SLICES])))
+               for i in range(0, array.shape[0], _BLOCK_SLICES))
+
+
+def _zero_nonfinite(array: np.ndarray) -> np.ndarray:
+    out = np.empty(array.shape, dtype=np.float32)
+    for i in range(0, array.shape[0], _BLOCK_SLICES):
+        block = array[i:i + _BLOCK_SLICES]
+        out[i:i + _BLOCK_SLICES] = np.where(np.isfinite(block), block, 0)
+    return out
+
+
 def translate_volume(volume: Volume, request: TranslationRequest, translator: Translator | None = None,
                      progress: Callable[[int, int], bool | None] | None = None) -> TranslatedVolume:
     """Translate ``volume`` as ``request`` says (see :class:`VolumeTranslation`)."""
@@ -195,6 +258,37 @@ def translate_volume(volume: Volume, request: TranslationRequest, translator: Tr
 def is_file_output(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` names a volume file (NIfTI, MHA/MHD, NRRD); anything else is a DICOM folder."""
     return file_extension(path) in NIFTI_EXTENSIONS + ITK_EXTENSIONS
+
+
+def check_output(output: str | os.PathLike[str], *, overwrite: bool = False,
+                 protect: tuple[str | os.PathLike[str], ...] = (), uncertainty: bool = False) -> None:
+    """Refuse, before any work, an output :func:`write_translation` would refuse after it.
+
+    A parent that is a file, a folder without write permission, an existing output, sidecar
+    or uncertainty map without ``overwrite``, and an output that is (inside) an input.
+    """
+    output = Path(output).expanduser()
+    file = is_file_output(output)
+    targets = [output, sidecar_path(output)] + ([uncertainty_path(output)] if uncertainty else [])
+    protected = [resolved(p) for p in protect]
+    check_target(output, protected, folder=not file)
+    for target in targets[1:]:
+        check_target(target, protected, folder=False)
+    ancestor = output.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise VolumeWriteError(f"{output}: cannot be created: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise VolumeWriteError(f"{output}: no permission to write in {ancestor}; choose another output location")
+    if file and output.is_dir():
+        raise VolumeWriteError(f"{output}: is a folder; name a file, or a folder for a DICOM series")
+    if not file and output.exists() and not output.is_dir():
+        raise VolumeWriteError(f"{output}: is a file; a DICOM series is written as a folder")
+    if not overwrite:
+        for target in targets:
+            if target.exists() and not (target.is_dir() and not any(target.iterdir())):
+                raise VolumeWriteError(f"{target}: already exists; pass overwrite=True to replace it")
 
 
 def sidecar_path(output: str | os.PathLike[str]) -> Path:

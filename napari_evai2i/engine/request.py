@@ -22,6 +22,8 @@ class PromptMix:
 
 
 Target = str | PromptMix
+#: What :class:`TranslationRequest.nonfinite` may say.
+NONFINITE_RULES = ("refuse", "zero")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class TranslationRequest:
     fusion: str = "resolution"           #: "resolution", "mean" or "median" (engine.planes.FUSIONS)
     #: 0: no uncertainty map; N: at most N passes (at least one per plane) give a per-voxel SD
     uncertainty_passes: int = 0
+    #: NaN/infinite input voxels: "refuse" (the default: say how many and where) or "zero" (set to 0)
+    nonfinite: str = "refuse"
 
     @property
     def target_text(self) -> str:

@@ -240,6 +240,15 @@ class Translator:
         return bool(self.info.trained)
 
     @property
+    def trained_modalities(self) -> tuple[str, ...] | None:
+        """Modalities the checkpoint was trained on where its recipe says (the simulator makes MR
+        only); None when unknown (a cohort of the user's own files, an untrained model)."""
+        recipe = self.info.provenance.get("recipe") if isinstance(self.info.provenance, dict) else None
+        if self.trained and isinstance(recipe, dict) and recipe.get("data") == "simulator":
+            return ("MR",)
+        return None
+
+    @property
     def label(self) -> str:
         """Short model name for layer names and logs; says UNTRAINED where it applies."""
         return self.name if self.trained else f"{self.name} ({UNTRAINED_LABEL})"

@@ -38,15 +38,27 @@ def test_nifti_in_nifti_out_keeps_shape_and_affine(tmp_path, nifti_input, tiny_c
     assert np.isfinite(res.get_fdata()).all()
 
 
-def test_bf16_on_request_stays_close_to_fp32(tmp_path, nifti_input, tiny_checkpoint):
-    outputs = {}
+def test_bf16_on_request_runs_where_native_else_warns_and_runs_fp32(tmp_path, nifti_input, tiny_checkpoint,
+                                                                     capsys):
+    from napari_evai2i.engine.translator import native_bf16_on_cpu
+
+    outputs, said = {}, {}
     for precision in ("fp32", "bf16"):
         out = tmp_path / f"{precision}.nii.gz"
         assert main([str(nifti_input), "-p", PROMPT, "-o", str(out), "--model", str(tiny_checkpoint),
                      "--device", "cpu", "--precision", precision, "-q"]) == 0
         outputs[precision] = nib.load(out).get_fdata()
+        said[precision] = capsys.readouterr().err
+        sidecar = json.loads((tmp_path / f"{precision}.json").read_text())
+        assert sidecar["precision_requested"] == precision
     fp32, bf16 = outputs["fp32"], outputs["bf16"]
-    assert 0 < np.abs(fp32 - bf16).max() / np.abs(fp32).max() < 2e-2
+    if native_bf16_on_cpu():
+        assert 0 < np.abs(fp32 - bf16).max() / np.abs(fp32).max() < 2e-2
+        assert sidecar["precision"] == "bf16"
+    else:
+        assert "warning: bf16 requested but this CPU" in said["bf16"] and "running fp32 instead" in said["bf16"]
+        assert "RuntimeWarning" not in said["bf16"]             # one line for a person, not a source location
+        assert np.array_equal(fp32, bf16) and sidecar["precision"] == "fp32"
 
 
 def test_dicom_series_in_dicom_series_out(tmp_path, brain_like_volume, tiny_checkpoint):

@@ -6,6 +6,7 @@ import torch
 
 from napari_evai2i.engine import (TranslationCancelled, fit_intensity_scale, load_model,
                                   resolve_device)
+from napari_evai2i.engine.translator import effective_precision, native_bf16_on_cpu
 
 PROMPT = "A T2-weighted magnetic resonance imaging of the brain. TR 4000 ms, TE 100 ms."
 
@@ -104,17 +105,40 @@ def test_large_batches_are_split_into_chunks_with_the_same_result(tiny_checkpoin
     assert np.allclose(whole, chunked, atol=1e-5)
 
 
-def test_cpu_bf16_stays_within_tolerance_of_fp32_and_is_recorded(brain_like_volume):
+def test_cpu_bf16_runs_only_where_native_and_provenance_says_what_ran(brain_like_volume):
     fp32 = load_model("demo", "cpu")
-    bf16 = load_model("demo", "cpu", precision="bf16")
     assert fp32.precision == "auto" and not fp32.uses_bf16()       # CPU default: fp32
+    if native_bf16_on_cpu():
+        bf16 = load_model("demo", "cpu", precision="bf16")
+        a, b = fp32.translate(brain_like_volume[:4], PROMPT), bf16.translate(brain_like_volume[:4], PROMPT)
+        assert 0 < float(np.abs(a - b).max()) / float(np.abs(a).max()) < 2e-2
+        assert bf16.provenance(PROMPT)["precision"] == "bf16"
+    else:                                   # AVX2 only: emulated bf16 would be about 12x slower
+        with pytest.warns(RuntimeWarning, match="no native bf16.*running fp32"):
+            bf16 = load_model("demo", "cpu", precision="bf16")
+        assert not bf16.uses_bf16()
+        a, b = fp32.translate(brain_like_volume[:4], PROMPT), bf16.translate(brain_like_volume[:4], PROMPT)
+        assert np.array_equal(a, b)
+        assert bf16.provenance(PROMPT)["precision"] == "fp32"
+    assert bf16.provenance(PROMPT)["precision_requested"] == "bf16"
     assert bf16.model is fp32.model and load_model("demo", "cpu") is fp32    # one copy of the weights
-    a = fp32.translate(brain_like_volume[:4], PROMPT)
-    b = bf16.translate(brain_like_volume[:4], PROMPT)
-    assert 0 < float(np.abs(a - b).max()) / float(np.abs(a).max()) < 2e-2
-    assert fp32.provenance(PROMPT)["precision"] == "fp32" and bf16.provenance(PROMPT)["precision"] == "bf16"
     with pytest.raises(ValueError, match="precision must be one of"):
         load_model("demo", "cpu", precision="fp16")
+
+
+def test_bf16_is_native_exactly_where_the_cpu_says_so():
+    flags = set()
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    capability = str(torch.backends.cpu.get_cpu_capability()).upper()
+    expected = bool(flags & {"avx512_bf16", "amx_bf16"}) or "AMX" in capability or "BF16" in capability
+    assert native_bf16_on_cpu() is expected
+    assert effective_precision("bf16", torch.device("cpu")) == ("bf16" if expected else "fp32")
+    assert effective_precision("auto", torch.device("cpu")) == "fp32"
+    assert effective_precision("auto", torch.device("cuda")) == "bf16"
 
 
 def test_paper_chunks_stay_under_the_32_bit_index_limit():
