@@ -62,13 +62,3 @@ def test_check_memory_names_what_is_needed_available_and_what_to_do(brain_like_v
     with pytest.raises(NotEnoughMemoryError, match=r"one batch needs about 3\.00 GiB of GPU memory but 1\.00 GiB "
                                                    r"is free; use a smaller batch \(batch_size=1\)"):
         check_memory(on_gpu, "v", host_available=GIB, device_available=GIB)
-
-
-def test_complex_and_non_numeric_voxels_are_refused_naming_the_volume():
-    translator = load_model("tiny-random", "cpu")
-    data = (np.ones((2, 8, 8)) + 1j).astype(np.complex64)
-    with pytest.raises(ValueError, match=r"scan\.nii: complex-valued voxels \(complex64\).*magnitude"):
-        VolumeTranslation(Volume(data, spacing=(1, 1, 1), source_path="scan.nii"), TranslationRequest(PROMPT),
-                          translator)
-    with pytest.raises(ValueError, match="voxels of type <U1 are not numbers"):
-        VolumeTranslation(Volume(np.full((2, 8, 8), "a"), spacing=(1, 1, 1)), TranslationRequest(PROMPT), translator)
