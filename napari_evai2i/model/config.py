@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -110,10 +111,12 @@ class ModelConfig:
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
 
     def __post_init__(self) -> None:
+        check_values(self)
         for part in (self.generator, self.discriminator):
             if part.style_dim != self.embed_dim:
                 raise ValueError(f"{type(part).__name__}.style_dim ({part.style_dim}) must equal embed_dim "
                                  f"({self.embed_dim}): prompt embeddings modulate its kernels")
+        check_size(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -132,6 +135,224 @@ class ModelConfig:
             if isinstance(values, dict) and "style_dim" not in values:
                 data[part] = {**values, "style_dim": embed_dim}
         return dataclass_from_mapping(cls, data, "model config")
+
+
+# --- sizes a stranger's config.json may name --------------------------------------------------------
+# A checkpoint's config is read before its weights, and the networks are built from it: an
+# absurd size there (10^6 channels, 10^4 layers) would allocate until the machine gives out.
+# So every size is checked for type and range, and the parameter count is worked out from
+# the config alone (exactly: tests compare it with the built networks) before anything is built.
+
+#: Largest model this version builds: 1e9 parameters, 4 GiB of float32 weights (paper: 0.29e9).
+MAX_PARAMETERS = 1_000_000_000
+MAX_WEIGHT_BYTES = 4 * 2**30
+#: Most blocks and levels (all towers together; paper: 58). Each is Python objects to build.
+MAX_BLOCKS = 1000
+#: The CLIP tokenizer's ids go up to 49407: a smaller text vocabulary cannot embed them.
+MIN_VOCAB_SIZE = 49408
+
+# Sizes that may be 0 (a level without blocks, a feature switched off); every other is >= 1.
+_MAY_BE_ZERO = {"number_features", "depths", "enc_depths", "enc_attn", "dec_blocks", "tissue_classes",
+                "hyper_blocks"}
+
+
+def check_values(config: "ModelConfig") -> None:
+    """Every size a whole number in range, every switch a bool, tuples of matching lengths.
+
+    ``ValueError`` naming the key (``generator.enc_dims[1]``) and the value; the JSON reader
+    already refuses unknown keys, so this is what is left of a hand-edited or hostile config.
+    """
+    parts = {"": config, "text.": config.text, "image.": config.image, "generator.": config.generator,
+             "discriminator.": config.discriminator}
+    kinds = {"text.": TextEncoderConfig, "image.": ImageEncoderConfig, "generator.": GeneratorConfig,
+             "discriminator.": DiscriminatorConfig}
+    for prefix, kind in kinds.items():
+        if not isinstance(parts[prefix], kind):
+            raise ValueError(f"model config {prefix[:-1]} must be a mapping of keys to values, "
+                             f"not {parts[prefix]!r}")
+    for prefix, part in parts.items():
+        for f in dataclasses.fields(part):
+            value, key = getattr(part, f.name), prefix + f.name
+            if f.type in ("int", int):
+                _whole(key, value, f.name in _MAY_BE_ZERO)
+            elif f.type in ("tuple[int, ...]",):
+                if not isinstance(value, tuple) or not value:
+                    raise ValueError(f"model config {key} must be a non-empty list of whole numbers, not {value!r}")
+                for i, item in enumerate(value):
+                    _whole(f"{key}[{i}]", item, f.name in _MAY_BE_ZERO)
+            elif f.type in ("bool", bool) and not isinstance(value, bool):
+                raise ValueError(f"model config {key} must be true or false, not {value!r}")
+            elif f.type in ("float", float) and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                                 or not math.isfinite(value) or value <= 0):
+                raise ValueError(f"model config {key} must be a positive number, not {value!r}")
+            elif f.type in ("str", str) and not isinstance(value, str):
+                raise ValueError(f"model config {key} must be text, not {value!r}")
+    text, image, gen = config.text, config.image, config.generator
+    if text.vocab_size < MIN_VOCAB_SIZE:
+        raise ValueError(f"model config text.vocab_size is {text.vocab_size}; the CLIP tokenizer needs at least "
+                         f"{MIN_VOCAB_SIZE}")
+    if text.context_length < 2:
+        raise ValueError(f"model config text.context_length must be at least 2 (start and end tokens), "
+                         f"not {text.context_length}")
+    if text.width % text.heads:
+        raise ValueError(f"model config text.width ({text.width}) must be divisible by text.heads ({text.heads})")
+    if text.number_features % 2:
+        raise ValueError(f"model config text.number_features must be 0 or an even number, "
+                         f"not {text.number_features}")
+    if int(text.width * text.mlp_ratio) < 1:
+        raise ValueError(f"model config text.mlp_ratio ({text.mlp_ratio}) leaves no hidden units "
+                         f"at width {text.width}")
+    for key, a, b in (("image.depths", image.dims, image.depths), ("generator.enc_depths", gen.enc_dims,
+                                                                   gen.enc_depths),
+                      ("generator.dec_blocks", gen.enc_dims, gen.dec_blocks)):
+        if len(a) != len(b):
+            raise ValueError(f"model config {key} has {len(b)} entries, one per level of {len(a)} levels")
+    if image.dims[-1] % image.pool_heads:
+        raise ValueError(f"model config image.dims[-1] ({image.dims[-1]}) must be divisible by "
+                         f"image.pool_heads ({image.pool_heads})")
+    if _pool_size(image) < 1:
+        raise ValueError(f"model config image.image_size ({image.image_size}) is smaller than the tower's total "
+                         f"stride (image.first_stride x 2^(levels - 1) = "
+                         f"{image.first_stride} x 2^{len(image.dims) - 1})")
+    if gen.tissue_mixture and not gen.tissue_classes:
+        raise ValueError("model config generator.tissue_mixture needs generator.tissue_classes > 0")
+
+
+def _whole(key: str, value: object, may_be_zero: bool) -> None:
+    low = 0 if may_be_zero else 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"model config {key} must be a whole number >= {low}, not {value!r}")
+
+
+def _pool_size(image: ImageEncoderConfig) -> int:
+    """Side of the image tower's last feature map (0: the input is smaller than the total stride)."""
+    levels = min(len(image.dims), 64)          # beyond that the stride exceeds any image anyway
+    return image.image_size // (image.first_stride * 2 ** (levels - 1))
+
+
+def _convnext(d: int) -> int:
+    """timm ConvNeXtBlock: depthwise 7x7, LayerNorm, 4x MLP, layer scale."""
+    return 49 * d + d + 2 * d + (d * 4 * d + 4 * d) + (4 * d * d + d) + d
+
+
+def _attention(d: int) -> int:
+    """layers.AttentionBlock: norm, 1x1 q, 3x3 k and v (no bias), 1x1 projection."""
+    return 2 * d + d * d + 9 * d * d + 9 * d * d + d * d + d
+
+
+def _hyper_conv(cin: int, cout: int, k: int, style: int, latent: int, groups: int = 1) -> int:
+    per_group = cin // groups
+    return (cout * per_group * k * k + style * k * k + k * k + style * cout * latent + cout * latent
+            + style * latent * per_group + latent * per_group)
+
+
+def _hyper_stage(d: int, blocks: int, style: int, latent: int) -> int:
+    block = (_hyper_conv(d, d, 7, style, latent, groups=d) + 2 * d + _hyper_conv(d, 4 * d, 1, style, latent)
+             + _hyper_conv(4 * d, d, 1, style, latent) + d)
+    return blocks * block + max(blocks - 1, 0) * _attention(d)
+
+
+def parameter_counts(config: "ModelConfig") -> dict[str, int]:
+    """Parameters of each network a config describes, from the config alone (nothing is built)."""
+    t, im, g, dc, e = config.text, config.image, config.generator, config.discriminator, config.embed_dim
+    hidden = int(t.width * t.mlp_ratio)
+    layer = 4 * (t.width * t.width + t.width) + 4 * t.width + (t.width * hidden + hidden) + (hidden * t.width + t.width)
+    text = (t.vocab_size * t.width + t.number_features * t.width + t.context_length * t.width
+            + t.layers * layer + 2 * t.width + t.width * e)
+
+    image = im.in_chans * im.stem_dim * im.stem_kernel ** 2 + im.stem_dim
+    for i, (d, depth) in enumerate(zip(im.dims, im.depths)):
+        prev, stride = (im.stem_dim, im.first_stride) if i == 0 else (im.dims[i - 1], 2)
+        image += 2 * prev + prev * d * stride * stride + d + depth * _convnext(d)
+    last = im.dims[-1]
+    image += 2 * last + (last * 3 * last + 3 * last) + (last * e + e) + (_pool_size(im) ** 2 + 1) * last
+
+    dims, s, lat = g.enc_dims, g.style_dim, g.latent_dim
+    gen = g.in_chans * dims[0] * 49 + dims[0]
+    for i, (d, depth) in enumerate(zip(dims, g.enc_depths)):
+        if i:
+            gen += 2 * dims[i - 1] + dims[i - 1] * d * 4 + d
+        attention = min(g.enc_attn, depth - 1) if i == len(dims) - 1 and depth else 0
+        gen += depth * _convnext(d) + attention * _attention(d)
+    if g.source_conditioning:
+        gen += sum(s * 2 * d + 2 * d for d in dims) + s
+    rev = tuple(reversed(dims))
+    gen += sum(_hyper_stage(d, n, s, lat) + 2 * d for d, n in zip(rev, g.dec_blocks))
+    gen += sum(rev[i] * rev[i + 1] * 9 + rev[i + 1] for i in range(len(rev) - 1))
+    gen += rev[-1] * g.in_chans * 49 + g.in_chans
+    if g.skips:
+        gen += sum(d * d + d for d in rev[1:])
+    if g.global_context:
+        gen += 2 * (rev[0] * rev[0] + rev[0])
+    if g.tissue_classes:
+        gen += (dims[0] + 1) * g.tissue_classes + (dims[-1] + 1) * g.tissue_classes
+    if g.tissue_mixture:
+        gen += s * 4 * s + 4 * s + 4 * s * g.tissue_classes + g.tissue_classes
+
+    dd = dc.dims
+    disc = dc.in_chans * dd[0] * 16 + dd[0]
+    disc += sum(dd[i - 1] * dd[i] * 16 + dd[i] + 2 * dd[i] for i in range(1, len(dd)))
+    disc += _hyper_stage(dd[-1], dc.hyper_blocks, dc.style_dim, dc.latent_dim) + dd[-1] * 16 + 1
+    return {"text": text, "image": image, "generator": gen, "discriminator": disc}
+
+
+def estimated_parameters(config: "ModelConfig") -> int:
+    """All parameters of the networks ``config`` describes (discriminator included)."""
+    return sum(parameter_counts(config).values())
+
+
+def estimated_bytes(config: "ModelConfig") -> int:
+    """Memory of the built model: float32 parameters plus the text tower's index buffers."""
+    t = config.text
+    buffers = 8 * t.context_length + ((8 * t.vocab_size + 2 * t.number_features) if t.number_features else 0)
+    return 4 * estimated_parameters(config) + buffers
+
+
+def block_count(config: "ModelConfig") -> int:
+    """Blocks and levels of every tower: what building the networks costs in Python objects."""
+    g, dc = config.generator, config.discriminator
+    return (config.text.layers + sum(config.image.depths) + len(config.image.dims) + sum(g.enc_depths)
+            + g.enc_attn + 2 * sum(g.dec_blocks) + len(g.enc_dims) + 2 * dc.hyper_blocks + len(dc.dims))
+
+
+_PART_NAMES = {"text": "text tower", "image": "image tower", "generator": "generator",
+               "discriminator": "discriminator"}
+#: The config keys that set each network's size, named when it is too large.
+_SIZE_KEYS = {
+    "text": "text.vocab_size, text.width, text.layers, text.context_length, text.mlp_ratio",
+    "image": "image.dims, image.depths, image.stem_dim, image.stem_kernel, image.image_size",
+    "generator": "generator.enc_dims, generator.enc_depths, generator.dec_blocks, generator.style_dim, "
+                 "generator.latent_dim",
+    "discriminator": "discriminator.dims, discriminator.hyper_blocks, discriminator.latent_dim",
+}
+
+
+def check_size(config: "ModelConfig") -> None:
+    """Refuse a config whose networks would be too large to build, before anything is built."""
+    blocks = block_count(config)
+    if blocks > MAX_BLOCKS:
+        raise ValueError(f"model config describes {blocks} blocks and levels (text.layers, image.depths, "
+                         f"generator.enc_depths/dec_blocks, discriminator.hyper_blocks); this version builds "
+                         f"at most {MAX_BLOCKS}: the config is damaged or not meant for napari-evai2i")
+    counts = parameter_counts(config)
+    total, size = sum(counts.values()), estimated_bytes(config)
+    if total > MAX_PARAMETERS or size > MAX_WEIGHT_BYTES:
+        part = max(counts, key=counts.get)
+        gib = f"{size / 2**30:.3g}" if size < 10**300 else _amount(size // 2**30)
+        raise ValueError(f"model config describes {_amount(total)} parameters ({gib} GiB of "
+                         f"float32 weights), above the {_amount(MAX_PARAMETERS)}-parameter / "
+                         f"{MAX_WEIGHT_BYTES // 2**30} GiB limit; the largest part is the {_PART_NAMES[part]} "
+                         f"({_amount(counts[part])}), set by {_SIZE_KEYS[part]}. Nothing was allocated: "
+                         f"the config is damaged or not meant for napari-evai2i")
+
+
+def _amount(n: int) -> str:
+    """1234 -> '1234', 2.9e8 -> '2.9e+08', and powers of ten for sizes no float can hold."""
+    if n < 10**5:
+        return str(n)
+    if n < 10**300:
+        return f"{n:.3g}"
+    return f"about 10^{len(str(n)) - 1}"
 
 
 def list_presets() -> list[str]:

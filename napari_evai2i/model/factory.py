@@ -24,7 +24,8 @@ from .generator import Generator
 
 __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "FORMAT_VERSION", "NORMALIZATION", "CheckpointInfo", "EVAModel",
            "atomic_folder", "create_model", "is_checkpoint_folder", "load_pretrained", "ordinary_permissions",
-           "read_checkpoint_config", "save_pretrained", "write_checkpoint_files"]
+           "read_checkpoint_config", "read_weights", "save_pretrained", "weight_shapes", "weights_mismatch",
+           "write_checkpoint_files"]
 
 FORMAT_VERSION = 1
 #: The input intensity rule per modality of a checkpoint that records none (MR: divide by the
@@ -98,21 +99,41 @@ def write_checkpoint_files(model: EVAModel, folder: Path, info: CheckpointInfo, 
 
 
 def read_checkpoint_config(folder: str | Path) -> tuple[ModelConfig, CheckpointInfo]:
-    """Architecture and metadata of a checkpoint (a folder, or a file in it), without its weights."""
+    """Architecture and metadata of a checkpoint (a folder, or a file in it), without its weights.
+
+    The config is all that is read: sizes out of range, or a model too large to build
+    (:func:`~.config.check_size`), are refused here, before anything is allocated.
+    """
     folder = _folder_of(folder)
+    path = folder / CONFIG_FILE
     try:
-        meta = json.loads((folder / CONFIG_FILE).read_text())
+        meta = json.loads(path.read_bytes().decode("utf-8-sig"))
     except (FileNotFoundError, NotADirectoryError):
         raise ValueError(f"{folder} is not a napari-evai2i checkpoint (no {CONFIG_FILE} found)") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read checkpoint config {folder / CONFIG_FILE}: {exc}") from exc
-    if meta.get("format_version", 0) > FORMAT_VERSION:
+    except UnicodeDecodeError:
+        raise ValueError(f"cannot read checkpoint config {path}: it is not text (binary data, perhaps a "
+                         f"pickle); a checkpoint's {CONFIG_FILE} is JSON") from None
+    except (OSError, ValueError) as exc:          # JSONDecodeError, and numbers of over 4300 digits
+        raise ValueError(f"cannot read checkpoint config {path}: {exc}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("model"), dict):
+        raise ValueError(f"cannot read checkpoint config {path}: it has no \"model\" mapping (the "
+                         "architecture); it was not written by napari-evai2i")
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"cannot read checkpoint config {path}: format_version must be a whole number, "
+                         f"not {version!r}")
+    if version > FORMAT_VERSION:
         raise ValueError(f"checkpoint {folder} was written by a newer napari-evai2i "
                          f"(format {meta['format_version']}); please upgrade")
-    config = ModelConfig.from_dict(meta["model"])
-    # Older checkpoints (the shipped demo among them) also hold "prompt", always empty: ignored.
-    info = CheckpointInfo(**{k: meta[k] for k in ("trained", "description", "normalization", "provenance")
-                             if k in meta})
+    try:
+        config = ModelConfig.from_dict(meta["model"])
+        # Older checkpoints (the shipped demo among them) also hold "prompt", always empty: ignored.
+        info = CheckpointInfo(**{k: meta[k] for k in ("trained", "description", "normalization", "provenance")
+                                 if k in meta})
+        if not isinstance(info.normalization, dict):
+            raise ValueError(f"normalization must be a mapping of modality to rule, not {info.normalization!r}")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"checkpoint {path}: {exc}") from None
     for modality, rule in info.normalization.items():
         if rule not in ACCEPTED_NORMALIZATION.get(modality, (rule,)):
             raise ValueError(f"checkpoint {folder} expects {modality} inputs normalised by {rule!r}; "
@@ -122,32 +143,122 @@ def read_checkpoint_config(folder: str | Path) -> tuple[ModelConfig, CheckpointI
 
 def load_pretrained(path: str | Path, device: str | torch.device = "cpu", *,
                     with_discriminator: bool = False) -> tuple[EVAModel, CheckpointInfo]:
-    """Rebuild the model a checkpoint folder describes and load its weights strictly."""
+    """Rebuild the model a checkpoint folder describes and load its weights strictly.
+
+    In order, so a stranger's folder costs nothing before it is refused: the config is
+    checked (sizes, total size), the weights file's header is compared, name by name and
+    shape by shape, with the network the config describes (built on the ``meta`` device,
+    which allocates no memory), and only then is the model built and the weights read.
+    Nothing here unpickles: safetensors and JSON only.
+    """
+    folder = _folder_of(path)
+    config, info = read_checkpoint_config(folder)
+    _check_buildable(config, folder)
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in EVAModel(config, with_discriminator).state_dict().items()}
+    found = weight_shapes(folder / WEIGHTS_FILE)
+    if not with_discriminator:
+        found = {k: v for k, v in found.items() if not k.startswith("discriminator.")}
+    problem = weights_mismatch(found, expected)
+    if problem:
+        raise ValueError(f"checkpoint {folder}: {WEIGHTS_FILE} does not match its config ({problem}); "
+                         f"re-export the checkpoint with the config.json that trained it")
+    with torch.random.fork_rng(devices=[]):      # the weights are overwritten: leave the caller's RNG alone
+        model = EVAModel(config, with_discriminator)
+    state = read_weights(folder / WEIGHTS_FILE)
+    if not with_discriminator:
+        state = {k: v for k, v in state.items() if not k.startswith("discriminator.")}
+    reference = model.state_dict()
+    model.load_state_dict({k: v.to(reference[k].dtype) for k, v in state.items()})
+    return model.to(device).eval(), info
+
+
+#: Names of pickle-based weight files (PyTorch, Lightning, Hugging Face): never opened here.
+PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle")
+_PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05", b"PK\x03\x04")
+
+
+def _corrupt(path: Path) -> str:
+    """The one message for a weights file that safetensors cannot parse, naming what it is."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        head = b""
+    if head.startswith(_PICKLE_MAGIC):
+        return (f"{path}: a pickle (PyTorch .pt/.pth/.ckpt/.bin) file, not safetensors; it is not loaded, "
+                "since unpickling can run any code. Convert it to safetensors with a tool you trust, or ask "
+                "its author for a safetensors checkpoint")
+    return (f"{path}: truncated or corrupt weights file (safetensors header/data do not match); "
+            "re-download or re-export the checkpoint")
+
+
+def _missing_weights(path: Path) -> str:
+    pickles = sorted(p.name for p in path.parent.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES) \
+        if path.parent.is_dir() else []
+    if pickles:
+        return (f"{path.parent} has no {WEIGHTS_FILE}, only {', '.join(pickles)}: pickle files are never "
+                "loaded, since unpickling can run any code. Convert the weights to safetensors with a tool "
+                "you trust")
+    return f"{path.parent} has no {WEIGHTS_FILE} (the checkpoint's weights); re-download or re-export it"
+
+
+def weight_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor in a safetensors file, read from its header alone."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
+    except FileNotFoundError:
+        raise ValueError(_missing_weights(path)) from None
+    except SafetensorError:
+        raise ValueError(_corrupt(path)) from None
+    except OSError as exc:
+        raise ValueError(f"cannot read checkpoint weights {path}: {exc.strerror or exc}") from None
+
+
+def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a safetensors file; ``ValueError`` naming the file when it is missing,
+    truncated, corrupt or a pickle (which is never unpickled)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    folder = _folder_of(path)
-    config, info = read_checkpoint_config(folder)
-    with torch.random.fork_rng(devices=[]):      # the weights are overwritten: leave the caller's RNG alone
-        model = EVAModel(config, with_discriminator)
+    path = Path(path)
     try:
-        state = load_file(str(folder / WEIGHTS_FILE))
-    except (OSError, SafetensorError) as exc:
-        raise ValueError(f"cannot read checkpoint weights {folder / WEIGHTS_FILE}: {exc}") from exc
-    expected = model.state_dict()
-    if not with_discriminator:
-        state = {k: v for k, v in state.items() if not k.startswith("discriminator.")}
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
-    if missing or unexpected or wrong:
-        raise ValueError(
-            f"checkpoint {folder} does not match its config: "
-            f"{len(missing)} missing ({', '.join(missing[:3])}), "
-            f"{len(unexpected)} unexpected ({', '.join(unexpected[:3])}), "
-            f"{len(wrong)} with another shape ({', '.join(wrong[:3])})")
-    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
-    return model.to(device).eval(), info
+        return load_file(str(path))
+    except FileNotFoundError:
+        raise ValueError(_missing_weights(path)) from None
+    except SafetensorError:
+        raise ValueError(_corrupt(path)) from None
+    except OSError as exc:
+        raise ValueError(f"cannot read checkpoint weights {path}: {exc.strerror or exc}") from None
+
+
+def weights_mismatch(found: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]],
+                     shown: int = 5) -> str:
+    """What differs between a file's tensors and a config's, at most ``shown`` names per kind; "" if nothing."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    wrong = [f"{k}: checkpoint {found[k]}, config expects {expected[k]}"
+             for k in sorted(set(found) & set(expected)) if tuple(found[k]) != tuple(expected[k])]
+
+    def listed(what: str, items: list[str]) -> str:
+        more = f"; and {len(items) - shown} more" if len(items) > shown else ""
+        return f"{len(items)} {what}: {'; '.join(items[:shown])}{more}"
+
+    return ". ".join(listed(what, items) for what, items in (
+        ("missing", missing), ("unexpected", unexpected), ("with another shape", wrong)) if items)
+
+
+def _check_buildable(config: ModelConfig, folder: Path) -> None:
+    """What only the libraries can answer: the text tower's activation must exist in transformers."""
+    from transformers.activations import ACT2FN
+
+    if config.text.act not in ACT2FN:
+        raise ValueError(f"checkpoint {folder / CONFIG_FILE}: model config text.act {config.text.act!r} is not "
+                         f"an activation transformers knows (e.g. quick_gelu, gelu)")
 
 
 def _folder_of(path: str | Path) -> Path:

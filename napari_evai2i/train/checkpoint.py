@@ -232,15 +232,14 @@ def checkpoint_to_resume(candidates: list[Path]) -> tuple[Path | None, list[str]
 def load_training_checkpoint(folder: Path, model: EVAModel, ema_module: torch.nn.Module,
                              optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
     """Restore weights, EMA, optimisers and RNG states; returns the saved state dict."""
-    from safetensors.torch import load_file
-
     from ..model import load_pretrained
+    from ..model.factory import read_weights
 
     loaded, _ = load_pretrained(folder, "cpu", with_discriminator=model.discriminator is not None)
     model.load_state_dict(loaded.state_dict())
-    ema_module.load_state_dict(load_file(str(folder / EMA_FILE)))
+    ema_module.load_state_dict(read_weights(folder / EMA_FILE))
     state = json.loads((folder / STATE_FILE).read_text())
-    tensors = load_file(str(folder / OPTIM_FILE))
+    tensors = read_weights(folder / OPTIM_FILE)
     for name, opt in optimizers.items():
         if name in state["optimizers"]:
             optimizer_from_flat(name, opt, tensors, state["optimizers"][name])
