@@ -7,6 +7,7 @@ folder's tags exactly as the volume reader (:mod:`._dicom_volume`) chooses its s
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,9 @@ __all__ = [
     "SeriesInfo",
     "dataset_to_tags",
     "has_dicm_preamble",
+    "library_detail",
     "list_dicom_series",
+    "read_dataset",
     "read_series_header",
     "select_series",
 ]
@@ -68,6 +71,116 @@ def has_dicm_preamble(path: str | os.PathLike[str]) -> bool:
     except OSError:
         return False
     return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def library_detail(exc: BaseException, path: str | os.PathLike[str] | None = None) -> str:
+    """A library's exception text, short and fit for users: first line, the path not repeated,
+    advice meant for programmers ("Use force=True ...") dropped."""
+    text = str(exc).strip() or type(exc).__name__
+    line = text.splitlines()[0].strip()
+    if path is not None:
+        for spelling in {str(path), repr(str(path)), f'"{path}"'}:
+            line = line.replace(f" from {spelling}", "").replace(f" {spelling}", "").replace(spelling, "")
+    for advice in (" Use force=True to force reading.", "Use force=True to force reading.", " - could the file be damaged?"):
+        line = line.replace(advice, "")
+    line = line.strip().rstrip(":").strip()
+    return line[:200] or type(exc).__name__
+
+
+def _encoding_syntax(ds: Dataset) -> str:
+    """The transfer syntax pydicom found a preamble-less file to be encoded in."""
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    implicit, little = getattr(ds, "original_encoding", (True, True))
+    if implicit:
+        return ImplicitVRLittleEndian
+    return ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+
+
+def read_dataset(path: str | os.PathLike[str], *, stop_before_pixels: bool = False) -> Dataset:
+    """``pydicom.dcmread`` whose every failure is one :class:`VolumeReadError` saying what is wrong.
+
+    A file without the 128-byte preamble (allowed for files that travelled over a network, and
+    written by some old tools) is read when it still parses as an image header. An unknown
+    transfer syntax is reported as such when pixels are read (a header alone still serves to
+    group a folder's files, so that the file is named when its series is decoded).
+    """
+    from pydicom.errors import InvalidDicomError
+    from pydicom.uid import UID
+
+    path = str(path)
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise VolumeReadError(f"{path}: cannot read file: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise VolumeReadError(f"{path}: empty file (0 bytes), not a DICOM image")
+    try:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+            _pass_on(caught, path)
+        except InvalidDicomError as exc:
+            ds = _read_without_preamble(path, stop_before_pixels)
+            if ds is None:
+                raise VolumeReadError(
+                    f"{path}: not a DICOM file (no 'DICM' marker at byte 128 and no DICOM image header "
+                    "without it); check that this is the image you meant; if it is a DICOM file "
+                    "without the standard preamble that still fails, rewrite it with a DICOM tool "
+                    "(e.g. `gdcmconv in.dcm out.dcm` or DCMTK's `dcmconv`) and open the result"
+                ) from exc
+    except VolumeReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for damaged files
+        raise VolumeReadError(
+            f"{path}: truncated or corrupt DICOM file; its header cannot be parsed ({library_detail(exc, path)})"
+        ) from exc
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if not stop_before_pixels and syntax is not None and not UID(str(syntax)).is_transfer_syntax:
+        raise VolumeReadError(
+            f"{path}: unknown transfer syntax {syntax} in the file meta header; its pixel data cannot "
+            "be decoded (the file is corrupt, or was written by a tool with a private syntax: "
+            "convert it to a standard one, e.g. `gdcmconv --raw`, on the machine that made it)"
+        )
+    return ds
+
+
+#: pydicom warns (and returns what it got) where a file ends early; that is an error here.
+_TRUNCATION_WARNINGS = ("End of file reached", "truncated")
+
+
+def _pass_on(caught: list[warnings.WarningMessage], path: str) -> None:
+    """Turn pydicom's "file ended early" warnings into the error they are; re-issue the rest."""
+    for item in caught:
+        text = str(item.message)
+        if any(marker in text for marker in _TRUNCATION_WARNINGS):
+            raise VolumeReadError(
+                f"{path}: truncated or corrupt DICOM file: it ends before its last element is complete "
+                f"({library_detail(item.message, path)})"
+            )
+    for item in caught:
+        warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+
+
+def _read_without_preamble(path: str, stop_before_pixels: bool) -> Dataset | None:
+    """The dataset of a preamble-less DICOM image file, or None when the file is not one."""
+    from pydicom.dataset import FileMetaDataset
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=True)
+        rows, columns = ds.get("Rows"), ds.get("Columns")
+        if rows is None or columns is None or ds.get("BitsAllocated") is None:
+            return None
+        if not stop_before_pixels and "PixelData" not in ds:
+            return None
+    except Exception:  # noqa: BLE001 - random bytes parse into anything; any failure means "not DICOM"
+        return None
+    if getattr(ds, "file_meta", None) is None:
+        ds.file_meta = FileMetaDataset()
+    if "TransferSyntaxUID" not in ds.file_meta:
+        ds.file_meta.TransferSyntaxUID = _encoding_syntax(ds)
+    return ds
 
 
 def _plain(value: Any) -> Any:
@@ -123,18 +236,25 @@ def _candidate_files(folder: Path) -> list[Path]:
     return [Path(e.path) for e in entries if not e.name.startswith(".") and e.is_file()]
 
 
-def _scan(folder: Path) -> dict[str, list[tuple[str, Dataset]]]:
-    """Headers of the DICOM image files directly inside ``folder``, grouped by series UID."""
+def _scan(folder: Path, unreadable: list[str] | None = None) -> dict[str, list[tuple[str, Dataset]]]:
+    """Headers of the DICOM image files directly inside ``folder``, grouped by series UID.
+
+    Files that start like DICOM but cannot be read are skipped; their messages go to
+    ``unreadable`` so that a folder of only such files is reported for what it is.
+    """
     groups: dict[str, list[tuple[str, Dataset]]] = {}
     seen: set[str] = set()
     for path in _candidate_files(folder):
         if not has_dicm_preamble(path):
             continue
         try:
-            header = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception:  # noqa: BLE001 - unreadable files are ignored like non-DICOM ones
+            header = read_dataset(path, stop_before_pixels=True)
+            rows, columns = header.get("Rows"), header.get("Columns")
+        except Exception as exc:  # noqa: BLE001 - unreadable files are skipped like non-DICOM ones
+            if unreadable is not None:
+                unreadable.append(str(exc) if isinstance(exc, VolumeReadError) else f"{path}: {library_detail(exc)}")
             continue
-        if header.get("Rows") is None or header.get("Columns") is None:
+        if rows is None or columns is None:
             continue  # DICOMDIR, structured reports, presentation states...
         instance = str(header.get("SOPInstanceUID", "") or "")
         if instance and instance in seen:
@@ -186,11 +306,23 @@ def select_series(
     one holding several series without ``series_uid`` (listing them) or an unknown uid.
     """
     path = Path(folder)
-    groups = _scan(path)
+    unreadable: list[str] = []
+    groups = _scan(path, unreadable)
     if not groups:
+        if unreadable:
+            raise VolumeReadError(
+                f"{path}: {len(unreadable)} file(s) start like DICOM but none can be read; the first: "
+                f"{unreadable[0]}"
+            )
         subfolders = [p.name for p in path.iterdir() if p.is_dir()] if path.is_dir() else []
         hint = f" (it has sub-folders: {', '.join(sorted(subfolders)[:5])}; open one of them)" if subfolders else ""
         raise VolumeReadError(f"{path}: no DICOM image files in this folder{hint}")
+    if unreadable:
+        warnings.warn(
+            f"{path}: skipped {len(unreadable)} unreadable DICOM file(s); the first: {unreadable[0]}",
+            UserWarning,
+            stacklevel=3,
+        )
     if series_uid is None:
         if len(groups) > 1:
             listing = "\n".join(

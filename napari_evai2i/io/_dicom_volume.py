@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset
 
-from ._dicom import dataset_to_tags, select_series
+from ._dicom import dataset_to_tags, library_detail, read_dataset, select_series
+from ._quiet import captured_native_stderr
 from .errors import VolumeReadError
 from .volume import Volume
 
@@ -176,33 +176,143 @@ def _real_world_of(ds: Dataset) -> tuple[float, float] | None:
     return None
 
 
-def _decode(ds: Dataset, path: str, *, allow_gdcm_rescaled: bool) -> tuple[np.ndarray, bool]:
-    """Decode pixel data; returns (array, already_rescaled)."""
-    if int(ds.get("SamplesPerPixel", 1) or 1) != 1:
-        raise VolumeReadError(f"{path}: colour DICOM images (SamplesPerPixel > 1) are not supported")
+def _int_tag(ds: Dataset, keyword: str, default: int | None = None) -> int | None:
+    """An integer element, or ``default`` when absent; malformed values are the file's fault."""
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return default
     try:
-        return np.asarray(ds.pixel_array), False
-    except Exception as exc:  # pydicom reports missing decoders and bad data in various types
+        return int(value)
+    except (TypeError, ValueError):
+        raise VolumeReadError(f"{ds.filename or 'DICOM file'}: {keyword} {value!r} is not an integer: the header "
+                              "is corrupt") from None
+
+
+def _pixel_description(ds: Dataset, path: str) -> tuple[int, int, int, int]:
+    """(rows, columns, frames, bits allocated), refused where no image can have them."""
+    rows, columns = _int_tag(ds, "Rows", 0), _int_tag(ds, "Columns", 0)
+    frames = _int_tag(ds, "NumberOfFrames", 1) or 1
+    bits = _int_tag(ds, "BitsAllocated", None)
+    stored = _int_tag(ds, "BitsStored", bits)
+    if not rows or not columns or rows < 0 or columns < 0 or frames < 0:
+        raise VolumeReadError(f"{path}: image header declares {rows} rows x {columns} columns x {frames} frames; "
+                              "the file is corrupt")
+    if bits not in (1, 8, 16, 32, 64):
+        raise VolumeReadError(f"{path}: BitsAllocated is {bits}; a DICOM image has 1, 8, 16, 32 or 64: the "
+                              "header is corrupt")
+    if stored is None or not 1 <= stored <= bits:
+        raise VolumeReadError(f"{path}: BitsStored {stored} does not fit BitsAllocated {bits}: the header is corrupt")
+    if _int_tag(ds, "PixelRepresentation", 0) not in (0, 1):
+        raise VolumeReadError(f"{path}: PixelRepresentation {ds.get('PixelRepresentation')!r} is neither 0 "
+                              "(unsigned) nor 1 (signed): the header is corrupt")
+    return rows, columns, frames, bits
+
+
+def _is_encapsulated(ds: Dataset) -> bool:
+    element = ds["PixelData"]
+    value = element.value
+    return bool(getattr(element, "is_undefined_length", False)) or (
+        isinstance(value, (bytes, bytearray)) and value[:4] == b"\xfe\xff\x00\xe0"
+    )
+
+
+def _check_pixel_bytes(ds: Dataset, path: str, syntax: Any, description: tuple[int, int, int, int]) -> None:
+    """Refuse pixel data whose form contradicts the declared transfer syntax or image size."""
+    if "PixelData" not in ds:
+        return  # float pixel data: pydicom checks it
+    rows, columns, frames, bits = description
+    encapsulated = _is_encapsulated(ds)
+    if syntax.is_compressed and not encapsulated:
+        raise VolumeReadError(
+            f"{path}: the transfer syntax says {syntax.name} (compressed) but the pixel data are stored "
+            "uncompressed (not encapsulated); the file was written wrongly: ask for it to be exported "
+            "again, or fix its TransferSyntaxUID with a DICOM tool"
+        )
+    if syntax.is_compressed:
+        return
+    if encapsulated:
+        raise VolumeReadError(
+            f"{path}: the transfer syntax says {syntax.name} (uncompressed) but the pixel data are "
+            "encapsulated (compressed); the file's TransferSyntaxUID is wrong"
+        )
+    voxels = rows * columns * frames
+    needed = (voxels + 7) // 8 if bits == 1 else voxels * bits // 8
+    held = len(ds.PixelData)
+    if held < needed:
+        raise VolumeReadError(
+            f"{path}: pixel data holds {held} bytes but the header's {rows} x {columns} x {frames} frame(s) at "
+            f"{bits} bits need {needed}: the file is truncated, or its Rows/Columns/BitsAllocated/"
+            "NumberOfFrames are wrong"
+        )
+
+
+def _decode(ds: Dataset, path: str, *, allow_gdcm_rescaled: bool) -> tuple[np.ndarray, bool]:
+    """Decode pixel data; returns (array, already_rescaled).
+
+    pydicom first (native, RLE, deflate, and JPEG/JPEG 2000 through Pillow); where it has no
+    decoder or fails on a compressed syntax, GDCM inside SimpleITK (JPEG lossless, JPEG-LS,
+    12-bit JPEG). Both libraries' console output is captured, never shown.
+    """
+    from pydicom.uid import UID
+
+    if _int_tag(ds, "SamplesPerPixel", 1) != 1:
+        raise VolumeReadError(f"{path}: colour DICOM images (SamplesPerPixel > 1) are not supported")
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if syntax is None:
+        raise VolumeReadError(f"{path}: no TransferSyntaxUID in the file meta header; the pixel data cannot be "
+                              "interpreted (the file is corrupt)")
+    syntax = UID(str(syntax))
+    if not syntax.is_transfer_syntax:
+        raise VolumeReadError(f"{path}: unknown transfer syntax {syntax}; its pixel data cannot be decoded")
+    description = _pixel_description(ds, path)
+    _check_pixel_bytes(ds, path, syntax, description)
+    try:
+        with captured_native_stderr():
+            return np.asarray(ds.pixel_array), False
+    except Exception as exc:  # noqa: BLE001 - pydicom reports missing decoders and bad data in various types
         pydicom_error = exc
-    transfer_syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    if transfer_syntax is None or not transfer_syntax.is_compressed:
-        raise VolumeReadError(f"{path}: cannot decode pixel data: {pydicom_error}") from pydicom_error
+    if not syntax.is_compressed:
+        raise VolumeReadError(
+            f"{path}: pixel data cannot be decoded as {syntax.name}: {library_detail(pydicom_error, path)}"
+        ) from pydicom_error
     import SimpleITK as sitk  # GDCM inside SimpleITK decodes JPEG-LS and friends
 
     try:
-        array = sitk.GetArrayFromImage(sitk.ReadImage(str(path)))
+        with captured_native_stderr() as console:
+            array = sitk.GetArrayFromImage(sitk.ReadImage(str(path)))
     except RuntimeError as exc:
+        gdcm = (console.lines or [library_detail(exc)])[-1][:150]
         raise VolumeReadError(
-            f"{path}: cannot decode {transfer_syntax.name} pixel data (pydicom: {pydicom_error}; "
-            f"GDCM: {str(exc).strip().splitlines()[-1]})"
+            f"{path}: pixel data cannot be decoded as {syntax.name} ({syntax}): the data are corrupt or do "
+            f"not match the declared transfer syntax (pydicom: {_short_pydicom(pydicom_error)}; GDCM: {gdcm})"
         ) from exc
     # GDCM applies a top-level rescale itself; anything else would be applied twice.
     if not allow_gdcm_rescaled:
         raise VolumeReadError(
-            f"{path}: {transfer_syntax.name} pixel data with a per-frame rescale needs a pydicom "
+            f"{path}: {syntax.name} pixel data with a per-frame rescale needs a pydicom "
             "decoder plugin (pylibjpeg or python-gdcm)"
         )
     return array, _rescale_of(ds) not in (None, (1.0, 0.0))
+
+
+def _short_pydicom(exc: BaseException) -> str:
+    """pydicom's decode failure in one short clause (its plugin lists run over several lines)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if len(lines) > 1 and "plugins" in lines[0]:
+        return "; ".join(lines[1:3])[:200]
+    return library_detail(exc)
+
+
+def _single_frame(array: np.ndarray, path: str, rows: int, columns: int) -> np.ndarray:
+    """The one (rows, columns) frame of a single-frame file; GDCM returns it as (1, rows, columns)."""
+    if array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
+    if array.shape != (rows, columns):
+        raise VolumeReadError(
+            f"{path}: decoded pixel data has shape {array.shape} but the header declares {rows} x {columns}; "
+            "the compressed data do not match the image header"
+        )
+    return array
 
 
 def _apply_rescales(frames: list[np.ndarray], rescales: list[tuple[float, float] | None]) -> np.ndarray:
@@ -229,7 +339,7 @@ def read_dicom_folder(folder: str | os.PathLike[str], series_uid: str | None = N
     path = Path(folder)
     series_uid, members = select_series(path, series_uid)
     where = f"{path} (series {series_uid})"
-    multi_frame = [p for p, header in members if int(header.get("NumberOfFrames", 1) or 1) > 1]
+    multi_frame = [p for p, header in members if (_int_tag(header, "NumberOfFrames", 1) or 1) > 1]
     if multi_frame:
         if len(members) == 1:
             return read_dicom_file(multi_frame[0], source_path=str(path))
@@ -243,13 +353,17 @@ def read_dicom_folder(folder: str | os.PathLike[str], series_uid: str | None = N
 def read_dicom_file(path: str | os.PathLike[str], *, source_path: str | None = None) -> Volume:
     """One DICOM file: a single slice, or every frame of a multi-frame (Enhanced) image."""
     path = str(path)
-    try:
-        ds = pydicom.dcmread(path)
-    except Exception as exc:  # noqa: BLE001 - pydicom raises several types for bad files
-        raise VolumeReadError(f"{path}: not a readable DICOM file: {exc}") from exc
-    if ds.get("Rows") is None or ds.get("Columns") is None or "PixelData" not in ds:
-        raise VolumeReadError(f"{path}: DICOM file holds no image (no Rows/Columns/PixelData)")
-    if int(ds.get("NumberOfFrames", 1) or 1) > 1:
+    ds = read_dataset(path)
+    if ds.get("Rows") is None or ds.get("Columns") is None:
+        kind = ds.get("SOPClassUID")
+        kind = f" ({kind.name})" if kind is not None and getattr(kind, "name", "") else ""
+        raise VolumeReadError(f"{path}: DICOM file holds no image{kind}: it has no Rows/Columns")
+    if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+        raise VolumeReadError(
+            f"{path}: DICOM header declares a {ds.get('Rows')} x {ds.get('Columns')} image but the file has no "
+            "pixel data: it is truncated, or the pixels were stripped"
+        )
+    if (_int_tag(ds, "NumberOfFrames", 1) or 1) > 1:
         return _read_multiframe(path, ds, source_path=source_path or path)
     return _read_classic(path, [(path, ds)], source_path=source_path or path, datasets={path: ds})
 
@@ -263,13 +377,15 @@ def _read_classic(
 ) -> Volume:
     labels = [os.path.basename(p) for p, _ in members]
     headers = [h for _, h in members]
-    sizes = {(int(h.Rows), int(h.Columns)) for h in headers}
+    shapes = [(_int_tag(h, "Rows", 0), _int_tag(h, "Columns", 0)) for h in headers]
+    sizes = set(shapes)
     if len(sizes) > 1:
         by_size = {}
-        for label, h in zip(labels, headers, strict=True):
-            by_size.setdefault((int(h.Rows), int(h.Columns)), label)
+        for label, shape in zip(labels, shapes, strict=True):
+            by_size.setdefault(shape, label)
         detail = ", ".join(f"{r}x{c} in {name}" for (r, c), name in by_size.items())
         raise VolumeReadError(f"{where}: inconsistent slice sizes: {detail}")
+    rows, columns = shapes[0]
 
     orientation, spacing, positions = _common_plane(
         where, "slices", labels,
@@ -302,14 +418,13 @@ def _read_classic(
         file_path = members[index][0]
         ds = (datasets or {}).get(file_path)
         if ds is None:
-            try:
-                ds = pydicom.dcmread(file_path)
-            except Exception as exc:  # noqa: BLE001
-                raise VolumeReadError(f"{file_path}: not a readable DICOM file: {exc}") from exc
+            ds = read_dataset(file_path)
+            if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+                raise VolumeReadError(f"{file_path}: no pixel data: the file is truncated, or the pixels were stripped")
+        if (_int_tag(ds, "NumberOfFrames", 1) or 1) > 1:
+            raise VolumeReadError(f"{file_path}: multi-frame file inside a single-frame series; open it on its own")
         array, already_rescaled = _decode(ds, file_path, allow_gdcm_rescaled=True)
-        if array.ndim != 2:
-            raise VolumeReadError(f"{file_path}: expected one 2-D frame, got pixel array of shape {array.shape}")
-        frames.append(array)
+        frames.append(_single_frame(array, file_path, rows, columns))
         rescales.append(None if already_rescaled else _rescale_of(ds) or _real_world_of(ds))
         if reference is None:
             reference = ds
@@ -388,7 +503,7 @@ def _per_frame(ds: Dataset, n: int, sequence: str, keyword: str, count: int) -> 
 
 
 def _read_multiframe(path: str, ds: Dataset, *, source_path: str) -> Volume:
-    n = int(ds.NumberOfFrames)
+    n = _int_tag(ds, "NumberOfFrames", 1) or 1
     labels = [f"frame {i + 1}" for i in range(n)]
 
     orientation, spacing, positions = _common_plane(
@@ -410,8 +525,12 @@ def _read_multiframe(path: str, ds: Dataset, *, source_path: str) -> Volume:
     rescales = [_rescale_of(_functional_item(ds, f, "PixelValueTransformationSequence")) or _rescale_of(ds) for f in range(n)]
     identity = all(r is None or r == (1.0, 0.0) for r in rescales)
     array, already_rescaled = _decode(ds, path, allow_gdcm_rescaled=identity)
-    if array.shape[0] != n or array.ndim != 3:
-        raise VolumeReadError(f"{path}: NumberOfFrames is {n} but the pixel data has shape {array.shape}")
+    rows, columns = _int_tag(ds, "Rows", 0), _int_tag(ds, "Columns", 0)
+    if array.shape != (n, rows, columns):
+        raise VolumeReadError(
+            f"{path}: the header declares {n} frames of {rows} x {columns} but the pixel data decode to shape "
+            f"{array.shape}"
+        )
     frames = [array[i] for i in geometry.order]
     data = _apply_rescales(frames, [rescales[i] for i in geometry.order] if not already_rescaled else [None] * n)
     return _volume(data, geometry, ds, source_path)

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._dicom import SeriesInfo, has_dicm_preamble, list_dicom_series
+from ._dicom import SeriesInfo, has_dicm_preamble, library_detail, list_dicom_series
 from ._dicom_volume import read_dicom_file, read_dicom_folder
+from ._quiet import captured_native_stderr
+from ._size import check_declared_size
 from .errors import VolumeReadError
 from .volume import Volume
 
@@ -95,31 +97,94 @@ def read_volume(path: str | os.PathLike[str], *, series_uid: str | None = None) 
     return volume
 
 
+#: Bytes of a NIfTI-1 header; a shorter file cannot be one.
+_NIFTI1_HEADER_BYTES = 348
+
+
+def _complex_message(path: Path, dtype: object) -> str:
+    return (
+        f"{path}: complex-valued image ({dtype}); napari-evai2i translates real (magnitude) images only, "
+        "and casting would silently drop the imaginary part: save the magnitude and open that "
+        "(e.g. nibabel: nib.save(nib.Nifti1Image(np.abs(img.get_fdata(dtype=np.complex64)), img.affine), "
+        "'magnitude.nii.gz'), or FSL: fslcomplex -realabs in.nii.gz magnitude.nii.gz)"
+    )
+
+
+def _nifti_load_error(path: Path, exc: Exception) -> VolumeReadError:
+    """nibabel's load failure as what happened to this file and what to do."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = None
+    text = str(exc)
+    gzipped = path.name.lower().endswith(".gz")
+    if size == 0:
+        return VolumeReadError(f"{path}: empty file (0 bytes), not a NIfTI image")
+    if gzipped and "not a gzip file" in text:
+        return VolumeReadError(
+            f"{path}: named .nii.gz but not gzip-compressed; if it is a plain NIfTI file, rename it to .nii"
+        )
+    if gzipped and isinstance(exc, (EOFError, OSError)) or "zlib" in text.lower() or "compressed file ended" in text:
+        return VolumeReadError(f"{path}: truncated or corrupt gzip-compressed NIfTI file ({library_detail(exc, path)})")
+    if size is not None and not gzipped and size < _NIFTI1_HEADER_BYTES:
+        return VolumeReadError(
+            f"{path}: {size} bytes, too short for a NIfTI header ({_NIFTI1_HEADER_BYTES} bytes): truncated, "
+            "or not a NIfTI file"
+        )
+    if "Cannot work out file type" in text:
+        return VolumeReadError(
+            f"{path}: not a NIfTI file (no valid NIfTI-1 or NIfTI-2 header); check that this is the image you meant"
+        )
+    return VolumeReadError(f"{path}: unreadable NIfTI header: {library_detail(exc, path)}")
+
+
 def _read_nifti(path: Path) -> Volume:
     import nibabel as nib
 
     try:
         image = nib.load(str(path), mmap=False)  # no file-backed arrays
-        data = np.asanyarray(image.dataobj)
+        header = image.header
+        shape = tuple(int(n) for n in header.get_data_shape())
+        dtype = np.dtype(header.get_data_dtype())
+        offset = int(getattr(image.dataobj, "offset", header.get_data_offset()))  # where reading starts
     except Exception as exc:  # noqa: BLE001 - nibabel raises many types for bad files
-        raise VolumeReadError(f"{path}: not a readable NIfTI file: {exc}") from exc
-    if data.dtype.fields is not None:
-        raise VolumeReadError(f"{path}: RGB/structured NIfTI data ({data.dtype}) is not supported")
-    if data.ndim == 4 and data.shape[3] == 1:
-        data = data[..., 0]
-    elif data.ndim == 2:
-        data = data[..., np.newaxis]
-    if data.ndim != 3:
+        raise _nifti_load_error(path, exc) from exc
+    if dtype.kind == "c":
+        raise VolumeReadError(_complex_message(path, dtype))
+    if dtype.fields is not None:
+        raise VolumeReadError(f"{path}: RGB/structured NIfTI data ({dtype}) is not supported")
+    if len(shape) == 4 and shape[3] == 1:
+        shape = shape[:3]
+    elif len(shape) == 2:
+        shape = shape + (1,)
+    if len(shape) != 3:
         raise VolumeReadError(
-            f"{path}: {data.ndim}-D NIfTI with shape {data.shape}; only 3-D volumes (or 4-D with "
-            "one volume) are supported - extract one volume first"
+            f"{path}: {len(shape)}-D NIfTI with shape {shape}; only 3-D volumes (or 4-D with "
+            "one volume) are supported - extract one volume first (e.g. fslroi in.nii.gz vol0.nii.gz 0 1)"
         )
+    if min(shape) < 1:
+        raise VolumeReadError(f"{path}: header declares an empty image (shape {shape}): corrupt header")
+    in_file = None if path.name.lower().endswith(".gz") else path.stat().st_size - offset
+    check_declared_size(path, shape, dtype, data_bytes_in_file=in_file, kind="NIfTI")
+    try:
+        data = np.asanyarray(image.dataobj)
+    except Exception as exc:  # noqa: BLE001 - short data, bad gzip stream, bad scaling...
+        text = str(exc)
+        if "Expected" in text and "bytes" in text or isinstance(exc, EOFError) or "zlib" in text.lower():
+            raise VolumeReadError(
+                f"{path}: truncated or corrupt NIfTI file: the voxel data end early ({library_detail(exc, path)})"
+            ) from exc
+        raise VolumeReadError(f"{path}: NIfTI voxel data cannot be read: {library_detail(exc, path)}") from exc
+    data = data.reshape(data.shape[:3] if data.ndim == 4 else data.shape + (1,) * (3 - data.ndim))
     array = np.ascontiguousarray(data.transpose(2, 1, 0))
-    candidates = [image.affine]
-    qform = image.get_qform()
+    errors = []
+    try:
+        candidates = [image.affine]
+        qform = image.get_qform()
+    except Exception as exc:  # noqa: BLE001 - garbage quaternions, NaN scales
+        raise VolumeReadError(f"{path}: unusable NIfTI affine: {library_detail(exc, path)}") from exc
     if qform is not None:
         candidates.append(qform)
-    errors = []
     for affine in candidates:
         try:
             return Volume.from_ras_affine(array, affine, source_path=str(path))
@@ -128,19 +193,117 @@ def _read_nifti(path: Path) -> Volume:
     raise VolumeReadError(f"{path}: unusable NIfTI affine: {'; '.join(errors)}")
 
 
+#: SimpleITK pixel types as numpy types (vector types count their components separately).
+def _itk_dtype(pixel_id: int) -> np.dtype | None:
+    import SimpleITK as sitk
+
+    table = {
+        sitk.sitkUInt8: np.uint8, sitk.sitkInt8: np.int8, sitk.sitkUInt16: np.uint16, sitk.sitkInt16: np.int16,
+        sitk.sitkUInt32: np.uint32, sitk.sitkInt32: np.int32, sitk.sitkUInt64: np.uint64, sitk.sitkInt64: np.int64,
+        sitk.sitkFloat32: np.float32, sitk.sitkFloat64: np.float64,
+        sitk.sitkComplexFloat32: np.complex64, sitk.sitkComplexFloat64: np.complex128,
+        sitk.sitkVectorUInt8: np.uint8, sitk.sitkVectorInt8: np.int8, sitk.sitkVectorUInt16: np.uint16,
+        sitk.sitkVectorInt16: np.int16, sitk.sitkVectorUInt32: np.uint32, sitk.sitkVectorInt32: np.int32,
+        sitk.sitkVectorFloat32: np.float32, sitk.sitkVectorFloat64: np.float64,
+    }
+    found = table.get(pixel_id)
+    return np.dtype(found) if found is not None else None
+
+
+def _text_header(path: Path, separator: str, data_key: str) -> tuple[dict[str, str], int] | None:
+    """Keys and the byte where data begin, of a MetaImage (``key = value`` up to ElementDataFile)
+    or NRRD (``key: value`` up to a blank line) header; None when it cannot be found."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return None
+    fields: dict[str, str] = {}
+    position = 0
+    for raw in head.splitlines(keepends=True):
+        position += len(raw)
+        line = raw.decode("latin-1").strip()
+        if separator == ":" and not line:
+            return fields, position
+        key, sep, value = line.partition(separator)
+        if sep:
+            fields[key.strip().lower()] = value.strip()
+            if key.strip().lower() == data_key:
+                return fields, position
+    return None
+
+
+def _itk_data_bytes(path: Path, extension: str) -> int | None:
+    """Bytes of uncompressed voxel data a MetaImage/NRRD file holds, None when not knowable cheaply."""
+    if extension in (".mha", ".mhd"):
+        found = _text_header(path, "=", "elementdatafile")
+        if found is None:
+            return None
+        fields, end = found
+        if fields.get("compresseddata", "false").lower() == "true":
+            return None
+        where = fields.get("elementdatafile", "")
+        if where.upper() == "LOCAL":
+            return path.stat().st_size - end
+        data = path.parent / where
+        return data.stat().st_size if data.is_file() else None
+    if extension == ".nrrd":
+        found = _text_header(path, ":", "")
+        if found is None:
+            return None
+        fields, end = found
+        if fields.get("encoding", "").lower() != "raw" or "data file" in fields or "datafile" in fields:
+            return None
+        return path.stat().st_size - end
+    return None
+
+
+def _itk_failure(path: Path, extension: str, console: list[str], exc: Exception) -> VolumeReadError:
+    kind = "MetaImage" if extension in (".mha", ".mhd") else "NRRD"
+    text = str(exc)
+    if "Unable to determine ImageIO reader" in text:
+        return VolumeReadError(
+            f"{path}: not a {kind} file (no {kind} header ITK can read); check that this is the image you meant"
+        )
+    # ITK's own console lines hold the cause; else the last line of the exception (the first
+    # is a source file location). "No such file or directory" is a stale errno, not the cause.
+    lines = console or [line.strip() for line in text.splitlines() if line.strip()][-1:]
+    lines = [line.removeprefix("[nrrd] ") for line in lines if "No such file or directory" not in line]
+    detail = f" (ITK: {' '.join(lines)[:240]})" if lines else ""
+    return VolumeReadError(f"{path}: truncated or corrupt {kind} file{detail}")
+
+
 def _read_itk(path: Path) -> Volume:
     import SimpleITK as sitk
 
+    extension = file_extension(path)
+    if path.stat().st_size == 0:
+        raise VolumeReadError(f"{path}: empty file (0 bytes), not an image")
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
     try:
-        image = sitk.ReadImage(str(path))
+        with captured_native_stderr() as console:
+            reader.ReadImageInformation()
     except RuntimeError as exc:
-        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
-        raise VolumeReadError(f"{path}: SimpleITK cannot read this file: {detail}") from exc
-    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise _itk_failure(path, extension, console.lines, exc) from exc
+    size = tuple(int(n) for n in reader.GetSize())
+    dtype = _itk_dtype(reader.GetPixelID())
+    components = int(reader.GetNumberOfComponents())
+    if dtype is not None and dtype.kind == "c":
+        raise VolumeReadError(_complex_message(path, dtype))
+    if components != 1:
         raise VolumeReadError(
-            f"{path}: {image.GetNumberOfComponentsPerPixel()} components per voxel; only scalar "
-            "images are supported"
+            f"{path}: {components} components per voxel (a vector, colour, or complex image stored as "
+            "channels); only scalar images are supported: save one channel, or the magnitude, and open that"
         )
+    if dtype is not None and min(size) >= 1:
+        check_declared_size(path, size, dtype, data_bytes_in_file=_itk_data_bytes(path, extension),
+                            kind="MetaImage" if extension in (".mha", ".mhd") else "NRRD")
+    try:
+        with captured_native_stderr() as console:
+            image = reader.Execute()
+    except RuntimeError as exc:
+        raise _itk_failure(path, extension, console.lines, exc) from exc
     size = image.GetSize()
     if image.GetDimension() == 4 and size[3] == 1:
         image = sitk.Extract(image, [size[0], size[1], size[2], 0], [0, 0, 0, 0])

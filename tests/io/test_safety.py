@@ -113,7 +113,7 @@ def test_read_errors_name_the_path_and_the_problem(tmp_path):
     with pytest.raises(VolumeReadError, match=r"empty: no DICOM image files"):
         read_volume(tmp_path / "empty")
     (tmp_path / "broken.nii").write_bytes(b"\0" * 400)
-    with pytest.raises(VolumeReadError, match=r"broken\.nii: not a readable NIfTI"):
+    with pytest.raises(VolumeReadError, match=r"broken\.nii: not a NIfTI file"):
         read_volume(tmp_path / "broken.nii")
     assert issubclass(VolumeReadError, ValueError)
 
