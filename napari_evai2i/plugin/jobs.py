@@ -8,13 +8,23 @@ writer use; the engine never changes the shared model, so workers need no lock a
 preview may run while a volume renders. The widgets wrap these in ``thread_worker`` and
 only touch layers in the main-thread callbacks; tests and scripts can drain them directly.
 Stopping the iteration (a worker's ``quit()``) cancels at the next batch.
+
+A lazy source (a dask array, as napari opens big volumes) stays lazy on the main thread:
+the job reads it into memory block by block, with progress and cancel between blocks,
+after :func:`memory_needed` has said it fits. Warnings the engine raises in the job are
+written to stderr and yielded as :class:`EngineWarning`, so the widget can show them.
 """
 
 from __future__ import annotations
 
+import math
+import sys
+import threading
 import time
-from collections.abc import Generator
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +39,8 @@ from .torch_guard import engine_module
 class JobRequest:
     """A widget's job: a snapshot of the layer's data and what to do with it, taken on the main thread."""
 
-    source: np.ndarray                  #: snapshot of the source layer's data, 2-D or 3-D
+    #: the source layer's data, 2-D or 3-D: a numpy array, or a lazy one (dask) the job reads
+    source: Any
     target: Target
     model: str                          #: built-in model name or checkpoint folder
     device: str = "auto"
@@ -74,6 +85,114 @@ class JobRequest:
         """Batches over every pass: one :class:`TranslationStep` each."""
         batch = max(1, self.batch_size)
         return sum(-(-self.volume.shape[p.axis] // batch) for p in self.passes())
+
+
+def is_lazy(array: Any) -> bool:
+    """True for layer data that is not in memory yet (dask, zarr...): reading it costs time and memory."""
+    return not isinstance(array, np.ndarray)
+
+
+#: Block size, in bytes, for lazy sources that have no chunks of their own.
+SLAB_BYTES = 64 * 2**20
+
+
+def _blocks(array: Any) -> list[tuple[slice, ...]]:
+    """Where each block of ``array`` lies: dask's chunks, else slabs of about SLAB_BYTES along axis 0."""
+    chunks = getattr(array, "chunks", None)
+    if isinstance(chunks, tuple) and chunks and all(isinstance(c, tuple) for c in chunks):
+        edges = [np.cumsum((0,) + tuple(c)) for c in chunks]
+        return [tuple(slice(int(e[i]), int(e[i + 1])) for e, i in zip(edges, index))
+                for index in np.ndindex(*(len(c) for c in chunks))]
+    shape = tuple(array.shape)
+    per_slice = max(1, math.prod(shape[1:]) * np.dtype(array.dtype).itemsize)
+    step = max(1, SLAB_BYTES // per_slice)
+    return [(slice(start, min(start + step, shape[0])),) for start in range(0, shape[0], step)]
+
+
+def block_count(array: Any) -> int:
+    return len(_blocks(array)) if is_lazy(array) else 0
+
+
+def read_blocks(array: Any) -> Generator["BlockRead", None, np.ndarray]:
+    """Read a lazy array into one preallocated numpy array, one block at a time (a yield after
+    each, so a job can show progress and stop between blocks); never more than one block is
+    computed at once. Dask computes each block in this thread (synchronous scheduler): no
+    thread pool of its own outlives the job."""
+    out = np.empty(tuple(array.shape), dtype=np.dtype(array.dtype))
+    blocks = _blocks(array)
+    for i, where in enumerate(blocks):
+        part = array[where]
+        if hasattr(part, "compute"):
+            part = part.compute(scheduler="synchronous")
+        out[where] = np.asarray(part)
+        yield BlockRead(i + 1, len(blocks))
+    return out
+
+
+@dataclass(frozen=True)
+class MemoryNeed:
+    """What a translation needs in host memory, known from shapes before anything is allocated."""
+
+    read: int          #: bytes of lazy inputs (dask source, reference) read whole into memory
+    working: int       #: the engine's estimate of its peak (engine.memory), less the model's batch
+    parts: str         #: the engine's breakdown, for messages
+    available: int     #: host memory available now
+
+    @property
+    def total(self) -> int:
+        return self.read + self.working
+
+    @property
+    def fits(self) -> bool:
+        from ..engine.memory import USABLE_SHARE
+
+        return self.total <= USABLE_SHARE * self.available
+
+
+def memory_needed(request: JobRequest, available: int | None = None) -> MemoryNeed:
+    """Host memory ``request`` needs: the engine's own estimate (engine.memory, torch-free; the
+    model's batch working set is left to the engine's check once the model is loaded), plus
+    lazy inputs read whole in their own dtype (the intensity scale and the other planes need
+    every voxel). ``available``: bytes free (measured when None)."""
+    from ..engine.memory import available_host_memory, estimate_translation_memory
+
+    passes = request.passes()
+    estimate = estimate_translation_memory(
+        tuple(request.volume.shape), axes_kept=len({p.axis for p in passes if p.wording is None and
+                                                    p.mirror_axis is None}),
+        passes_axes=[p.axis for p in passes], uncertainty=bool(request.uncertainty_passes),
+        input_copy=bool(np.issubdtype(np.dtype(request.source.dtype), np.floating)), batch=request.batch_size,
+        chunk_of=lambda h, w: 1, activation_elements=lambda h, w: 0, weights_bytes=0, device_type="cpu")
+    read = sum(math.prod(a.shape) * np.dtype(a.dtype).itemsize
+               for a in (request.source, request.reference) if a is not None and is_lazy(a))
+    return MemoryNeed(read, estimate.host, estimate.describe_host(),
+                      available_host_memory() if available is None else int(available))
+
+
+def format_bytes(count: float) -> str:
+    """1536 -> "1.5 KiB": sizes in messages."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if count < 1024:
+            return f"{count:.0f} bytes" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} TiB"
+
+
+@dataclass(frozen=True)
+class BlockRead:
+    """``done`` of ``total`` blocks of a lazy source (or reference) are in memory."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class EngineWarning:
+    """A warning raised while the job ran (model loading, the engine): shown by the widget,
+    already written to stderr."""
+
+    text: str
+    category: str
 
 
 @dataclass(frozen=True)
@@ -138,7 +257,8 @@ def _pipeline(request: JobRequest, target: Target | None = None):
 
     VolumeTranslation = engine_module("engine.pipeline").VolumeTranslation
 
-    volume = Volume(request.volume, spacing=request.spacing, tags=dict(request.tags))
+    array = request.volume
+    volume = Volume(np.asarray(array) if is_lazy(array) else array, spacing=request.spacing, tags=dict(request.tags))
     return VolumeTranslation(volume, _engine_request(request, target))
 
 
@@ -152,10 +272,79 @@ def _preview(job, request: JobRequest, index: int) -> SlicePreview:
                         {**job.provenance, "preview_slice": index}, job.derived_tags())
 
 
+@contextmanager
+def _warnings_of_this_thread(sink: list) -> Iterator[None]:
+    """Collect the warnings raised in this thread into ``sink`` (every one: no once-per-place
+    registry hides a repeat in a later job); other threads' warnings go where they went."""
+    me = threading.get_ident()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        previous = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if threading.get_ident() == me:
+                sink.append(warnings.WarningMessage(message, category, filename, lineno, file, line))
+            else:
+                previous(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
+def forwarding_warnings(job: Generator[Any, None, Any]) -> Generator[Any, None, Any]:
+    """Run ``job`` step by step, writing each distinct warning it raises to stderr (as Python
+    would) and yielding it as :class:`EngineWarning` before the step's own event."""
+    seen: set[tuple[str, str]] = set()
+    while True:
+        caught: list[warnings.WarningMessage] = []
+        finished = None
+        with _warnings_of_this_thread(caught):
+            try:
+                event = next(job)
+            except StopIteration as stop:
+                finished = stop
+        for w in caught:
+            key = (w.category.__name__, str(w.message))
+            if key in seen:
+                continue
+            seen.add(key)
+            sys.stderr.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line))
+            yield EngineWarning(str(w.message), w.category.__name__)
+        if finished is not None:
+            return finished.value
+        yield event
+
+
 def translate_volume(request: JobRequest) -> Generator[Any, None, TranslationOutcome]:
-    """Load the model, translate the preview slice, then the whole volume batch by batch (every
-    pass); with ``tag_effects``, then measure each tag's effect on the preview slice."""
+    """Read a lazy source block by block, load the model, translate the preview slice, then the
+    whole volume batch by batch (every pass); with ``tag_effects``, then measure each tag's effect
+    on the preview slice. Warnings come out as :class:`EngineWarning` events (and on stderr)."""
+    return (yield from forwarding_warnings(_translate_volume(request)))
+
+
+def _read_lazy_inputs(request: JobRequest) -> Generator[BlockRead, None, JobRequest]:
+    """``request`` with its lazy source and reference read into memory (one count over both)."""
+    lazy = [a for a in (request.source, request.reference) if a is not None and is_lazy(a)]
+    total, done, arrays = sum(block_count(a) for a in lazy), 0, {}
+    for name in ("source", "reference"):
+        array = getattr(request, name)
+        if array is None or not is_lazy(array):
+            continue
+        reader = read_blocks(array)
+        while True:
+            try:
+                next(reader)
+            except StopIteration as finished:
+                arrays[name] = finished.value
+                break
+            done += 1
+            yield BlockRead(done, total)
+    return replace(request, **arrays) if arrays else request
+
+
+def _translate_volume(request: JobRequest) -> Generator[Any, None, TranslationOutcome]:
     started = time.perf_counter()
+    request = yield from _read_lazy_inputs(request)
     job = _pipeline(request)
     from ..engine.metrics import difference_map, symmetric_limits    # torch is loaded by now
     yield ModelReady(job.translator.label, str(job.translator.device))

@@ -89,15 +89,38 @@ def test_run_translates_preview_first_then_volume(slab_viewer, translate_widget,
     assert "PSNR:" in widget.metrics.value
 
 
-def test_bf16_choice_reaches_the_result_and_its_provenance(slab_viewer, translate_widget, qtbot):
+def offered(combo):
+    return [combo.native.itemText(i) for i in range(combo.native.count())]
+
+
+def test_bf16_is_offered_only_where_it_runs_natively(slab_viewer, translate_widget, qtbot):
+    """bf16 on a CPU without native bf16 (AVX2 only, like ours) would be emulated about 12x
+    slower than fp32: for that CPU the device box's choices leave it out, and say why."""
+    from napari_evai2i.engine.translator import native_bf16_on_cpu
+    from napari_evai2i.plugin.widgets.model_picker import precision_choices
+
     widget = translate_widget
-    assert widget.model.precision.value == "auto"
+    picker = widget.model
+    assert picker.precision.value == "auto"
+    assert precision_choices("cuda") == ["auto", "fp32", "bf16"]        # a GPU always has it
+    native = native_bf16_on_cpu()
+    for device in ("cpu", "auto"):
+        choose(qtbot, picker.device, device)
+        cpu = device == "cpu" or "cuda" not in offered(picker.device)
+        assert ("bf16" in offered(picker.precision)) == (native or not cpu)
+        assert ("has no native bf16" in picker.precision.tooltip) == (cpu and not native)
+
+    choose(qtbot, picker.device, "cpu")
+    choose(qtbot, picker.precision, "fp32")
     assert run_and_wait(qtbot, widget) == "done"
     (fp32,) = results(slab_viewer, "translation")
-    assert fp32.metadata[PROVENANCE_KEY]["precision"] == "fp32"          # CPU default
+    provenance = fp32.metadata[PROVENANCE_KEY]
+    assert (provenance["precision"], provenance["precision_requested"], provenance["device"]) == ("fp32", "fp32",
+                                                                                                  "cpu")
+    if not native:
+        return
     fp32_data = np.array(fp32.data)
-
-    choose(qtbot, widget.model.precision, "bf16")
+    choose(qtbot, picker.precision, "bf16")
     assert run_and_wait(qtbot, widget) == "done"
     (bf16,) = results(slab_viewer, "translation")                        # same prompt: replaced
     assert bf16.metadata[PROVENANCE_KEY]["precision"] == "bf16"

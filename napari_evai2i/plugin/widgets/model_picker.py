@@ -4,6 +4,10 @@ The list offers ``demo`` only when the trained demo checkpoint is installed, oth
 the untrained ``tiny-random`` model (its label says UNTRAINED), plus any checkpoint folder
 picked with a file dialog or handed over by the Train widget. Loading happens in the
 workers (``load_model`` caches per model and device); this widget only names the model.
+
+Precision offers bf16 only where it runs natively: on a GPU, or on a CPU with AVX512-BF16
+or AMX. A CPU with AVX2 only would emulate it about 12x slower than fp32, so for that CPU
+(device cpu, or auto without a GPU) the choice is not there and its tooltip says why.
 """
 
 from __future__ import annotations
@@ -29,6 +33,22 @@ def builtin_model_choices() -> list[tuple[str, str]]:
     return [("tiny-random (UNTRAINED)", "tiny-random")]
 
 
+def precision_choices(device: str) -> list[str]:
+    """The precisions worth offering for ``device`` ("auto", "cpu", "cuda", "mps") on this machine."""
+    translator = _translator()
+    precisions = list(translator.PRECISIONS)
+    resolved = translator.resolve_device(device) if device == "auto" else translator.torch.device(device)
+    if translator.effective_precision("bf16", resolved) != "bf16":
+        precisions.remove("bf16")
+    return precisions
+
+
+def _translator():
+    from ..torch_guard import engine_module
+
+    return engine_module("engine.translator")
+
+
 def device_choices() -> list[str]:
     from ..torch_guard import engine_module
 
@@ -46,14 +66,28 @@ class ModelPicker(Container):
                                    tooltip=f"a folder with {CONFIG_FILE} and {WEIGHTS_FILE}")
         self.device = ComboBox(label="device", choices=device_choices(),
                                tooltip="auto uses a GPU when there is one")
-        from ...engine.translator import PRECISIONS  # torch is loaded by device_choices() above
-
-        self.precision = ComboBox(label="precision", choices=list(PRECISIONS), value="auto",
-                                  tooltip="auto: bf16 on a GPU, fp32 on the CPU. bf16 on a CPU with bf16 "
-                                          "instructions is about 1.4x faster, within 1.5 % of fp32")
+        self.precision = ComboBox(label="precision", choices=precision_choices(str(self.device.value)),
+                                  value="auto")
+        self._on_device_changed(self.device.value)
         self.loaded = Label(label="loaded", value="not loaded yet")
         self.extend([self.model, self.checkpoint, self.device, self.precision, self.loaded])
         self.model.changed.connect(self._on_model_changed)
+        self.device.changed.connect(self._on_device_changed)
+
+    def _on_device_changed(self, device: str) -> None:
+        """Offer the precisions that run natively on the chosen device (auto when one goes)."""
+        choices = precision_choices(str(device))
+        if list(self.precision.choices) != choices:
+            value = self.precision.value
+            self.precision.choices = choices
+            self.precision.value = value if value in choices else "auto"
+        tip = "auto: bf16 on a GPU, fp32 on the CPU. bf16 on a CPU with bf16 instructions is about 1.4x " \
+              "faster, within 1.5 % of fp32"
+        if "bf16" not in choices:
+            capability = _translator().torch.backends.cpu.get_cpu_capability()
+            tip += (f". bf16 is not offered: this CPU ({capability}) has no native bf16 (AVX512-BF16 or AMX) "
+                    "and would emulate it about 12x slower than fp32")
+        self.precision.tooltip = tip
 
     def _on_model_changed(self, value: str) -> None:
         self.checkpoint.visible = value == CHECKPOINT_CHOICE

@@ -18,11 +18,18 @@ an uncertainty (SD) map from N passes, and each tag's effect on the slice under 
 (a table, largest first, and optionally one difference map per tag). Progress and status
 count every pass. A rerun for the same source and prompt replaces these maps, and removes
 those it did not make again, so none describes a translation that is gone.
+
+Big volumes: before anything is allocated, Run estimates the memory the translation needs
+and refuses, with the sizes, when it cannot fit. A dask-backed layer is not read on the main
+thread: the job reads it block by block (the status says so, and why the whole volume is
+needed). Warnings raised in the job (the engine's, the model loader's) stay in the status
+until the next run, besides going to stderr. Closing the viewer mid-job stops the job and
+waits for its thread, so nothing is added to a closed viewer and no thread outlives it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import napari
@@ -33,7 +40,8 @@ from psygnal import Signal
 
 from ...engine.planes import DEFAULT_PLANES, FUSIONS
 from ...engine.uncertainty import UNCERTAINTY_DESCRIPTION
-from ..jobs import JobRequest, ModelReady, SlicePreview, TagScoring, TranslationOutcome, translate_volume
+from ..jobs import (BlockRead, EngineWarning, JobRequest, ModelReady, SlicePreview, TagScoring, TranslationOutcome,
+                    block_count, format_bytes, is_lazy, memory_needed, translate_volume)
 from ..layers import (DICOM_HEADER_KEY, PROVENANCE_KEY, SOURCE_PATH_KEY, SOURCE_TAGS_KEY, TAGS_KEY,
                       difference_name, geometry_kwargs, has_geometry_or_tags, is_synthetic, preview_name,
                       reference_difference_name, slab_geometry_kwargs, synthetic_name, tag_effect_name,
@@ -44,6 +52,7 @@ from .model_picker import ModelPicker
 from .outputs import find_result, find_results, remove_layers, result_key, upsert_image
 from .prompt_builder import PromptBuilder
 from .side_by_side import SideBySide
+from .worker_guard import WorkerGuard
 
 RUN_TEXT, CANCEL_TEXT, CANCELLING_TEXT = "Run", "Cancel", "Cancelling..."
 GRID_TEXT, UNGRID_TEXT = "Side by side", "Leave side by side"
@@ -73,6 +82,8 @@ class _Run:
     passes: int = 1
     slices_done: int = 0
     outcome: str = "running"
+    reading: str = ""                #: why and how much a lazy source is read, for the status
+    warnings: list[str] = field(default_factory=list)   #: texts of the job's warnings, in order
 
 
 class TranslateWidget(Container):
@@ -81,6 +92,7 @@ class TranslateWidget(Container):
     preview_ready = Signal(int)        #: index of the slice shown before the whole volume
     progressed = Signal(int, int)      #: slices done, slices in total
     run_finished = Signal(str)         #: "done", "cancelled" or "error"
+    status_said = Signal(str)          #: every text the status line shows, in order
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(labels=True)
@@ -90,6 +102,7 @@ class TranslateWidget(Container):
         self._last_result: tuple[Any, Any, str] | None = None   # (source, translation layer, prompt)
         self._queue: list[Any] = []                               # layers still to do ("all image layers")
         self._side_by_side = SideBySide(viewer)
+        self._guard = WorkerGuard(self.native, self._stop_for_close)
         self.source = ComboBox(label="source", choices=self._source_choices)
         self.source_contrast = SourceContrast()
         self.prompt = PromptBuilder()
@@ -191,8 +204,10 @@ class TranslateWidget(Container):
         from napari.qt.threading import create_worker
 
         self._run = run
-        # yields: model loaded, preview slice, each batch of every pass, tag scoring
-        total = run.request.batch_count() + 2 + int(run.request.tag_effects)
+        # yields: blocks of a lazy source, model loaded, preview slice, each batch of every pass, tag scoring
+        total = run.request.batch_count() + 2 + int(run.request.tag_effects) + \
+            block_count(run.request.source) + (block_count(run.request.reference)
+                                               if run.request.reference is not None else 0)
         worker = create_worker(translate_volume, run.request, _start_thread=False, _ignore_errors=True,
                                _progress={"total": total, "desc": f"Translating {run.source.name}"})
         worker.yielded.connect(self._on_yielded)
@@ -200,9 +215,10 @@ class TranslateWidget(Container):
         worker.errored.connect(self._on_errored)
         worker.aborted.connect(self._on_aborted)
         worker.finished.connect(self._on_finished)
+        self._guard.watch(worker)
         self._worker = worker
         self.run_button.text = CANCEL_TEXT
-        self._say(f"Loading the model for {run.source.name}...")
+        self._report(run.reading or f"Loading the model for {run.source.name}...")
         worker.start()
         return worker
 
@@ -214,7 +230,7 @@ class TranslateWidget(Container):
         self._worker.quit()
         self.run_button.text = CANCELLING_TEXT
         self.run_button.enabled = False
-        self._say("Cancelling after the current batch...")
+        self._report("Cancelling after the current batch...")
 
     def _prepare(self, layer) -> _Run:
         if layer is None:
@@ -225,15 +241,15 @@ class TranslateWidget(Container):
         if not prompt:
             raise ValueError("the prompt is empty")
         model = self.model.model_source()
-        data = np.asarray(layer.data)
+        data = layer.data if is_lazy(layer.data) else np.asarray(layer.data)   # a dask array stays lazy
         axis = int(self.axis.value) if data.ndim == 3 else 0
         if self.source.value == ALL_LAYERS:            # each layer of the queue gets its own choice
             self.source_contrast.update_for(layer)
         reference = self.reference.value
         reference_data = None
         if reference is not None:
-            reference_data = np.asarray(reference.data)
-            if reference_data.shape != data.shape:
+            reference_data = reference.data if is_lazy(reference.data) else np.asarray(reference.data)
+            if tuple(reference_data.shape) != tuple(data.shape):
                 self.metrics.value = (f"Reference {reference.name!r} ignored: its shape {reference_data.shape} "
                                       f"differs from the source's {data.shape}.")
                 reference, reference_data = None, None
@@ -248,7 +264,27 @@ class TranslateWidget(Container):
             tag_effect_maps=bool(self.tag_effects.value and self.tag_maps.value))
         passes = request.passes()                 # ValueError (1 uncertainty pass) -> "Cannot run"
         return _Run(layer, prompt, reference, request,
-                    total_slices=sum(request.volume.shape[p.axis] for p in passes), passes=len(passes))
+                    total_slices=sum(request.volume.shape[p.axis] for p in passes), passes=len(passes),
+                    reading=self._check_memory(layer, request, len(passes)))
+
+    def _check_memory(self, layer, request: JobRequest, passes: int) -> str:
+        """Refuse (ValueError) a translation that cannot fit in memory; for a lazy source, the
+        sentence that says it will be read whole, and why."""
+        need = memory_needed(request)
+        lazy = is_lazy(request.source)
+        shape = "x".join(str(n) for n in request.source.shape)
+        if not need.fits:
+            read = f"{format_bytes(need.read)} to read the dask array whole, " if need.read else ""
+            raise ValueError(
+                f"translating {layer.name!r} ({shape}) needs about {format_bytes(need.total)} of memory "
+                f"({read}{need.parts}), but {format_bytes(need.available)} is available. Choose one plane "
+                "and no uncertainty passes, crop or downsample the volume, or close other programs")
+        if not lazy:
+            return ""
+        why = "the intensity scale" + (" and the other planes" if passes > 1 else "") + " need every voxel"
+        return (f"Reading {layer.name!r} ({shape}, a dask array) into memory block by block "
+                f"({block_count(request.source)} blocks): {why}; about {format_bytes(need.total)} of "
+                f"{format_bytes(need.available)} available...")
 
     def _current_index(self, layer, axis: int) -> int:
         """The slice of ``layer`` under the viewer's current position along ``axis``."""
@@ -260,18 +296,25 @@ class TranslateWidget(Container):
     # ------------------------------------------------------------------ worker callbacks (main thread)
     def _on_yielded(self, event: Any) -> None:
         run = self._run
-        if isinstance(event, ModelReady):
+        if run is None or self._guard.closed:
+            return
+        if isinstance(event, EngineWarning):
+            run.warnings.append(event.text)
+            self._report(self.status.value.split("\nWarning: ")[0])
+        elif isinstance(event, BlockRead):
+            self._report(f"Read {event.done} of {event.total} blocks of {run.source.name!r} into memory...")
+        elif isinstance(event, ModelReady):
             self.model.show_loaded(event.label, event.device)
-            self._say(f"Translating the current slice with {event.label}...")
+            self._report(f"Translating the current slice with {event.label}...")
         elif isinstance(event, SlicePreview):
             self._show_preview(run, event)
             self.preview_ready.emit(event.index)
         elif isinstance(event, TagScoring):
-            self._say(f"Measuring the effect of each tag of the prompt on slice {event.index}...")
+            self._report(f"Measuring the effect of each tag of the prompt on slice {event.index}...")
         else:                                   # engine TranslationStep, counted over every pass
             run.slices_done = event.done
             over = f" ({run.passes} passes)" if run.passes > 1 else ""
-            self._say(f"Translated {event.done} of {event.total} slices{over}...")
+            self._report(f"Translated {event.done} of {event.total} slices{over}...")
             self.progressed.emit(event.done, event.total)
 
     def _show_preview(self, run: _Run, preview: SlicePreview) -> None:
@@ -283,6 +326,8 @@ class TranslateWidget(Container):
 
     def _on_returned(self, outcome: TranslationOutcome) -> None:
         run = self._run
+        if run is None or self._guard.closed:
+            return
         source, prompt = run.source, run.prompt
         metadata = self._metadata(run, outcome.provenance, outcome.tags)
         diff_kwargs = {**geometry_kwargs(source), "name": difference_name(source.name, prompt),
@@ -312,7 +357,7 @@ class TranslateWidget(Container):
         if uncertainty is not None:
             extras += f" Uncertainty over {run.passes} passes: {uncertainty.name!r} (hidden)."
         extras += tag_text
-        self._say(f"Done: made {translation.name!r} ({shape}) in {outcome.seconds:.1f} s with "
+        self._report(f"Done: made {translation.name!r} ({shape}) in {outcome.seconds:.1f} s with "
                   f"{outcome.provenance['model_label']}; "
                   + self.source_contrast.describe(outcome.provenance.get("source_prompt"))
                   + "." + extras + (f" {len(self._queue)} more layer(s) to go..." if self._queue else ""))
@@ -400,23 +445,30 @@ class TranslateWidget(Container):
 
     def _on_errored(self, exc: Exception) -> None:
         # napari's worker already shows the exception as a notification.
+        if self._guard.closed:
+            return
         if self._run is not None:
             self._run.outcome = "error"
-        self._say(f"Error: {exc}")
+        self._report(f"Error: {exc}")
 
     def _on_aborted(self) -> None:
         run = self._run
+        if run is None or self._guard.closed:
+            return
         run.outcome = "cancelled"
         earlier = find_result(self._viewer, result_key(run.source.name, run.prompt, "translation"))
         kept = (f"the earlier result {earlier.name!r} is unchanged" if earlier is not None
                 else "no volume layer was made")
         over = f" ({run.passes} passes)" if run.passes > 1 else ""
-        self._say(f"Cancelled after {run.slices_done} of {run.total_slices} slices{over}: {kept}; "
+        self._report(f"Cancelled after {run.slices_done} of {run.total_slices} slices{over}: {kept}; "
                   "the preview slice is kept.")
 
     def _on_finished(self) -> None:
         outcome = self._run.outcome if self._run is not None else "error"
         self._worker = None
+        self._guard.release()
+        if self._guard.closed:
+            return
         if outcome == "done" and self._queue:           # "all image layers": the next one
             layer = self._queue.pop(0)
             if layer in self._viewer.layers and self._start(layer) is not None:
@@ -509,5 +561,16 @@ class TranslateWidget(Container):
         self._side_by_side.show(source, translation)
         self.grid_button.text = UNGRID_TEXT
 
+    def _stop_for_close(self) -> None:
+        """The viewer is closing (or this widget goes): no more queued layers, and the guard
+        has stopped the job and waited for its thread."""
+        self._queue = []
+
     def _say(self, text: str) -> None:
         self.status.value = text
+        self.status_said.emit(text)
+
+    def _report(self, text: str) -> None:
+        """A status line about the job in flight (or just ended): its warnings stay under it."""
+        warned = self._run.warnings if self._run is not None else []
+        self._say(text + "".join(f"\nWarning: {w}" for w in warned))
