@@ -17,6 +17,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def sync_file(path: Path) -> None:
+    """Flush ``path`` to the disk, so that a full disk shows as an error now (some file systems
+    report it only at fsync) and a crash cannot leave a renamed but empty file."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def temporary_sibling(target: Path, suffix: str = "") -> Path:
     """A hidden, unique name in the target's folder."""
     return target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp{suffix}"
@@ -28,6 +38,7 @@ def atomic_file(target: Path, suffix: str = "") -> Iterator[Path]:
     temporary = temporary_sibling(target, suffix)
     try:
         yield temporary
+        sync_file(temporary)
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from ._dicom import has_dicm_preamble
-from ._safety import check_target, prepare_parent, protected_paths, replace_folder, temporary_sibling
+from ._safety import (check_target, prepare_parent, protected_paths, replace_folder, sync_file, temporary_sibling,
+                      write_failure)
 from .errors import VolumeWriteError
 from .volume import Volume
 
@@ -442,12 +443,13 @@ def write_dicom_series(
             meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
             ds.file_meta = meta
             pydicom.dcmwrite(temporary / names[k], ds, enforce_file_format=True)
+            sync_file(temporary / names[k])
         replace_folder(temporary, target, replace_existing)
     except BaseException as exc:
         shutil.rmtree(temporary, ignore_errors=True)
         if isinstance(exc, (VolumeWriteError, KeyboardInterrupt, SystemExit)):
             raise
         if isinstance(exc, Exception):
-            raise VolumeWriteError(f"{target}: writing the DICOM series failed: {exc}") from exc
+            raise write_failure(target, exc, "writing the DICOM series failed") from exc
         raise
     return [target / name for name in names]

@@ -6,16 +6,20 @@ The atomic writing itself (temporary sibling, rename into place, folder swap) is
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from .._atomic import atomic_file, replace_folder, temporary_sibling
+from .._atomic import atomic_file, replace_folder, sync_file, temporary_sibling
 from .errors import VolumeWriteError
 from .volume import Volume
 
-__all__ = ["atomic_file", "check_target", "is_within", "prepare_parent", "protected_paths", "replace_folder",
-           "resolved", "temporary_sibling"]
+__all__ = ["atomic_file", "check_target", "is_disk_full", "is_within", "prepare_parent", "protected_paths",
+           "replace_folder", "resolved", "sync_file", "temporary_sibling", "write_failure"]
+
+#: "No space left", "file too large" (a file size limit, RLIMIT_FSIZE) and "quota exceeded".
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 def resolved(path: str | os.PathLike[str]) -> Path:
@@ -54,3 +58,26 @@ def prepare_parent(target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise VolumeWriteError(f"{target}: cannot create folder {target.parent}: {exc}") from exc
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True when ``exc``, or an exception it was raised from, is the disk (or a limit) being full."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
+            return True
+        if any(os.strerror(code) in str(current) for code in _DISK_FULL_ERRNOS):  # ITK: text only
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def write_failure(target: Path, exc: BaseException, what: str = "writing failed") -> VolumeWriteError:
+    """The error for a write that failed after its temporary output was removed."""
+    if is_disk_full(exc):
+        return VolumeWriteError(
+            f"{target}: disk full (or file size limit) while writing; nothing was written; free space and retry"
+        )
+    return VolumeWriteError(f"{target}: {what}: {exc}")

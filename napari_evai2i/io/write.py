@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from ._dicom_write import write_dicom_series
-from ._safety import atomic_file, check_target, prepare_parent, protected_paths
+from ._quiet import captured_native_stderr
+from ._safety import atomic_file, check_target, prepare_parent, protected_paths, write_failure
 from .errors import VolumeWriteError
 from .read import file_extension
 from .volume import Volume
@@ -87,11 +88,12 @@ def write_volume(
             if extension in (".nii", ".nii.gz"):
                 _write_nifti(volume, temporary, description)
             else:
-                _write_itk(volume, temporary, description)
+                with captured_native_stderr():  # ITK prints its write errors too; the exception has them
+                    _write_itk(volume, temporary, description)
     except VolumeWriteError:
         raise
     except Exception as exc:  # noqa: BLE001 - nibabel/SimpleITK/OS errors alike
-        raise VolumeWriteError(f"{target}: writing failed: {exc}") from exc
+        raise write_failure(target, exc) from exc
     return target
 
 
