@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import atomic_file
 from ..engine.planes import DEFAULT_PLANES
 from ..engine.request import PromptMix, Target
 from .torch_guard import engine_module
@@ -424,7 +425,10 @@ def save_gif(frames: np.ndarray, path: str | Path, fps: float = 4.0) -> Path:
     low, high = np.percentile(frames, [0.5, 99.5])
     grey = (np.clip((frames - low) / max(high - low, 1e-6), 0, 1) * 255).astype(np.uint8)
     # RGB frames: some readers decode a greyscale GIF's first frame differently from the rest.
-    iio.imwrite(path, np.repeat(grey[..., np.newaxis], 3, axis=-1), duration=1000.0 / fps, loop=0)
+    # Atomic: a job stopped (or a disk filled) mid-write leaves no half GIF, nor an old one half replaced.
+    with atomic_file(path, ".gif") as temporary:
+        iio.imwrite(temporary, np.repeat(grey[..., np.newaxis], 3, axis=-1), duration=1000.0 / fps, loop=0,
+                    extension=".gif")
     return path
 
 

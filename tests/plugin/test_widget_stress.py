@@ -216,3 +216,31 @@ def test_engine_warning_shows_in_the_status_and_on_stderr(make_napari_viewer, qt
         first, *rest = widget.status.value.split("\nWarning: ")
         assert first.startswith("Done: made ") and any(warning in line for line in rest)
         assert warning in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("button", ["render_button", "export_button"])
+def test_closing_the_viewer_mid_prompt_explorer_job_leaves_no_layer_file_or_thread(make_napari_viewer, qtbot,
+                                                                                  tmp_path, button):
+    """A volume render, or a sweep whose GIF goes to tmp_path, stopped by closing the viewer."""
+    from qtpy.QtWidgets import QLineEdit
+    from user_actions import clear_and_type
+
+    viewer = make_napari_viewer()
+    viewer.add_image(head((32, 96, 96)), name="head")
+    widget = dock(viewer, qtbot, "Prompt explorer")
+    type_number(qtbot, widget.steps, 12)
+    clear_and_type(qtbot, widget.gif_path.native.findChild(QLineEdit), str(tmp_path / "sweep.gif"))
+    threads_before = live_threads()
+    click(qtbot, getattr(widget, button))
+    worker = widget._volume_worker if button == "render_button" else widget._sweep_worker
+    qtbot.waitUntil(lambda: worker.is_running, timeout=TIMEOUT_MS)
+    layers = viewer.layers
+
+    viewer.close()
+
+    assert not worker.is_running and worker.abort_requested
+    qtbot.wait(300)
+    assert not [layer for layer in layers if RESULT_KEY in layer.metadata], "nothing added to the closed viewer"
+    assert not list(tmp_path.iterdir()), "no GIF, whole or partial, and no temporary file"
+    qtbot.waitUntil(pool_idle, timeout=10_000)
+    assert live_threads() <= threads_before

@@ -33,6 +33,7 @@ from ...engine.request import source_prompt_of
 from ...engine.source_contrast import KNOWN_KINDS, known_prompts
 from .prompt_builder import TEXT_BOX_HEIGHT
 from .text_input import on_text_edited
+from .worker_guard import WorkerGuard
 
 DEBOUNCE_MS = 150
 RENDER_TEXT, CANCEL_TEXT = "Render volume at t", "Cancel"
@@ -53,6 +54,7 @@ class PromptExplorerWidget(Container):
         self._volume_worker = None
         self._sweep_worker = None
         self._pending = False
+        self._guard = WorkerGuard(self.native, self._stop_for_close)
         self.source = ComboBox(label="source", choices=lambda _: image_layer_choices(viewer))
         self.source_contrast = SourceContrast()
         self.preset_a = ComboBox(label="A from", choices=[SOURCE_PROMPT, *KNOWN_KINDS])
@@ -145,10 +147,11 @@ class PromptExplorerWidget(Container):
         from napari.qt.threading import create_worker
 
         worker = create_worker(translate_one_slice, request, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(lambda preview: self._show_preview(layer, request, preview))
-        worker.errored.connect(lambda exc: setattr(self.status, "value", f"Error: {exc}"))
-        worker.finished.connect(self._on_slice_finished)
+        worker.returned.connect(self._live(lambda preview: self._show_preview(layer, request, preview)))
+        worker.errored.connect(self._live(lambda exc: setattr(self.status, "value", f"Error: {exc}")))
+        worker.finished.connect(self._live(self._on_slice_finished))
         self._slice_worker = worker
+        self._guard.watch(worker)
         worker.start()
         return worker
 
@@ -164,8 +167,20 @@ class PromptExplorerWidget(Container):
                              + self.source_contrast.describe(preview.provenance.get("source_prompt")) + ".")
         self.preview_updated.emit(mix.t)
 
+    def _live(self, callback):
+        """``callback``, except once the viewer has closed under a job (see WorkerGuard)."""
+        def call(*args):
+            if not self._guard.closed:
+                callback(*args)
+        return call
+
+    def _stop_for_close(self) -> None:
+        self._pending = False
+        self._debounce.stop()
+
     def _on_slice_finished(self) -> None:
         self._slice_worker = None
+        self._guard.release()
         if self._pending:
             self._pending = False
             self.update_preview()
@@ -191,11 +206,13 @@ class PromptExplorerWidget(Container):
         progress = {"total": request.batch_count() + 1, "desc": f"Rendering t={request.target.t:.2f}"}
         worker = create_worker(translate_volume, request, _start_thread=False, _ignore_errors=True,
                                _progress=progress)
-        worker.returned.connect(lambda outcome: self._show_volume(layer, request, outcome))
-        worker.errored.connect(lambda exc: setattr(self.status, "value", f"Error: {exc}"))
-        worker.aborted.connect(lambda: setattr(self.status, "value", "Render cancelled: no volume layer was made."))
-        worker.finished.connect(self._on_volume_finished)
+        worker.returned.connect(self._live(lambda outcome: self._show_volume(layer, request, outcome)))
+        worker.errored.connect(self._live(lambda exc: setattr(self.status, "value", f"Error: {exc}")))
+        worker.aborted.connect(self._live(lambda: setattr(self.status, "value",
+                                                          "Render cancelled: no volume layer was made.")))
+        worker.finished.connect(self._live(self._on_volume_finished))
         self._volume_worker = worker
+        self._guard.watch(worker)
         self.render_button.text = CANCEL_TEXT
         self.status.value = f"Rendering the volume at t={request.target.t:.2f}..."
         worker.start()
@@ -212,6 +229,7 @@ class PromptExplorerWidget(Container):
 
     def _on_volume_finished(self) -> None:
         self._volume_worker = None
+        self._guard.release()
         self.render_button.text = RENDER_TEXT
 
     # ------------------------------------------------------------------ sweep
@@ -234,13 +252,18 @@ class PromptExplorerWidget(Container):
         worker = create_worker(export_sweep, request, steps, path, self._screen_flips(layer, request.slicing_axis),
                                _start_thread=False, _ignore_errors=True,
                                _progress={"total": steps, "desc": "Prompt sweep"})
-        worker.returned.connect(lambda result: self._show_sweep(layer, request, *result))
-        worker.errored.connect(lambda exc: setattr(self.status, "value", f"Error: {exc}"))
-        worker.finished.connect(lambda: setattr(self, "_sweep_worker", None))
+        worker.returned.connect(self._live(lambda result: self._show_sweep(layer, request, *result)))
+        worker.errored.connect(self._live(lambda exc: setattr(self.status, "value", f"Error: {exc}")))
+        worker.finished.connect(self._live(self._on_sweep_finished))
         self._sweep_worker = worker
+        self._guard.watch(worker)
         self.status.value = f"Rendering a {steps}-step sweep of slice {request.preview_index}..."
         worker.start()
         return worker
+
+    def _on_sweep_finished(self) -> None:
+        self._sweep_worker = None
+        self._guard.release()
 
     @staticmethod
     def _screen_flips(layer, axis: int) -> tuple[int, ...]:
