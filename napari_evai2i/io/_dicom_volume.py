@@ -255,7 +255,10 @@ def _decode(ds: Dataset, path: str, *, allow_gdcm_rescaled: bool) -> tuple[np.nd
     """
     from pydicom.uid import UID
 
-    if _int_tag(ds, "SamplesPerPixel", 1) != 1:
+    samples = _int_tag(ds, "SamplesPerPixel", 1)
+    if samples is None or samples < 1:
+        raise VolumeReadError(f"{path}: SamplesPerPixel is {samples}: the header is corrupt")
+    if samples != 1:
         raise VolumeReadError(f"{path}: colour DICOM images (SamplesPerPixel > 1) are not supported")
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     if syntax is None:
@@ -309,8 +312,8 @@ def _single_frame(array: np.ndarray, path: str, rows: int, columns: int) -> np.n
         array = array[0]
     if array.shape != (rows, columns):
         raise VolumeReadError(
-            f"{path}: decoded pixel data has shape {array.shape} but the header declares {rows} x {columns}; "
-            "the compressed data do not match the image header"
+            f"{path}: the pixel data decode to shape {array.shape} but the header declares one {rows} x {columns} "
+            "frame; the pixel data do not match the image header (Rows, Columns, NumberOfFrames)"
         )
     return array
 

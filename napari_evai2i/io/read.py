@@ -12,6 +12,7 @@ imported on first use so that ``import napari_evai2i.io`` stays cheap for napari
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -135,10 +136,24 @@ def _nifti_load_error(path: Path, exc: Exception) -> VolumeReadError:
         return VolumeReadError(
             f"{path}: not a NIfTI file (no valid NIfTI-1 or NIfTI-2 header); check that this is the image you meant"
         )
-    return VolumeReadError(f"{path}: unreadable NIfTI header: {library_detail(exc, path)}")
+    return VolumeReadError(f"{path}: unreadable NIfTI header: {_nifti_detail(exc, path)}")
 
 
 def _read_nifti(path: Path) -> Volume:
+    import nibabel as nib
+
+    # nibabel logs the header fields it fixes (on load, and when copying headers) straight to
+    # the terminal; the reader's own checks say what matters.
+    logger = nib.imageglobals.logger
+    saved = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        return _read_nifti_quietly(path)
+    finally:
+        logger.setLevel(saved)
+
+
+def _read_nifti_quietly(path: Path) -> Volume:
     import nibabel as nib
 
     try:
@@ -178,19 +193,24 @@ def _read_nifti(path: Path) -> Volume:
     data = data.reshape(data.shape[:3] if data.ndim == 4 else data.shape + (1,) * (3 - data.ndim))
     array = np.ascontiguousarray(data.transpose(2, 1, 0))
     errors = []
-    try:
-        candidates = [image.affine]
-        qform = image.get_qform()
-    except Exception as exc:  # noqa: BLE001 - garbage quaternions, NaN scales
-        raise VolumeReadError(f"{path}: unusable NIfTI affine: {library_detail(exc, path)}") from exc
-    if qform is not None:
-        candidates.append(qform)
-    for affine in candidates:
+    for label, affine_of in (("affine", lambda: image.affine), ("qform", image.get_qform)):
         try:
-            return Volume.from_ras_affine(array, affine, source_path=str(path))
-        except ValueError as exc:
-            errors.append(str(exc))
+            affine = affine_of()
+            if affine is not None:
+                return Volume.from_ras_affine(array, affine, source_path=str(path))
+        except Exception as exc:  # noqa: BLE001 - garbage quaternions, NaN scales
+            errors.append(f"{label}: {_nifti_detail(exc, path)}")
     raise VolumeReadError(f"{path}: unusable NIfTI affine: {'; '.join(errors)}")
+
+
+def _nifti_detail(exc: BaseException, path: Path) -> str:
+    """nibabel's words for a bad header field, said as which field is wrong."""
+    text = library_detail(exc, path)
+    if "should be positive, but is" in text:
+        return "the qform quaternion (quatern_b, quatern_c, quatern_d) has length above 1: corrupt header"
+    if "convert float NaN to integer" in text:
+        return "a header field that must be a whole number (e.g. vox_offset) is NaN: corrupt header"
+    return text
 
 
 #: SimpleITK pixel types as numpy types (vector types count their components separately).
