@@ -11,8 +11,9 @@ little generous; a volume that only just fits is still refused, with the numbers
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+
+from ..io._size import available_memory_bytes, format_bytes
 
 GIB = 1024**3
 #: Live tensors of one forward pass, as a multiple of its largest one (inputs, residuals, outputs).
@@ -35,26 +36,14 @@ class MemoryEstimate:
     device_type: str
 
     def describe_host(self) -> str:
-        return ", ".join(f"{name} {_gib(size)}" for name, size in self.host_parts if size)
-
-
-def _gib(size: float) -> str:
-    return f"{size / GIB:.2f} GiB" if size < 10 * GIB else f"{size / GIB:.1f} GiB"
+        return ", ".join(f"{name} {format_bytes(size)}" for name, size in self.host_parts if size)
 
 
 def available_host_memory() -> int:
-    """Bytes the kernel says can be given to a new allocation without swapping (MemAvailable)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 62                    # unknown: do not refuse on a guess
+    """Bytes a new allocation can take now (``io._size.available_memory_bytes``: psutil or sysconf,
+    capped by a container's limit); when that cannot be told, no limit (never refuse on a guess)."""
+    available = available_memory_bytes()
+    return (1 << 62) if available is None else available
 
 
 def available_device_memory(device) -> int | None:
@@ -103,11 +92,11 @@ def check_memory(estimate: MemoryEstimate, what: str, *, host_available: int | N
     host_available = available_host_memory() if host_available is None else host_available
     if estimate.host > USABLE_SHARE * host_available:
         raise NotEnoughMemoryError(
-            f"{what}: translating needs about {_gib(estimate.host)} of memory ({estimate.describe_host()}) "
-            f"but {_gib(host_available)} is available; translate one plane (planes=1), crop the volume "
+            f"{what}: translating needs about {format_bytes(estimate.host)} of memory ({estimate.describe_host()}) "
+            f"but {format_bytes(host_available)} is available; translate one plane (planes=1), crop the volume "
             "to the region you need, or use a machine with more memory")
     if device_available is not None and estimate.device > USABLE_SHARE * device_available:
         raise NotEnoughMemoryError(
-            f"{what}: one batch needs about {_gib(estimate.device)} of GPU memory but "
-            f"{_gib(device_available)} is free; use a smaller batch (batch_size=1), free the GPU, "
+            f"{what}: one batch needs about {format_bytes(estimate.device)} of GPU memory but "
+            f"{format_bytes(device_available)} is free; use a smaller batch (batch_size=1), free the GPU, "
             "or translate on the CPU (device='cpu')")

@@ -170,15 +170,6 @@ def memory_needed(request: JobRequest, available: int | None = None) -> MemoryNe
                       available_host_memory() if available is None else int(available))
 
 
-def format_bytes(count: float) -> str:
-    """1536 -> "1.5 KiB": sizes in messages."""
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if count < 1024:
-            return f"{count:.0f} bytes" if unit == "bytes" else f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count:.1f} TiB"
-
-
 @dataclass(frozen=True)
 class BlockRead:
     """``done`` of ``total`` blocks of a lazy source (or reference) are in memory."""

@@ -40,8 +40,9 @@ from psygnal import Signal
 
 from ...engine.planes import DEFAULT_PLANES, FUSIONS
 from ...engine.uncertainty import UNCERTAINTY_DESCRIPTION
+from ...io._size import format_bytes
 from ..jobs import (BlockRead, EngineWarning, JobRequest, ModelReady, SlicePreview, TagScoring, TranslationOutcome,
-                    block_count, format_bytes, is_lazy, memory_needed, translate_volume)
+                    block_count, is_lazy, memory_needed, translate_volume)
 from ..layers import (DICOM_HEADER_KEY, PROVENANCE_KEY, SOURCE_PATH_KEY, SOURCE_TAGS_KEY, TAGS_KEY,
                       difference_name, geometry_kwargs, has_geometry_or_tags, is_synthetic, preview_name,
                       reference_difference_name, slab_geometry_kwargs, synthetic_name, tag_effect_name,
