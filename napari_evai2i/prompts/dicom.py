@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +26,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: What a malformed tag value raises on access or conversion; anything else is a real bug.
-TAG_ERRORS = (ValueError, TypeError, AttributeError, KeyError)
+#: pydicom converts raw bytes only when a value is read: a sequence that does not parse is an
+#: OSError or struct.error, an unknown VR a NotImplementedError, bytes of the wrong length
+#: pydicom's BytesLengthException (added by :func:`_dataset_errors`; found by
+#: tests/prompts/test_fuzz_prompts.py).
+TAG_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError, OSError, struct.error,
+              NotImplementedError)
 
 #: Keywords read from a header; also the keys :func:`fields_from_tags` understands.
 KEYWORDS = (
@@ -54,6 +60,13 @@ _FAT_SUPPRESSION = frozenset({"FAT", "FAT_AND_WATER", "SILICON_AND_FAT"})
 # --- reading a Dataset ---------------------------------------------------------------------------
 
 
+def _dataset_errors() -> tuple[type[BaseException], ...]:
+    """:data:`TAG_ERRORS` and pydicom's own, imported only once a Dataset is being read."""
+    from pydicom.errors import BytesLengthException
+
+    return (*TAG_ERRORS, BytesLengthException)
+
+
 def _present(value: Any) -> bool:
     if value is None:
         return False
@@ -65,15 +78,27 @@ def _present(value: Any) -> bool:
         return True
 
 
+def _sequence(ds: Any, keyword: str) -> list[Any]:
+    """The items of a sequence element; [] when absent, not a sequence, or unparsable."""
+    from pydicom.sequence import Sequence
+
+    try:
+        value = ds.get(keyword)
+    except _dataset_errors() as exc:
+        log.debug("ignoring unreadable %s: %s", keyword, exc)
+        return []
+    return list(value) if isinstance(value, Sequence) else []
+
+
 def _group_items(ds: Any, frame: int) -> list[Any]:
     """Per-frame items first (they are specific to the frame), then the shared ones."""
     items = []
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    per_frame = _sequence(ds, "PerFrameFunctionalGroupsSequence")
     if per_frame:
         if not 0 <= frame < len(per_frame):
             raise ValueError(f"frame {frame} is out of range; the object has {len(per_frame)} frames")
         items.append(per_frame[frame])
-    shared = ds.get("SharedFunctionalGroupsSequence")
+    shared = _sequence(ds, "SharedFunctionalGroupsSequence")
     if shared:
         items.append(shared[0])
     return items
@@ -97,6 +122,7 @@ def dataset_tags(ds: Any, *, frame: int = 0) -> dict[str, Any]:
     Top-level values win; for Enhanced MR/CT the functional groups of ``frame`` fill the gaps
     (MR timing, echo, modifier, diffusion, receive coil and plane orientation items).
     """
+    errors = _dataset_errors()
     groups = _group_items(ds, frame)
     tags: dict[str, Any] = {}
     for keyword in KEYWORDS:
@@ -104,7 +130,7 @@ def dataset_tags(ds: Any, *, frame: int = 0) -> dict[str, Any]:
             value = ds[keyword].value if keyword in ds else None
             if not _present(value) and groups:
                 value = _from_groups(groups, _GROUP_ALIASES.get(keyword, (keyword,)))
-        except TAG_ERRORS as exc:
+        except errors as exc:
             log.debug("ignoring unreadable tag %s: %s", keyword, exc)
             continue
         if _present(value):
@@ -113,7 +139,7 @@ def dataset_tags(ds: Any, *, frame: int = 0) -> dict[str, Any]:
         try:
             agents = ds.get("ContrastBolusAgentSequence") or ()
             meaning = agents[0].get("CodeMeaning") if len(agents) else None
-        except TAG_ERRORS as exc:
+        except errors as exc:
             log.debug("ignoring unreadable ContrastBolusAgentSequence: %s", exc)
             meaning = None
         if _present(meaning):
@@ -123,7 +149,6 @@ def dataset_tags(ds: Any, *, frame: int = 0) -> dict[str, Any]:
 
 def _load(source: Any, series_uid: str | None = None) -> Any:
     import pydicom
-    from pydicom.errors import InvalidDicomError
 
     if isinstance(source, pydicom.Dataset):
         return source
@@ -136,10 +161,11 @@ def _load(source: Any, series_uid: str | None = None) -> Any:
         return read_series_header(path, series_uid)
     if not path.exists():
         raise FileNotFoundError(f"no such DICOM file or folder: {str(path)!r}")
-    try:
-        return pydicom.dcmread(path, stop_before_pixels=True)
-    except InvalidDicomError as exc:
-        raise ValueError(f"{str(path)!r} is not a readable DICOM file: {exc}") from exc
+    # The volume reader's own: every damaged file (truncated, bytes flipped in the header, not
+    # DICOM at all) is one VolumeReadError naming it; pydicom raises a dozen types for them.
+    from ..io._dicom import read_dataset
+
+    return read_dataset(path, stop_before_pixels=True)
 
 
 def fields_from_dicom(source: Any, *, frame: int = 0, series_uid: str | None = None) -> ProtocolFields:

@@ -64,7 +64,7 @@ def to_float(value: Any) -> float | None:
             return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):    # OverflowError: an integer of 400 digits
         return None
     return number if math.isfinite(number) else None
 
@@ -79,7 +79,10 @@ def to_text(value: Any) -> str | None:
     elif isinstance(value, bytes):
         value = value.decode("latin-1")
     elif isinstance(value, (int, float)):
-        value = format(value, "g")
+        try:
+            value = format(value, "g")
+        except OverflowError:                       # an integer beyond any float
+            return None
     text = " ".join(str(value).replace("\x00", " ").split())
     return text or None
 

@@ -153,7 +153,7 @@ def expand(kind: str, code: Any) -> str | None:
         return None
     if key in table:
         return table[key]
-    return text.replace("_", " ").lower()
+    return " ".join(text.replace("_", " ").lower().split()) or None     # "_" alone is no phrase
 
 
 def normalize_manufacturer(name: str | None) -> str | None:

@@ -9,6 +9,7 @@ accepts the result only when the text is a legal rendering of those fields
 
 from __future__ import annotations
 
+import math
 import re
 
 from .fields import ProtocolFields
@@ -100,6 +101,9 @@ def fields_from_prompt(text: str) -> ProtocolFields | None:
         _sentence(sentence, found)
     if "sequence" not in found:
         return None
+    if any(isinstance(v, float) and not math.isfinite(v) for v in found.values()):
+        return None                                   # "TE 1000...0 ms" (400 digits) is no protocol
+
     for organ in found.pop("organ", [None]):
         fields = ProtocolFields(modality="MR", organ=organ, **found)
         if is_rendering_of(" ".join(sentences), fields):

@@ -80,9 +80,16 @@ def format_number(value: float) -> str:
 
 def _clean(text: str) -> str:
     """Free text (agent, model, coil) made safe to sit inside one sentence."""
-    text = " ".join(text.split())
-    text = re.sub(r"\.\s+", " ", text).rstrip(". ")
-    return text
+    # A run of dots before a space goes whole (".. x" must not leave ". x", a sentence break),
+    # and the spaces are collapsed again after it (". . 0" is "0").
+    text = re.sub(r"\.+\s+", " ", " ".join(text.split()))
+    return " ".join(text.split()).rstrip(". ")
+
+
+def _words(text: str | None) -> str | None:
+    """:func:`_clean` text, or None when nothing is left ('.', ' . '): an empty fact is no fact,
+    and would leave a double space no reader of the prompt could match."""
+    return _clean(text) or None if text else None
 
 
 def _article(phrase: str) -> str:
@@ -107,15 +114,15 @@ def _unique(items: Sequence[str]) -> tuple[str, ...]:
 
 
 def _overview(f: ProtocolFields) -> Slot:
-    modality_words = expand("Modality", f.modality) or "medical image"
-    descriptor = f.sequence
+    modality_words = _words(expand("Modality", f.modality)) or "medical image"
+    descriptor = _words(f.sequence)
     if descriptor and descriptor.endswith(" imaging") and modality_words.endswith("imaging"):
         descriptor = descriptor[: -len(" imaging")]  # "diffusion weighted magnetic resonance imaging"
-    head = f"{_clean(descriptor)} {modality_words}" if descriptor else modality_words
+    head = f"{descriptor} {modality_words}" if descriptor else modality_words
     b_value = f" with a b-value of {format_number(f.b_value)} s/mm2" if f.b_value is not None else ""
     opening = f"{_capital(_article(head))} {head}"
     organs = ORGAN_SYNONYMS.get(f.organ, (f.organ,)) if f.organ else ()
-    variants = [f"{opening} of the {_clean(organ)}{b_value}." for organ in organs]
+    variants = [f"{opening} of the {organ}{b_value}." for organ in filter(None, map(_words, organs))]
     variants.append(f"{opening}{b_value}.")
     return Slot("overview", _unique(variants), mandatory=True)
 
@@ -124,8 +131,8 @@ def _contrast(f: ProtocolFields) -> Slot | None:
     if not f.contrast:
         return None
     variants = []
-    if f.contrast_agent:
-        agent = _clean(f.contrast_agent)
+    agent = _words(f.contrast_agent)
+    if agent:
         variants += [
             f"The image is contrast-enhanced with {agent}.",
             f"The contrast agent {agent} is injected before the scan.",
@@ -135,8 +142,8 @@ def _contrast(f: ProtocolFields) -> Slot | None:
 
 
 def _scanner(f: ProtocolFields) -> Slot | None:
-    vendor = _clean(f.manufacturer) if f.manufacturer else None
-    model = _clean(f.model_name) if f.model_name else None
+    vendor = _words(f.manufacturer)
+    model = _words(f.model_name)
     field = f"{format_number(f.field_strength)} T" if f.field_strength is not None else None
     # Models such as "Eclipse 1.5T" already name the field; do not say it twice.
     tesla = re.escape(format_number(f.field_strength)) if field else None
@@ -173,18 +180,18 @@ def _exposure(f: ProtocolFields) -> Slot | None:
 
 
 def _coil(f: ProtocolFields) -> Slot | None:
-    if not f.coil:
+    coil = _words(f.coil)
+    if not coil:
         return None
-    coil = _clean(f.coil)
     named = coil if "coil" in coil.lower() else f"{coil} coil"
     variants = (f"The signal is received with the {named}.", f"Receive coil: {coil}.")
     return Slot("coil", variants, mandatory=False)
 
 
 def _phrase_slot(name: str, phrases: tuple[str, ...], singular: str, plural: str) -> Slot | None:
-    if not phrases:
+    cleaned = [word for word in map(_words, phrases) if word]
+    if not cleaned:
         return None
-    cleaned = [_clean(p) for p in phrases]
     label, verb = (singular, "is") if len(cleaned) == 1 else (plural, "are")
     variants = (f"The {label} {verb} {_listing(cleaned)}.", f"{_capital(label)}: {', '.join(cleaned)}.")
     fat = any("fat saturation" in p.lower() or "fat suppression" in p.lower() for p in cleaned)
@@ -213,17 +220,17 @@ def _timing(f: ProtocolFields) -> Slot | None:
 
 
 def _preprocessing(f: ProtocolFields) -> Slot | None:
-    if not f.preprocessing:
+    steps = [step for step in map(_words, f.preprocessing) if step]
+    if not steps:
         return None
-    steps = [_clean(step) for step in f.preprocessing]
     variants = (f"The image preprocessing consists of {_listing(steps)}.", f"Preprocessing: {', '.join(steps)}.")
     return Slot("preprocessing", variants, mandatory=True)
 
 
 def _plane(f: ProtocolFields) -> Slot | None:
-    if not f.plane:
+    plane = _words(f.plane.lower()) if f.plane else None
+    if not plane:
         return None
-    plane = _clean(f.plane.lower())
     return Slot("plane", (f"The image is shown in the {plane} plane.", f"{_capital(plane)} view."), mandatory=False)
 
 

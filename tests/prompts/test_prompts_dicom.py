@@ -192,7 +192,7 @@ def test_bad_paths(tmp_path):
         fields_from_dicom(tmp_path / "missing.dcm")
     junk = tmp_path / "junk.dcm"
     junk.write_bytes(b"\x00" * 10)
-    with pytest.raises(ValueError, match="not a readable DICOM"):
+    with pytest.raises(ValueError, match=f"{junk}: not a DICOM file"):
         fields_from_dicom(junk)
     with pytest.raises(TypeError):
         fields_from_dicom(42)
