@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -152,7 +153,14 @@ def _load_vgg19(weights_path: str | Path | None) -> nn.Sequential:
     if not path.is_file():
         raise ValueError(f"VGG19 ImageNet weights not found at {path}; they are never downloaded here. "
                          "Use perceptual=dclip or none, or give perceptual_weights=PATH")
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:         # weights_only refuses code; its advice (weights_only=False) is not ours
+        asked = next((line.strip() for line in str(exc).splitlines() if "GLOBAL" in line.upper()), "")
+        raise ValueError(f"{path}: not a plain file of weights; refused without running it"
+                         f"{f' ({asked})' if asked else ''}. Give torchvision's vgg19-dcbb9e9d.pth, or use "
+                         "perceptual=dclip or none") from None
+    model.load_state_dict(state)
     layers = [nn.AvgPool2d(2) if isinstance(m, nn.MaxPool2d) else m for m in model.features[:30]]
     for m in layers:
         if isinstance(m, nn.ReLU):

@@ -354,3 +354,17 @@ def test_training_resume_refuses_pickled_state_without_running(tmp_path, payload
         with pytest.raises(ValueError, match=rf"{name}: a pickle .* it is not loaded"):
             load_training_checkpoint(folder, model, model.generator, optimizers)
         assert not marker.exists(), name
+
+
+def test_perceptual_weights_that_are_a_payload_are_refused_without_running(tmp_path, payloads):
+    """The one pickle format the project reads (torchvision's VGG19 .pth, perceptual_weights=PATH)
+    goes through torch.load(weights_only=True): the payload's os.system is refused, not called."""
+    from napari_evai2i.train.losses import _load_vgg19
+
+    marker, data = payloads
+    path = tmp_path / "vgg19-dcbb9e9d.pth"
+    path.write_bytes(data["torch-zip"])
+    with pytest.raises(ValueError, match=rf"{path}: not a plain file of weights; refused without running it "
+                                         r"\(.*GLOBAL posix\.system"):
+        _load_vgg19(path)
+    assert not marker.exists()
