@@ -229,6 +229,21 @@ def checkpoint_to_resume(candidates: list[Path]) -> tuple[Path | None, list[str]
     return None, []
 
 
+def _read_state(path: Path) -> dict[str, Any]:
+    """The JSON training state, or a :class:`DamagedCheckpointError` saying what it is instead."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise DamagedCheckpointError(f"{path}: not text (binary data, perhaps a pickle, which is never run); "
+                                     "this is not a napari-evai2i training state: train again without --resume") from None
+    except ValueError as exc:
+        raise DamagedCheckpointError(f"{path}: not valid JSON ({exc}); train again without --resume") from None
+    if not isinstance(state, dict) or not isinstance(state.get("optimizers"), dict) or "rng" not in state:
+        raise DamagedCheckpointError(f"{path}: not a napari-evai2i training state (no optimizers and rng entries); "
+                                     "train again without --resume")
+    return state
+
+
 def load_training_checkpoint(folder: Path, model: EVAModel, ema_module: torch.nn.Module,
                              optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
     """Restore weights, EMA, optimisers and RNG states; returns the saved state dict."""
@@ -238,7 +253,7 @@ def load_training_checkpoint(folder: Path, model: EVAModel, ema_module: torch.nn
     loaded, _ = load_pretrained(folder, "cpu", with_discriminator=model.discriminator is not None)
     model.load_state_dict(loaded.state_dict())
     ema_module.load_state_dict(read_weights(folder / EMA_FILE))
-    state = json.loads((folder / STATE_FILE).read_text())
+    state = _read_state(folder / STATE_FILE)
     tensors = read_weights(folder / OPTIM_FILE)
     for name, opt in optimizers.items():
         if name in state["optimizers"]:

@@ -333,7 +333,8 @@ def test_a_pickle_as_config_json_is_refused_without_running(tmp_path, tiny_check
 def test_training_resume_refuses_pickled_state_without_running(tmp_path, payloads):
     """A whole training checkpoint (checksums consistent, as a hostile author would make them)
     with each of its weight files in turn replaced by a pickle."""
-    from napari_evai2i.train.checkpoint import (CHECKSUM_FILE, EMA_FILE, OPTIM_FILE, checkpoint_problem,
+    from napari_evai2i.train.checkpoint import (CHECKSUM_FILE, EMA_FILE, OPTIM_FILE, STATE_FILE,
+                                                DamagedCheckpointError, checkpoint_problem,
                                                 checkpoint_to_resume, load_training_checkpoint,
                                                 save_training_checkpoint)
 
@@ -354,6 +355,12 @@ def test_training_resume_refuses_pickled_state_without_running(tmp_path, payload
         with pytest.raises(ValueError, match=rf"{name}: a pickle .* it is not loaded"):
             load_training_checkpoint(folder, model, model.generator, optimizers)
         assert not marker.exists(), name
+    folder = tmp_path / f"hostile-{STATE_FILE}"                     # the JSON state as a pickle
+    shutil.copytree(saved, folder)
+    (folder / STATE_FILE).write_bytes(data["pickle"])
+    with pytest.raises(DamagedCheckpointError, match=rf"{STATE_FILE}: not text \(binary data, perhaps a pickle"):
+        load_training_checkpoint(folder, model, model.generator, optimizers)
+    assert not marker.exists()
 
 
 def test_perceptual_weights_that_are_a_payload_are_refused_without_running(tmp_path, payloads):
