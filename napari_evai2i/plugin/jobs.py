@@ -170,6 +170,21 @@ def memory_needed(request: JobRequest, available: int | None = None) -> MemoryNe
                       available_host_memory() if available is None else int(available))
 
 
+def refuse_if_too_big(name: str, request: JobRequest) -> MemoryNeed:
+    """The memory ``request`` needs; ValueError, with the sizes and what to do, when it cannot fit."""
+    from ..io._size import format_bytes
+
+    need = memory_needed(request)
+    if not need.fits:
+        shape = "x".join(str(n) for n in request.source.shape)
+        read = f"{format_bytes(need.read)} to read the dask array whole, " if need.read else ""
+        raise ValueError(
+            f"translating {name!r} ({shape}) needs about {format_bytes(need.total)} of memory "
+            f"({read}{need.parts}), but {format_bytes(need.available)} is available. Choose one plane "
+            "and no uncertainty passes, crop or downsample the volume, or close other programs")
+    return need
+
+
 @dataclass(frozen=True)
 class BlockRead:
     """``done`` of ``total`` blocks of a lazy source (or reference) are in memory."""

@@ -244,3 +244,32 @@ def test_closing_the_viewer_mid_prompt_explorer_job_leaves_no_layer_file_or_thre
     assert not list(tmp_path.iterdir()), "no GIF, whole or partial, and no temporary file"
     qtbot.waitUntil(pool_idle, timeout=10_000)
     assert live_threads() <= threads_before
+
+
+def test_prompt_explorer_reads_a_dask_layer_in_its_job_and_refuses_one_too_big(make_napari_viewer, qtbot):
+    import dask.array as da
+
+    volume = head((16, 64, 64))
+    log = BlockLog()
+    viewer = make_napari_viewer()
+    viewer.add_image(lazy(volume, log), name="lazy head", contrast_limits=(0, 1000))
+    widget = dock(viewer, qtbot, "Prompt explorer")
+    choose(qtbot, widget.source, "lazy head")
+    log.calls.clear()
+    click(qtbot, widget.render_button)
+    assert widget._volume_worker is not None, widget.status.value
+    qtbot.waitUntil(lambda: any(RESULT_KEY in layer.metadata for layer in viewer.layers), timeout=TIMEOUT_MS)
+    assert {call[1] for call in log.in_jobs()} == {(i, 0, 0) for i in range(4)}, "the job reads every block"
+    outside = {call[1] for call in log.calls if call[0] != POOLED}
+    assert len(outside) <= 1, f"the GUI thread reads at most the block on screen, read {sorted(outside)}"
+    (rendered,) = [layer for layer in viewer.layers if RESULT_KEY in layer.metadata]
+    assert rendered.data.shape == volume.shape and np.isfinite(rendered.data).all()
+
+    huge = da.zeros((100_000, 512, 512), chunks=(1, 512, 512), dtype=np.float32).map_blocks(
+        log, dtype=np.float32, meta=np.empty((0, 0, 0), np.float32))
+    viewer.add_image(huge, name="huge", contrast_limits=(0, 1))
+    choose(qtbot, widget.source, "huge")
+    log.calls.clear()
+    click(qtbot, widget.render_button)
+    assert widget.status.value.startswith("Cannot render: translating 'huge' (100000x512x512) needs about")
+    assert not log.in_jobs()

@@ -22,7 +22,8 @@ from napari.utils.notifications import show_warning
 from psygnal import Signal
 from qtpy.QtCore import QTimer
 
-from ..jobs import JobRequest, PromptMix, SlicePreview, export_sweep, translate_one_slice, translate_volume
+from ..jobs import (JobRequest, PromptMix, SlicePreview, export_sweep, is_lazy, refuse_if_too_big, translate_one_slice,
+                    translate_volume)
 from ..layers import (PROVENANCE_KEY, TAGS_KEY, data_to_world_matrix, explored_name, geometry_kwargs,
                       slab_geometry_kwargs, stacked_geometry_kwargs, sweep_name)
 from .choices import AXIS_CHOICES, compact_combo_boxes, image_layer_choices, layer_spacing
@@ -117,17 +118,19 @@ class PromptExplorerWidget(Container):
         a, b = " ".join(self.prompt_a.value.split()), " ".join(self.prompt_b.value.split())
         if not a or not b:
             raise ValueError("both prompts A and B are needed")
-        data = np.asarray(layer.data)
+        data = layer.data if is_lazy(layer.data) else np.asarray(layer.data)   # a dask array is read by the job
         axis = int(self.axis.value) if data.ndim == 3 else 0
         index = None
         if preview:
             index = 0 if data.ndim == 2 else int(np.clip(np.round(layer.world_to_data(self._viewer.dims.point)[axis]),
                                                          0, data.shape[axis] - 1))
-        return layer, JobRequest(source=data, target=PromptMix(a, b, float(t)),
-                                 model=self.model.model_source(), device=str(self.model.device.value),
-                                 precision=str(self.model.precision.value), axis=axis, preview_index=index,
-                                 source_prompt=self.source_contrast.source_prompt,
-                                 tags=dict(layer.metadata.get(TAGS_KEY) or {}), spacing=layer_spacing(layer))
+        request = JobRequest(source=data, target=PromptMix(a, b, float(t)),
+                             model=self.model.model_source(), device=str(self.model.device.value),
+                             precision=str(self.model.precision.value), axis=axis, preview_index=index,
+                             source_prompt=self.source_contrast.source_prompt,
+                             tags=dict(layer.metadata.get(TAGS_KEY) or {}), spacing=layer_spacing(layer))
+        refuse_if_too_big(layer.name, request)
+        return layer, request
 
     # ------------------------------------------------------------------ live slice
     def schedule_preview(self, *_: Any) -> None:

@@ -42,7 +42,7 @@ from ...engine.planes import DEFAULT_PLANES, FUSIONS
 from ...engine.uncertainty import UNCERTAINTY_DESCRIPTION
 from ...io._size import format_bytes
 from ..jobs import (BlockRead, EngineWarning, JobRequest, ModelReady, SlicePreview, TagScoring, TranslationOutcome,
-                    block_count, is_lazy, memory_needed, translate_volume)
+                    block_count, is_lazy, refuse_if_too_big, translate_volume)
 from ..layers import (DICOM_HEADER_KEY, PROVENANCE_KEY, SOURCE_PATH_KEY, SOURCE_TAGS_KEY, TAGS_KEY,
                       difference_name, geometry_kwargs, has_geometry_or_tags, is_synthetic, preview_name,
                       reference_difference_name, slab_geometry_kwargs, synthetic_name, tag_effect_name,
@@ -271,15 +271,9 @@ class TranslateWidget(Container):
     def _check_memory(self, layer, request: JobRequest, passes: int) -> str:
         """Refuse (ValueError) a translation that cannot fit in memory; for a lazy source, the
         sentence that says it will be read whole, and why."""
-        need = memory_needed(request)
+        need = refuse_if_too_big(layer.name, request)
         lazy = is_lazy(request.source)
         shape = "x".join(str(n) for n in request.source.shape)
-        if not need.fits:
-            read = f"{format_bytes(need.read)} to read the dask array whole, " if need.read else ""
-            raise ValueError(
-                f"translating {layer.name!r} ({shape}) needs about {format_bytes(need.total)} of memory "
-                f"({read}{need.parts}), but {format_bytes(need.available)} is available. Choose one plane "
-                "and no uncertainty passes, crop or downsample the volume, or close other programs")
         if not lazy:
             return ""
         why = "the intensity scale" + (" and the other planes" if passes > 1 else "") + " need every voxel"

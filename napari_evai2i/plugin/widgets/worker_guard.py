@@ -66,12 +66,13 @@ class WorkerGuard(QObject):
         return False
 
     def stop(self, timeout_s: float = CLOSE_WAIT_S) -> bool:
-        """If jobs run: mark the widget closed, quit them and wait for their threads. True when
+        """Mark the widget closed; quit the jobs that run and wait for their threads. True when
         none is left running."""
-        running = [(w, d) for w, d in getattr(self, "_running", []) if not d.is_set()]
+        self.closed = True                # also when the last job just ended: its finished signal may
+        running = [(w, d) for w, d in getattr(self, "_running", []) if not d.is_set()]   # still be queued
         if not running:
+            self.release()
             return True
-        self.closed = True
         try:
             self._on_close()
         except RuntimeError:              # the widget's Qt objects are already gone
