@@ -31,6 +31,11 @@ def main(rank: int, world: int, port: str, out: str) -> None:
         torch.save({"loss": torch.cat(losses).mean(), "grad": proj.weight.grad.clone()}, out)
     dist.barrier()                                  # no rank leaves while its peer still talks
     dist.destroy_process_group()
+    # gloo's C++ teardown at interpreter exit sometimes aborts ("terminate called without an
+    # active exception", SIGABRT) after everything is done; the result is saved, so leave now.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
