@@ -8,6 +8,8 @@ silently skipped key as in the official code.
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,37 +205,38 @@ def _missing_weights(path: Path) -> str:
     return f"{path.parent} has no {WEIGHTS_FILE} (the checkpoint's weights); re-download or re-export it"
 
 
-def weight_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
-    """Name -> shape of every tensor in a safetensors file, read from its header alone."""
-    from safetensors import SafetensorError, safe_open
+@contextlib.contextmanager
+def _weights_file_errors(path: Path):
+    """A weights file that is missing, cut, corrupt or unreadable: one ValueError naming it."""
+    from safetensors import SafetensorError
 
-    path = Path(path)
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            return {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
+        yield
     except FileNotFoundError:
         raise ValueError(_missing_weights(path)) from None
     except SafetensorError:
         raise ValueError(_corrupt(path)) from None
     except OSError as exc:
         raise ValueError(f"cannot read checkpoint weights {path}: {exc.strerror or exc}") from None
+
+
+def weight_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor in a safetensors file, read from its header alone."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    with _weights_file_errors(path), safe_open(str(path), framework="pt") as handle:
+        return {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     """Every tensor of a safetensors file; ``ValueError`` naming the file when it is missing,
     truncated, corrupt or a pickle (which is never unpickled)."""
-    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = Path(path)
-    try:
+    with _weights_file_errors(path):
         return load_file(str(path))
-    except FileNotFoundError:
-        raise ValueError(_missing_weights(path)) from None
-    except SafetensorError:
-        raise ValueError(_corrupt(path)) from None
-    except OSError as exc:
-        raise ValueError(f"cannot read checkpoint weights {path}: {exc.strerror or exc}") from None
 
 
 def weights_mismatch(found: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]],
