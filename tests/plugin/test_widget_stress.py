@@ -258,7 +258,8 @@ def test_prompt_explorer_reads_a_dask_layer_in_its_job_and_refuses_one_too_big(m
     log.calls.clear()
     click(qtbot, widget.render_button)
     assert widget._volume_worker is not None, widget.status.value
-    qtbot.waitUntil(lambda: any(RESULT_KEY in layer.metadata for layer in viewer.layers), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: widget._volume_worker is None, timeout=TIMEOUT_MS)     # finished: Render again
+    assert widget.render_button.text == "Render volume at t"
     assert {call[1] for call in log.in_jobs()} == {(i, 0, 0) for i in range(4)}, "the job reads every block"
     outside = {call[1] for call in log.calls if call[0] != POOLED}
     assert len(outside) <= 1, f"the GUI thread reads at most the block on screen, read {sorted(outside)}"
