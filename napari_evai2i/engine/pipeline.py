@@ -23,7 +23,7 @@ import numpy as np
 from .. import __version__
 from .._atomic import atomic_file
 from ..io import SYNTHETIC_NOTICE, Volume, write_dicom_series, write_volume
-from ..io._safety import check_target, resolved
+from ..io._safety import check_file_target, check_folder_target, check_target, resolved
 from ..io.errors import VolumeWriteError
 from ..io.read import ITK_EXTENSIONS, NIFTI_EXTENSIONS, file_extension
 from .memory import MemoryEstimate, available_device_memory, check_memory, estimate_translation_memory
@@ -264,16 +264,22 @@ def check_output(output: str | os.PathLike[str], *, overwrite: bool = False,
                  protect: tuple[str | os.PathLike[str], ...] = (), uncertainty: bool = False) -> None:
     """Refuse, before any work, an output :func:`write_translation` would refuse after it.
 
-    A parent that is a file, a folder without write permission, an existing output, sidecar
-    or uncertainty map without ``overwrite``, and an output that is (inside) an input.
+    The writers' own checks (an input, an existing output, sidecar or uncertainty map without
+    ``overwrite``, a folder holding other files), plus a parent that is a file or a folder
+    without write permission.
     """
     output = Path(output).expanduser()
     file = is_file_output(output)
-    targets = [output, sidecar_path(output)] + ([uncertainty_path(output)] if uncertainty else [])
     protected = [resolved(p) for p in protect]
-    check_target(output, protected, folder=not file)
-    for target in targets[1:]:
-        check_target(target, protected, folder=False)
+    for target in [output] + ([uncertainty_path(output)] if uncertainty else []):
+        check_target(target, protected, folder=not file)
+        if file:
+            check_file_target(target, overwrite)
+        else:
+            check_folder_target(target, overwrite)
+    sidecar = sidecar_path(output)
+    check_target(sidecar, protected, folder=False)
+    check_file_target(sidecar, overwrite)
     ancestor = output.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
@@ -281,14 +287,6 @@ def check_output(output: str | os.PathLike[str], *, overwrite: bool = False,
         raise VolumeWriteError(f"{output}: cannot be created: {ancestor} is a file, not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise VolumeWriteError(f"{output}: no permission to write in {ancestor}; choose another output location")
-    if file and output.is_dir():
-        raise VolumeWriteError(f"{output}: is a folder; name a file, or a folder for a DICOM series")
-    if not file and output.exists() and not output.is_dir():
-        raise VolumeWriteError(f"{output}: is a file; a DICOM series is written as a folder")
-    if not overwrite:
-        for target in targets:
-            if target.exists() and not (target.is_dir() and not any(target.iterdir())):
-                raise VolumeWriteError(f"{target}: already exists; pass overwrite=True to replace it")
 
 
 def sidecar_path(output: str | os.PathLike[str]) -> Path:

@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ._dicom import has_dicm_preamble
-from ._safety import (check_target, prepare_parent, protected_paths, replace_folder, sync_file, temporary_sibling,
-                      write_failure)
+from ._safety import (check_folder_target, check_target, prepare_parent, protected_paths, replace_folder, sync_file,
+                      temporary_sibling, write_failure)
 from .errors import VolumeWriteError
 from .volume import Volume
 
@@ -223,26 +222,6 @@ def _check_text(keyword: str, vr: str, text: str) -> str:
     return text
 
 
-def _check_folder_target(folder: Path, overwrite: bool) -> bool:
-    """Validate an existing target folder; returns True when it exists and must be replaced."""
-    if not folder.exists():
-        return False
-    if not folder.is_dir():
-        raise VolumeWriteError(f"{folder}: exists and is not a folder")
-    entries = list(folder.iterdir())
-    if not entries:
-        return True
-    if not overwrite:
-        raise VolumeWriteError(f"{folder}: folder is not empty; pass overwrite=True to replace it")
-    foreign = [e.name for e in entries if not (e.is_file() and has_dicm_preamble(e))]
-    if foreign:
-        raise VolumeWriteError(
-            f"{folder}: refusing to replace a folder that holds non-DICOM entries "
-            f"({', '.join(sorted(foreign)[:5])})"
-        )
-    return True
-
-
 def _now() -> tuple[str, str]:
     now = _dt.datetime.now()
     return now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
@@ -312,7 +291,7 @@ def write_dicom_series(
     _check_text("SeriesDescription", "LO", series_description)
     if image_comments is not None:
         _check_text("ImageComments", "LT", image_comments)
-    replace_existing = _check_folder_target(target, overwrite)
+    replace_existing = check_folder_target(target, overwrite)
     stored, slope, intercept = _encode_pixels(volume.array, target)
 
     def ds_number(value: float) -> DSfloat:

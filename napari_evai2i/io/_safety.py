@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._atomic import atomic_file, replace_folder, sync_file, temporary_sibling
+from ._dicom import has_dicm_preamble
 from .errors import VolumeWriteError
 from .volume import Volume
 
-__all__ = ["atomic_file", "check_target", "is_disk_full", "is_within", "prepare_parent", "protected_paths",
-           "replace_folder", "resolved", "sync_file", "temporary_sibling", "write_failure"]
+__all__ = ["atomic_file", "check_file_target", "check_folder_target", "check_target", "is_disk_full", "is_within",
+           "prepare_parent", "protected_paths", "replace_folder", "resolved", "sync_file", "temporary_sibling", "write_failure"]
 
 #: "No space left", "file too large" (a file size limit, RLIMIT_FSIZE) and "quota exceeded".
 _DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)})
@@ -50,6 +51,37 @@ def check_target(target: Path, protected: list[Path], *, folder: bool) -> None:
             raise VolumeWriteError(f"{target}: refusing to write inside the input folder {path}")
         if folder and is_within(path, where):
             raise VolumeWriteError(f"{target}: refusing to write a folder that contains the input {path}")
+
+
+def check_file_target(target: Path, overwrite: bool) -> None:
+    """Refuse a file target that is a folder, or that exists without ``overwrite``."""
+    if target.is_dir():
+        raise VolumeWriteError(f"{target}: is a folder")
+    if target.exists() and not overwrite:
+        raise VolumeWriteError(f"{target}: already exists; pass overwrite=True to replace it")
+
+
+def check_folder_target(folder: Path, overwrite: bool) -> bool:
+    """Validate a DICOM series target folder; True when it exists and must be replaced.
+
+    An empty folder may be filled; one holding anything but DICOM files is never replaced.
+    """
+    if not folder.exists():
+        return False
+    if not folder.is_dir():
+        raise VolumeWriteError(f"{folder}: exists and is not a folder")
+    entries = list(folder.iterdir())
+    if not entries:
+        return True
+    if not overwrite:
+        raise VolumeWriteError(f"{folder}: folder is not empty; pass overwrite=True to replace it")
+    foreign = [e.name for e in entries if not (e.is_file() and has_dicm_preamble(e))]
+    if foreign:
+        raise VolumeWriteError(
+            f"{folder}: refusing to replace a folder that holds non-DICOM entries "
+            f"({', '.join(sorted(foreign)[:5])})"
+        )
+    return True
 
 
 def prepare_parent(target: Path) -> None:

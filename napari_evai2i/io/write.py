@@ -26,7 +26,7 @@ import numpy as np
 
 from ._dicom_write import write_dicom_series
 from ._quiet import captured_native_stderr
-from ._safety import atomic_file, check_target, prepare_parent, protected_paths, write_failure
+from ._safety import atomic_file, check_file_target, check_target, prepare_parent, protected_paths, write_failure
 from .errors import VolumeWriteError
 from .read import file_extension
 from .volume import Volume
@@ -78,10 +78,7 @@ def write_volume(
             f"supported: {', '.join(WRITE_EXTENSIONS)}{hint}"
         )
     check_target(target, protected_paths(volume, protect, None), folder=False)
-    if target.is_dir():
-        raise VolumeWriteError(f"{target}: is a folder")
-    if target.exists() and not overwrite:
-        raise VolumeWriteError(f"{target}: already exists; pass overwrite=True to replace it")
+    check_file_target(target, overwrite)
     prepare_parent(target)
     try:
         with atomic_file(target, extension) as temporary:
