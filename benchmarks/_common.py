@@ -11,32 +11,21 @@ import time
 
 import torch
 
+from napari_evai2i.engine.translator import native_bf16_on_cpu
+
 
 def emit(record: dict) -> None:
     """One JSON object per line on stdout (what every benchmark prints)."""
     print(json.dumps(record), flush=True)
 
 
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
 def machine() -> dict:
     """What a figure depends on; the instruction set goes beside every figure we quote."""
-    flags = cpu_flags()
     info = {"python": platform.python_version(), "torch": torch.__version__,
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "processor": platform.processor() or platform.machine(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "native_bf16": bool(flags & {"avx512_bf16", "amx_bf16"})}
+            "native_bf16": native_bf16_on_cpu()}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
