@@ -86,6 +86,25 @@ def estimate_translation_memory(shape: tuple[int, int, int], *, axes_kept: int, 
     return MemoryEstimate(host, device, tuple(parts), device_type)
 
 
+def plan_memory(shape: tuple[int, int, int], plan, passes, *, uncertainty: bool, input_copy: bool,
+                batch: int, translator=None) -> MemoryEstimate:
+    """:func:`estimate_translation_memory` of a planned translation (``engine.uncertainty.passes_for``).
+
+    With the loaded ``translator`` its batch working set and weights count too; without one
+    (a widget, before the model loads: no torch) only the volumes do.
+    """
+    if translator is None:
+        model = {"chunk_of": lambda h, w: 1, "activation_elements": lambda h, w: 0, "weights_bytes": 0,
+                 "device_type": "cpu"}
+    else:
+        model = {"chunk_of": translator.chunk_size,
+                 "activation_elements": translator.model.generator.peak_activation_elements,
+                 "weights_bytes": sum(p.numel() * p.element_size() for p in translator.model.parameters()),
+                 "device_type": translator.device.type}
+    return estimate_translation_memory(shape, axes_kept=len(plan.axes), passes_axes=[p.axis for p in passes],
+                                       uncertainty=uncertainty, input_copy=input_copy, batch=batch, **model)
+
+
 def check_memory(estimate: MemoryEstimate, what: str, *, host_available: int | None = None,
                  device_available: int | None = None) -> None:
     """Refuse (:class:`NotEnoughMemoryError`) a translation that cannot fit, saying what would."""

@@ -26,7 +26,7 @@ from ..io import SYNTHETIC_NOTICE, Volume, write_dicom_series, write_volume
 from ..io._safety import check_file_target, check_folder_target, check_target, resolved
 from ..io.errors import VolumeWriteError
 from ..io.read import ITK_EXTENSIONS, NIFTI_EXTENSIONS, file_extension
-from .memory import MemoryEstimate, available_device_memory, check_memory, estimate_translation_memory
+from .memory import available_device_memory, check_memory, plan_memory
 from .normalization import MR_PERCENTILE
 from .planes import fuse
 from .provenance import derived_tags, image_comments, series_description
@@ -79,7 +79,10 @@ class VolumeTranslation:
                                             request.planes, request.axis, request.fusion,
                                             request.uncertainty_passes)
         floating = np.issubdtype(volume.array.dtype, np.floating)
-        self.memory = self._memory_estimate(volume.array.shape, request, input_copy=floating)
+        self.memory = plan_memory(volume.array.shape, self.plan, self.passes,
+                                  uncertainty=bool(request.uncertainty_passes), input_copy=floating,
+                                  batch=int(request.batch_size or self.translator.default_batch_size()),
+                                  translator=self.translator)
         check_memory(self.memory, what, device_available=available_device_memory(self.translator.device))
         self.nonfinite_voxels = count_nonfinite(volume.array) if floating else 0
         if self.nonfinite_voxels:
@@ -107,17 +110,6 @@ class VolumeTranslation:
         self.scale = self.translator.fit_scale(volume.array, "CT" if modality == "CT" else "MR", volume.spacing)
         self.bound = self.translator.bind(self._embedding())
         self.provenance = self._provenance()
-
-    def _memory_estimate(self, shape, request: TranslationRequest, *, input_copy: bool) -> MemoryEstimate:
-        translator = self.translator
-        generator = translator.model.generator
-        weights = sum(p.numel() * p.element_size() for p in translator.model.parameters())
-        return estimate_translation_memory(
-            shape, axes_kept=len(self.plan.axes), passes_axes=[p.axis for p in self.passes],
-            uncertainty=bool(request.uncertainty_passes), input_copy=input_copy,
-            batch=int(request.batch_size or translator.default_batch_size()), chunk_of=translator.chunk_size,
-            activation_elements=generator.peak_activation_elements, weights_bytes=weights,
-            device_type=translator.device.type)
 
     @property
     def total(self) -> int:

@@ -69,14 +69,17 @@ class JobRequest:
     def slicing_axis(self) -> int:
         return 0 if self.source.ndim == 2 else self.axis
 
-    def passes(self) -> list:
-        """The engine's passes over the volume (planes, then uncertainty passes): planned without
-        torch, so the progress bar's total is known before the model loads."""
+    def planned(self) -> tuple:
+        """The engine's plane plan and passes over the volume (planes, then uncertainty passes):
+        planned without torch, so progress and memory are known before the model loads."""
         from ..engine.uncertainty import passes_for
 
         target = None if isinstance(self.target, PromptMix) else self.target
         return passes_for(self.volume.shape, self.spacing, target, self.planes, self.slicing_axis, self.fusion,
-                          self.uncertainty_passes)[1]
+                          self.uncertainty_passes)
+
+    def passes(self) -> list:
+        return self.planned()[1]
 
     def slice_count(self) -> int:
         """Slices translated in all, over every pass (what the engine's steps count to)."""
@@ -155,15 +158,12 @@ def memory_needed(request: JobRequest, available: int | None = None) -> MemoryNe
     model's batch working set is left to the engine's check once the model is loaded), plus
     lazy inputs read whole in their own dtype (the intensity scale and the other planes need
     every voxel). ``available``: bytes free (measured when None)."""
-    from ..engine.memory import available_host_memory, estimate_translation_memory
+    from ..engine.memory import available_host_memory, plan_memory
 
-    passes = request.passes()
-    estimate = estimate_translation_memory(
-        tuple(request.volume.shape), axes_kept=len({p.axis for p in passes if p.wording is None and
-                                                    p.mirror_axis is None}),
-        passes_axes=[p.axis for p in passes], uncertainty=bool(request.uncertainty_passes),
-        input_copy=bool(np.issubdtype(np.dtype(request.source.dtype), np.floating)), batch=request.batch_size,
-        chunk_of=lambda h, w: 1, activation_elements=lambda h, w: 0, weights_bytes=0, device_type="cpu")
+    plan, passes = request.planned()
+    estimate = plan_memory(tuple(request.volume.shape), plan, passes, uncertainty=bool(request.uncertainty_passes),
+                           input_copy=bool(np.issubdtype(np.dtype(request.source.dtype), np.floating)),
+                           batch=request.batch_size)
     read = sum(math.prod(a.shape) * np.dtype(a.dtype).itemsize
                for a in (request.source, request.reference) if a is not None and is_lazy(a))
     return MemoryNeed(read, estimate.host, estimate.describe_host(),

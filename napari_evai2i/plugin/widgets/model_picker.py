@@ -44,15 +44,14 @@ def precision_choices(device: str) -> list[str]:
 
 
 def _translator():
+    """The engine's translator module (imports torch: only when a widget is built)."""
     from ..torch_guard import engine_module
 
     return engine_module("engine.translator")
 
 
 def device_choices() -> list[str]:
-    from ..torch_guard import engine_module
-
-    return engine_module("engine.translator").available_devices()  # imports torch: only when a widget is built
+    return _translator().available_devices()
 
 
 class ModelPicker(Container):
