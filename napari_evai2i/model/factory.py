@@ -9,7 +9,6 @@ silently skipped key as in the official code.
 from __future__ import annotations
 
 import contextlib
-
 import json
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -272,10 +272,9 @@ class TranslateWidget(Container):
         """Refuse (ValueError) a translation that cannot fit in memory; for a lazy source, the
         sentence that says it will be read whole, and why."""
         need = refuse_if_too_big(layer.name, request)
-        lazy = is_lazy(request.source)
-        shape = "x".join(str(n) for n in request.source.shape)
-        if not lazy:
+        if not is_lazy(request.source):
             return ""
+        shape = "x".join(str(n) for n in request.source.shape)
         why = "the intensity scale" + (" and the other planes" if passes > 1 else "") + " need every voxel"
         return (f"Reading {layer.name!r} ({shape}, a dask array) into memory block by block "
                 f"({block_count(request.source)} blocks): {why}; about {format_bytes(need.total)} of "
