@@ -67,6 +67,10 @@ class RandomizationRanges:
     pixel_mm: tuple[float, float] = (0.8, 2.0)   # in-plane pixel size of the grid
     elastic_mm: tuple[float, float] = (0.0, 4.0)  # r.m.s. of a smooth displacement
     flip: float = 0.5                            # left-right mirror
+    #: probability of a field of view cut to a box inside the brain (a brain crop: tissue up to the
+    #: image edge, zero padding around it, as a cropped NIfTI reaches the network)
+    brain_crop: float = 0.15
+    brain_crop_mm: tuple[float, float] = (60.0, 140.0)   # side of the box
     # anatomy (shared)
     atrophy: float = 0.4                         # probability; strength U(0, 1)
     lesion_probability: float = 0.5   # 0.35 in the pilot left lesions near WM (1.12 vs 2.17)
@@ -259,6 +263,22 @@ class HeadSliceGenerator:
             lesion = torch.maximum(lesion, (radius + 0.5 - torch.sqrt(u * u + v * v)).clamp(0, 1))
         return lesion[None] * wm
 
+    def _brain_box(self, brain: torch.Tensor, rng: np.random.Generator, pixel: float) -> torch.Tensor | None:
+        """(n, n) window of a random box about the brain's centre (1 inside, 0 outside), or None
+        where the slice holds too little brain to crop."""
+        n = self.size
+        tissue = brain[:2, brain.shape[1] // 2].sum(0)
+        inside = torch.nonzero(tissue > 0.5).double()
+        if len(inside) < 0.05 * n * n:
+            return None
+        centre = inside.mean(0).numpy() + rng.uniform(-15.0, 15.0, size=2) / pixel
+        sides = np.clip(rng.uniform(*self.ranges.brain_crop_mm, size=2) / pixel, 24, n - 8)
+        lo = np.clip(np.round(centre - sides / 2), 0, n - 1).astype(int)
+        hi = np.clip(lo + np.round(sides).astype(int), 1, n)
+        window = torch.zeros((n, n))
+        window[lo[0]:hi[0], lo[1]:hi[1]] = 1.0
+        return window
+
     # ----------------------------------------------------------------- images
     def draw_anatomy(self, rng: np.random.Generator, plane: str | None = None,
                      whole_head: bool | None = None, lesions: bool | None = None,
@@ -299,8 +319,13 @@ class HeadSliceGenerator:
             fractions[:3] = brain
             if lesion is not None:
                 fractions[_LESION] = lesion
+        window = None
+        if r.brain_crop and rng.random() < r.brain_crop:      # no draw at 0: held-out cases stay as they were
+            window = self._brain_box(brain, rng, pixel)
+            if window is not None:
+                fractions = fractions * window
         return {"fractions": fractions, "plane": geometry.plane, "pixel_mm": pixel, "whole_head": head,
-                "slab": through_plane is not None, "has_lesions": lesion is not None}
+                "slab": through_plane is not None, "has_lesions": lesion is not None, "window": window}
 
     def jitter(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Per-item factors on (PD, T1, T2, T2*) of every tissue: lognormal, lesions drawn wider.
@@ -373,7 +398,8 @@ class HeadSliceGenerator:
         jitter = self.jitter(rng)
         unknown = allow_unknown and rng.random() < r.unknown_source
         item: dict = {"paired_int": True, "plane": anatomy["plane"], "src_known": not unknown,
-                      "whole_head": anatomy["whole_head"], "has_lesions": anatomy["has_lesions"]}
+                      "whole_head": anatomy["whole_head"], "has_lesions": anatomy["has_lesions"],
+                      "brain_crop": anatomy["window"] is not None}
         for role, protocol in zip(roles, protocols):
             signals = signal_vector(protocol, self.parameters(jitter, protocol.field_strength))
             scale = BRAIN_LEVEL / level_of(signals)
@@ -386,6 +412,8 @@ class HeadSliceGenerator:
                 else self.render(centre[:, None], source_signals)[0]
             in_plane_thick = (role == "src" and not anatomy["slab"] and rng.random() < r.thick_probability / 2)
             scanned = self.acquire(slab * source_scale, rng, anatomy["pixel_mm"], in_plane_thick)
+            if anatomy["window"] is not None:                   # padding is exact zeros, not scanned air
+                scanned = scanned * anatomy["window"]
             fields = protocol.prompt_fields(anatomy["plane"] if plane_in_prompt else None)
             item[role] = clean[None].numpy().astype(np.float32)
             item[f"{role}_in"] = scanned[None].numpy().astype(np.float32)
@@ -396,4 +424,5 @@ class HeadSliceGenerator:
         background = (1 - brain.sum(0, keepdim=True)).clamp(0, 1)
         item["tissue"] = torch.cat([brain, background]).numpy().astype(np.float32)
         item["mask"] = (centre.sum(0, keepdim=True) >= 0.5).numpy().astype(np.float32)
+        item["lesion"] = centre[_LESION][None].numpy().astype(np.float32)   # weights the L1 (w_lesion)
         return item

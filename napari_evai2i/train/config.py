@@ -68,6 +68,9 @@ class TrainConfig:
     w_con_code: float = 10.0            #: weight of the E_phi code MSE inside the consistency term
     w_adv: float = 5.0
     w_tissue: float = 0.0
+    #: extra L1 weight on lesion pixels (randomized simulator): a lesion pixel counts 1 + w_lesion
+    #: times, so a few small lesions are not averaged away against the whole slice
+    w_lesion: float = 0.0
     w_pixel_contrast: float = 1.0
     triangle: bool = True               #: src -> int -> tgt path
     atlas: bool = True                  #: atlas pseudo-target for unpaired int (fine-tune)

@@ -95,7 +95,7 @@ class HeldOutCase:
         """Source (as scanned), target (clean), brain mask, lesion and WM masks, pixel size, plane."""
         from ..data.randomized import BRAIN_LEVEL, HeadSliceGenerator, RandomizationRanges, signal_vector, level_of
 
-        ranges = RandomizationRanges(rotation_deg=rotation_deg, atrophy=0.0, flip=0.0,
+        ranges = RandomizationRanges(rotation_deg=rotation_deg, atrophy=0.0, flip=0.0, brain_crop=0.0,
                                      position=(0.35, 0.65), shift_mm=5.0, pixel_mm=(1.0, 1.0),
                                      lesion_count=(3, 6), lesion_radius_mm=(3.0, 7.0),
                                      thick_probability=0.0, resolution_mm=(1.0, 1.0), snr=(20.0, 40.0),

@@ -122,7 +122,10 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
         codes["int"] = feats_i[-1]
 
     logs: dict[str, float] = {}
-    rec = masked_l1(fakes["s2t"], x["tgt"], m) + masked_l1(fakes["t2s"], x["src"], m)
+    m_rec = m
+    if cfg.w_lesion and "lesion" in batch:
+        m_rec = m * (1.0 + cfg.w_lesion * batch["lesion"].to(device))
+    rec = masked_l1(fakes["s2t"], x["tgt"], m_rec) + masked_l1(fakes["t2s"], x["src"], m_rec)
     per = perceptual(fakes["s2t"], x["tgt"]) + perceptual(fakes["t2s"], x["src"])
     if tri:
         rec = rec + masked_l1(fakes["i2t"], x["tgt"], m)

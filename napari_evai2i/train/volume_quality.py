@@ -46,7 +46,7 @@ def held_out_volume(index: int, kind_src: str, kind_tgt: str, size: int = 176, d
     from ..data.randomized import BRAIN_LEVEL, HeadSliceGenerator, RandomizationRanges, level_of, signal_vector
 
     ranges = RandomizationRanges(rotation_deg=10.0, pixel_mm=(1.0, 1.0), position=(0.47, 0.53), shift_mm=3.0,
-                                 lesion_probability=0.0, atrophy=0.5)
+                                 lesion_probability=0.0, atrophy=0.5, brain_crop=0.0)
     gen = HeadSliceGenerator(size, ranges)
     rng = np.random.default_rng([VOLUME_SEED, index])
     anatomy = gen.draw_anatomy(rng, ("axial", "coronal", "sagittal")[index % 3], whole_head=True, lesions=False,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 import torch
@@ -37,7 +39,7 @@ def test_targets_are_clean_and_inputs_are_scanned(data):
     for i in range(6):
         item = data[i]
         background = item["mask"][0] < 0.5
-        if background.any():
+        if background.any() and not item["brain_crop"]:
             assert np.mean(item["tgt"][0][background] == 0) > 0.5       # air is exactly 0 in a target
             assert np.mean(item["tgt_in"][0][background] == 0) < 0.01    # noise covers it in an input
         assert not np.allclose(item["tgt_in"], item["tgt"])
@@ -113,3 +115,33 @@ def test_prompt_text_matches_its_fields(data):
     item = data[2]
     for role in ("src", "tgt"):
         assert is_rendering_of(item[f"{role}_text"], build_slots(ProtocolFields.from_dict(item[f"{role}_fields"])))
+
+
+def test_brain_crops_cut_every_image_to_a_box_inside_the_brain():
+    data = SimulatedPairs(SimulatedDataConfig(size=SIZE, seed=4, generator="randomized",
+                                              randomization=RandomizationRanges(brain_crop=1.0)))
+    cropped = [data[i] for i in range(8)]
+    cropped = [item for item in cropped if item["brain_crop"]]
+    assert len(cropped) >= 6                          # only slices with little brain are left whole
+    for item in cropped:
+        box = item["tgt"][0] != 0
+        rows, cols = np.nonzero(box)
+        window = np.zeros_like(box)
+        window[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
+        assert window.sum() < SIZE * SIZE                                   # smaller than the canvas
+        for key in ("src_in", "tgt_in", "src", "tgt"):
+            assert np.all(item[key][0][~window] == 0)                       # padding is exact zeros
+        assert np.all(item["mask"][0][~window] == 0)
+        brain = item["tissue"][0, :3].sum(0) if item["tissue"].ndim == 4 else item["tissue"][:3].sum(0)
+        assert brain[window].mean() > 0.5                                   # mostly brain inside
+
+
+def test_lesion_map_marks_the_lesions():
+    protocols = [PRESETS[k] for k in ("T1W", "T2W", "FLAIR")]
+    maps = {}
+    for p in (0.0, 1.0):
+        gen = HeadSliceGenerator(SIZE, RandomizationRanges(lesion_probability=p, brain_crop=0.0))
+        item = gen.item(np.random.default_rng(2), protocols, random.Random(0), 0.0, True, allow_unknown=False)
+        maps[p] = item["lesion"]
+        assert item["lesion"].shape == (1, SIZE, SIZE) and item["lesion"].min() >= 0
+    assert maps[0.0].sum() == 0 and maps[1.0].sum() > 3          # pixels' worth of lesion
