@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nonfinite", choices=("refuse", "zero"), default="refuse",
                         help="NaN or infinite input voxels: refuse (default: say how many) or zero (set them to 0; "
                              "the count goes in the provenance)")
+    parser.add_argument("--no-reorient", dest="reorient", action="store_false",
+                        help="slice the arrays as stored instead of turning them to the axes the model was "
+                             "trained in (RAS; the output is always in the input's own layout)")
     parser.add_argument("--deidentify", action="store_true",
                         help="DICOM output: replace patient identity with anonymous values")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -309,10 +312,13 @@ def translate_one(job: Job, prompt: str, translator, args: argparse.Namespace) -
     request = TranslationRequest(target=prompt, model=translator.name, device=str(translator.device),
                                  precision=translator.precision, axis=args.axis, batch_size=args.batch_size,
                                  source_prompt=args.source_prompt, planes=args.planes, fusion=args.fusion,
-                                 uncertainty_passes=args.uncertainty, nonfinite=args.nonfinite)
+                                 uncertainty_passes=args.uncertainty, nonfinite=args.nonfinite,
+                                 reorient=args.reorient)
     translation = VolumeTranslation(volume, request, translator)
     if args.planes != 1 and not args.quiet:
         print(f"{job.name}: {translation.plan.describe()}", file=sys.stderr, flush=True)
+    if not args.quiet and translation.orientation.turned:
+        print(f"{job.name}: {translation.orientation.sentence()}", file=sys.stderr, flush=True)
     if not args.quiet:
         print(f"{job.name}: {describe_source_prompt(translation.request.source_prompt, translation.source_prompt_origin)}",
               file=sys.stderr, flush=True)

@@ -12,9 +12,11 @@ SimulatedPairs` (without ``tissue``), so the trainer and :func:`collate_items` t
   contrast, gamma and noise, each with probability 0.5, as the official ``random_aug``);
 * ``mask`` is ``(src > 0) | (tgt > 0)`` on the normalised slices.
 
-Geometry, as in the official code: planes are **raw array axes** of the (Z, Y, X) arrays that
-:func:`napari_evai2i.io.read_volume` returns -- axial = axis 0, coronal = axis 1, sagittal =
-axis 2 -- with no reorientation. A slice index is drawn inside the central box of the
+Geometry: every volume is first turned (axis permutations and flips, no resampling) to the
+training axes of :mod:`napari_evai2i.engine.orientation` (RAS), as inference turns its input,
+so a model trained on LPS DICOM and RAS NIfTI alike sees one layout; planes are then array
+axes -- axial = axis 0, coronal = axis 1, sagittal = axis 2 (the official code slices raw
+array axes with no reorientation). A slice index is drawn inside the central box of the
 subject's foreground (voxels > 0 in any of its sequences): between the 20th and 80th
 percentile of the foreground voxel indices along that axis. Each slice is cropped or
 zero-padded to ``size`` x ``size`` around the centre of the subject's foreground bounding box.
@@ -39,6 +41,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ..engine.normalization import IntensityScale, fit_intensity_scale
+from ..engine.orientation import Reorientation
 from ..io import read_volume
 from ..prompts import ProtocolFields, sample_prompt
 from ..prompts.vocabulary import PLANE_AXIS, PLANES
@@ -206,7 +209,8 @@ class CohortPairs(Dataset):
     # --- volumes --------------------------------------------------------------------------------
 
     def _read(self, path: str, series_uid: str | None) -> np.ndarray:
-        array = read_volume(path, series_uid=series_uid).array
+        volume = read_volume(path, series_uid=series_uid)
+        array = np.ascontiguousarray(Reorientation.of(volume).apply(volume.array))   # the axes inference slices in
         return array if array.dtype.kind in "iuf" else array.astype(np.float32)
 
     def volume(self, entry: ManifestEntry) -> np.ndarray:

@@ -28,6 +28,7 @@ from ..io.errors import VolumeWriteError
 from ..io.read import ITK_EXTENSIONS, NIFTI_EXTENSIONS, file_extension
 from .memory import available_device_memory, check_memory, plan_memory
 from .normalization import MR_PERCENTILE
+from .orientation import Reorientation
 from .planes import fuse
 from .provenance import derived_tags, image_comments, series_description
 from .request import NONFINITE_RULES, PromptMix, TranslationRequest, source_prompt_of
@@ -92,6 +93,8 @@ class VolumeTranslation:
                     "set them to 0 (nonfinite=zero) or repair the file")
             volume = volume.with_array(_zero_nonfinite(volume.array))
         self.volume = volume
+        #: turns the stored axes to the training slices' axes for the network, and back
+        self.orientation = Reorientation.of(volume) if request.reorient else Reorientation.none()
         origin = "given"
         source_prompt = request.source_prompt
         if source_prompt is None:
@@ -131,7 +134,9 @@ class VolumeTranslation:
             source_prompt_from=self.source_prompt_origin, slicing_axis=request.axis,
             batch_size=request.batch_size or translator.default_batch_size(),
             normalization={**self.scale.to_dict(),
-                           "description": _RULE_TEXT.get(self.scale.rule, self.scale.rule)})
+                           "description": _RULE_TEXT.get(self.scale.rule, self.scale.rule)},
+            orientation=self.orientation.describe() if self.request.reorient else {"turned": False,
+                                                                                   "reorient": False})
         if isinstance(request.target, PromptMix):
             provenance.update(prompt_a=request.target.a, prompt_b=request.target.b, t=request.target.t)
         if request.planes != 1:
@@ -145,9 +150,15 @@ class VolumeTranslation:
 
     def _run(self, array: np.ndarray, batch: int | None, axis: int | None = None,
              bound=None) -> Generator[TranslationStep, None, np.ndarray]:
-        return (yield from self.translator.iter_translate(
-            array, self.bound if bound is None else bound, axis=self.request.axis if axis is None else axis,
-            batch_size=batch, source_prompt=self.request.source_prompt, scale=self.scale))
+        """Translate ``array`` (stored layout) along stored ``axis``: the network sees it in the
+        training axes, and the result lands in the stored layout (no copy either way)."""
+        turn = self.orientation
+        out = np.empty(array.shape, dtype=np.float32)
+        yield from self.translator.iter_translate(
+            turn.apply(array), self.bound if bound is None else bound,
+            axis=turn.axis(self.request.axis if axis is None else axis), batch_size=batch,
+            source_prompt=self.request.source_prompt, scale=self.scale, out=turn.apply(out))
+        return out
 
     def translate_slice(self, index: int) -> np.ndarray:
         """Slice ``index`` along the slicing axis, shaped like the volume with that axis of length 1

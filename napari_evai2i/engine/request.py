@@ -46,6 +46,9 @@ class TranslationRequest:
     uncertainty_passes: int = 0
     #: NaN/infinite input voxels: "refuse" (the default: say how many and where) or "zero" (set to 0)
     nonfinite: str = "refuse"
+    #: turn the stored axes to the training orientation before slicing (engine.orientation);
+    #: False slices the array as stored (for arrays whose orientation is unknown)
+    reorient: bool = True
 
     @property
     def target_text(self) -> str:

@@ -55,6 +55,9 @@ class JobRequest:
     tags: dict = field(default_factory=dict)
     #: voxel size (mm) of the (Z, Y, X) volume, from the layer's scale
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    #: LPS direction cosines of the data axes (layers.layer_direction); None: orientation unknown,
+    #: so the engine slices the array as stored instead of turning it to the training axes
+    direction: np.ndarray | None = None
     planes: int = DEFAULT_PLANES        #: 1: slice along ``axis``; 3: every usable axis, fused
     fusion: str = "resolution"          #: how the planes are fused (engine.planes.FUSIONS)
     uncertainty_passes: int = 0         #: 0: no uncertainty map; N >= 2: at most N passes
@@ -254,7 +257,7 @@ def _engine_request(request: JobRequest, target: Target | None = None):
     return TranslationRequest(target=request.target if target is None else target, model=request.model,
                               device=request.device, precision=request.precision, axis=request.slicing_axis,
                               batch_size=request.batch_size, source_prompt=request.source_prompt,
-                              planes=request.planes, fusion=request.fusion,
+                              planes=request.planes, fusion=request.fusion, reorient=request.direction is not None,
                               uncertainty_passes=request.uncertainty_passes)
 
 
@@ -265,7 +268,9 @@ def _pipeline(request: JobRequest, target: Target | None = None):
     VolumeTranslation = engine_module("engine.pipeline").VolumeTranslation
 
     array = request.volume
-    volume = Volume(np.asarray(array) if is_lazy(array) else array, spacing=request.spacing, tags=dict(request.tags))
+    direction = np.eye(3) if request.direction is None else request.direction
+    volume = Volume(np.asarray(array) if is_lazy(array) else array, spacing=request.spacing,
+                    direction=direction, tags=dict(request.tags))
     return VolumeTranslation(volume, _engine_request(request, target))
 
 

@@ -106,6 +106,27 @@ def data_to_world_matrix(ndim: int, scale, translate, rotate=None, shear=None, a
     return outer @ physical
 
 
+def _lps_affine(ndim: int, state: Mapping[str, Any]) -> np.ndarray:
+    """The 4x4 LPS affine of a layer's data (a 2-D layer gets a unit z axis) from its state."""
+    matrix = data_to_world_matrix(ndim, state.get("scale", (1.0,) * ndim), state.get("translate", (0.0,) * ndim),
+                                  state.get("rotate"), state.get("shear"), state.get("affine"))
+    if ndim == 2:
+        grown = np.eye(4)
+        grown[1:, 1:] = matrix
+        matrix = grown
+    return _REVERSE @ matrix @ _REVERSE
+
+
+def layer_direction(layer: napari.layers.Image) -> np.ndarray | None:
+    """The LPS direction cosines of a layer's data axes (as :class:`Volume` holds them), or None
+    when its orientation is unknown: a layer this plugin did not make (a plain array, another
+    reader's) says nothing of which way is left or up, so the engine slices it as stored."""
+    if SOURCE_PATH_KEY not in layer.metadata:
+        return None
+    linear = _lps_affine(layer.ndim, layer_state(layer))[:3, :3]
+    return linear / np.linalg.norm(linear, axis=0, keepdims=True)
+
+
 def state_to_volume(data: Any, state: Mapping[str, Any]) -> Volume:
     """Rebuild a :class:`Volume` from layer data and its state (``layer._get_state()``-like).
 
@@ -116,16 +137,10 @@ def state_to_volume(data: Any, state: Mapping[str, Any]) -> Volume:
         array = np.asarray(data[0])
     if state.get("rgb") or array.ndim not in (2, 3):
         raise ValueError(f"only single-channel 2-D or 3-D images can be used, not an array of shape {array.shape}")
-    ndim = array.ndim
-    matrix = data_to_world_matrix(ndim, state.get("scale", (1.0,) * ndim), state.get("translate", (0.0,) * ndim),
-                                  state.get("rotate"), state.get("shear"), state.get("affine"))
-    if ndim == 2:                       # one slice: add a unit z axis so it is a volume
+    affine_lps = _lps_affine(array.ndim, state)
+    if array.ndim == 2:                 # one slice: a volume with a unit z axis
         array = array[np.newaxis]
-        grown = np.eye(4)
-        grown[1:, 1:] = matrix
-        matrix = grown
     metadata = state.get("metadata") or {}
-    affine_lps = _REVERSE @ matrix @ _REVERSE
     try:
         volume = Volume.from_lps_affine(array, affine_lps, metadata.get(TAGS_KEY) or {},
                                         source_path=metadata.get(SOURCE_PATH_KEY))

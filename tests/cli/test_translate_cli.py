@@ -38,6 +38,25 @@ def test_nifti_in_nifti_out_keeps_shape_and_affine(tmp_path, nifti_input, tiny_c
     assert np.isfinite(res.get_fdata()).all()
 
 
+def test_a_file_stored_lps_is_turned_for_the_model_unless_told_not_to(tmp_path, brain_like_volume, tiny_checkpoint,
+                                                                    capsys):
+    path = tmp_path / "lps.nii.gz"
+    nib.save(nib.Nifti1Image(brain_like_volume.transpose(2, 1, 0), np.diag([-1.0, -1.0, 2.0, 1.0])), path)
+    outputs = {}
+    for flags in ([], ["--no-reorient"]):
+        out = tmp_path / f"out{len(flags)}.nii.gz"
+        assert main([str(path), "-p", PROMPT, "-o", str(out), "--model", str(tiny_checkpoint), "--device", "cpu",
+                     "--planes", "1", *flags]) == 0
+        err = capsys.readouterr().err
+        said = "stored LPS, turned to the model's training axes RAS" in err
+        assert said == (not flags), err
+        orientation = json.loads(out.with_name(out.name.replace(".nii.gz", ".json")).read_text())["orientation"]
+        assert orientation["turned"] is (not flags)
+        outputs[bool(flags)] = nib.load(out).get_fdata()
+        assert np.allclose(nib.load(out).affine, nib.load(path).affine)
+    assert not np.allclose(outputs[False], outputs[True], atol=1e-3)
+
+
 def test_bf16_on_request_runs_where_native_else_warns_and_runs_fp32(tmp_path, nifti_input, tiny_checkpoint,
                                                                      capsys):
     from napari_evai2i.engine.translator import native_bf16_on_cpu

@@ -182,3 +182,22 @@ def test_dataloader_workers_and_distributed_sampler(cohort):
         first = next(iter(loader))
         np.testing.assert_array_equal(first["int"][1].numpy(), ds[indices[1]]["int"])
     assert sorted(seen) == list(range(8))
+
+
+def test_a_subject_stored_lps_trains_on_the_same_slices_as_stored_ras(cohort, tmp_path):
+    """Training sees the axes inference turns its input to (engine.orientation), whatever the storage."""
+    import nibabel as nib
+
+    _, manifest, _ = cohort
+    entry = next(iter(manifest))
+    ras = CohortPairs(manifest, small_config()).volume(entry)
+    image = nib.load(str(manifest.resolve(entry)))
+    flipped = np.asarray(image.dataobj)[::-1, ::-1]                 # x and y reversed ...
+    affine = image.affine @ np.array([[-1.0, 0, 0, flipped.shape[0] - 1], [0, -1.0, 0, flipped.shape[1] - 1],
+                                      [0, 0, 1, 0], [0, 0, 0, 1]])     # ... and so is the affine: LPS
+    path = tmp_path / "lps.nii.gz"
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(flipped), affine), str(path))
+    assert nib.aff2axcodes(affine) == ("L", "P", "S")
+    entries = [ManifestEntry(**dict(e.to_dict(), path=str(path))) if e is entry else e for e in manifest]
+    lps = Manifest(entries, root=manifest.root)
+    np.testing.assert_array_equal(CohortPairs(lps, small_config()).volume(entries[0]), ras)

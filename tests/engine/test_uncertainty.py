@@ -37,7 +37,8 @@ def test_running_spread_is_the_sample_standard_deviation():
 
 
 def test_uncertainty_is_the_sd_over_its_passes_and_leaves_the_translation_unchanged(brain_like_volume):
-    volume = Volume(brain_like_volume.astype(np.float32), spacing=(2.0, 1.0, 1.0))
+    # stored in the training axes (RAS), so the engine's passes compare with the bare translator's
+    volume = Volume(brain_like_volume.astype(np.float32), spacing=(2.0, 1.0, 1.0), direction=np.diag([-1.0, -1.0, 1.0]))
     translator = load_model("tiny-random", "cpu")
     plain = VolumeTranslation(volume, TranslationRequest(PROMPT, model="tiny-random"), translator).run()
     job = VolumeTranslation(volume, TranslationRequest(PROMPT, model="tiny-random", uncertainty_passes=3), translator)

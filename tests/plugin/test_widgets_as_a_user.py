@@ -171,6 +171,42 @@ def test_a_layer_from_another_reader_is_reported(make_napari_viewer, qtbot, tmp_
     assert "no voxel size" not in widget.status.value
 
 
+def test_a_file_stored_lps_is_translated_in_the_training_axes_and_a_plain_layer_as_stored(
+        make_napari_viewer, qtbot, tmp_path, brain_like_volume):
+    """Broken before: the widget passed the voxel size but not the direction, so a file stored
+    LPS (DICOM's order) reached the network with every slice turned by 180 degrees."""
+    import nibabel as nib
+
+    from napari_evai2i.engine.pipeline import VolumeTranslation
+    from napari_evai2i.engine.request import TranslationRequest
+    from napari_evai2i.io import Volume, read_volume
+
+    path = tmp_path / "head_lps.nii"
+    stored = np.ascontiguousarray(brain_like_volume[:, ::-1, ::-1].transpose(2, 1, 0)).astype(np.float32)
+    nib.save(nib.Nifti1Image(stored, np.diag([-1.0, -1.0, 2.0, 1.0])), path)
+    viewer = make_napari_viewer()
+    viewer.open(path, plugin="napari")                  # orientation unknown to us
+    viewer.open(path, plugin=PLUGIN)
+    plain, ours = viewer.layers
+    widget = dock(viewer, qtbot, "Translate")
+    made = {}
+    for layer in (ours, plain):
+        choose(qtbot, widget.source, layer.name)
+        assert widget.source.value is layer
+        assert run_by_click(qtbot, widget) == "done"
+        (made[layer.name],) = [out for out in made_by_plugin(viewer) if out.metadata[RESULT_KEY]["role"] ==
+                               "translation" and out.name.endswith(f"<- {layer.name}")]
+    prompt = widget.prompt.prompt
+    turned = VolumeTranslation(read_volume(path), TranslationRequest(prompt, model="demo")).run()
+    assert turned.provenance["orientation"]["turned"]
+    np.testing.assert_allclose(made[ours.name].data, turned.volume.array, rtol=1e-4, atol=1e-2)
+    assert made[ours.name].metadata[PROVENANCE_KEY]["orientation"]["stored"] == "LPS"
+    as_stored = VolumeTranslation(Volume(np.asarray(plain.data, dtype=np.float32), spacing=(1.0, 1.0, 1.0)),
+                                  TranslationRequest(prompt, model="demo", reorient=False)).run()
+    np.testing.assert_allclose(made[plain.name].data, as_stored.volume.array, rtol=1e-4, atol=1e-2)
+    assert made[plain.name].metadata[PROVENANCE_KEY]["orientation"]["turned"] is False
+
+
 # ----------------------------------------------------------------------------- Prompt explorer
 def test_explorer_rerenders_on_typed_prompts_and_presets_and_marks_every_layer(slab_viewer, qtbot, tmp_path):
     """Broken before: editing prompt A/B or "B from" did not re-render until t moved; the explored

@@ -25,7 +25,7 @@ from qtpy.QtCore import QTimer
 from ..jobs import (JobRequest, PromptMix, SlicePreview, export_sweep, is_lazy, refuse_if_too_big, translate_one_slice,
                     translate_volume)
 from ..layers import (PROVENANCE_KEY, TAGS_KEY, data_to_world_matrix, explored_name, geometry_kwargs,
-                      slab_geometry_kwargs, stacked_geometry_kwargs, sweep_name)
+                      layer_direction, slab_geometry_kwargs, stacked_geometry_kwargs, sweep_name)
 from .choices import AXIS_CHOICES, compact_combo_boxes, image_layer_choices, layer_spacing
 from .source_contrast import SourceContrast
 from .model_picker import ModelPicker
@@ -128,7 +128,8 @@ class PromptExplorerWidget(Container):
                              model=self.model.model_source(), device=str(self.model.device.value),
                              precision=str(self.model.precision.value), axis=axis, preview_index=index,
                              source_prompt=self.source_contrast.source_prompt,
-                             tags=dict(layer.metadata.get(TAGS_KEY) or {}), spacing=layer_spacing(layer))
+                             tags=dict(layer.metadata.get(TAGS_KEY) or {}), spacing=layer_spacing(layer),
+                             direction=layer_direction(layer))
         refuse_if_too_big(layer.name, request)
         return layer, request
 

@@ -44,9 +44,9 @@ from ...io._size import format_bytes
 from ..jobs import (BlockRead, EngineWarning, JobRequest, ModelReady, SlicePreview, TagScoring, TranslationOutcome,
                     block_count, is_lazy, refuse_if_too_big, translate_volume)
 from ..layers import (DICOM_HEADER_KEY, PROVENANCE_KEY, SOURCE_PATH_KEY, SOURCE_TAGS_KEY, TAGS_KEY,
-                      difference_name, geometry_kwargs, has_geometry_or_tags, is_synthetic, preview_name,
-                      reference_difference_name, slab_geometry_kwargs, synthetic_name, tag_effect_name,
-                      uncertainty_name)
+                      difference_name, geometry_kwargs, has_geometry_or_tags, is_synthetic, layer_direction,
+                      preview_name, reference_difference_name, slab_geometry_kwargs, synthetic_name,
+                      tag_effect_name, uncertainty_name)
 from .choices import AXIS_CHOICES, compact_combo_boxes, image_layer_choices, layer_spacing
 from .source_contrast import SourceContrast
 from .model_picker import ModelPicker
@@ -260,6 +260,7 @@ class TranslateWidget(Container):
             batch_size=int(self.batch_size.value), axis=axis, source_prompt=self.source_contrast.source_prompt,
             preview_index=self._current_index(layer, axis), reference=reference_data,
             tags=dict(layer.metadata.get(TAGS_KEY) or {}), spacing=layer_spacing(layer),
+            direction=layer_direction(layer),
             planes=int(self.planes.value), fusion=str(self.fusion.value),
             uncertainty_passes=int(self.uncertainty_passes.value), tag_effects=bool(self.tag_effects.value),
             tag_effect_maps=bool(self.tag_effects.value and self.tag_maps.value))
