@@ -41,6 +41,8 @@ TASKS = {"T1w->T2w": ("T1W", "T2W"), "T1w->FLAIR": ("T1W", "FLAIR"), "T2w->T1w":
 TISSUE_ORDER = {"T2W": ("CSF", "GM", "WM"), "FLAIR": ("GM", "WM", "CSF"), "PDW": ("GM", "WM")}
 FIRST_SEED = 900_000          # training items use seeds below 10_000 (seed*100 + stage)
 THICK_MM = 5.0
+#: a field of view inside the brain (rows x columns, mm), about the size of nibabel's anatomical.nii crop
+CROP_MM = (80.0, 96.0)
 
 
 def _pure_signals(kind: str) -> dict[str, float]:
@@ -91,8 +93,11 @@ class HeldOutCase:
         self.size = size
 
     def render(self, kind_src: str, kind_tgt: str, *, whole_head: bool = True, thickness_mm: float = 0.0,
-               lesions: bool = False, rotation_deg: float = 0.0) -> dict:
-        """Source (as scanned), target (clean), brain mask, lesion and WM masks, pixel size, plane."""
+               lesions: bool = False, rotation_deg: float = 0.0, crop_mm: tuple[float, float] | None = None) -> dict:
+        """Source (as scanned), target (clean), brain mask, lesion and WM masks, pixel size, plane.
+
+        ``crop_mm``: cut every image to a box of that size about the brain's centre, so tissue runs
+        to the image edge (a field of view inside the brain, as nibabel's ``anatomical.nii``)."""
         from ..data.randomized import BRAIN_LEVEL, HeadSliceGenerator, RandomizationRanges, signal_vector, level_of
 
         ranges = RandomizationRanges(rotation_deg=rotation_deg, atrophy=0.0, flip=0.0, brain_crop=0.0,
@@ -123,6 +128,13 @@ class HeldOutCase:
         out["brain"] = (brain > 0.5).numpy() & (centre[:2].sum(0) > 0.3).numpy()   # parenchyma, some CSF
         out["lesion"] = (centre[ALL_TISSUE_NAMES.index("LESION")] > 0.8).numpy()
         out["wm"] = (centre[1] > 0.9).numpy()
+        if crop_mm is not None:
+            rows, cols = np.nonzero(out["brain"])
+            box = [min(self.size, int(round(mm / anatomy["pixel_mm"]))) for mm in crop_mm]
+            lo = [int(np.clip(round(c.mean() - b / 2), 0, self.size - b)) for c, b in zip((rows, cols), box)]
+            window = (slice(lo[0], lo[0] + box[0]), slice(lo[1], lo[1] + box[1]))
+            for key in ("src", "tgt", "brain", "lesion", "wm"):
+                out[key] = np.ascontiguousarray(out[key][window])
         return out
 
 
@@ -146,6 +158,7 @@ def held_out_factors(translator, cases: int = 6, size: int = 160) -> dict:
         "whole head, source prompt": ({"whole_head": True}, True),
         "whole head, 5 mm slices, no source prompt": ({"whole_head": True, "thickness_mm": THICK_MM}, False),
         "whole head, rotated 20 deg, no source prompt": ({"whole_head": True, "rotation_deg": 20.0}, False),
+        "crop inside the brain, no source prompt": ({"whole_head": True, "crop_mm": CROP_MM}, False),
     }
     report: dict = {}
     for task, (src, tgt) in TASKS.items():

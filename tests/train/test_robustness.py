@@ -28,6 +28,10 @@ def test_held_out_factors_change_one_thing():
     assert head["tgt"][outside].sum() > only["tgt"][outside].sum()          # plus a head
     thick = case.render("T1W", "T2W", thickness_mm=5.0)
     np.testing.assert_allclose(thick["tgt"], head["tgt"], atol=1e-6)        # targets stay 1 mm
+    crop = case.render("T1W", "T2W", whole_head=True, crop_mm=(80.0, 96.0))
+    assert crop["src"].shape == crop["tgt"].shape == crop["brain"].shape == (80, 96)
+    for edge in (crop["brain"][0], crop["brain"][-1], crop["brain"][:, 0], crop["brain"][:, -1]):
+        assert edge.mean() > 0.5                                            # brain runs to every edge
 
 
 def test_real_t1_tissues_are_in_t1_order():
