@@ -77,6 +77,11 @@ class Reorientation:
         unflipped = np.flip(array, [t for t in range(3) if flip[t]]) if any(flip) else array
         return np.transpose(unflipped, np.argsort(order))
 
+    def spacing(self, spacing: tuple[float, float, float]) -> tuple[float, float, float]:
+        """Voxel sizes of the stored axes, in the order of the training-layout axes."""
+        order, _ = self._zyx()
+        return tuple(float(spacing[order[t]]) for t in range(3))
+
     def axis(self, stored_axis: int) -> int:
         """The training-layout axis that holds stored axis ``stored_axis``."""
         order, _ = self._zyx()

@@ -200,12 +200,16 @@ def real_t1_inputs() -> dict[str, tuple[np.ndarray, tuple[float, ...]]]:
     """The real T1 images in installed wheels: name -> (array, spacing mm)."""
     import nibabel
 
+    from ..engine.orientation import Reorientation
+    from ..io import read_volume
+
     out = {}
     path = Path(nibabel.__file__).parent / "tests" / "data" / "anatomical.nii"
-    if path.is_file():
-        img = nibabel.load(str(path))
-        data = np.asarray(img.get_fdata(dtype=np.float32)).transpose(2, 1, 0)     # (z, y, x)
-        out["nibabel anatomical.nii (2 mm brain crop)"] = (data, tuple(float(z) for z in img.header.get_zooms()[::-1]))
+    if path.is_file():               # stored LAS: turned to the training axes, as the engine does
+        volume = read_volume(path)
+        turn = Reorientation.of(volume)
+        data = np.ascontiguousarray(turn.apply(volume.array.astype(np.float32)))
+        out["nibabel anatomical.nii (2 mm brain crop)"] = (data, turn.spacing(volume.spacing))
     try:
         import dipy
     except ImportError:

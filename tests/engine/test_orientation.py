@@ -43,6 +43,7 @@ def test_the_turn_lands_in_the_training_axes_and_undoes_exactly(direction):
     np.testing.assert_array_equal(turn.undo(turned), array)
     for axis in range(3):
         assert turned.shape[turn.axis(axis)] == array.shape[axis]
+        assert turn.spacing(volume.spacing)[turn.axis(axis)] == volume.spacing[axis]
 
 
 def _nifti(path, array_zyx, affine_ras):
