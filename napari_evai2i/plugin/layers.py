@@ -124,7 +124,10 @@ def layer_direction(layer: napari.layers.Image) -> np.ndarray | None:
     if SOURCE_PATH_KEY not in layer.metadata:
         return None
     linear = _lps_affine(layer.ndim, layer_state(layer))[:3, :3]
-    return linear / np.linalg.norm(linear, axis=0, keepdims=True)
+    direction = linear / np.linalg.norm(linear, axis=0, keepdims=True)
+    if not np.allclose(direction.T @ direction, np.eye(3), atol=1e-3):   # sheared by hand: no one orientation
+        return None
+    return direction
 
 
 def state_to_volume(data: Any, state: Mapping[str, Any]) -> Volume:
