@@ -1,0 +1,116 @@
+"""The generalisation issue's targets, checked against a checkpoint's ``evaluation.json``.
+
+Prints a Markdown table (target, value per task, met) for the model card and a closing note,
+so the verdicts are computed from the recorded numbers rather than read off by hand.
+``--previous`` names the evaluation of the version being replaced, for the target "the
+template tasks each hold (at least the previous value - 0.02)".
+
+    python src_training/launch/targets_table.py runs/demo/eval.json \
+        --previous napari_evai2i/weights/demo/evaluation.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+CANONICAL = ("T1w->T2w", "T1w->FLAIR", "T2w->T1w", "T1w->PDw")
+HEAD = "whole head, no source prompt"
+BRAIN_ONLY = "brain only, no source prompt"
+PROMPTED = "whole head, source prompt"
+THICK = "whole head, 5 mm slices, no source prompt"
+
+
+def _values(values: list[float], digits: int = 2) -> str:
+    return " / ".join(f"{v:.{digits}f}" for v in values)
+
+
+def _verdict(passed: list[bool], names=CANONICAL) -> str:
+    if all(passed):
+        return "yes"
+    if not any(passed):
+        return "no"
+    return "only " + ", ".join(n for n, ok in zip(names, passed) if ok)
+
+
+def target_rows(evaluation: dict, previous: dict | None = None) -> list[tuple[str, str, str]]:
+    """(target, values, met) rows, in the issue's order."""
+    heads = evaluation["robustness"]["held_out_heads"]
+    rows = []
+
+    def factor(name: str, key: str) -> list[float]:
+        return [heads[t][name][key] for t in CANONICAL]
+
+    ssim = factor(HEAD, "ssim")
+    rows.append(("held-out whole head, no source prompt: SSIM >= 0.85", _values(ssim),
+                 _verdict([v >= 0.85 for v in ssim])))
+    dice = factor(HEAD, "dice")
+    rows.append(("... and tissue Dice >= 0.80", _values(dice), _verdict([v >= 0.80 for v in dice])))
+    prompted = factor(PROMPTED, "ssim")
+    rows.append(("with the source prompt: SSIM >= 0.90", _values(prompted),
+                 _verdict([v >= 0.90 for v in prompted])))
+    gap = [h - b for h, b in zip(ssim, factor(BRAIN_ONLY, "ssim"))]
+    rows.append(("whole head vs brain only: SSIM within 0.03", " / ".join(f"{g:+.3f}" for g in gap),
+                 _verdict([abs(g) <= 0.03 for g in gap])))
+    thick = factor(THICK, "ssim")
+    rows.append(("5 mm slices: SSIM >= 0.80", _values(thick), _verdict([v >= 0.80 for v in thick])))
+    crop = "crop inside the brain, no source prompt"
+    if all(crop in heads[t] for t in CANONICAL):           # a factor added after v2 (reported, no target)
+        rows.append(("reported: crop inside the brain, no source prompt (SSIM / Dice)",
+                     " / ".join(f"{heads[t][crop]['ssim']:.2f}, {heads[t][crop]['dice']:.2f}" for t in CANONICAL),
+                     "-"))
+    lesions = heads["lesions"]
+    errors = [lesions[t]["relative_error"] for t in ("T1w->T2w", "T1w->FLAIR")]
+    rows.append(("lesion/WM contrast within 25 % (T2w, FLAIR)", " / ".join(f"{100 * e:.0f} % off" for e in errors),
+                 _verdict([e <= 0.25 for e in errors], ("T2w", "FLAIR"))))
+    real = {name: entry for name, entry in evaluation["robustness"]["real_t1"].items() if name != "figure"}
+    for key in ("no source prompt", "source prompt"):
+        orders = {name.split(" (")[0]: all(entry[key][k]["order_ok"] for k in ("T2W", "FLAIR", "PDW"))
+                  for name, entry in real.items()}
+        rows.append((f"real T1 ({key}): right tissue order for T2w, FLAIR and PDw",
+                     ", ".join(f"{n} {'yes' if ok else 'no'}" for n, ok in orders.items()),
+                     _verdict(list(orders.values()), list(orders))))
+    within = {f"{name.split(' (')[0]} {k}": real[name]["no source prompt"][k]["csf_to_gm_within_30pct"]
+              for name in real for k in ("T2W", "FLAIR", "PDW")}
+    rows.append(("real T1 (no source prompt): CSF/GM within 30 % of physics",
+                 f"{sum(within.values())} of {len(within)}", _verdict(list(within.values()), list(within))))
+    if previous is not None:
+        change = [evaluation["tasks"][t]["model"]["ssim"] - previous["tasks"][t]["model"]["ssim"] for t in CANONICAL]
+        rows.append(("template tasks each >= previous - 0.02 (SSIM)", " / ".join(f"{c:+.3f}" for c in change),
+                     _verdict([c >= -0.02 for c in change])))
+    stir = evaluation["tasks"]["T1w->STIR (held out)"]
+    beats = [stir["model"][m] > max(stir["identity"][m], stir["histogram_matching"][m]) for m in ("psnr", "ssim")]
+    rows.append(("zero-shot STIR beats both baselines (PSNR, SSIM)",
+                 f"{stir['model']['psnr']:.2f} dB, {stir['model']['ssim']:.3f}", _verdict(beats, ("PSNR", "SSIM"))))
+    sweep = evaluation.get("te_sweep")
+    if sweep:
+        rows.append(("T2w CSF/GM rises with TE (30, 60, 90, 120 ms)",
+                     _values([sweep[f"TE {te}"] for te in (30, 60, 90, 120)]), "yes" if sweep["monotonic"] else "no"))
+    return rows
+
+
+def markdown(rows: list[tuple[str, str, str]]) -> str:
+    lines = ["| target | value (T1w->T2w / T1w->FLAIR / T2w->T1w / T1w->PDw where four) | met |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("evaluation", help="evaluation.json of the checkpoint (evaluate --suite all)")
+    parser.add_argument("--previous", help="evaluation.json of the version it replaces")
+    args = parser.parse_args(argv)
+    try:
+        evaluation = json.loads(Path(args.evaluation).read_text())
+        previous = json.loads(Path(args.previous).read_text()) if args.previous else None
+        print(markdown(target_rows(evaluation, previous)))
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"targets_table: {exc!r} (give the evaluation.json of `evaluate --suite all`)", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

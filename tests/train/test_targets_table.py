@@ -1,0 +1,46 @@
+"""The targets table reads its verdicts off an evaluation.json: the shipped demo's, and a changed copy."""
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from napari_evai2i.engine.translator import demo_checkpoint_path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "src_training" / "launch" / "targets_table.py"
+sys.path.insert(0, str(SCRIPT.parent))
+from targets_table import CANONICAL, HEAD, target_rows  # noqa: E402
+
+
+def _shipped() -> dict:
+    return json.loads((demo_checkpoint_path() / "evaluation.json").read_text())
+
+
+def test_rows_are_the_recorded_numbers_and_verdicts_follow_them():
+    evaluation = _shipped()
+    rows = {target: (values, met) for target, values, met in target_rows(evaluation, evaluation)}
+    heads = evaluation["robustness"]["held_out_heads"]
+    ssim = [heads[t][HEAD]["ssim"] for t in CANONICAL]
+    values, met = rows["held-out whole head, no source prompt: SSIM >= 0.85"]
+    assert values == " / ".join(f"{v:.2f}" for v in ssim)
+    assert met == ("yes" if min(ssim) >= 0.85 else met)
+    assert rows["template tasks each >= previous - 0.02 (SSIM)"][1] == "yes"       # against itself
+    changed = copy.deepcopy(evaluation)
+    changed["robustness"]["held_out_heads"]["T1w->FLAIR"][HEAD]["ssim"] = 0.5
+    changed["tasks"]["T1w->PDw"]["model"]["ssim"] -= 0.05
+    rows = {target: (values, met) for target, values, met in target_rows(changed, evaluation)}
+    assert "T1w->FLAIR" not in rows["held-out whole head, no source prompt: SSIM >= 0.85"][1]
+    assert rows["held-out whole head, no source prompt: SSIM >= 0.85"][1].startswith("only ")
+    assert rows["template tasks each >= previous - 0.02 (SSIM)"][1] == "only T1w->T2w, T1w->FLAIR, T2w->T1w"
+
+
+def test_the_command_prints_a_table_and_refuses_a_wrong_file(tmp_path):
+    shipped = demo_checkpoint_path() / "evaluation.json"
+    done = subprocess.run([sys.executable, str(SCRIPT), str(shipped)], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("| target |")
+    wrong = tmp_path / "config.json"
+    wrong.write_text("{}")
+    done = subprocess.run([sys.executable, str(SCRIPT), str(wrong)], capture_output=True, text=True)
+    assert done.returncode == 2 and "evaluate --suite all" in done.stderr
