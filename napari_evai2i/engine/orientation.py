@@ -30,7 +30,8 @@ class Reorientation:
 
     #: nibabel orientation (3 x 2) of the turn on index axes (i, j, k): row c = (new axis, flip)
     transform: np.ndarray
-    stored: tuple[str, str, str]          #: the volume's own axis codes, e.g. ("L", "P", "S")
+    #: the volume's own axis codes, e.g. ("L", "P", "S"); None: not known or not used
+    stored: tuple[str, str, str] | None
 
     @classmethod
     def of(cls, volume: Volume) -> Reorientation:
@@ -41,7 +42,7 @@ class Reorientation:
     @classmethod
     def none(cls) -> Reorientation:
         """Slice the array as it is stored (its orientation is unknown, or the caller says so)."""
-        return cls(np.array([[0, 1], [1, 1], [2, 1]], dtype=float), TRAINING_AXCODES)
+        return cls(np.array([[0, 1], [1, 1], [2, 1]], dtype=float), None)
 
     @property
     def turned(self) -> bool:
@@ -88,5 +89,7 @@ class Reorientation:
         return order.index(stored_axis)
 
     def describe(self) -> dict:
+        if self.stored is None:
+            return {"turned": False, "reorient": False}
         return {"stored": "".join(self.stored), "translated_in": "".join(TRAINING_AXCODES),
                 "turned": self.turned}

@@ -135,8 +135,7 @@ class VolumeTranslation:
             batch_size=request.batch_size or translator.default_batch_size(),
             normalization={**self.scale.to_dict(),
                            "description": _RULE_TEXT.get(self.scale.rule, self.scale.rule)},
-            orientation=self.orientation.describe() if self.request.reorient else {"turned": False,
-                                                                                   "reorient": False})
+            orientation=self.orientation.describe())
         if isinstance(request.target, PromptMix):
             provenance.update(prompt_a=request.target.a, prompt_b=request.target.b, t=request.target.t)
         if request.planes != 1:
