@@ -68,8 +68,9 @@ class RandomizationRanges:
     elastic_mm: tuple[float, float] = (0.0, 4.0)  # r.m.s. of a smooth displacement
     flip: float = 0.5                            # left-right mirror
     #: probability of a field of view cut to a box inside the brain (a brain crop: tissue up to the
-    #: image edge, zero padding around it, as a cropped NIfTI reaches the network)
-    brain_crop: float = 0.15
+    #: image edge, zero padding around it, as a cropped NIfTI reaches the network). Off: v3 trained
+    #: with 0.15 (TrainConfig.brain_crop) and did not beat v2 (docs/model_card.md)
+    brain_crop: float = 0.0
     brain_crop_mm: tuple[float, float] = (60.0, 140.0)   # side of the box
     # anatomy (shared)
     atrophy: float = 0.4                         # probability; strength U(0, 1)

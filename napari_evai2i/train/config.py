@@ -40,6 +40,8 @@ class TrainConfig:
     #: or "randomized" (whole heads, lesions, thick slices, unknown sources: data/randomized.py)
     simulator: str = "template"
     crop_size: int = 128
+    #: randomized simulator: share of items cut to a box inside the brain (data/randomized.py)
+    brain_crop: float = 0.0
     curriculum_steps: int = 0           #: generator steps drawing only the 4 canonical contrasts
     num_workers: int = 0
     view_in_prompt: bool = True
@@ -152,6 +154,8 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"amp must be auto, bf16 or off, not {cfg.amp!r}")
     if cfg.simulator not in ("template", "randomized"):
         raise ValueError(f"simulator must be template or randomized, not {cfg.simulator!r}")
+    if not 0.0 <= cfg.brain_crop <= 1.0:
+        raise ValueError(f"brain_crop is a probability, between 0 and 1, not {cfg.brain_crop}")
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be constant or cosine, not {cfg.lr_schedule!r}")
     for name in ("clip_batch", "gen_batch", "crop_size"):

@@ -114,12 +114,14 @@ class Trainer:
         cfg = self.cfg
         seed = cfg.seed * 100 + STAGES.index(stage)
         if cfg.data == "simulator":
+            from ..data.randomized import RandomizationRanges
             from ..data.simulated_dataset import SimulatedDataConfig, SimulatedPairs
 
             curriculum = cfg.curriculum_steps * cfg.gen_batch * self.world.size if stage != "clip" else 0
             return SimulatedPairs(SimulatedDataConfig(size=cfg.crop_size, seed=seed, curriculum_items=curriculum,
                                                       view_in_prompt=cfg.view_in_prompt,
                                                       generator=cfg.simulator,
+                                                      randomization=RandomizationRanges(brain_crop=cfg.brain_crop),
                                                       unknown_sources=stage != "clip"))
         from ..data.cohort_dataset import CohortDataConfig, CohortPairs
 

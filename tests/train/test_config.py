@@ -77,3 +77,25 @@ def test_the_command_line_recipe_paths_of_the_source_tree_are_the_shipped_files(
     configs = Path(__file__).resolve().parents[2] / "src_training" / "configs"
     for name in ("demo", "paper"):
         assert (configs / f"{name}.yaml").resolve() == recipe_path(name).resolve()
+
+
+def test_brain_crops_are_a_recipe_key_that_reaches_the_training_data(tmp_path):
+    from napari_evai2i.train.trainer import Trainer
+
+    assert load_train_config("demo").brain_crop == 0.0           # the shipped v2 recipe trains no crops
+    with pytest.raises(ValueError, match="brain_crop is a probability"):
+        load_train_config(None, ["brain_crop=1.5"])
+    quick = [f"out={tmp_path}", "simulator=randomized", "crop_size=32", "device=cpu", "clip_steps=0",
+             "init_steps=1", "finetune_steps=0"]
+    crops = {}
+    for p in (0.0, 1.0):
+        dataset = Trainer(load_train_config(None, [*quick, f"brain_crop={p}"]))._dataset("init")
+        crops[p] = sum(bool(dataset[i]["brain_crop"]) for i in range(6))
+    assert crops[0.0] == 0 and crops[1.0] >= 3
+
+
+def test_the_v3_record_is_the_demo_recipe_with_its_three_levers():
+    record = Path(__file__).resolve().parents[2] / "docs" / "results" / "demo_v3_train_config.yaml"
+    v3, demo = load_train_config(record).to_dict(), load_train_config("demo").to_dict()
+    changed = {k for k in demo if v3[k] != demo[k]} - {"name", "out"}
+    assert changed == {"brain_crop", "w_lesion", "init_steps"}          # docs/training.md says so
