@@ -172,10 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1001, 1002])
     parser.add_argument("--resolution", type=int, choices=(1, 2), default=1)
     parser.add_argument("--json", default=None, help="also write the report to this file")
-    parser.add_argument("--suite", choices=("standard", "robustness", "volume", "all"), default="standard",
+    parser.add_argument("--suite", choices=("standard", "robustness", "volume", "lesions", "all"), default="standard",
                         help="standard: whole simulated subjects (below); robustness: held-out heads factor "
                              "by factor and real T1 scans (train/robustness.py); volume: 2-D vs tri-planar, "
-                             "uncertainty and tissue Dice on held-out 3-D volumes (train/volume_quality.py)")
+                             "uncertainty and tissue Dice on held-out 3-D volumes (train/volume_quality.py); "
+                             "lesions: only the robustness suite's lesion contrast (a minute)")
     parser.add_argument("--cases", type=int, default=6, help="robustness: held-out cases per setting")
     parser.add_argument("--figure", default=None, help="robustness: PNG of real T1 inputs and translations")
     args = parser.parse_args(argv)
@@ -195,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         from .robustness import robustness_report
 
         report["robustness"] = robustness_report(translator, args.cases, figure=args.figure)
+    if args.suite == "lesions":
+        from .robustness import lesion_contrast
+
+        report["lesions"] = lesion_contrast(translator, args.cases)
     if args.suite in ("volume", "all"):
         from .volume_quality import volume_report
 

@@ -43,6 +43,8 @@ FIRST_SEED = 900_000          # training items use seeds below 10_000 (seed*100 
 THICK_MM = 5.0
 #: a field of view inside the brain (rows x columns, mm), about the size of nibabel's anatomical.nii crop
 CROP_MM = (80.0, 96.0)
+#: side of a held-out case in pixels (1 mm): room for a whole head
+CASE_SIZE = 160
 
 
 def _pure_signals(kind: str) -> dict[str, float]:
@@ -128,12 +130,13 @@ class HeldOutCase:
         out["brain"] = (brain > 0.5).numpy() & (centre[:2].sum(0) > 0.3).numpy()   # parenchyma, some CSF
         out["lesion"] = (centre[ALL_TISSUE_NAMES.index("LESION")] > 0.8).numpy()
         out["wm"] = (centre[1] > 0.9).numpy()
+        out["gm"] = (centre[0] > 0.9).numpy()
         if crop_mm is not None:
             rows, cols = np.nonzero(out["brain"])
             box = [min(self.size, int(round(mm / anatomy["pixel_mm"]))) for mm in crop_mm]
             lo = [int(np.clip(round(c.mean() - b / 2), 0, self.size - b)) for c, b in zip((rows, cols), box)]
             window = (slice(lo[0], lo[0] + box[0]), slice(lo[1], lo[1] + box[1]))
-            for key in ("src", "tgt", "brain", "lesion", "wm"):
+            for key in ("src", "tgt", "brain", "lesion", "wm", "gm"):
                 out[key] = np.ascontiguousarray(out[key][window])
         return out
 
@@ -150,7 +153,7 @@ def mean_scores(rows: list[dict]) -> dict:
     return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
 
 
-def held_out_factors(translator, cases: int = 6, size: int = 160) -> dict:
+def held_out_factors(translator, cases: int = 6, size: int = CASE_SIZE) -> dict:
     """Factor by factor, per task: SSIM and tissue Dice inside the brain (means over cases)."""
     settings = {
         "whole head, no source prompt": ({"whole_head": True}, False),
@@ -173,25 +176,36 @@ def held_out_factors(translator, cases: int = 6, size: int = 160) -> dict:
     return report
 
 
-def lesion_contrast(translator, cases: int, size: int) -> dict:
-    """Lesion / white-matter mean of the translation against the truth (T1w source, no prompt)."""
+def lesion_contrast(translator, cases: int = 6, size: int = CASE_SIZE) -> dict:
+    """Lesion / white-matter mean of the translation against the truth (no source prompt).
+
+    Beside it, the same ratio in the source and grey matter's ratio in the truth. On T1w a
+    lesion is about as bright as grey matter, so a model that reads it as grey matter lands
+    near ``gm_to_wm_truth``. A T2w source shows the lesion, so T2w->FLAIR tells whether the
+    model can carry a visible lesion across."""
     out = {}
-    for task in ("T1w->T2w", "T1w->FLAIR"):
-        src, tgt = TASKS[task]
-        errors, truths, preds = [], [], []
+    for task, (src, tgt) in (("T1w->T2w", TASKS["T1w->T2w"]), ("T1w->FLAIR", TASKS["T1w->FLAIR"]),
+                             ("T2w->FLAIR", ("T2W", "FLAIR"))):
+        rows = []
         for i in range(cases):
             case = HeldOutCase(i, size).render(src, tgt, lesions=True)
-            if not case["lesion"].any() or not case["wm"].any():
+            if not case["lesion"].any() or not case["wm"].any() or not case["gm"].any():
                 continue
             pred = _translate(translator, case, False)
-            truth = float(case["tgt"][case["lesion"]].mean() / case["tgt"][case["wm"]].mean())
-            got = float(pred[case["lesion"]].mean() / max(pred[case["wm"]].mean(), 1e-6))
-            truths.append(truth)
-            preds.append(got)
-            errors.append(abs(got - truth) / truth)
-        out[task] = {"lesion_to_wm_truth": round(float(np.mean(truths)), 3) if truths else None,
-                     "lesion_to_wm_translation": round(float(np.mean(preds)), 3) if preds else None,
-                     "relative_error": round(float(np.mean(errors)), 3) if errors else None, "cases": len(errors)}
+
+            def ratio(image, mask="lesion"):
+                return float(image[case[mask]].mean() / max(image[case["wm"]].mean(), 1e-6))
+
+            truth = ratio(case["tgt"])
+            rows.append({"truth": truth, "got": ratio(pred), "error": abs(ratio(pred) - truth) / truth,
+                         "source": ratio(case["src"]), "gm": ratio(case["tgt"], "gm")})
+
+        def mean(key):
+            return round(float(np.mean([r[key] for r in rows])), 3) if rows else None
+
+        out[task] = {"lesion_to_wm_truth": mean("truth"), "lesion_to_wm_translation": mean("got"),
+                     "relative_error": mean("error"), "lesion_to_wm_source": mean("source"),
+                     "gm_to_wm_truth": mean("gm"), "cases": len(rows)}
     return out
 
 
@@ -309,7 +323,7 @@ def _figure(panels, path: Path) -> None:
     plt.close(fig)
 
 
-def robustness_report(translator, cases: int = 6, size: int = 160, figure: str | Path | None = None) -> dict:
+def robustness_report(translator, cases: int = 6, size: int = CASE_SIZE, figure: str | Path | None = None) -> dict:
     """The whole suite: held-out factors, lesions, real T1 checks."""
     return {"held_out_heads": held_out_factors(translator, cases, size),
             "real_t1": real_t1_checks(translator, figure),

@@ -34,6 +34,18 @@ def test_held_out_factors_change_one_thing():
         assert edge.mean() > 0.5                                            # brain runs to every edge
 
 
+def test_a_lesion_looks_like_grey_matter_on_t1w_and_stands_out_on_t2w():
+    def ratios(kind):
+        case = HeldOutCase(0, 160).render(kind, "FLAIR", lesions=True)
+        wm = case["src"][case["wm"]].mean()
+        return case["src"][case["lesion"]].mean() / wm, case["src"][case["gm"]].mean() / wm
+
+    lesion, gm = ratios("T1W")
+    assert lesion < 0.9 and abs(lesion - gm) < 0.15        # darker than WM, as dark as GM: ambiguous
+    lesion, gm = ratios("T2W")
+    assert lesion > 1.5 and lesion > gm + 0.3                # brighter than GM: visible
+
+
 def test_real_t1_tissues_are_in_t1_order():
     inputs = real_t1_inputs()
     assert inputs, "nibabel ships anatomical.nii"
@@ -54,7 +66,22 @@ def test_short_suite_on_the_demo(tmp_path):
     for task in TASKS:
         for scores in heads[task].values():
             assert 0 <= scores["dice"] <= 1 and -1 <= scores["ssim"] <= 1
+    lesions = heads["lesions"]
+    assert set(lesions) == {"T1w->T2w", "T1w->FLAIR", "T2w->FLAIR"}
+    for entry in lesions.values():
+        assert {"lesion_to_wm_source", "gm_to_wm_truth", "relative_error"} <= set(entry)
     for name, entry in report["real_t1"].items():
         if name != "figure":
             assert set(entry["no source prompt"]) == {"T2W", "FLAIR", "PDW"}
     assert (tmp_path / "real_t1.png").stat().st_size > 10_000
+
+
+def test_the_lesion_suite_runs_alone_from_the_command_line(tmp_path, capsys):
+    from napari_evai2i.train.evaluate import main
+
+    out = tmp_path / "lesions.json"
+    assert main(["--suite", "lesions", "--model", "demo", "--device", "cpu", "--cases", "1", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report) == {"model", "lesions"}                      # nothing else was run
+    t2w_flair = report["lesions"]["T2w->FLAIR"]
+    assert t2w_flair["cases"] == 1 and t2w_flair["lesion_to_wm_source"] > 1.5
