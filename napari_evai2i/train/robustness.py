@@ -148,9 +148,9 @@ def _translate(translator, case: dict, with_prompt: bool) -> np.ndarray:
     return translator.translate(case["src"], target, source_prompt=source, spacing=(p, p))
 
 
-def mean_scores(rows: list[dict]) -> dict:
-    """Key by key mean of score rows, rounded to 4 decimals."""
-    return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
+def mean_scores(rows: list[dict], digits: int = 4) -> dict:
+    """Key by key mean of score rows, rounded to ``digits`` decimals."""
+    return {k: round(float(np.mean([r[k] for r in rows])), digits) for k in rows[0]}
 
 
 def held_out_factors(translator, cases: int = 6, size: int = CASE_SIZE) -> dict:
@@ -183,6 +183,8 @@ def lesion_contrast(translator, cases: int = 6, size: int = CASE_SIZE) -> dict:
     lesion is about as bright as grey matter, so a model that reads it as grey matter lands
     near ``gm_to_wm_truth``. A T2w source shows the lesion, so T2w->FLAIR tells whether the
     model can carry a visible lesion across."""
+    keys = ("lesion_to_wm_truth", "lesion_to_wm_translation", "relative_error", "lesion_to_wm_source",
+            "gm_to_wm_truth")
     out = {}
     for task, (src, tgt) in (("T1w->T2w", TASKS["T1w->T2w"]), ("T1w->FLAIR", TASKS["T1w->FLAIR"]),
                              ("T2w->FLAIR", ("T2W", "FLAIR"))):
@@ -191,22 +193,17 @@ def lesion_contrast(translator, cases: int = 6, size: int = CASE_SIZE) -> dict:
             case = HeldOutCase(i, size).render(src, tgt, lesions=True)
             if not case["lesion"].any() or not case["wm"].any() or not case["gm"].any():
                 continue
-            pred = _translate(translator, case, False)
-
-            def ratio(image, mask="lesion"):
-                return float(image[case[mask]].mean() / max(image[case["wm"]].mean(), 1e-6))
-
-            truth = ratio(case["tgt"])
-            rows.append({"truth": truth, "got": ratio(pred), "error": abs(ratio(pred) - truth) / truth,
-                         "source": ratio(case["src"]), "gm": ratio(case["tgt"], "gm")})
-
-        def mean(key):
-            return round(float(np.mean([r[key] for r in rows])), 3) if rows else None
-
-        out[task] = {"lesion_to_wm_truth": mean("truth"), "lesion_to_wm_translation": mean("got"),
-                     "relative_error": mean("error"), "lesion_to_wm_source": mean("source"),
-                     "gm_to_wm_truth": mean("gm"), "cases": len(rows)}
+            truth, got, source, gm = (_to_wm(image, case, mask) for image, mask in (
+                (case["tgt"], "lesion"), (_translate(translator, case, False), "lesion"),
+                (case["src"], "lesion"), (case["tgt"], "gm")))
+            rows.append(dict(zip(keys, (truth, got, abs(got - truth) / truth, source, gm))))
+        out[task] = {**(mean_scores(rows, 3) if rows else dict.fromkeys(keys)), "cases": len(rows)}
     return out
+
+
+def _to_wm(image: np.ndarray, case: dict, mask: str) -> float:
+    """Mean of ``image`` in the case's ``mask`` over its mean in white matter."""
+    return float(image[case[mask]].mean() / max(image[case["wm"]].mean(), 1e-6))
 
 
 # ------------------------------------------------------------------------------ real T1 scans

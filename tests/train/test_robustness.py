@@ -76,7 +76,7 @@ def test_short_suite_on_the_demo(tmp_path):
     assert (tmp_path / "real_t1.png").stat().st_size > 10_000
 
 
-def test_the_lesion_suite_runs_alone_from_the_command_line(tmp_path, capsys):
+def test_the_lesion_suite_runs_alone_from_the_command_line(tmp_path):
     from napari_evai2i.train.evaluate import main
 
     out = tmp_path / "lesions.json"
