@@ -134,6 +134,15 @@ def kill_trial(reference: Path, out: Path, rng: random.Random, during_write: boo
                remaining_s: float, corrupt: str | None = None) -> dict:
     """Kill, optionally truncate checkpoint files, resume, compare. ``corrupt``: None, "last" or "both"."""
     record = {"during_write": during_write, "corrupt": corrupt, **kill(out, rng, during_write, remaining_s, corrupt is not None)}
+    return resume_trial(reference, out, rng, corrupt, record)
+
+
+def resume_trial(reference: Path, out: Path, rng: random.Random, corrupt: str | None = None,
+                 record: dict | None = None) -> dict:
+    """Truncate a file of the newest checkpoint of ``out`` (or of both, or none), ``--resume``,
+    and check the outcome: identical to ``reference``, or a clean refusal where nothing intact
+    is left. ``out`` may be a killed run or a finished one."""
+    record = {"corrupt": corrupt} if record is None else record
     checkpoints = out / "checkpoints"
     if corrupt:
         for name in ("last", "previous") if corrupt == "both" else ("last",):

@@ -4,6 +4,7 @@ damaged checkpoints are found and never trained on."""
 import importlib.util
 import json
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -119,13 +120,32 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path):
     assert fallback["ok"] and fallback["expected"] == "identical to the reference", fallback
     assert any("skipped damaged checkpoint" in line for line in fallback["resume_said"]), fallback
 
-    refused = trials.kill_trial(reference, tmp_path / "both", rng, False, 6.0, corrupt="both")
+    # both checkpoints of that (now finished) run damaged: a refusal that trains nothing
+    refused = trials.resume_trial(reference, tmp_path / "last", rng, corrupt="both")
     assert refused["expected"] == "refusal" and refused["ok"], refused
     assert "truncated or altered" in refused["resume_said"][-1]
 
-    # the comparison can fail: a run of another seed differs from the reference
-    other = trials.train(tmp_path / "other", "seed=1")
-    assert other.returncode == 0 and trials.compare(reference, tmp_path / "other")
+    # the comparison can fail: one logged number changed by 1e-7 is found
+    altered = tmp_path / "altered"
+    shutil.copytree(reference, altered)
+    lines = (altered / "metrics.jsonl").read_text().splitlines()
+    last = max(i for i, line in enumerate(lines) if '"loss"' in line)
+    row = json.loads(lines[last])
+    row["loss"] += 1e-7
+    lines[last] = json.dumps(row)
+    (altered / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    assert any("!=" in problem for problem in trials.compare(reference, altered))
+    # ... and so is one changed weight of the exported model
+    from safetensors.torch import load_file, save_file
+
+    shutil.rmtree(altered)
+    shutil.copytree(reference, altered)
+    tensors = load_file(str(altered / "model" / "model.safetensors"))
+    name = next(k for k, v in tensors.items() if v.is_floating_point())
+    tensors[name] = tensors[name].clone()
+    tensors[name].view(-1)[0] += 1e-3
+    save_file(tensors, str(altered / "model" / "model.safetensors"))
+    assert trials.compare(reference, altered) == [f"model tensor {name} differs"]
 
 
 @pytest.mark.slow
