@@ -29,6 +29,7 @@ def test_known_prompts_are_the_canonical_preset_prompts():
 
 def test_the_sentence_says_which_source_prompt_or_none():
     assert describe_source_prompt(None, "unknown").startswith("source prompt: none")
+    assert "say what the source is" in describe_source_prompt(None, "unknown")         # the remedy
     assert describe_source_prompt("A T1w", "DICOM tags") == "source prompt (DICOM tags): A T1w"
 
 
