@@ -16,6 +16,9 @@ Tasks are the canonical T1w->T2w, T1w->FLAIR, T2w->T1w and T1w->PDw. Inside the 
 image is divided by its own brain median (so both sides share one rule) and scored by SSIM
 (data range 1) and by the Dice of a 3-class tissue segmentation (multi-Otsu on each image
 alone, classes ordered by intensity): SSIM alone can look good on a useless image.
+Beside them, :func:`anatomy_oracle` scores the same anatomy rendered with textbook tissue
+values: what the metrics give an image whose only fault is not knowing the subject's own
+tissue values, which the source does not fully show.
 
 **Real T1 scans that ship in wheels** (checks only, never training data): nibabel's
 ``anatomical.nii`` (a 2 mm brain crop) and, where dipy is installed, its
@@ -95,11 +98,14 @@ class HeldOutCase:
         self.size = size
 
     def render(self, kind_src: str, kind_tgt: str, *, whole_head: bool = True, thickness_mm: float = 0.0,
-               lesions: bool = False, rotation_deg: float = 0.0, crop_mm: tuple[float, float] | None = None) -> dict:
+               lesions: bool = False, rotation_deg: float = 0.0, crop_mm: tuple[float, float] | None = None,
+               textbook_target: bool = False) -> dict:
         """Source (as scanned), target (clean), brain mask, lesion and WM masks, pixel size, plane.
 
         ``crop_mm``: cut every image to a box of that size about the brain's centre, so tissue runs
-        to the image edge (a field of view inside the brain, as nibabel's ``anatomical.nii``)."""
+        to the image edge (a field of view inside the brain, as nibabel's ``anatomical.nii``).
+        ``textbook_target``: render the target with the tables' tissue values, without this
+        subject's jitter (see :func:`anatomy_oracle`)."""
         from ..data.randomized import BRAIN_LEVEL, HeadSliceGenerator, RandomizationRanges, signal_vector, level_of
 
         ranges = RandomizationRanges(rotation_deg=rotation_deg, atrophy=0.0, flip=0.0, brain_crop=0.0,
@@ -115,9 +121,11 @@ class HeldOutCase:
         fractions = anatomy["fractions"]
         centre = fractions[:, fractions.shape[1] // 2]
         out = {"plane": anatomy["plane"], "pixel_mm": anatomy["pixel_mm"]}
+        textbook = {name: np.ones(4) for name in jitter}
         for role, kind in (("src", kind_src), ("tgt", kind_tgt)):
             protocol = PRESETS[kind]
-            signals = signal_vector(protocol, gen.parameters(jitter, protocol.field_strength))
+            factors = textbook if role == "tgt" and textbook_target else jitter
+            signals = signal_vector(protocol, gen.parameters(factors, protocol.field_strength))
             scale = BRAIN_LEVEL / level_of(signals)
             if role == "tgt":
                 out["tgt"] = (gen.render(centre[:, None], signals)[0] * scale).numpy()
@@ -173,6 +181,27 @@ def held_out_factors(translator, cases: int = 6, size: int = CASE_SIZE) -> dict:
                 rows.append(slice_scores(_translate(translator, case, with_prompt), case["tgt"], case["brain"]))
             report[task][name] = mean_scores(rows)
     report["lesions"] = lesion_contrast(translator, cases, size)
+    return report
+
+
+def anatomy_oracle(cases: int = 6, size: int = CASE_SIZE) -> dict:
+    """Scores of a translation with the anatomy exactly right but textbook tissue values.
+
+    Each held-out subject has its own tissue values (5 % jitter of PD, T1, T2, T2*), shared by
+    source and target. The source shows only part of them (a T1w slice says little about T2),
+    so a translation can seldom know the rest. This yardstick renders the target of the same
+    anatomy with the tables' values and scores it against the truth (whole head, the suite's
+    metrics): where it is low, the metric asks for what the source does not show.
+    """
+    report = {}
+    for task, (src, tgt) in TASKS.items():
+        rows = []
+        for i in range(cases):
+            case = HeldOutCase(i, size)
+            truth = case.render(src, tgt, whole_head=True)
+            textbook = case.render(src, tgt, whole_head=True, textbook_target=True)
+            rows.append(slice_scores(textbook["tgt"], truth["tgt"], truth["brain"]))
+        report[task] = mean_scores(rows)
     return report
 
 
@@ -323,6 +352,7 @@ def _figure(panels, path: Path) -> None:
 def robustness_report(translator, cases: int = 6, size: int = CASE_SIZE, figure: str | Path | None = None) -> dict:
     """The whole suite: held-out factors, lesions, real T1 checks."""
     return {"held_out_heads": held_out_factors(translator, cases, size),
+            "anatomy_oracle": anatomy_oracle(cases, size),
             "real_t1": real_t1_checks(translator, figure),
             "cases": cases, "size": size,
             "data": "held-out seeds of the domain-randomised generator (simulated, MNI152 anatomy warped) "

@@ -48,6 +48,10 @@ def target_rows(evaluation: dict, previous: dict | None = None) -> list[tuple[st
                  _verdict([v >= 0.85 for v in ssim])))
     dice = factor(HEAD, "dice")
     rows.append(("... and tissue Dice >= 0.80", _values(dice), _verdict([v >= 0.80 for v in dice])))
+    oracle = evaluation["robustness"].get("anatomy_oracle")     # a yardstick added after v2
+    if oracle:
+        rows.append(("reported: exact anatomy, textbook tissue values (SSIM / Dice; the yardstick)",
+                     " / ".join(f"{oracle[t]['ssim']:.2f}, {oracle[t]['dice']:.2f}" for t in CANONICAL), "-"))
     prompted = factor(PROMPTED, "ssim")
     rows.append(("with the source prompt: SSIM >= 0.90", _values(prompted),
                  _verdict([v >= 0.90 for v in prompted])))

@@ -66,6 +66,7 @@ def test_short_suite_on_the_demo(tmp_path):
     for task in TASKS:
         for scores in heads[task].values():
             assert 0 <= scores["dice"] <= 1 and -1 <= scores["ssim"] <= 1
+    assert set(report["anatomy_oracle"]) == set(TASKS)
     lesions = heads["lesions"]
     assert set(lesions) == {"T1w->T2w", "T1w->FLAIR", "T2w->FLAIR"}
     for entry in lesions.values():
@@ -85,3 +86,18 @@ def test_the_lesion_suite_runs_alone_from_the_command_line(tmp_path):
     assert set(report) == {"model", "lesions"}                      # nothing else was run
     t2w_flair = report["lesions"]["T2w->FLAIR"]
     assert t2w_flair["cases"] == 1 and t2w_flair["lesion_to_wm_source"] > 1.5
+
+
+def test_the_anatomy_oracle_changes_the_tissue_values_only():
+    from napari_evai2i.train.robustness import anatomy_oracle
+
+    case = HeldOutCase(1, 96)
+    truth = case.render("T1W", "FLAIR")
+    textbook = case.render("T1W", "FLAIR", textbook_target=True)
+    np.testing.assert_array_equal(textbook["src"], truth["src"])           # the input is untouched
+    np.testing.assert_array_equal(textbook["brain"], truth["brain"])
+    assert not np.allclose(textbook["tgt"], truth["tgt"])                 # the subject's own values differ
+    scores = anatomy_oracle(cases=1, size=96)
+    assert set(scores) == set(TASKS)
+    for entry in scores.values():
+        assert 0.8 < entry["ssim"] < 1 and 0 < entry["dice"] <= 1

@@ -44,3 +44,13 @@ def test_the_command_prints_a_table_and_refuses_a_wrong_file(tmp_path):
     wrong.write_text("{}")
     done = subprocess.run([sys.executable, str(SCRIPT), str(wrong)], capture_output=True, text=True)
     assert done.returncode == 2 and "evaluate --suite all" in done.stderr
+
+
+def test_the_yardstick_row_shows_when_the_evaluation_has_it():
+    evaluation = copy.deepcopy(_shipped())
+    evaluation["robustness"]["anatomy_oracle"] = {t: {"ssim": 0.9 + i / 100, "dice": 0.7} for i, t in enumerate(CANONICAL)}
+    rows = {target: values for target, values, _ in target_rows(evaluation)}
+    yardstick = [values for target, values in rows.items() if target.startswith("reported: exact anatomy")]
+    assert yardstick == ["0.90, 0.70 / 0.91, 0.70 / 0.92, 0.70 / 0.93, 0.70"]
+    del evaluation["robustness"]["anatomy_oracle"]
+    assert not any(t.startswith("reported: exact anatomy") for t, _, _ in target_rows(evaluation))
