@@ -350,7 +350,7 @@ def _figure(panels, path: Path) -> None:
 
 
 def robustness_report(translator, cases: int = 6, size: int = CASE_SIZE, figure: str | Path | None = None) -> dict:
-    """The whole suite: held-out factors, lesions, real T1 checks."""
+    """The whole suite: held-out factors, lesions, the yardstick, real T1 checks."""
     return {"held_out_heads": held_out_factors(translator, cases, size),
             "anatomy_oracle": anatomy_oracle(cases, size),
             "real_t1": real_t1_checks(translator, figure),
