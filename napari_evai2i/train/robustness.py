@@ -104,8 +104,8 @@ class HeldOutCase:
 
         ``crop_mm``: cut every image to a box of that size about the brain's centre, so tissue runs
         to the image edge (a field of view inside the brain, as nibabel's ``anatomical.nii``).
-        ``textbook_target``: render the target with the tables' tissue values, without this
-        subject's jitter (see :func:`anatomy_oracle`)."""
+        ``textbook_target``: also give ``tgt_textbook``, the target rendered with the tables'
+        tissue values instead of this subject's jitter (see :func:`anatomy_oracle`)."""
         from ..data.randomized import BRAIN_LEVEL, HeadSliceGenerator, RandomizationRanges, signal_vector, level_of
 
         ranges = RandomizationRanges(rotation_deg=rotation_deg, atrophy=0.0, flip=0.0, brain_crop=0.0,
@@ -120,20 +120,23 @@ class HeldOutCase:
         jitter = gen.jitter(np.random.default_rng([FIRST_SEED, self.index, 1]))
         fractions = anatomy["fractions"]
         centre = fractions[:, fractions.shape[1] // 2]
-        out = {"plane": anatomy["plane"], "pixel_mm": anatomy["pixel_mm"]}
-        textbook = {name: np.ones(4) for name in jitter}
-        for role, kind in (("src", kind_src), ("tgt", kind_tgt)):
-            protocol = PRESETS[kind]
-            factors = textbook if role == "tgt" and textbook_target else jitter
+        out = {"plane": anatomy["plane"], "pixel_mm": anatomy["pixel_mm"],
+               "src_protocol": PRESETS[kind_src], "tgt_protocol": PRESETS[kind_tgt]}
+
+        def signals_and_scale(protocol, factors):
             signals = signal_vector(protocol, gen.parameters(factors, protocol.field_strength))
-            scale = BRAIN_LEVEL / level_of(signals)
-            if role == "tgt":
-                out["tgt"] = (gen.render(centre[:, None], signals)[0] * scale).numpy()
-            else:
-                slab = gen.render(fractions, signals).mean(0)
-                acquisition = np.random.default_rng([FIRST_SEED, self.index, 2])
-                out["src"] = gen.acquire(slab * scale, acquisition, anatomy["pixel_mm"], False).numpy()
-            out[f"{role}_protocol"] = protocol
+            return signals, BRAIN_LEVEL / level_of(signals)
+
+        signals, scale = signals_and_scale(out["src_protocol"], jitter)
+        slab = gen.render(fractions, signals).mean(0)
+        acquisition = np.random.default_rng([FIRST_SEED, self.index, 2])
+        out["src"] = gen.acquire(slab * scale, acquisition, anatomy["pixel_mm"], False).numpy()
+        targets = {"tgt": jitter}
+        if textbook_target:
+            targets["tgt_textbook"] = {name: np.ones(4) for name in jitter}
+        for key, factors in targets.items():
+            signals, scale = signals_and_scale(out["tgt_protocol"], factors)
+            out[key] = (gen.render(centre[:, None], signals)[0] * scale).numpy()
         brain = centre[:3].sum(0) + centre[ALL_TISSUE_NAMES.index("LESION")]
         out["brain"] = (brain > 0.5).numpy() & (centre[:2].sum(0) > 0.3).numpy()   # parenchyma, some CSF
         out["lesion"] = (centre[ALL_TISSUE_NAMES.index("LESION")] > 0.8).numpy()
@@ -144,8 +147,9 @@ class HeldOutCase:
             box = [min(self.size, int(round(mm / anatomy["pixel_mm"]))) for mm in crop_mm]
             lo = [int(np.clip(round(c.mean() - b / 2), 0, self.size - b)) for c, b in zip((rows, cols), box)]
             window = (slice(lo[0], lo[0] + box[0]), slice(lo[1], lo[1] + box[1]))
-            for key in ("src", "tgt", "brain", "lesion", "wm", "gm"):
-                out[key] = np.ascontiguousarray(out[key][window])
+            for key in ("src", "tgt", "tgt_textbook", "brain", "lesion", "wm", "gm"):
+                if key in out:
+                    out[key] = np.ascontiguousarray(out[key][window])
         return out
 
 
@@ -197,10 +201,8 @@ def anatomy_oracle(cases: int = 6, size: int = CASE_SIZE) -> dict:
     for task, (src, tgt) in TASKS.items():
         rows = []
         for i in range(cases):
-            case = HeldOutCase(i, size)
-            truth = case.render(src, tgt, whole_head=True)
-            textbook = case.render(src, tgt, whole_head=True, textbook_target=True)
-            rows.append(slice_scores(textbook["tgt"], truth["tgt"], truth["brain"]))
+            case = HeldOutCase(i, size).render(src, tgt, whole_head=True, textbook_target=True)
+            rows.append(slice_scores(case["tgt_textbook"], case["tgt"], case["brain"]))
         report[task] = mean_scores(rows)
     return report
 

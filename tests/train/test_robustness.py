@@ -94,9 +94,10 @@ def test_the_anatomy_oracle_changes_the_tissue_values_only():
     case = HeldOutCase(1, 96)
     truth = case.render("T1W", "FLAIR")
     textbook = case.render("T1W", "FLAIR", textbook_target=True)
-    np.testing.assert_array_equal(textbook["src"], truth["src"])           # the input is untouched
-    np.testing.assert_array_equal(textbook["brain"], truth["brain"])
-    assert not np.allclose(textbook["tgt"], truth["tgt"])                 # the subject's own values differ
+    for key in ("src", "tgt", "brain"):                                    # the case is untouched
+        np.testing.assert_array_equal(textbook[key], truth[key])
+    assert "tgt_textbook" not in truth
+    assert not np.allclose(textbook["tgt_textbook"], truth["tgt"])       # the subject's own values differ
     scores = anatomy_oracle(cases=1, size=96)
     assert set(scores) == set(TASKS)
     for entry in scores.values():
