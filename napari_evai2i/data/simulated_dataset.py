@@ -102,6 +102,12 @@ class SimulatedPairs(Dataset):
             self._head = HeadSliceGenerator(self.config.size, self.config.randomization)
         return self._head
 
+    def warm_caches(self) -> None:
+        """Build the template caches in this process, so that forked DataLoader workers inherit
+        them instead of each spending seconds rebuilding them at the start of every stage.
+        Items depend only on ``(seed, index)``, so this changes no item."""
+        self[0]
+
     def __getitem__(self, index: int) -> dict:
         cfg = self.config
         rng = np.random.default_rng([cfg.seed, int(index)])

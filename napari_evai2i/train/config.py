@@ -133,15 +133,27 @@ def resolve_recipe(config: str | os.PathLike[str]) -> Path:
 
 def load_train_config(path: str | os.PathLike[str] | None, overrides: list[str] | None = None) -> TrainConfig:
     """Recipe (a shipped name or a YAML file; optional) + ``key=value`` overrides -> a validated TrainConfig."""
-    values: dict[str, Any] = {}
-    if path is not None:
-        values.update(read_mapping(resolve_recipe(path), "training config", syntax="yaml"))
+    values: dict[str, Any] = {} if path is None else _read_recipe(resolve_recipe(path), ())
     for item in overrides or []:
         if "=" not in item:
             raise ValueError(f"override {item!r} is not of the form key=value")
         key, raw = item.split("=", 1)
         values[key.strip().replace("-", "_")] = yaml.safe_load(raw)
     return _validated(values)
+
+
+def _read_recipe(file: Path, including: tuple[Path, ...]) -> dict[str, Any]:
+    """A recipe's values; ``base: NAME_OR_FILE`` starts from another recipe (a shipped name, or a
+    file relative to this one), so a variant lists only what it changes."""
+    values = dict(read_mapping(file, "training config", syntax="yaml"))
+    base = values.pop("base", None)
+    if base is None:
+        return values
+    text = str(base)
+    base_file = resolve_recipe(text if "/" not in text and not Path(text).suffix else file.parent / text)
+    if base_file.resolve() in including + (file.resolve(),):
+        raise ValueError(f"{file}: its base {text!r} includes it again (a cycle of recipes)")
+    return {**_read_recipe(base_file, including + (file.resolve(),)), **values}
 
 
 def _validated(values: dict[str, Any]) -> TrainConfig:

@@ -136,7 +136,10 @@ class Trainer:
         world, steps = self.world, self.stage_length(stage)
         indices = [(s * batch + k) * world.size + world.rank
                    for s in range(start_step, steps) for k in range(batch)]
-        loader = DataLoader(self._dataset(stage), batch_size=batch, sampler=indices,
+        dataset = self._dataset(stage)
+        if self.cfg.num_workers > 0 and hasattr(dataset, "warm_caches"):
+            dataset.warm_caches()
+        loader = DataLoader(dataset, batch_size=batch, sampler=indices,
                             num_workers=self.cfg.num_workers, collate_fn=collate_items,
                             persistent_workers=False)
         return iter(loader)

@@ -32,7 +32,7 @@ def main() -> int:
     if not info.trained:
         print(f"error: {args.model} is not a trained checkpoint", file=sys.stderr)
         return 2
-    info.description = ("napari-evai2i demo model: tiny EVA-I2I trained on SIMULATED head MR "
+    info.description = (f"napari-evai2i demo model: {model.config.name} EVA-I2I trained on SIMULATED head MR "
                         "(MR signal equations on warped MNI152 anatomy with synthetic skull, scalp and "
                         "lesions). Not for clinical use.")
     folder = save_pretrained(model, args.target, info, dtype=torch.float16)

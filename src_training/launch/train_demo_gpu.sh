@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Train the GPU demo recipes side by side on one CUDA machine: demo_gpu (tiny) and
+# demo_gpu_small (the wider generator), each with half the CPU cores making its data, then
+# write float16 copies of both models (what would ship) under OUT_ROOT/<run>/model_fp16.
+# Usage, from the repository root:
+#     bash src_training/launch/train_demo_gpu.sh [OUT_ROOT] [key=value ...]
+# key=value overrides reach both runs (a short probe: clip_steps=30 init_steps=60 ...).
+set -uo pipefail
+ROOT=${1:-runs}
+shift || true
+PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
+WORKERS=$(( ($(nproc) - 2) / 2 ))
+[ "$WORKERS" -ge 1 ] || WORKERS=1
+mkdir -p "$ROOT"
+declare -A RECIPES=([demo_gpu]=demo_gpu [demo_gpu_small]=src_training/configs/demo_gpu_small.yaml)
+pids=()
+for run in demo_gpu demo_gpu_small; do
+    "$PY" -m napari_evai2i.train --config "${RECIPES[$run]}" --out "$ROOT/$run" num_workers=$WORKERS "$@" \
+        >"$ROOT/$run.log" 2>&1 &
+    pids+=($!)
+done
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+for run in demo_gpu demo_gpu_small; do
+    tail -n 3 "$ROOT/$run.log"
+    [ -f "$ROOT/$run/model/config.json" ] && "$PY" src_training/launch/ship_checkpoint.py "$ROOT/$run/model" \
+        --target "$ROOT/$run/model_fp16" || status=1
+done
+exit $status
