@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Train the GPU demo recipes side by side on one CUDA machine: demo_gpu (tiny) and
-# demo_gpu_small (the wider generator), each with half the CPU cores making its data, then
-# write float16 copies of both models (what would ship) under OUT_ROOT/<run>/model_fp16.
+# Train the GPU demo recipes side by side on one CUDA machine: demo_gpu (tiny, continuing demo
+# v2) and demo_gpu_small (the wider generator), each with half the CPU cores making its data,
+# then write float16 copies of both models (what would ship) under OUT_ROOT/<run>/model_fp16.
+# Both start from demo v2's weights, taken from git (commit 61f9ad0) into runs/demo_v2.
 # Usage, from the repository root:
 #     bash src_training/launch/train_demo_gpu.sh [OUT_ROOT] [key=value ...]
 # key=value overrides reach both runs (a short probe: clip_steps=30 init_steps=60 ...).
@@ -13,6 +14,13 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
 WORKERS=$(( ($(nproc) - 2) / 2 ))
 [ "$WORKERS" -ge 1 ] || WORKERS=1
 mkdir -p "$ROOT"
+V2=runs/demo_v2
+if [ ! -f "$V2/model.safetensors" ]; then
+    mkdir -p "$V2"
+    for f in config.json model.safetensors; do
+        git show "61f9ad0:napari_evai2i/weights/demo/$f" >"$V2/$f" || { echo "cannot read demo v2 from git" >&2; exit 2; }
+    done
+fi
 declare -A RECIPES=([demo_gpu]=demo_gpu [demo_gpu_small]=src_training/configs/demo_gpu_small.yaml)
 pids=()
 for run in demo_gpu demo_gpu_small; do

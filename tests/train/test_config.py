@@ -99,3 +99,31 @@ def test_the_v3_record_is_the_demo_recipe_with_its_three_levers():
     v3, demo = load_train_config(record).to_dict(), load_train_config("demo").to_dict()
     changed = {k for k in demo if v3[k] != demo[k]} - {"name", "out"}
     assert changed == {"brain_crop", "w_lesion", "init_steps"}          # docs/training.md says so
+
+
+def test_a_recipe_with_a_base_lists_only_what_it_changes(tmp_path):
+    variant = tmp_path / "variant.yaml"
+    variant.write_text("base: demo\nname: variant\ngen_batch: 24\n")
+    cfg, demo = load_train_config(variant).to_dict(), load_train_config("demo").to_dict()
+    assert {k for k in demo if cfg[k] != demo[k]} == {"name", "gen_batch"} and cfg["gen_batch"] == 24
+    (tmp_path / "sub").mkdir()
+    child = tmp_path / "sub" / "child.yaml"                    # a file base is found beside the recipe
+    child.write_text("base: ../variant.yaml\nlr: 3.0e-4\n")
+    assert load_train_config(child, ["gen_batch=4"]).to_dict() == {**cfg, "lr": 3.0e-4, "gen_batch": 4}
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("base: loop.yaml\n")
+    with pytest.raises(ValueError, match="cycle"):
+        load_train_config(loop)
+
+
+def test_the_gpu_recipes_change_only_the_scale_of_the_demo_recipe():
+    """docs/training.md: demo_gpu is demo with the GPU's batch, steps and workers; its small
+    variant changes the architecture alone."""
+    gpu, demo = load_train_config("demo_gpu").to_dict(), load_train_config("demo").to_dict()
+    scale = {"device", "amp", "num_workers", "clip_steps", "init_steps", "finetune_steps", "gen_batch",
+             "curriculum_steps", "log_every", "ckpt_every", "image_every", "max_minutes", "warmup_steps",
+             "init_from"}
+    assert {k for k in demo if gpu[k] != demo[k]} - {"name", "out"} <= scale
+    small = load_train_config(Path(__file__).resolve().parents[2] / "src_training" / "configs"
+                              / "demo_gpu_small.yaml").to_dict()
+    assert {k for k in gpu if small[k] != gpu[k]} == {"name", "out", "model"}
