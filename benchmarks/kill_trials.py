@@ -99,6 +99,10 @@ def kill(out: Path, rng: random.Random, during_write: bool, remaining_s: float, 
         deadline = time.monotonic() + rng.uniform(0.0, remaining_s)
         while proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
+        # A checkpoint write briefly has no `previous` (it is retired before `last` takes its
+        # place), so a corruption trial that landed in one waits for the write to end.
+        while needs_previous and proc.poll() is None and _writing(checkpoints):
+            time.sleep(0.002)
     mid_write = _writing(checkpoints)
     finished_first = proc.poll() is not None
     proc.send_signal(signal.SIGKILL)
