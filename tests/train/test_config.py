@@ -127,3 +127,12 @@ def test_the_gpu_recipes_change_only_the_scale_of_the_demo_recipe():
     small = load_train_config(Path(__file__).resolve().parents[2] / "src_training" / "configs"
                               / "demo_gpu_small.yaml").to_dict()
     assert {k for k in gpu if small[k] != gpu[k]} == {"name", "out", "model"}
+
+
+def test_the_gpu_recipe_is_what_trained_the_shipped_demo():
+    """demo_gpu.yaml differs from the run's own record (docs/results) only where the run had to:
+    its output folder, v2's weights then being the shipped folder, and half the workers."""
+    record = Path(__file__).resolve().parents[2] / "docs" / "results" / "demo_v4_train_config.yaml"
+    ran, recipe = load_train_config(record).to_dict(), load_train_config("demo_gpu").to_dict()
+    assert {k for k in recipe if ran[k] != recipe[k]} == {"out", "init_from", "num_workers"}
+    assert ran["init_from"] == "napari_evai2i/weights/demo" and recipe["init_from"] == "runs/demo_v2"
