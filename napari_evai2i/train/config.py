@@ -119,10 +119,15 @@ def recipe_path(name: str) -> Path:
     raise ValueError(f"unknown recipe {name!r}; shipped recipes: {', '.join(list_recipes())}")
 
 
+def _is_recipe_name(text: str) -> bool:
+    """A bare name without suffix or folder (``demo``) names a shipped recipe; anything else is a file."""
+    return not (Path(text).suffix or os.sep in text or "/" in text)
+
+
 def resolve_recipe(config: str | os.PathLike[str]) -> Path:
-    """A recipe file: a bare name without suffix or folder (``demo``) is a shipped recipe."""
+    """A recipe file: a bare name (``demo``) is a shipped recipe unless such a file exists here."""
     text = os.fspath(config)
-    if Path(text).suffix or os.sep in text or "/" in text or Path(text).exists():
+    if not _is_recipe_name(text) or Path(text).exists():
         return Path(text)
     try:
         return recipe_path(text)
@@ -150,7 +155,7 @@ def _read_recipe(file: Path, including: tuple[Path, ...]) -> dict[str, Any]:
     if base is None:
         return values
     text = str(base)
-    base_file = resolve_recipe(text if "/" not in text and not Path(text).suffix else file.parent / text)
+    base_file = resolve_recipe(text if _is_recipe_name(text) else file.parent / text)
     if base_file.resolve() in including + (file.resolve(),):
         raise ValueError(f"{file}: its base {text!r} includes it again (a cycle of recipes)")
     return {**_read_recipe(base_file, including + (file.resolve(),)), **values}
