@@ -54,6 +54,8 @@ class Trainer:
         self.out = Path(cfg.out)
         self.files = RunFolder(self.out)
         self._stop = False
+        self._stopped_by: str | None = None          # why a stage ended early, for the provenance
+        self._continued_from: dict | None = None     # the init_from checkpoint's own record
         self._seed_everything(cfg.seed + self.world.rank)
 
         config = get_preset(cfg.model) if not cfg.model.endswith(".json") else load_config(cfg.model)
@@ -87,7 +89,8 @@ class Trainer:
 
     def _init_from(self, path: str) -> None:
         """Start from a checkpoint's DCLIP (always) and generator (when its config matches ours)."""
-        config, _ = read_checkpoint_config(path)
+        config, info = read_checkpoint_config(path)
+        self._continued_from = continued_from_record(path, info)
         if config.text != self.model.config.text or config.image != self.model.config.image:
             raise ValueError(f"init_from {path}: its DCLIP architecture differs from model {self.cfg.model!r}")
         source, _ = load_pretrained(path, "cpu")
@@ -212,6 +215,8 @@ class Trainer:
                 self.save_checkpoint()
             if self._stop or out_of_time:
                 self._stop = True
+                self._stopped_by = (f"the wall-time guard (max_minutes {cfg.max_minutes:g})" if out_of_time
+                                    else "a stop request") + f" at {stage} step {step + 1} of {total}"
                 break
         bar.close()
         if self.steps_done[stage] == total:
@@ -368,7 +373,9 @@ class Trainer:
             normalization={"MR": self.cfg.intensity_rule, "CT": "hu"},
             provenance={"recipe": self.cfg.to_dict(), "steps_done": dict(self.steps_done),
                         "world_size": self.world.size,
-                        "device": str(self.device), "torch": torch.__version__})
+                        "device": str(self.device), "torch": torch.__version__,
+                        **({"continued_from": self._continued_from} if self._continued_from else {}),
+                        **({"stopped_by": self._stopped_by} if self._stopped_by else {})})
 
     def export(self) -> Path:
         """Write the inference checkpoint (EMA generator, DCLIP, EMA text tower if tuned) to ``OUT/model``."""
@@ -385,6 +392,21 @@ class Trainer:
 
     def close(self) -> None:
         shutdown_distributed()
+
+
+def continued_from_record(path: str | Path, info: CheckpointInfo) -> dict:
+    """What a continued run started from: the folder, and the steps, recipe, device and own
+    ``continued_from`` its config records, so a chain of continuations stays readable."""
+    provenance = info.provenance if isinstance(info.provenance, dict) else {}
+    recipe = provenance.get("recipe")
+    record = {"checkpoint": str(path), "description": info.description,
+              "steps_done": provenance.get("steps_done"),
+              "recipe": recipe.get("name") if isinstance(recipe, dict) else None,
+              "device": provenance.get("device"), "torch": provenance.get("torch")}
+    for key in ("stopped_by", "continued_from"):
+        if key in provenance:
+            record[key] = provenance[key]
+    return {k: v for k, v in record.items() if v is not None}
 
 
 def _save_grid_png(grid: torch.Tensor, path: Path) -> None:
