@@ -202,3 +202,40 @@ def test_concurrent_translations_with_different_prompts_never_mix(brain_like_vol
     assert not errors, errors
     for key in prompts:
         np.testing.assert_allclose(results[key], alone[key], rtol=1e-5, atol=1e-3 * np.abs(alone[key]).max())
+
+
+def test_a_slice_smaller_than_the_training_crop_is_translated_inside_a_background_border():
+    """min_canvas: the demo trained on 128-pixel crops, so a 41 x 33 slice is translated as if
+    it lay in the middle of a 128 x 128 background image, and a large slice exactly as before."""
+    translator = load_model("demo", "cpu")
+    assert translator.min_canvas == 128
+    rng = np.random.default_rng(1)
+    small = rng.uniform(0.2, 1.2, size=(2, 41, 33)).astype(np.float32)
+    bound = translator.bind(PROMPT)
+    out = translator.translate_slices(small, bound)
+    canvas = np.zeros((2, 128, 128), np.float32)
+    canvas[:, 43:84, 47:80] = small
+    with torch.inference_mode():
+        direct = translator.model.generator(torch.from_numpy(canvas)[:, None], bound).squeeze(1).numpy()
+    assert out.shape == small.shape
+    assert np.allclose(out, direct[:, 43:84, 47:80], atol=1e-5)
+    large = rng.uniform(0.2, 1.2, size=(1, 136, 128)).astype(np.float32)
+    with torch.inference_mode():
+        direct = translator.model.generator(torch.from_numpy(large)[:, None], bound).squeeze(1).numpy()
+    assert np.allclose(translator.translate_slices(large, bound), direct, atol=1e-5)
+    assert load_model("tiny-random", "cpu").min_canvas == 0          # no recipe recorded: no border
+
+
+def test_the_demo_reads_a_real_crop_inside_the_brain_without_a_source_prompt():
+    """nibabel's anatomical.nii (2 mm, the field of view wholly inside the brain; real data, never
+    trained on) without a source prompt: the tissue order physics demands, in all three targets."""
+    from napari_evai2i.data.physics import PRESETS
+    from napari_evai2i.train.robustness import TISSUE_ORDER, real_t1_inputs, t1_tissues
+
+    image, spacing = real_t1_inputs()["nibabel anatomical.nii (2 mm brain crop)"]
+    tissues = t1_tissues(image)
+    translator = load_model("demo", "cpu")
+    for kind, order in TISSUE_ORDER.items():
+        pred = translator.translate(image, PRESETS[kind].prompt(), spacing=spacing)
+        means = [float(pred[tissues[t]].mean()) for t in order]
+        assert all(a > b for a, b in zip(means, means[1:])), (kind, order, means)
