@@ -237,20 +237,6 @@ class Translator:
         """The input scale of ``volume`` under this checkpoint's rule (the one way inference fits it)."""
         return fit_intensity_scale(volume, modality, self.normalization_rule, spacing)
 
-    @property
-    def min_canvas(self) -> int:
-        """Side in pixels below which a slice is surrounded by background before the generator
-        sees it: the crop the checkpoint trained on (its recipe's ``crop_size``; 0 if unrecorded).
-
-        Why: a slice much smaller than that (a 2 mm crop inside the brain, 41 x 33 pixels) leaves
-        the deepest blocks a few pixels, padded with reflected tissue instead of the background
-        every training image had; the demo then lost the tissue order on nibabel's real crop
-        without a source prompt, and a 64-128 pixel canvas restored it (docs/model_card.md).
-        nnU-Net pads an image smaller than its patch size the same way."""
-        recipe = self.info.provenance.get("recipe") if isinstance(self.info.provenance, dict) else None
-        size = recipe.get("crop_size") if isinstance(recipe, dict) else None
-        return int(size) if isinstance(size, int) and not isinstance(size, bool) and size > 0 else 0
-
     # ----------------------------------------------------------------- labels
     @property
     def trained(self) -> bool:
@@ -324,24 +310,17 @@ class Translator:
 
     def translate_slices(self, slices: np.ndarray, target: torch.Tensor | BoundPrompt,
                          source: torch.Tensor | None = None, chunk: int | None = None) -> np.ndarray:
-        """(B, H, W) normalised slices -> (B, H, W) normalised translations, any B. Slices
-        smaller than :attr:`min_canvas` are translated inside a background border.
+        """(B, H, W) normalised slices -> (B, H, W) normalised translations, any B.
 
         ``target`` is a (1, S) embedding or the :class:`BoundPrompt` of one (kernels made once).
 
         On CUDA: channels-last and pinned host memory so the copies in and out are
         asynchronous. bf16 autocast as :attr:`precision` says.
         """
-        slices = np.asarray(slices, dtype=np.float32)
-        height, width = slices.shape[-2:]
-        pad_h, pad_w = (max(self.min_canvas - n, 0) for n in (height, width))
-        top, left = pad_h // 2, pad_w // 2
-        if pad_h or pad_w:                      # background (0 after normalisation) around a small slice
-            slices = np.pad(slices, ((0, 0), (top, pad_h - top), (left, pad_w - left)))
-        slices = np.ascontiguousarray(slices)
+        slices = np.ascontiguousarray(slices, dtype=np.float32)
         cuda = self.device.type == "cuda"
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.uses_bf16())
-        out = np.empty((slices.shape[0], height, width), dtype=np.float32)
+        out = np.empty(slices.shape, dtype=np.float32)
         step = min(chunk or slices.shape[0], self.chunk_size(*slices.shape[-2:]))
         with torch.inference_mode(), autocast:
             for start in range(0, slices.shape[0], step):
@@ -350,7 +329,7 @@ class Translator:
                     x = x.pin_memory().to(self.device, non_blocking=True)
                     x = x.contiguous(memory_format=torch.channels_last)
                 y = self.model.generator(x, target, source).float().squeeze(1)
-                out[start:start + step] = y[:, top:top + height, left:left + width].cpu().numpy()
+                out[start:start + step] = y.cpu().numpy()
         return out
 
     def iter_translate(self, volume: np.ndarray, prompt: Prompt | BoundPrompt, *, axis: int = 0,
