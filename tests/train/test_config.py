@@ -136,3 +136,17 @@ def test_the_gpu_recipe_is_what_trained_the_shipped_demo():
     ran, recipe = load_train_config(record).to_dict(), load_train_config("demo_gpu").to_dict()
     assert {k for k in recipe if ran[k] != recipe[k]} == {"out", "init_from", "num_workers"}
     assert ran["init_from"] == "napari_evai2i/weights/demo" and recipe["init_from"] == "runs/demo_v2"
+
+
+def test_the_cpu_crops_experiment_is_demo_continued_with_crops_and_its_record_matches():
+    """src_training/configs/demo_cpu_crops.yaml (model card, "Tried after v4"): demo's data and
+    losses from v4's weights with brain crops; docs/results holds the run's own record of it."""
+    root = Path(__file__).resolve().parents[2]
+    crops = load_train_config(root / "src_training" / "configs" / "demo_cpu_crops.yaml").to_dict()
+    demo = load_train_config("demo").to_dict()
+    assert {k for k in demo if crops[k] != demo[k]} == {
+        "name", "out", "seed", "device", "init_from", "brain_crop", "clip_steps", "init_steps", "finetune_steps",
+        "curriculum_steps", "lr", "warmup_steps", "max_minutes"}
+    assert crops["init_from"] == "napari_evai2i/weights/demo" and crops["brain_crop"] == 0.15
+    ran = load_train_config(root / "docs" / "results" / "demo_cpu_crops_train_config.yaml").to_dict()
+    assert ran == crops
