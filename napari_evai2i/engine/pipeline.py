@@ -32,7 +32,7 @@ from .orientation import Reorientation
 from .planes import fuse
 from .provenance import derived_tags, image_comments, series_description
 from .request import NONFINITE_RULES, PromptMix, TranslationRequest, source_prompt_of
-from .translator import TranslationStep, Translator, load_model, run_steps
+from .translator import WORKING_PIXEL_MM, TranslationStep, Translator, in_plane_zoom, load_model, run_steps
 from .uncertainty import UNCERTAINTY_DESCRIPTION, RunningSpread, passes_for
 
 SIDECAR_SUFFIX = ".json"
@@ -140,12 +140,26 @@ class VolumeTranslation:
             provenance.update(prompt_a=request.target.a, prompt_b=request.target.b, t=request.target.t)
         if request.planes != 1:
             provenance["planes"] = {**self.plan.to_dict(), "description": self.plan.describe()}
+        resampled = self.in_plane_resampling()
+        if resampled:
+            provenance["in_plane_resampling"] = resampled
         if self.nonfinite_voxels:
             provenance["nonfinite_voxels_set_to_zero"] = self.nonfinite_voxels
         if request.uncertainty_passes:
             provenance["uncertainty"] = {"passes": [p.describe() for p in self.passes],
                                          "description": UNCERTAINTY_DESCRIPTION}
         return provenance
+
+    def in_plane_resampling(self) -> list[str]:
+        """One line per slicing axis whose slices are translated on the finer working grid."""
+        turn, spacing = self.orientation, self.volume.spacing
+        lines = []
+        for axis in sorted({p.axis for p in self.passes}):
+            if in_plane_zoom(turn.spacing(spacing), turn.axis(axis)) is not None:
+                pixel = " x ".join(f"{s:g}" for i, s in enumerate(spacing) if i != axis)
+                lines.append(f"axis {axis}: {pixel} mm slices translated on a {WORKING_PIXEL_MM:g} mm grid "
+                             "and averaged back")
+        return lines
 
     def _run(self, array: np.ndarray, batch: int | None, axis: int | None = None,
              bound=None) -> Generator[TranslationStep, None, np.ndarray]:
@@ -156,7 +170,8 @@ class VolumeTranslation:
         yield from self.translator.iter_translate(
             turn.apply(array), self.bound if bound is None else bound,
             axis=turn.axis(self.request.axis if axis is None else axis), batch_size=batch,
-            source_prompt=self.request.source_prompt, scale=self.scale, out=turn.apply(out))
+            source_prompt=self.request.source_prompt, scale=self.scale, out=turn.apply(out),
+            spacing=turn.spacing(self.volume.spacing))
         return out
 
     def translate_slice(self, index: int) -> np.ndarray:

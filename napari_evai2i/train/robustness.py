@@ -10,6 +10,8 @@ anatomy and one acquisition and changes one factor at a time:
 * with vs without the source prompt;
 * 1 mm vs 5 mm slices (the source averaged over a 5 mm slab);
 * rotated heads (20 degrees about every axis) vs unrotated;
+* a field of view inside the brain (tissue up to every edge);
+* 2 mm in-plane pixels, whole head and inside the brain (nibabel's real crop has 2 mm voxels);
 * lesions: lesion / white-matter contrast of the translation against the truth.
 
 Tasks are the canonical T1w->T2w, T1w->FLAIR, T2w->T1w and T1w->PDw. Inside the brain, each
@@ -46,6 +48,8 @@ FIRST_SEED = 900_000          # training items use seeds below 10_000 (seed*100 
 THICK_MM = 5.0
 #: a field of view inside the brain (rows x columns, mm), about the size of nibabel's anatomical.nii crop
 CROP_MM = (80.0, 96.0)
+#: in-plane pixel of the coarse factors: nibabel's anatomical.nii has 2 mm voxels
+COARSE_MM = 2.0
 #: side of a held-out case in pixels (1 mm): room for a whole head
 CASE_SIZE = 160
 
@@ -99,19 +103,20 @@ class HeldOutCase:
 
     def render(self, kind_src: str, kind_tgt: str, *, whole_head: bool = True, thickness_mm: float = 0.0,
                lesions: bool = False, rotation_deg: float = 0.0, crop_mm: tuple[float, float] | None = None,
-               textbook_target: bool = False) -> dict:
+               textbook_target: bool = False, pixel_mm: float = 1.0) -> dict:
         """Source (as scanned), target (clean), brain mask, lesion and WM masks, pixel size, plane.
 
         ``crop_mm``: cut every image to a box of that size about the brain's centre, so tissue runs
         to the image edge (a field of view inside the brain, as nibabel's ``anatomical.nii``).
+        ``pixel_mm``: the in-plane grid of source and target (and the source's resolution).
         ``textbook_target``: also give ``tgt_textbook``, the target rendered with the tables'
         tissue values instead of this subject's jitter (see :func:`anatomy_oracle`)."""
         from ..data.randomized import BRAIN_LEVEL, HeadSliceGenerator, RandomizationRanges, signal_vector, level_of
 
         ranges = RandomizationRanges(rotation_deg=rotation_deg, atrophy=0.0, flip=0.0, brain_crop=0.0,
-                                     position=(0.35, 0.65), shift_mm=5.0, pixel_mm=(1.0, 1.0),
+                                     position=(0.35, 0.65), shift_mm=5.0, pixel_mm=(pixel_mm, pixel_mm),
                                      lesion_count=(3, 6), lesion_radius_mm=(3.0, 7.0),
-                                     thick_probability=0.0, resolution_mm=(1.0, 1.0), snr=(20.0, 40.0),
+                                     thick_probability=0.0, resolution_mm=(pixel_mm, pixel_mm), snr=(20.0, 40.0),
                                      bias=(0.0, 0.15), gamma_std=0.0, gain=(1.0, 1.0))
         gen = HeadSliceGenerator(self.size, ranges)
         rng = np.random.default_rng([FIRST_SEED, self.index])
@@ -174,6 +179,9 @@ def held_out_factors(translator, cases: int = 6, size: int = CASE_SIZE) -> dict:
         "whole head, 5 mm slices, no source prompt": ({"whole_head": True, "thickness_mm": THICK_MM}, False),
         "whole head, rotated 20 deg, no source prompt": ({"whole_head": True, "rotation_deg": 20.0}, False),
         "crop inside the brain, no source prompt": ({"whole_head": True, "crop_mm": CROP_MM}, False),
+        "whole head, 2 mm pixels, no source prompt": ({"whole_head": True, "pixel_mm": COARSE_MM}, False),
+        "crop inside the brain, 2 mm pixels, no source prompt": ({"whole_head": True, "crop_mm": CROP_MM,
+                                                                  "pixel_mm": COARSE_MM}, False),
     }
     report: dict = {}
     for task, (src, tgt) in TASKS.items():

@@ -60,11 +60,13 @@ def target_rows(evaluation: dict, previous: dict | None = None) -> list[tuple[st
                  _verdict([abs(g) <= 0.03 for g in gap])))
     thick = factor(THICK, "ssim")
     rows.append(("5 mm slices: SSIM >= 0.80", _values(thick), _verdict([v >= 0.80 for v in thick])))
-    crop = "crop inside the brain, no source prompt"
-    if all(crop in heads[t] for t in CANONICAL):           # a factor added after v2 (reported, no target)
-        rows.append(("reported: crop inside the brain, no source prompt (SSIM / Dice)",
-                     " / ".join(f"{heads[t][crop]['ssim']:.2f}, {heads[t][crop]['dice']:.2f}" for t in CANONICAL),
-                     "-"))
+    for reported in ("crop inside the brain, no source prompt",            # factors added after v2 and
+                     "whole head, 2 mm pixels, no source prompt",          # v4 (reported, no target)
+                     "crop inside the brain, 2 mm pixels, no source prompt"):
+        if all(reported in heads[t] for t in CANONICAL):
+            rows.append((f"reported: {reported} (SSIM / Dice)",
+                         " / ".join(f"{heads[t][reported]['ssim']:.2f}, {heads[t][reported]['dice']:.2f}"
+                                    for t in CANONICAL), "-"))
     lesions = heads["lesions"]
     errors = [lesions[t]["relative_error"] for t in ("T1w->T2w", "T1w->FLAIR")]
     rows.append(("lesion/WM contrast within 25 % (T2w, FLAIR)", " / ".join(f"{100 * e:.0f} % off" for e in errors),

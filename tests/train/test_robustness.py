@@ -102,3 +102,13 @@ def test_the_anatomy_oracle_changes_the_tissue_values_only():
     assert set(scores) == set(TASKS)
     for entry in scores.values():
         assert 0.8 < entry["ssim"] < 1 and 0 < entry["dice"] <= 1
+
+
+def test_the_coarse_factor_renders_the_same_head_on_a_2_mm_grid():
+    fine = HeldOutCase(1, 160).render("T1W", "T2W", whole_head=True)
+    coarse = HeldOutCase(1, 160).render("T1W", "T2W", whole_head=True, pixel_mm=2.0)
+    assert fine["pixel_mm"] == 1.0 and coarse["pixel_mm"] == 2.0
+    assert coarse["src"].shape == fine["src"].shape                     # the same pixels, twice the field
+    assert 3.0 < fine["brain"].sum() / coarse["brain"].sum() < 5.0       # a quarter of the brain pixels
+    crop = HeldOutCase(1, 160).render("T1W", "T2W", whole_head=True, crop_mm=(80.0, 96.0), pixel_mm=2.0)
+    assert crop["src"].shape == (40, 48)                                # nibabel's crop is 41 x 33 pixels
