@@ -317,6 +317,9 @@ def translate_one(job: Job, prompt: str, translator, args: argparse.Namespace) -
     translation = VolumeTranslation(volume, request, translator)
     if args.planes != 1 and not args.quiet:
         print(f"{job.name}: {translation.plan.describe()}", file=sys.stderr, flush=True)
+    if not args.quiet:
+        for line in translation.in_plane_resampling():
+            print(f"{job.name}: {line}", file=sys.stderr, flush=True)
     if not args.quiet and translation.orientation.turned:
         print(f"{job.name}: {translation.orientation.sentence()}", file=sys.stderr, flush=True)
     if not args.quiet:

@@ -156,7 +156,8 @@ def test_tag_effects_of_free_text_and_bad_counts_are_one_line_errors(tmp_path, n
     assert "--uncertainty" in capsys.readouterr().err
 
 
-def test_a_coarse_file_is_translated_on_a_1_mm_grid_and_says_so(tmp_path, brain_like_volume, tiny_checkpoint):
+def test_a_coarse_file_is_translated_on_a_1_mm_grid_and_says_so(tmp_path, brain_like_volume, tiny_checkpoint,
+                                                                  capsys):
     """A 2 x 2 x 3 mm NIfTI: its 2 x 2 mm slices go through the 1 mm working grid (the only plane
     here: the others are under 16 pixels a side), the sidecar says so, and the output keeps the
     input's shape and affine."""
@@ -164,10 +165,10 @@ def test_a_coarse_file_is_translated_on_a_1_mm_grid_and_says_so(tmp_path, brain_
     affine = np.diag([2.0, 2.0, 3.0, 1.0])
     nib.save(nib.Nifti1Image(brain_like_volume.transpose(2, 1, 0), affine), path)
     out = tmp_path / "coarse_synth.nii.gz"
-    assert main([str(path), "-p", PROMPT, "-o", str(out), "--model", str(tiny_checkpoint), "--device", "cpu",
-                 "-q"]) == 0
+    assert main([str(path), "-p", PROMPT, "-o", str(out), "--model", str(tiny_checkpoint), "--device", "cpu"]) == 0
     record = json.loads(out.with_name("coarse_synth.json").read_text())["in_plane_resampling"]
     assert record == ["axis 0: 2 x 2 mm slices translated on a 1 mm grid and averaged back"]
+    assert f"coarse.nii.gz: {record[0]}" in capsys.readouterr().err
     assert nib.load(out).shape == nib.load(path).shape and np.allclose(nib.load(out).affine, affine)
     fine = tmp_path / "fine.nii.gz"
     nib.save(nib.Nifti1Image(brain_like_volume.transpose(2, 1, 0), np.diag([1.0, 1.0, 3.0, 1.0])), fine)

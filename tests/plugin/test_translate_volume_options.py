@@ -209,6 +209,10 @@ def test_tag_effects_ticked_fill_the_table_and_free_text_says_why_not(head_viewe
     assert widget.tag_table.native.rowCount() == 0
     assert "this free text has no tags to leave out" in widget.tag_note.value
     assert "No tag effects:" in widget.status.value and widget.status.value.startswith("Done: made")
+    # 2 x 2 mm slices go through the 1 mm working grid, and the status and provenance say so
+    assert "Axis 0: 2 x 2 mm slices translated on a 1 mm grid and averaged back" in widget.status.value
+    assert "axis 0: 2 x 2 mm slices translated on a 1 mm grid and averaged back" in \
+        results(viewer, "translation")[-1].metadata[PROVENANCE_KEY]["in_plane_resampling"]
     assert any(layer.metadata[PROVENANCE_KEY]["prompt"] == FREE_TEXT for layer in results(viewer, "translation"))
     assert len(results(viewer, "tag effect")) == len(rows)       # the T2 prompt's maps are its own
 

@@ -349,6 +349,8 @@ class TranslateWidget(Container):
         extras = ""
         if plan:
             extras += f" {len(plan['axes'])} plane(s) fused ({plan['fusion']})."
+        if outcome.provenance.get("in_plane_resampling"):            # coarse pixels: the 1 mm working grid
+            extras += " " + "; ".join(outcome.provenance["in_plane_resampling"]).capitalize() + "."
         if uncertainty is not None:
             extras += f" Uncertainty over {run.passes} passes: {uncertainty.name!r} (hidden)."
         extras += tag_text
