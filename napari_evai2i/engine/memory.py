@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..io._size import available_memory_bytes, format_bytes
+from .planes import in_plane_zoom, zoomed_shape
 
 GIB = 1024**3
 #: Live tensors of one forward pass, as a multiple of its largest one (inputs, residuals, outputs).
@@ -58,18 +59,21 @@ def available_device_memory(device) -> int | None:
 
 def estimate_translation_memory(shape: tuple[int, int, int], *, axes_kept: int, passes_axes: list[int],
                                 uncertainty: bool, input_copy: bool, batch: int, chunk_of,
-                                activation_elements, weights_bytes: int, device_type: str) -> MemoryEstimate:
+                                activation_elements, weights_bytes: int, device_type: str,
+                                spacing=None) -> MemoryEstimate:
     """Peak bytes of translating a volume of ``shape``.
 
     ``axes_kept``: plane outputs held until fusion; ``passes_axes``: the slicing axis of every
     pass; ``chunk_of(h, w)`` and ``activation_elements(h, w)``: the translator's chunking and the
-    largest tensor of one slice; ``input_copy``: a cleaned float32 copy of the input is made.
+    largest tensor of one slice; ``input_copy``: a cleaned float32 copy of the input is made;
+    ``spacing``: slices with coarse pixels reach the network on the finer working grid
+    (``planes.in_plane_zoom``), so their working set is that grid's.
     """
     voxels = int(shape[0]) * int(shape[1]) * int(shape[2])
     volume = 4 * voxels                                          # one float32 volume
     working = 0
     for axis in set(passes_axes):
-        h, w = [n for i, n in enumerate(shape) if i != axis]
+        h, w = zoomed_shape(*[n for i, n in enumerate(shape) if i != axis], in_plane_zoom(spacing, axis))
         slices = min(batch, shape[axis], chunk_of(h, w))
         working = max(working, ACTIVATION_FACTOR * 4 * slices * activation_elements(h, w))
     parts = [("input copy", volume if input_copy else 0),
@@ -87,7 +91,7 @@ def estimate_translation_memory(shape: tuple[int, int, int], *, axes_kept: int, 
 
 
 def plan_memory(shape: tuple[int, int, int], plan, passes, *, uncertainty: bool, input_copy: bool,
-                batch: int, translator=None) -> MemoryEstimate:
+                batch: int, translator=None, spacing=None) -> MemoryEstimate:
     """:func:`estimate_translation_memory` of a planned translation (``engine.uncertainty.passes_for``).
 
     With the loaded ``translator`` its batch working set and weights count too; without one
@@ -102,7 +106,8 @@ def plan_memory(shape: tuple[int, int, int], plan, passes, *, uncertainty: bool,
                  "weights_bytes": sum(p.numel() * p.element_size() for p in translator.model.parameters()),
                  "device_type": translator.device.type}
     return estimate_translation_memory(shape, axes_kept=len(plan.axes), passes_axes=[p.axis for p in passes],
-                                       uncertainty=uncertainty, input_copy=input_copy, batch=batch, **model)
+                                       uncertainty=uncertainty, input_copy=input_copy, batch=batch,
+                                       spacing=spacing, **model)
 
 
 def check_memory(estimate: MemoryEstimate, what: str, *, host_available: int | None = None,

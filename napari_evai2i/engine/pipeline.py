@@ -29,10 +29,10 @@ from ..io.read import ITK_EXTENSIONS, NIFTI_EXTENSIONS, file_extension
 from .memory import available_device_memory, check_memory, plan_memory
 from .normalization import MR_PERCENTILE
 from .orientation import Reorientation
-from .planes import fuse
+from .planes import WORKING_PIXEL_MM, fuse, in_plane_zoom
 from .provenance import derived_tags, image_comments, series_description
 from .request import NONFINITE_RULES, PromptMix, TranslationRequest, source_prompt_of
-from .translator import WORKING_PIXEL_MM, TranslationStep, Translator, in_plane_zoom, load_model, run_steps
+from .translator import TranslationStep, Translator, load_model, run_steps
 from .uncertainty import UNCERTAINTY_DESCRIPTION, RunningSpread, passes_for
 
 SIDECAR_SUFFIX = ".json"
@@ -83,7 +83,7 @@ class VolumeTranslation:
         self.memory = plan_memory(volume.array.shape, self.plan, self.passes,
                                   uncertainty=bool(request.uncertainty_passes), input_copy=floating,
                                   batch=int(request.batch_size or self.translator.default_batch_size()),
-                                  translator=self.translator)
+                                  translator=self.translator, spacing=volume.spacing)
         check_memory(self.memory, what, device_available=available_device_memory(self.translator.device))
         self.nonfinite_voxels = count_nonfinite(volume.array) if floating else 0
         if self.nonfinite_voxels:

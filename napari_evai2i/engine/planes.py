@@ -50,6 +50,34 @@ class PlanePlan:
                 "skipped": {str(a): why for a, why in self.skipped.items()}}
 
 
+#: In-plane pixel (mm) the network is given: slices with a coarser pixel than RESAMPLE_ABOVE_MM are
+#: resampled to it, translated, and averaged back onto their own grid (``Translator.iter_translate``).
+#: Why: the demo trained on grids of 0.8-2 mm, yet on held-out simulated heads at 2 mm it lost
+#: 0.06-0.14 SSIM against 1 mm, and 0.07-0.37 inside the brain; resampled first, most of that came
+#: back (docs/model_card.md).
+WORKING_PIXEL_MM = 1.0
+RESAMPLE_ABOVE_MM = 1.25
+
+
+def in_plane_zoom(spacing: Sequence[float] | None, axis: int, working_pixel_mm: float | None = WORKING_PIXEL_MM
+                  ) -> tuple[float, float] | None:
+    """Zoom factors (rows, columns) that bring slices along ``axis`` to ``working_pixel_mm``, or
+    None where no in-plane pixel is coarser than :data:`RESAMPLE_ABOVE_MM` (or nothing is known)."""
+    if spacing is None or working_pixel_mm is None:
+        return None
+    sides = [float(s) for i, s in enumerate(spacing) if i != axis]
+    if max(sides) <= RESAMPLE_ABOVE_MM:
+        return None
+    return tuple(max(s / working_pixel_mm, 1.0) for s in sides)
+
+
+def zoomed_shape(height: int, width: int, zoom: tuple[float, float] | None) -> tuple[int, int]:
+    """Pixels of an ``height`` x ``width`` slice on the grid ``zoom`` brings it to (itself for None)."""
+    if zoom is None:
+        return height, width
+    return max(1, round(height * zoom[0])), max(1, round(width * zoom[1]))
+
+
 def in_plane_anisotropy(spacing: Sequence[float], axis: int) -> float:
     """Long side / short side of the pixels of slices cut along ``axis``."""
     sides = [float(s) for i, s in enumerate(spacing) if i != axis]

@@ -28,6 +28,7 @@ from ..model import CheckpointInfo, EVAModel, create_model, load_pretrained
 from ..model.layers import BoundPrompt
 from ..model.files import WEIGHTS_FILE, is_checkpoint_folder
 from .normalization import IntensityScale, fit_intensity_scale
+from .planes import WORKING_PIXEL_MM, in_plane_zoom, zoomed_shape
 
 #: Built-in model names. ``demo`` ships inside the package; ``*-random`` are untrained.
 BUILTIN_MODELS = ("demo", "tiny-random", "paper-random")
@@ -36,12 +37,6 @@ UNTRAINED_LABEL = "UNTRAINED"
 MAX_TENSOR_ELEMENTS = 2**30
 RANDOM_SEED = 0
 
-#: In-plane pixel (mm) the network is given: slices with a coarser pixel than RESAMPLE_ABOVE_MM are
-#: resampled to it, translated, and averaged back onto their own grid. Why: the demo trained on
-#: grids of 0.8-2 mm, yet on held-out simulated heads at 2 mm it lost 0.06-0.14 SSIM against
-#: 1 mm, and 0.07-0.37 inside the brain; resampled first, most of that came back (docs/model_card.md).
-WORKING_PIXEL_MM = 1.0
-RESAMPLE_ABOVE_MM = 1.25
 #: "auto": bf16 autocast on CUDA, fp32 on CPU (see Translator.precision).
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -350,8 +345,8 @@ class Translator:
         normalised batch by batch with one scale fitted on the whole volume, so no
         full-size float64 copy is ever made. Nothing shared is changed, so threads may run
         this at once on one cached translator with different prompts. Slices whose in-plane
-        pixel (from ``spacing``) is coarser than :data:`RESAMPLE_ABOVE_MM` are translated on a
-        ``working_pixel_mm`` grid (None: never) and averaged back (:func:`in_plane_zoom`).
+        pixel (from ``spacing``) is coarser than ``planes.RESAMPLE_ABOVE_MM`` are translated on a
+        ``working_pixel_mm`` grid (None: never) and averaged back (``planes.in_plane_zoom``).
         """
         volume = np.asarray(volume)
         if volume.ndim == 2:
@@ -404,23 +399,11 @@ class Translator:
         return result[0] if np.asarray(volume).ndim == 2 else result
 
 
-def in_plane_zoom(spacing, axis: int, working_pixel_mm: float | None = WORKING_PIXEL_MM
-                  ) -> tuple[float, float] | None:
-    """Zoom factors (rows, columns) that bring slices along ``axis`` to ``working_pixel_mm``, or
-    None where no in-plane pixel is coarser than :data:`RESAMPLE_ABOVE_MM` (or nothing is known)."""
-    if spacing is None or working_pixel_mm is None:
-        return None
-    sides = [float(s) for i, s in enumerate(spacing) if i != axis]
-    if max(sides) <= RESAMPLE_ABOVE_MM:
-        return None
-    return tuple(max(s / working_pixel_mm, 1.0) for s in sides)
-
-
 def _resampled(slices: np.ndarray, zoom: tuple[float, float], translate) -> np.ndarray:
     """``translate`` (B, H, W) -> (B, H, W) run on a finer grid: bicubic up (clamped at 0, the
     background), area-averaged back to the slices' own pixels."""
     height, width = slices.shape[-2:]
-    fine = (max(1, round(height * zoom[0])), max(1, round(width * zoom[1])))
+    fine = zoomed_shape(height, width, zoom)
     x = torch.from_numpy(np.ascontiguousarray(slices, dtype=np.float32))[:, None]
     up = F.interpolate(x, size=fine, mode="bicubic", align_corners=False).clamp_min(0).squeeze(1).numpy()
     y = torch.from_numpy(np.ascontiguousarray(translate(up), dtype=np.float32))[:, None]

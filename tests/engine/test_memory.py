@@ -64,3 +64,18 @@ def test_check_memory_names_what_is_needed_available_and_what_to_do(brain_like_v
     with pytest.raises(NotEnoughMemoryError, match=r"one batch needs about 3\.0 GiB of GPU memory but 1\.0 GiB "
                                                    r"is free; use a smaller batch \(batch_size=1\)"):
         check_memory(on_gpu, "v", host_available=GIB, device_available=GIB)
+
+
+def test_coarse_slices_are_counted_on_the_grid_the_network_sees():
+    """2 mm slices reach the network on the 1 mm working grid, so the model's working set is that
+    of slices twice as long a side: the same as for the volume drawn at 1 mm."""
+    translator = load_model("tiny-random", "cpu")
+    data = np.random.default_rng(0).uniform(0, 100, (16, 40, 40)).astype(np.float32)
+
+    def working_set(volume):
+        parts = dict(VolumeTranslation(volume, TranslationRequest(PROMPT, planes=1), translator).memory.host_parts)
+        return parts["model working set"]
+
+    coarse = working_set(Volume(data, spacing=(3.0, 2.0, 2.0)))
+    fine = working_set(Volume(np.zeros((16, 80, 80), np.float32), spacing=(3.0, 1.0, 1.0)))
+    assert coarse == fine > working_set(Volume(data, spacing=(3.0, 1.0, 1.0)))

@@ -208,7 +208,7 @@ def test_coarse_pixels_are_translated_on_a_1_mm_grid_and_score_higher():
     """Held-out simulated heads rendered on a 2 mm grid (the robustness suite's cases; never
     trained on): translated on a 1 mm working grid and averaged back, the demo scores clearly
     higher than on the 2 mm grid itself; a 1 mm slice is translated exactly as before."""
-    from napari_evai2i.engine.translator import in_plane_zoom
+    from napari_evai2i.engine.planes import in_plane_zoom
     from napari_evai2i.train.robustness import HeldOutCase, slice_scores
 
     assert in_plane_zoom((5.0, 1.0, 1.0), 0) is None                    # thick slices, fine pixels
