@@ -69,7 +69,8 @@ class GeneratorConfig:
     * ``source_conditioning``: E_phi is told the source domain (its prompt embedding) by
       FiLM at every level when it is known; a learned "unknown source" vector otherwise.
     * ``tissue_classes``: a head predicting tissue fractions at full resolution
-      (supervised by the simulator's tissue maps).
+      (supervised by the simulator's tissue maps): 4 is GM, WM, CSF, the rest (lesions
+      counted as WM); 5 gives lesions their own class before the rest (:data:`TISSUE_CHANNELS`).
     * ``tissue_mixture``: adds ``sum_k p_k * intensity_k(prompt)`` to the output, the
       partial-volume form of an MR image, so the prompt sets each tissue's intensity.
     """
@@ -86,6 +87,10 @@ class GeneratorConfig:
     source_conditioning: bool = False
     tissue_classes: int = 0
     tissue_mixture: bool = False
+
+
+#: The tissue head's channels for each supported ``tissue_classes``.
+TISSUE_CHANNELS = {4: ("GM", "WM", "CSF", "REST"), 5: ("GM", "WM", "CSF", "LESION", "REST")}
 
 
 @dataclass
@@ -216,6 +221,9 @@ def check_values(config: "ModelConfig") -> None:
                          f"{image.first_stride} x 2^{len(image.dims) - 1})")
     if gen.tissue_mixture and not gen.tissue_classes:
         raise ValueError("model config generator.tissue_mixture needs generator.tissue_classes > 0")
+    if gen.tissue_classes and gen.tissue_classes not in TISSUE_CHANNELS:
+        raise ValueError(f"model config generator.tissue_classes is {gen.tissue_classes}; use 0 (no tissue head), "
+                         f"4 (GM, WM, CSF, rest) or 5 (lesions apart)")
 
 
 def _whole(key: str, value: object, may_be_zero: bool) -> None:

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from timm.layers import LayerNorm2d
 from torch import nn
 
-from .config import GeneratorConfig
+from .config import TISSUE_CHANNELS, GeneratorConfig
 from .layers import BoundPrompt, ConvStage, HyperStage, bind_prompt, downsample, init_conv_weights
 
 
@@ -217,3 +217,29 @@ class Generator(nn.Module):
         itself is not changed, so threads may share it with different prompts.
         """
         return bind_prompt(self.decoder, style)
+
+
+def load_growing_tissue_classes(generator: Generator, state: dict[str, torch.Tensor]) -> None:
+    """Load a generator's weights, adding tissue classes the checkpoint's heads lack.
+
+    A new class (lesions, when going from 4 to 5 channels) starts as a copy of the class it
+    was counted in (WM), each copy's logit lowered by log(n copies): together they hold WM's
+    old probability and share its intensity, so the grown generator first translates
+    exactly as the old one. Training then pulls them apart.
+    """
+    new = TISSUE_CHANNELS.get(generator.config.tissue_classes)
+    old_classes = state["tissue_head.bias"].shape[0] if "tissue_head.bias" in state else 0
+    old = TISSUE_CHANNELS.get(old_classes)
+    if new is None or old is None or not set(old) <= set(new):
+        raise ValueError(f"cannot grow tissue classes {old_classes} -> {generator.config.tissue_classes}")
+    source_row = [old.index(name if name in old else "WM") for name in new]
+    copies = torch.tensor([source_row.count(row) for row in source_row], dtype=torch.float32)
+    grown = dict(state)
+    for key in ("tissue_head.weight", "tissue_head.bias", "code_tissue_head.weight", "code_tissue_head.bias",
+                "tissue_intensity.2.weight", "tissue_intensity.2.bias"):
+        if key in grown:
+            grown[key] = grown[key][source_row].clone()
+    for key in ("tissue_head.bias", "code_tissue_head.bias"):
+        if key in grown:
+            grown[key] = grown[key] - torch.log(copies).to(grown[key].dtype)
+    generator.load_state_dict(grown)

@@ -83,6 +83,22 @@ def _pair_mask(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 1.0 - ((a > 0) ^ (b > 0)).float()
 
 
+def tissue_target(batch: dict, classes: int) -> torch.Tensor:
+    """The tissue head's target in its channel layout (``model.config.TISSUE_CHANNELS``).
+
+    Items carry GM, WM (lesions included), CSF and the rest, and a lesion map; a 5-class head
+    gets the lesions as a class of their own, taken out of WM.
+    """
+    tissue = torch.as_tensor(batch["tissue"])
+    if classes == tissue.shape[1]:
+        return tissue
+    if classes != 5 or tissue.shape[1] != 4:
+        raise ValueError(f"no tissue target for a {classes}-class head from {tissue.shape[1]} channels")
+    lesion = torch.as_tensor(batch["lesion"]) if "lesion" in batch else torch.zeros_like(tissue[:, :1])
+    lesion = torch.minimum(lesion, tissue[:, 1:2])
+    return torch.cat([tissue[:, :1], tissue[:, 1:2] - lesion, tissue[:, 2:3], lesion, tissue[:, 3:]], dim=1)
+
+
 def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch.device,
                       perceptual: PerceptualLoss, finetune: bool, rng: torch.Generator,
                       with_images: bool = False) -> GeneratorPass:
@@ -151,7 +167,7 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
     logs.update(rec=float(rec.detach()), per=float(per.detach()), con=float(con.detach()))
 
     if cfg.w_tissue and tissue is not None and "tissue" in batch:
-        target = torch.cat([batch["tissue"].to(device)] * 2)
+        target = torch.cat([tissue_target(batch, tissue.shape[1]).to(device)] * 2)
         code_logits = G.code_tissue([f[:2 * b] for f in feats])
         tis = tissue_loss(tissue[:2 * b], target) + tissue_loss(code_logits, target)
         loss = loss + cfg.w_tissue * tis

@@ -12,6 +12,7 @@ gradient sync, clip, step, learning-rate schedule and the EMA.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -26,6 +27,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ..engine.translator import resolve_device
+from ..model.generator import load_growing_tissue_classes
 from ..model import (CheckpointInfo, create_model, get_preset, load_config, load_pretrained,
                      read_checkpoint_config, save_pretrained)
 from .checkpoint import (checkpoint_to_resume, load_training_checkpoint, remove_unfinished_writes,
@@ -94,10 +96,18 @@ class Trainer:
         if config.text != self.model.config.text or config.image != self.model.config.image:
             raise ValueError(f"init_from {path}: its DCLIP architecture differs from model {self.cfg.model!r}")
         source, _ = load_pretrained(path, "cpu")
-        parts = ["dclip"] + (["generator"] if config.generator == self.model.config.generator else [])
-        for part in parts:
-            getattr(self.model, part).load_state_dict(getattr(source, part).state_dict())
-        if "generator" not in parts and self.is_main:
+        ours = self.model.config.generator
+        self.model.dclip.load_state_dict(source.dclip.state_dict())
+        if config.generator == ours:
+            self.model.generator.load_state_dict(source.generator.state_dict())
+        elif dataclasses.replace(config.generator, tissue_classes=ours.tissue_classes) == ours \
+                and config.generator.tissue_classes < ours.tissue_classes:
+            load_growing_tissue_classes(self.model.generator, source.generator.state_dict())
+            if self.is_main:
+                print(f"init_from {path}: tissue classes {config.generator.tissue_classes} -> "
+                      f"{ours.tissue_classes} (new classes start as copies of the ones they were counted in)",
+                      flush=True)
+        elif self.is_main:
             print(f"init_from {path}: generator architecture differs; generator starts fresh", flush=True)
 
     def stage_length(self, stage: str) -> int:
