@@ -73,6 +73,8 @@ class TrainConfig:
     #: extra L1 weight on lesion pixels (randomized simulator): a lesion pixel counts 1 + w_lesion
     #: times, so a few small lesions are not averaged away against the whole slice
     w_lesion: float = 0.0
+    #: the same for the tissue heads' cross-entropy (a 5-class head, lesions a class of their own)
+    w_lesion_tissue: float = 0.0
     w_pixel_contrast: float = 1.0
     triangle: bool = True               #: src -> int -> tgt path
     atlas: bool = True                  #: atlas pseudo-target for unpaired int (fine-tune)

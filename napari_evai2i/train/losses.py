@@ -89,10 +89,14 @@ def lsgan_loss(scores: torch.Tensor, real: bool) -> torch.Tensor:
     return F.mse_loss(scores, torch.full_like(scores, 1.0 if real else 0.0))
 
 
-def tissue_loss(logits: torch.Tensor, fractions: torch.Tensor) -> torch.Tensor:
-    """Soft-label cross-entropy of tissue logits (upsampled) against tissue fractions."""
+def tissue_loss(logits: torch.Tensor, fractions: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Soft-label cross-entropy of tissue logits (upsampled) against tissue fractions.
+
+    ``weight`` (B, 1, H, W), optional: per-pixel weights, so rare classes are not averaged away.
+    """
     logits = F.interpolate(logits, size=fractions.shape[-2:], mode="bilinear", align_corners=False)
-    return -(fractions * F.log_softmax(logits, dim=1)).sum(1).mean()
+    per_pixel = -(fractions * F.log_softmax(logits, dim=1)).sum(1, keepdim=True)
+    return (per_pixel * weight).mean() if weight is not None else per_pixel.mean()
 
 
 class PerceptualLoss(nn.Module):

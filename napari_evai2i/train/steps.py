@@ -168,8 +168,11 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
 
     if cfg.w_tissue and tissue is not None and "tissue" in batch:
         target = torch.cat([tissue_target(batch, tissue.shape[1]).to(device)] * 2)
+        weight = None
+        if cfg.w_lesion_tissue and "lesion" in batch:
+            weight = torch.cat([1.0 + cfg.w_lesion_tissue * torch.as_tensor(batch["lesion"]).to(device)] * 2)
         code_logits = G.code_tissue([f[:2 * b] for f in feats])
-        tis = tissue_loss(tissue[:2 * b], target) + tissue_loss(code_logits, target)
+        tis = tissue_loss(tissue[:2 * b], target, weight) + tissue_loss(code_logits, target, weight)
         loss = loss + cfg.w_tissue * tis
         logs["tissue"] = float(tis.detach())
 
