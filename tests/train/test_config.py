@@ -150,3 +150,20 @@ def test_the_cpu_crops_experiment_is_demo_continued_with_crops_and_its_record_ma
     assert crops["init_from"] == "napari_evai2i/weights/demo" and crops["brain_crop"] == 0.15
     ran = load_train_config(root / "docs" / "results" / "demo_cpu_crops_train_config.yaml").to_dict()
     assert ran == crops
+
+
+def test_the_lesion_class_experiments_match_their_records_and_change_only_the_lesion_keys():
+    """src_training/configs/demo_*_lesion_*.yaml (model card, "Tried after v4"): the CPU runs'
+    own records in docs/results are their recipes, and the prepared GPU recipe is demo_gpu from
+    v4 with the 5-class model and the lesion weights, nothing else."""
+    root = Path(__file__).resolve().parents[2]
+    configs, results = root / "src_training" / "configs", root / "docs" / "results"
+    for run in ("demo_cpu_lesion_class", "demo_cpu_lesion_weighted"):
+        recipe = load_train_config(configs / f"{run}.yaml").to_dict()
+        assert load_train_config(results / f"{run}_train_config.yaml").to_dict() == recipe
+        assert recipe["model"] == "src_training/configs/tiny_lesion_class.json"
+    gpu = load_train_config(configs / "demo_gpu_lesion_class.yaml").to_dict()
+    demo_gpu = load_train_config("demo_gpu").to_dict()
+    assert {k for k in demo_gpu if gpu[k] != demo_gpu[k]} == {
+        "name", "out", "seed", "model", "init_from", "w_lesion", "w_lesion_tissue"}
+    assert gpu["init_from"] == "napari_evai2i/weights/demo"
