@@ -7,6 +7,8 @@ above, with a small leak below zero, as in EVA-I2I.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from timm.layers import LayerNorm2d
@@ -217,6 +219,15 @@ class Generator(nn.Module):
         itself is not changed, so threads may share it with different prompts.
         """
         return bind_prompt(self.decoder, style)
+
+
+def grows_tissue_classes(old: GeneratorConfig, new: GeneratorConfig) -> bool:
+    """Whether a generator of config ``old`` can start one of config ``new`` by
+    :func:`load_growing_tissue_classes`: the two differ only in tissue classes, and ``new``
+    has every class of ``old`` and more."""
+    before, after = TISSUE_CHANNELS.get(old.tissue_classes), TISSUE_CHANNELS.get(new.tissue_classes)
+    return (before is not None and after is not None and set(before) < set(after)
+            and dataclasses.replace(old, tissue_classes=new.tissue_classes) == new)
 
 
 def load_growing_tissue_classes(generator: Generator, state: dict[str, torch.Tensor]) -> None:

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..data.simulated_dataset import match_matrix
 from ..model import EVAModel
+from ..model.config import TISSUE_CHANNELS
 from ..prompts import tokenize
 from .config import TrainConfig
 from .distributed import gather_objects
@@ -86,17 +87,27 @@ def _pair_mask(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def tissue_target(batch: dict, classes: int) -> torch.Tensor:
     """The tissue head's target in its channel layout (``model.config.TISSUE_CHANNELS``).
 
-    Items carry GM, WM (lesions included), CSF and the rest, and a lesion map; a 5-class head
-    gets the lesions as a class of their own, taken out of WM.
+    Items carry GM, WM (lesions included), CSF and the rest, and a lesion map; a head with a
+    LESION channel gets the lesions as a class of their own, taken out of WM.
     """
     tissue = torch.as_tensor(batch["tissue"])
     if classes == tissue.shape[1]:
         return tissue
-    if classes != 5 or tissue.shape[1] != 4:
+    given, wanted = TISSUE_CHANNELS.get(tissue.shape[1]), TISSUE_CHANNELS.get(classes)
+    if given is None or wanted is None or "LESION" in given or set(wanted) != set(given) | {"LESION"}:
         raise ValueError(f"no tissue target for a {classes}-class head from {tissue.shape[1]} channels")
-    lesion = torch.as_tensor(batch["lesion"]) if "lesion" in batch else torch.zeros_like(tissue[:, :1])
-    lesion = torch.minimum(lesion, tissue[:, 1:2])
-    return torch.cat([tissue[:, :1], tissue[:, 1:2] - lesion, tissue[:, 2:3], lesion, tissue[:, 3:]], dim=1)
+    channels = {name: tissue[:, i:i + 1] for i, name in enumerate(given)}
+    lesion = torch.as_tensor(batch["lesion"]) if "lesion" in batch else torch.zeros_like(channels["WM"])
+    channels["LESION"] = torch.minimum(lesion, channels["WM"])
+    channels["WM"] = channels["WM"] - channels["LESION"]
+    return torch.cat([channels[name] for name in wanted], dim=1)
+
+
+def lesion_weight(batch: dict, extra: float, device: torch.device) -> torch.Tensor | None:
+    """Per-pixel weight 1 + ``extra`` x lesion fraction (None when there is nothing to weigh)."""
+    if not extra or "lesion" not in batch:
+        return None
+    return 1.0 + extra * torch.as_tensor(batch["lesion"]).to(device)
 
 
 def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch.device,
@@ -138,9 +149,8 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
         codes["int"] = feats_i[-1]
 
     logs: dict[str, float] = {}
-    m_rec = m
-    if cfg.w_lesion and "lesion" in batch:
-        m_rec = m * (1.0 + cfg.w_lesion * batch["lesion"].to(device))
+    weight = lesion_weight(batch, cfg.w_lesion, device)
+    m_rec = m if weight is None else m * weight
     rec = masked_l1(fakes["s2t"], x["tgt"], m_rec) + masked_l1(fakes["t2s"], x["src"], m_rec)
     per = perceptual(fakes["s2t"], x["tgt"]) + perceptual(fakes["t2s"], x["src"])
     if tri:
@@ -168,9 +178,8 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
 
     if cfg.w_tissue and tissue is not None and "tissue" in batch:
         target = torch.cat([tissue_target(batch, tissue.shape[1]).to(device)] * 2)
-        weight = None
-        if cfg.w_lesion_tissue and "lesion" in batch:
-            weight = torch.cat([1.0 + cfg.w_lesion_tissue * torch.as_tensor(batch["lesion"]).to(device)] * 2)
+        weight = lesion_weight(batch, cfg.w_lesion_tissue, device)
+        weight = None if weight is None else torch.cat([weight] * 2)
         code_logits = G.code_tissue([f[:2 * b] for f in feats])
         tis = tissue_loss(tissue[:2 * b], target, weight) + tissue_loss(code_logits, target, weight)
         loss = loss + cfg.w_tissue * tis

@@ -12,7 +12,6 @@ gradient sync, clip, step, learning-rate schedule and the EMA.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import random
@@ -27,9 +26,9 @@ import torch.distributed as dist
 from torch import nn
 
 from ..engine.translator import resolve_device
-from ..model.generator import load_growing_tissue_classes
 from ..model import (CheckpointInfo, create_model, get_preset, load_config, load_pretrained,
                      read_checkpoint_config, save_pretrained)
+from ..model.generator import grows_tissue_classes, load_growing_tissue_classes
 from .checkpoint import (checkpoint_to_resume, load_training_checkpoint, remove_unfinished_writes,
                          save_training_checkpoint)
 from .config import STAGES, TrainConfig, save_train_config
@@ -100,8 +99,7 @@ class Trainer:
         self.model.dclip.load_state_dict(source.dclip.state_dict())
         if config.generator == ours:
             self.model.generator.load_state_dict(source.generator.state_dict())
-        elif dataclasses.replace(config.generator, tissue_classes=ours.tissue_classes) == ours \
-                and config.generator.tissue_classes < ours.tissue_classes:
+        elif grows_tissue_classes(config.generator, ours):
             load_growing_tissue_classes(self.model.generator, source.generator.state_dict())
             if self.is_main:
                 print(f"init_from {path}: tissue classes {config.generator.tissue_classes} -> "

@@ -12,7 +12,7 @@ import torch
 
 from napari_evai2i.model import ModelConfig, create_model, get_preset, load_pretrained, read_checkpoint_config
 from napari_evai2i.model.config import TISSUE_CHANNELS
-from napari_evai2i.model.generator import load_growing_tissue_classes
+from napari_evai2i.model.generator import grows_tissue_classes, load_growing_tissue_classes
 from napari_evai2i.train.config import load_train_config
 from napari_evai2i.train.steps import tissue_target
 from napari_evai2i.train.trainer import Trainer
@@ -52,6 +52,17 @@ def test_classes_are_never_taken_away_and_only_known_layouts_load():
     with pytest.raises(ValueError, match="tissue_classes is 3; use 0"):
         ModelConfig.from_dict({**get_preset("tiny").to_dict(),
                                "generator": {**get_preset("tiny").to_dict()["generator"], "tissue_classes": 3}})
+
+
+def test_only_a_generator_that_differs_in_added_tissue_classes_grows():
+    tiny = get_preset("tiny").generator
+    assert grows_tissue_classes(tiny, _with_classes(get_preset("tiny"), 5).generator)
+    assert not grows_tissue_classes(tiny, tiny)
+    assert not grows_tissue_classes(_with_classes(get_preset("tiny"), 5).generator, tiny)
+    headless = dataclasses.replace(tiny, tissue_classes=0, tissue_mixture=False)     # no head to grow from
+    assert not grows_tissue_classes(headless, dataclasses.replace(tiny, tissue_mixture=False))
+    wider = dataclasses.replace(tiny, tissue_classes=5, latent_dim=tiny.latent_dim * 2)
+    assert not grows_tissue_classes(tiny, wider)
 
 
 def test_the_five_class_target_takes_lesions_out_of_white_matter():
