@@ -388,6 +388,18 @@ class HeadSliceGenerator:
         signals[ALL_TISSUE_NAMES.index("BONE")] *= 0.1
         return signals
 
+    def source_image(self, rng: np.random.Generator, protocol: Protocol) -> torch.Tensor:
+        """One scanned (n, n) image of ``protocol`` on a fresh random anatomy, normalised as a
+        training source is: what the contrast reader learns to name (no target, no prompt)."""
+        anatomy = self.draw_anatomy(rng)
+        signals = signal_vector(protocol, self.parameters(self.jitter(rng), protocol.field_strength))
+        fractions = anatomy["fractions"]
+        slab = self.render(fractions, signals).mean(0) if anatomy["slab"] \
+            else self.render(fractions[:, fractions.shape[1] // 2][:, None], signals)[0]
+        in_plane_thick = not anatomy["slab"] and rng.random() < self.ranges.thick_probability / 2
+        scanned = self.acquire(slab * BRAIN_LEVEL / level_of(signals), rng, anatomy["pixel_mm"], in_plane_thick)
+        return scanned if anatomy["window"] is None else scanned * anatomy["window"]
+
     def item(self, rng: np.random.Generator, protocols: list[Protocol], text_rng: random.Random, drop_probability: float, plane_in_prompt: bool,
              roles: tuple[str, ...] = ("src", "tgt", "int"), allow_unknown: bool = True) -> dict:
         """One training item, in the keys of :mod:`.simulated_dataset`, plus ``src_known``."""
