@@ -84,8 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="measure what each tag of the prompt does on this many slices (leave it out, "
                              "translate again); the table goes to stderr and the sidecar; 0: off")
     parser.add_argument("--source-prompt", default=None,
-                        help="prompt of the input's own domain (default: built from its DICOM tags "
-                             "when it has any; unknown otherwise; \"\" for unknown even with tags)")
+                        help="prompt of the input's own domain (default: built from its DICOM tags when "
+                             "it has any; else the contrast its file name or series description names; "
+                             "else the contrast reader's reading of the image, when it is sure; else none. "
+                             "\"\" for none at all)")
     parser.add_argument("--series-uid", default=None,
                         help="which series to read from a DICOM folder (and from a --prompt-from-dicom folder)")
     parser.add_argument("--nonfinite", choices=("refuse", "zero"), default="refuse",

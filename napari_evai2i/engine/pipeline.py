@@ -32,6 +32,7 @@ from .orientation import Reorientation
 from .planes import WORKING_PIXEL_MM, fuse, in_plane_zoom
 from .provenance import derived_tags, image_comments, series_description
 from .request import NONFINITE_RULES, PromptMix, TranslationRequest, source_prompt_of
+from .source_contrast import ContrastReading, untagged_source_prompt
 from .translator import TranslationStep, Translator, load_model, run_steps
 from .uncertainty import UNCERTAINTY_DESCRIPTION, RunningSpread, passes_for
 
@@ -95,22 +96,31 @@ class VolumeTranslation:
         self.volume = volume
         #: turns the stored axes to the training slices' axes for the network, and back
         self.orientation = Reorientation.of(volume) if request.reorient else Reorientation.none()
+        modality = str(volume.tags.get("Modality") or "MR").upper()
+        self.scale = self.translator.fit_scale(volume.array, "CT" if modality == "CT" else "MR", volume.spacing)
         origin = "given"
         source_prompt = request.source_prompt
+        #: the contrast reader's reading, where it was asked (no tags, no contrast in the name)
+        self.source_reading: ContrastReading | None = None
         if source_prompt is None:
             source_prompt = source_prompt_of(volume.tags)
             origin = "DICOM tags" if source_prompt else "unknown"
+            if not source_prompt and modality == "MR":
+                turn = self.orientation
+                names = [Path(str(volume.source_path)).name if volume.source_path else None,
+                         volume.tags.get("SeriesDescription"), volume.tags.get("ProtocolName")]
+                source_prompt, origin, self.source_reading = untagged_source_prompt(
+                    turn.apply(volume.array), turn.spacing(volume.spacing), turn.axis(request.axis), names,
+                    scale=self.scale)
         elif not source_prompt.strip():          # "" says: unknown, even where tags exist
             source_prompt, origin = None, "unknown"
         self.request = replace(request, source_prompt=source_prompt)
         self.source_prompt_origin = origin
-        modality = str(volume.tags.get("Modality") or "MR").upper()
         trained_on = self.translator.trained_modalities
         if trained_on is not None and modality not in trained_on:
             warnings.warn(f"{what}: a {modality} series given to model {self.translator.label}, which was trained "
                           f"on {' and '.join(trained_on)} only; its translation is not a meaningful image",
                           UserWarning, stacklevel=2)
-        self.scale = self.translator.fit_scale(volume.array, "CT" if modality == "CT" else "MR", volume.spacing)
         self.bound = self.translator.bind(self._embedding())
         self.provenance = self._provenance()
 
@@ -138,6 +148,8 @@ class VolumeTranslation:
             orientation=self.orientation.describe())
         if isinstance(request.target, PromptMix):
             provenance.update(prompt_a=request.target.a, prompt_b=request.target.b, t=request.target.t)
+        if self.source_reading is not None:
+            provenance["source_contrast_reading"] = self.source_reading.to_dict()
         if request.planes != 1:
             provenance["planes"] = {**self.plan.to_dict(), "description": self.plan.describe()}
         resampled = self.in_plane_resampling()

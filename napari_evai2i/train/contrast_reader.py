@@ -18,6 +18,7 @@ reader never sees in training.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import time
@@ -31,17 +32,18 @@ import torch.nn.functional as F
 from ..model.contrast_reader import ContrastReader, ContrastReaderConfig, save_contrast_reader
 from ..model.files import atomic_folder
 
-#: Training randomisation: the translator's ranges plus brain crops, since real crops (nibabel's
-#: anatomical.nii) reach the reader as they are.
+#: Training randomisation: the translator's ranges plus this share of brain crops (the
+#: translator trains without), since real crops (nibabel's anatomical.nii) reach the reader as they are.
 BRAIN_CROP = 0.2
 RESUME = "resume"
 
 
-def examples(seed: int, step: int, count: int, kinds: tuple[str, ...], size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+def examples(seed: int, step: int, count: int, kinds: tuple[str, ...], size: int = 128,
+             brain_crop: float = BRAIN_CROP) -> tuple[torch.Tensor, torch.Tensor]:
     """``count`` (image, class) pairs of one step, as tensors (count, 1, size, size) and (count,)."""
     from ..data.physics import Protocol
 
-    generator = _generator(size)
+    generator = _generator(size, brain_crop)
     images, labels = [], []
     for i in range(count):
         rng = np.random.default_rng([seed, step, i])
@@ -51,15 +53,11 @@ def examples(seed: int, step: int, count: int, kinds: tuple[str, ...], size: int
     return torch.stack(images)[:, None].float(), torch.tensor(labels)
 
 
-_GENERATORS: dict = {}
-
-
-def _generator(size: int):
+@functools.lru_cache(maxsize=4)
+def _generator(size: int, brain_crop: float):
     from ..data.randomized import HeadSliceGenerator, RandomizationRanges
 
-    if size not in _GENERATORS:
-        _GENERATORS[size] = HeadSliceGenerator(size, replace(RandomizationRanges(), brain_crop=BRAIN_CROP))
-    return _GENERATORS[size]
+    return HeadSliceGenerator(size, replace(RandomizationRanges(), brain_crop=brain_crop))
 
 
 def learning_rate(step: int, steps: int, peak: float) -> float:
@@ -96,11 +94,11 @@ def _load_resume(folder: Path, reader: ContrastReader, optimizer, args: dict) ->
 
 def train_contrast_reader(out: str | Path, steps: int = 2000, batch: int = 32, lr: float = 1e-3,
                           seed: int = 11, size: int = 128, save_every: int = 250, resume: bool = False,
-                          log=print) -> Path:
+                          brain_crop: float = BRAIN_CROP, log=print) -> Path:
     """Train a reader into ``out/model``; returns that folder."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    args = {"steps": steps, "batch": batch, "lr": lr, "seed": seed, "size": size}
+    args = {"steps": steps, "batch": batch, "lr": lr, "seed": seed, "size": size, "brain_crop": brain_crop}
     torch.manual_seed(seed)
     reader = ContrastReader(ContrastReaderConfig())
     optimizer = torch.optim.AdamW(reader.parameters(), lr=lr, weight_decay=1e-4)
@@ -114,7 +112,7 @@ def train_contrast_reader(out: str | Path, steps: int = 2000, batch: int = 32, l
     with open(out / "metrics.jsonl", "a") as metrics:
         for step in range(start, steps):
             t = time.perf_counter()
-            images, labels = examples(seed, step, batch, kinds, size)
+            images, labels = examples(seed, step, batch, kinds, size, brain_crop)
             data_seconds += time.perf_counter() - t
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, steps, lr)
@@ -133,7 +131,7 @@ def train_contrast_reader(out: str | Path, steps: int = 2000, batch: int = 32, l
     reader.eval()
     reader.config = replace(reader.config, record={
         **args, "data": "source images of the domain-randomised generator (MNI152 anatomy, warped; "
-                        f"brain_crop {BRAIN_CROP}); seeds ({seed}, step, i)",
+                        f"brain_crop {brain_crop}); seeds ({seed}, step, i)",
         "steps_this_session": steps - start, "minutes_this_session": round(elapsed / 60, 1),
         "data_share": round(data_seconds / max(elapsed, 1e-9), 3)})
     return save_contrast_reader(reader, out / "model")
@@ -148,10 +146,11 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--save-every", type=int, default=250)
+    parser.add_argument("--brain-crop", type=float, default=BRAIN_CROP, help="share of brain-crop sources")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/resume")
     args = parser.parse_args(argv)
     folder = train_contrast_reader(args.out, args.steps, args.batch, args.lr, args.seed, args.size,
-                                   args.save_every, args.resume)
+                                   args.save_every, args.resume, args.brain_crop)
     print(f"contrast reader written to {folder}")
 
 

@@ -52,6 +52,18 @@ CROP_MM = (80.0, 96.0)
 COARSE_MM = 2.0
 #: side of a held-out case in pixels (1 mm): room for a whole head
 CASE_SIZE = 160
+#: the source-prompt setting "as the product does it": the contrast reader's prompt where it is sure
+READ = "read"
+#: factor settings of the contrast reader's held-out check (HeldOutCase.render arguments)
+READING_FACTORS = {
+    "whole head": {"whole_head": True},
+    "brain only": {"whole_head": False},
+    "5 mm slices": {"whole_head": True, "thickness_mm": THICK_MM},
+    "rotated 20 deg": {"whole_head": True, "rotation_deg": 20.0},
+    "crop inside the brain": {"whole_head": True, "crop_mm": CROP_MM},
+    "crop inside the brain, 2 mm pixels": {"whole_head": True, "crop_mm": CROP_MM, "pixel_mm": COARSE_MM},
+    "lesions": {"whole_head": True, "lesions": True},
+}
 
 
 def _pure_signals(kind: str) -> dict[str, float]:
@@ -158,11 +170,23 @@ class HeldOutCase:
         return out
 
 
-def _translate(translator, case: dict, with_prompt: bool) -> np.ndarray:
+def _translate(translator, case: dict, with_prompt: bool | str) -> np.ndarray:
+    """``with_prompt``: True (the true source prompt), False (none) or ``READ`` (the prompt the
+    contrast reader gives, where it is sure: what the product does with an untagged input)."""
     target = case["tgt_protocol"].prompt(case["plane"])
-    source = case["src_protocol"].prompt(case["plane"]) if with_prompt else None
     p = case["pixel_mm"]
+    if with_prompt == READ:
+        source = _read_source_prompt(case["src"], (p, p))
+    else:
+        source = case["src_protocol"].prompt(case["plane"]) if with_prompt else None
     return translator.translate(case["src"], target, source_prompt=source, spacing=(p, p))
+
+
+def _read_source_prompt(image: np.ndarray, spacing) -> str | None:
+    from ..engine.source_contrast import known_prompts, read_contrast
+
+    reading = read_contrast(image, spacing)
+    return known_prompts()[reading.kind] if reading.used else None
 
 
 def mean_scores(rows: list[dict], digits: int = 4) -> dict:
@@ -176,12 +200,15 @@ def held_out_factors(translator, cases: int = 6, size: int = CASE_SIZE) -> dict:
         "whole head, no source prompt": ({"whole_head": True}, False),
         "brain only, no source prompt": ({"whole_head": False}, False),
         "whole head, source prompt": ({"whole_head": True}, True),
+        "whole head, source read from the image": ({"whole_head": True}, READ),
         "whole head, 5 mm slices, no source prompt": ({"whole_head": True, "thickness_mm": THICK_MM}, False),
         "whole head, rotated 20 deg, no source prompt": ({"whole_head": True, "rotation_deg": 20.0}, False),
         "crop inside the brain, no source prompt": ({"whole_head": True, "crop_mm": CROP_MM}, False),
         "whole head, 2 mm pixels, no source prompt": ({"whole_head": True, "pixel_mm": COARSE_MM}, False),
         "crop inside the brain, 2 mm pixels, no source prompt": ({"whole_head": True, "crop_mm": CROP_MM,
                                                                   "pixel_mm": COARSE_MM}, False),
+        "crop inside the brain, 2 mm pixels, source read from the image": (
+            {"whole_head": True, "crop_mm": CROP_MM, "pixel_mm": COARSE_MM}, READ),
     }
     report: dict = {}
     for task, (src, tgt) in TASKS.items():
@@ -300,15 +327,17 @@ def t1_tissues(image: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def real_t1_checks(translator, figure: str | Path | None = None) -> dict:
-    """Tissue order and tissue ratios of translations of real T1 scans (no source prompt, and with one)."""
+    """Tissue order and tissue ratios of translations of real T1 scans: with no source prompt,
+    with the T1w prompt, and with the prompt the contrast reader gives (none where it is unsure)."""
     report: dict = {}
     panels = []
     for name, (image, spacing) in real_t1_inputs().items():
         tissues = t1_tissues(image)
         entry: dict = {}
-        for with_prompt in (False, True):
-            source = PRESETS["T1W"].prompt() if with_prompt else None
-            key = "source prompt" if with_prompt else "no source prompt"
+        read = _read_source_prompt(image, spacing)
+        entry["prompt read from the image"] = read
+        for key, source in (("no source prompt", None), ("source prompt", PRESETS["T1W"].prompt()),
+                            ("source read from the image", read)):
             entry[key] = {}
             for kind in ("T2W", "FLAIR", "PDW"):
                 pred = translator.translate(image, PRESETS[kind].prompt(), source_prompt=source,
@@ -325,13 +354,77 @@ def real_t1_checks(translator, figure: str | Path | None = None) -> dict:
                     "wm_to_gm_physics": round(physics["WM"] / physics["GM"], 3),
                     "csf_to_gm_within_30pct": abs(means["CSF"] / means["GM"] / (physics["CSF"] / physics["GM"]) - 1)
                     <= 0.3}
-                if not with_prompt:
+                if key == "no source prompt":
                     panels.append((name, kind, image, pred))
         report[name] = entry
     if figure is not None and panels:
         _figure(panels, Path(figure))
         report["figure"] = str(figure)
     return report
+
+
+# ------------------------------------------------------------------------------ the contrast reader
+def real_contrast_inputs() -> dict[str, tuple[np.ndarray, tuple[float, ...], str]]:
+    """Real scans in installed wheels with a known weighting: name -> (array, spacing, weighting).
+
+    The real T1 images, and dipy's ``S0_10slices.nii.gz``: the b=0 volume of a diffusion scan,
+    a T2-weighted echo-planar image (CSF bright), 2 mm axial slices."""
+    out = {name: (image, spacing, "T1") for name, (image, spacing) in real_t1_inputs().items()}
+    try:
+        import dipy
+    except ImportError:
+        return out
+    from ..engine.orientation import Reorientation
+    from ..io import read_volume
+
+    path = Path(dipy.__file__).parent / "data" / "files" / "S0_10slices.nii.gz"
+    if path.is_file():
+        volume = read_volume(path)
+        turn = Reorientation.of(volume)
+        out["dipy S0_10slices.nii.gz (b=0 EPI, T2-weighted)"] = (
+            np.ascontiguousarray(turn.apply(volume.array.astype(np.float32))), turn.spacing(volume.spacing), "T2")
+    return out
+
+
+def _reading_right(kind: str, weighting: str) -> bool:
+    """A real scan's reading is right when it names the scan's weighting (any T1 contrast of a T1)."""
+    from ..model.contrast_reader import WEIGHTING_OF
+
+    return WEIGHTING_OF[kind] == {"T1": "T1-weighted", "T2": "T2-weighted"}[weighting]
+
+
+def contrast_reading(cases: int = 6, size: int = CASE_SIZE) -> dict:
+    """The contrast reader (engine.source_contrast.read_contrast) on held-out heads and real scans.
+
+    Per factor: how often the likeliest contrast is the source's (``accuracy``), how often its
+    weighting is (``weighting_accuracy``: T1w, FLASH and MPRAGE are all T1-weighted), how often
+    the reading is sure enough to be used, and how often a used reading has the wrong weighting
+    (the case that hurts: a wrong source prompt)."""
+    from ..engine.source_contrast import read_contrast
+    from ..model.contrast_reader import READER_KINDS, WEIGHTING_OF
+
+    factors = {}
+    for name, kwargs in READING_FACTORS.items():
+        rows = []
+        for kind in READER_KINDS:
+            for i in range(cases):
+                case = HeldOutCase(i, size).render(kind, "T2W", **kwargs)
+                reading = read_contrast(case["src"], (case["pixel_mm"],) * 2)
+                rows.append({"kind": kind, "right": reading.kind == kind,
+                             "weighting": WEIGHTING_OF[reading.kind] == WEIGHTING_OF[kind], "used": reading.used})
+        n = len(rows)
+        factors[name] = {
+            "accuracy": round(sum(r["right"] for r in rows) / n, 3),
+            "weighting_accuracy": round(sum(r["weighting"] for r in rows) / n, 3),
+            "used": round(sum(r["used"] for r in rows) / n, 3),
+            "used_and_wrong_weighting": round(sum(r["used"] and not r["weighting"] for r in rows) / n, 3),
+            "right_per_kind": {k: sum(r["right"] for r in rows if r["kind"] == k) for k in READER_KINDS},
+            "images": n}
+    real = {}
+    for name, (image, spacing, weighting) in real_contrast_inputs().items():
+        reading = read_contrast(image, spacing)
+        real[name] = {"weighting": weighting, "right": _reading_right(reading.kind, weighting), **reading.to_dict()}
+    return {"held_out_heads": factors, "real": real}
 
 
 def _figure(panels, path: Path) -> None:
@@ -364,6 +457,7 @@ def robustness_report(translator, cases: int = 6, size: int = CASE_SIZE, figure:
     return {"held_out_heads": held_out_factors(translator, cases, size),
             "anatomy_oracle": anatomy_oracle(cases, size),
             "real_t1": real_t1_checks(translator, figure),
+            "contrast_reader": contrast_reading(cases, size),
             "cases": cases, "size": size,
             "data": "held-out seeds of the domain-randomised generator (simulated, MNI152 anatomy warped) "
                     "and real T1 scans shipped in wheels (nibabel, dipy)"}

@@ -62,7 +62,9 @@ def target_rows(evaluation: dict, previous: dict | None = None) -> list[tuple[st
     rows.append(("5 mm slices: SSIM >= 0.80", _values(thick), _verdict([v >= 0.80 for v in thick])))
     for reported in ("crop inside the brain, no source prompt",            # factors added after v2 and
                      "whole head, 2 mm pixels, no source prompt",          # v4 (reported, no target)
-                     "crop inside the brain, 2 mm pixels, no source prompt"):
+                     "crop inside the brain, 2 mm pixels, no source prompt",
+                     "whole head, source read from the image",             # the contrast reader's prompt,
+                     "crop inside the brain, 2 mm pixels, source read from the image"):   # as the product runs
         if all(reported in heads[t] for t in CANONICAL):
             rows.append((f"reported: {reported} (SSIM / Dice)",
                          " / ".join(f"{heads[t][reported]['ssim']:.2f}, {heads[t][reported]['dice']:.2f}"
@@ -72,7 +74,9 @@ def target_rows(evaluation: dict, previous: dict | None = None) -> list[tuple[st
     rows.append(("lesion/WM contrast within 25 % (T2w, FLAIR)", " / ".join(f"{100 * e:.0f} % off" for e in errors),
                  _verdict([e <= 0.25 for e in errors], ("T2w", "FLAIR"))))
     real = {name: entry for name, entry in evaluation["robustness"]["real_t1"].items() if name != "figure"}
-    for key in ("no source prompt", "source prompt"):
+    for key in ("no source prompt", "source prompt", "source read from the image"):
+        if not all(key in entry for entry in real.values()):       # the reader's key came after v4's first report
+            continue
         orders = {name.split(" (")[0]: all(entry[key][k]["order_ok"] for k in ("T2W", "FLAIR", "PDW"))
                   for name, entry in real.items()}
         rows.append((f"real T1 ({key}): right tissue order for T2w, FLAIR and PDw",
@@ -82,6 +86,22 @@ def target_rows(evaluation: dict, previous: dict | None = None) -> list[tuple[st
               for name in real for k in ("T2W", "FLAIR", "PDW")}
     rows.append(("real T1 (no source prompt): CSF/GM within 30 % of physics",
                  f"{sum(within.values())} of {len(within)}", _verdict(list(within.values()), list(within))))
+    if all("source read from the image" in entry for entry in real.values()):
+        within = {f"{name.split(' (')[0]} {k}": real[name]["source read from the image"][k]["csf_to_gm_within_30pct"]
+                  for name in real for k in ("T2W", "FLAIR", "PDW")}
+        rows.append(("reported: real T1 (source read from the image): CSF/GM within 30 % of physics",
+                     f"{sum(within.values())} of {len(within)}", "-"))
+    reader = evaluation["robustness"].get("contrast_reader")
+    if reader:
+        factors = reader["held_out_heads"]
+        rows.append(("reported: contrast reader on held-out heads, per factor (weighting right / used / "
+                     "used with the wrong weighting)",
+                     ", ".join(f"{name} {f['weighting_accuracy']:.2f}/{f['used']:.2f}/{f['used_and_wrong_weighting']:.2f}"
+                               for name, f in factors.items()), "-"))
+        rows.append(("reported: contrast reader on real scans", ", ".join(
+            f"{name.split(' (')[0]} {r['kind']}, {r['weighting']} p {r['probability']:.2f} "
+            f"({'right' if r['right'] else 'WRONG'}, {'used' if r['used'] else 'not used'})"
+            for name, r in reader["real"].items()), "-"))
     if previous is not None:
         change = [evaluation["tasks"][t]["model"]["ssim"] - previous["tasks"][t]["model"]["ssim"] for t in CANONICAL]
         rows.append(("template tasks each >= previous - 0.02 (SSIM)", " / ".join(f"{c:+.3f}" for c in change),

@@ -54,7 +54,8 @@ def test_files_and_a_folder_of_series_with_one_bad_input(tmp_path, brain_like_vo
     assert ds.SeriesDescription.startswith("SYNTHETIC")
     provenance = json.loads((out / "a_SYNTHETIC.json").read_text())
     assert provenance["checkpoint_sha256"] in ds.ImageComments          # same provenance, every format
-    assert provenance["source_prompt_from"] == "unknown"                 # NIfTI: no tags
+    reading = provenance["source_contrast_reading"]                    # NIfTI: no tags, so the reader was asked
+    assert provenance["source_prompt_from"].startswith("read from the image" if reading["used"] else "unknown: ")
     assert json.loads((out / "s1_SYNTHETIC.json").read_text())["source_prompt_from"] == "DICOM tags"
 
 

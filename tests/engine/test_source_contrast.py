@@ -48,3 +48,68 @@ def test_an_empty_source_prompt_means_unknown_even_with_tags(tiny_checkpoint):
                                                             source_prompt=""))
     assert withheld.source_prompt_origin == "unknown" and withheld.request.source_prompt is None
     assert withheld.provenance["source_prompt"] is None
+
+
+# ---------------------------------------------------------------------- the shipped contrast reader
+def test_the_shipped_reader_names_real_scans_it_never_saw():
+    """Real scans in wheels (never training data): nibabel's and dipy's T1, dipy's b=0 EPI (T2)."""
+    from napari_evai2i.engine.source_contrast import read_contrast
+    from napari_evai2i.train.robustness import real_contrast_inputs
+
+    inputs = real_contrast_inputs()
+    assert any(w == "T2" for *_, w in inputs.values()) and any("nibabel" in name for name in inputs)
+    for name, (image, spacing, weighting) in inputs.items():
+        reading = read_contrast(image, spacing)
+        assert reading.weighting == {"T1": "T1-weighted", "T2": "T2-weighted"}[weighting], (name, reading)
+        if name.startswith("dipy"):                         # sure enough to be used on both of dipy's
+            assert reading.used, (name, reading)
+
+
+def test_the_shipped_reader_on_held_out_whole_heads_is_mostly_right_and_never_wrong_when_used():
+    from napari_evai2i.engine.source_contrast import read_contrast
+    from napari_evai2i.model.contrast_reader import WEIGHTING_OF
+    from napari_evai2i.train.robustness import HeldOutCase
+
+    right = 0
+    for kind in ("T1W", "T2W", "PDW", "FLAIR"):
+        for index in range(3):
+            reading = read_contrast(HeldOutCase(index, 160).render(kind, "T2W", whole_head=True)["src"], (1.0, 1.0))
+            assert sum(reading.probabilities.values()) == pytest.approx(1, abs=1e-4)
+            correct = WEIGHTING_OF[reading.kind] == WEIGHTING_OF[kind]
+            assert correct or not reading.used, (kind, index, reading)      # a wrong prompt is never given
+            right += correct
+    assert right >= 10, right
+
+
+def test_a_name_comes_before_the_reader_and_an_unsure_reading_is_not_used():
+    from napari_evai2i.engine.source_contrast import ContrastReading, untagged_source_prompt
+    from napari_evai2i.train.robustness import HeldOutCase
+
+    image = HeldOutCase(2, 160).render("T2W", "T1W")["src"]
+    prompt, origin, reading = untagged_source_prompt(image, (1.0, 1.0), 0, [None, "sub-01_FLAIR.nii.gz"])
+    assert prompt == known_prompts()["FLAIR"] and reading is None and "guessed from 'sub-01_FLAIR.nii.gz'" in origin
+    prompt, origin, reading = untagged_source_prompt(image, (1.0, 1.0), 0, ["scan_0001.nii"])
+    assert prompt == known_prompts()["T2W"] and origin.startswith("read from the image: T2W, T2-weighted p ")
+
+    unsure = ContrastReading("PDW", "PD-weighted", 0.55, 0.9, {"PDW": 0.55, "T2W": 0.45}, 5)
+    assert not unsure.used
+    line = describe_source_prompt(None, unsure.origin())
+    assert line.startswith("source prompt: none (the image reads as PD-weighted at p 0.55, below the 0.90")
+
+
+def test_the_engine_reads_an_untagged_volume_and_records_the_reading(tiny_checkpoint):
+    from napari_evai2i.data.samples import sample_volumes
+    from napari_evai2i.engine.pipeline import VolumeTranslation
+    from napari_evai2i.engine.request import TranslationRequest
+    from napari_evai2i.io import Volume
+
+    flair = sample_volumes(2)["FLAIR"]
+    untagged = Volume(flair.array, spacing=flair.spacing, direction=flair.direction)
+    request = TranslationRequest(target=known_prompts()["T1W"], model=str(tiny_checkpoint))
+    read = VolumeTranslation(untagged, request)
+    assert read.source_prompt_origin.startswith("read from the image: FLAIR")
+    assert read.request.source_prompt == known_prompts()["FLAIR"]
+    assert read.provenance["source_contrast_reading"]["kind"] == "FLAIR"
+    none = VolumeTranslation(untagged, TranslationRequest(target=known_prompts()["T1W"], model=str(tiny_checkpoint),
+                                                          source_prompt=""))
+    assert none.request.source_prompt is None and "source_contrast_reading" not in none.provenance

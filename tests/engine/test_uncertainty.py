@@ -44,7 +44,8 @@ def test_uncertainty_is_the_sd_over_its_passes_and_leaves_the_translation_unchan
     job = VolumeTranslation(volume, TranslationRequest(PROMPT, model="tiny-random", uncertainty_passes=3), translator)
     result = job.run()
     assert np.array_equal(result.volume.array, plain.volume.array)
-    mirrored = translator.translate(volume.array[:, :, ::-1], PROMPT, spacing=volume.spacing)[:, :, ::-1]
+    mirrored = translator.translate(volume.array[:, :, ::-1], PROMPT, spacing=volume.spacing,
+                                    source_prompt=job.request.source_prompt)[:, :, ::-1]   # as the job was told
     other = job.passes[2].wording
     assert other is not None and other != PROMPT
     reworded = VolumeTranslation(volume, TranslationRequest(other, model="tiny-random"), translator).run()

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from napari_evai2i.train.robustness import (TASKS, HeldOutCase, real_t1_inputs, robustness_report, t1_tissues,
+from napari_evai2i.train.robustness import (READING_FACTORS, TASKS, HeldOutCase, real_t1_inputs, robustness_report, t1_tissues,
                                             tissue_dice)
 
 
@@ -73,8 +73,14 @@ def test_short_suite_on_the_demo(tmp_path):
         assert {"lesion_to_wm_source", "gm_to_wm_truth", "relative_error"} <= set(entry)
     for name, entry in report["real_t1"].items():
         if name != "figure":
-            assert set(entry["no source prompt"]) == {"T2W", "FLAIR", "PDW"}
+            for key in ("no source prompt", "source prompt", "source read from the image"):
+                assert set(entry[key]) == {"T2W", "FLAIR", "PDW"}
     assert (tmp_path / "real_t1.png").stat().st_size > 10_000
+    reader = report["contrast_reader"]
+    assert set(reader["held_out_heads"]) == set(READING_FACTORS)
+    for factor in reader["held_out_heads"].values():
+        assert factor["images"] == 6 and 0 <= factor["accuracy"] <= factor["weighting_accuracy"] <= 1
+    assert len(reader["real"]) == 3 and all(entry["right"] for entry in reader["real"].values())
 
 
 def test_the_lesion_suite_runs_alone_from_the_command_line(tmp_path):

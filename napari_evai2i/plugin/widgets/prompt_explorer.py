@@ -168,7 +168,7 @@ class PromptExplorerWidget(Container):
                      tooltip=_path_tooltip(mix))
         self.model.show_loaded(preview.provenance["model_label"], preview.provenance["device"])
         self.status.value = (f"Slice {preview.index} at t={mix.t:.2f}; "
-                             + self.source_contrast.describe(preview.provenance.get("source_prompt")) + ".")
+                             + self.source_contrast.describe(preview.provenance) + ".")
         self.preview_updated.emit(mix.t)
 
     def _live(self, callback):

@@ -2,13 +2,16 @@
 
 Offered by Translate and the Prompt explorer. A layer with DICOM tags defaults to the prompt
 built from them; a layer without tags (most NIfTI files) to the contrast its name or series
-description names (:func:`~napari_evai2i.engine.source_contrast.guess_kind`), else "unknown".
+description names (:func:`~napari_evai2i.engine.source_contrast.guess_kind`), else "read from
+the image": the engine asks the contrast reader when the job runs (in the worker, so the
+widget never loads torch) and uses its answer when it is sure. "unknown" gives no source
+prompt at all.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from magicgui.widgets import ComboBox
 
@@ -17,6 +20,7 @@ from ...engine.source_contrast import KNOWN_KINDS, describe_source_prompt, guess
 from ..layers import TAGS_KEY, contrast_label
 
 FROM_TAGS = "from its DICOM tags"
+READ = "read from the image"
 UNKNOWN = "unknown"
 
 
@@ -30,7 +34,8 @@ def naming_texts(layer: Any) -> list[str]:
 
 
 class SourceContrast(ComboBox):
-    """Combo box of "from its DICOM tags" (when there are tags), the known contrasts and "unknown"."""
+    """Combo box of "from its DICOM tags" (when there are tags, else "read from the image"), the
+    known contrasts and "unknown"."""
 
     def __init__(self) -> None:
         self._has_tags = False
@@ -39,10 +44,11 @@ class SourceContrast(ComboBox):
         # layers change, which must not drop "from its DICOM tags".
         super().__init__(label="source is", choices=self._choices, value=UNKNOWN,
                          tooltip="the contrast of the source image: the model is told it as the source "
-                                 "prompt; 'unknown' lets it read the contrast from the image alone")
+                                 "prompt; 'read from the image' lets the contrast reader name it (used "
+                                 "only when it is sure); 'unknown' gives the model no source prompt")
 
     def _choices(self, _: Any = None) -> list[str]:
-        return ([FROM_TAGS] if self._has_tags else []) + [*KNOWN_KINDS, UNKNOWN]
+        return [FROM_TAGS if self._has_tags else READ, *KNOWN_KINDS, UNKNOWN]
 
     def update_for(self, layer: Any) -> None:
         """Offer and preselect what fits ``layer`` (None: no layer)."""
@@ -59,12 +65,12 @@ class SourceContrast(ComboBox):
             if kind:
                 self._guess = (kind, text)
                 break
-        self.value = self._guess[0] if self._guess else UNKNOWN
+        self.value = self._guess[0] if self._guess else READ
 
     @property
     def source_prompt(self) -> str | None:
-        """For the engine: None = from the tags, "" = unknown, else the contrast's prompt."""
-        if self.value == FROM_TAGS:
+        """For the engine: None = from the tags or the image, "" = unknown, else the contrast's prompt."""
+        if self.value in (FROM_TAGS, READ):
             return None
         if self.value == UNKNOWN:
             return ""
@@ -74,15 +80,21 @@ class SourceContrast(ComboBox):
     def origin(self) -> str:
         if self.value == FROM_TAGS:
             return "DICOM tags"
+        if self.value == READ:
+            return "read from the image"
         if self.value == UNKNOWN:
             return "unknown"
         if self._guess and self._guess[0] == self.value:
             return f"{self.value}, guessed from {self._guess[1]!r}"
         return f"{self.value}, chosen"
 
-    def describe(self, used_prompt: str | None) -> str:
-        """The status line's short phrase about the source prompt the engine used (the whole
-        prompt is in the result's provenance)."""
+    def describe(self, provenance: Mapping[str, Any]) -> str:
+        """The status line's short phrase about the source prompt the engine used, from a result's
+        provenance (which holds the whole prompt). Where the engine chose (tags, the reader),
+        its own account of where the prompt came from is given."""
+        used_prompt = provenance.get("source_prompt")
+        origin = provenance.get("source_prompt_from") or self.origin if self.value in (FROM_TAGS, READ) \
+            else self.origin
         if not used_prompt:
-            return describe_source_prompt(None, self.origin)
-        return f"source prompt: {contrast_label(used_prompt)} ({self.origin})"
+            return describe_source_prompt(None, origin)
+        return f"source prompt: {contrast_label(used_prompt)} ({origin})"

@@ -356,7 +356,7 @@ class TranslateWidget(Container):
         extras += tag_text
         self._report(f"Done: made {translation.name!r} ({shape}) in {outcome.seconds:.1f} s with "
                   f"{outcome.provenance['model_label']}; "
-                  + self.source_contrast.describe(outcome.provenance.get("source_prompt"))
+                  + self.source_contrast.describe(outcome.provenance)
                   + "." + extras + (f" {len(self._queue)} more layer(s) to go..." if self._queue else ""))
 
     def _show_uncertainty(self, run: _Run, metadata: dict, uncertainty: np.ndarray | None):
