@@ -4,8 +4,10 @@
 
 Needs a real X display (Xvfb is fine) with Qt's xcb platform: under QT_QPA_PLATFORM=offscreen
 the canvas comes out blank. Writes docs/images/{main_window,translate_side_by_side,
-translate_volume_options,prompt_explorer,train_widget,train_use_in_translate}.png. Uses the 2 mm sample and whatever model the Translate widget offers first
+translate_volume_options,prompt_explorer,train_widget,train_use_in_translate,
+translate_read_source}.png. Uses the 2 mm sample and whatever model the Translate widget offers first
 (the trained demo when installed, else the UNTRAINED tiny-random model, whose output is noise).
+Name shots (``translate_read_source``, ...) after the command to render only those.
 """
 
 from __future__ import annotations
@@ -131,6 +133,27 @@ def prompt_explorer(viewer) -> None:
     shoot(viewer, "prompt_explorer.png", widget)
 
 
+def translate_read_source(viewer) -> None:
+    """A real scan without tags (nibabel's anatomical.nii), its source left to the contrast reader."""
+    import nibabel
+
+    path = Path(nibabel.__file__).parent / "tests" / "data" / "anatomical.nii"
+    for layer in list(viewer.layers):
+        layer.visible = False
+    (layer,) = viewer.open(str(path), plugin=PLUGIN)
+    viewer.reset_view()
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Translate")
+    widget.source.value = layer
+    widget.prompt.known.value = "T2W"
+    widget.reference.value = None
+    widget.planes.value = 1
+    widget.uncertainty_passes.value = 0
+    widget.tag_effects.value = False
+    run_to_the_end(widget, 300, "the translation of anatomical.nii")
+    dock.raise_()
+    shoot(viewer, "translate_read_source.png", widget)
+
+
 def train_widget(viewer, out: Path) -> None:
     dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Train", tabify=True)
     widget.out.value = out
@@ -160,15 +183,20 @@ def main() -> int:
     IMAGES.mkdir(parents=True, exist_ok=True)
     from napari_evai2i.plugin.launch import open_viewer_with_sample
 
+    only = set(sys.argv[1:])
     viewer = open_viewer_with_sample("simulated_brain_2mm")     # the main job's window
     viewer.window.resize(*WINDOW)
     settle()
-    shoot(viewer, "main_window.png")
-    translate_side_by_side(viewer)
-    volume_options(viewer)
-    prompt_explorer(viewer)
-    with tempfile.TemporaryDirectory() as tmp:
-        train_widget(viewer, Path(tmp) / "run")
+    if not only:
+        shoot(viewer, "main_window.png")
+    for shot in (translate_side_by_side, volume_options, prompt_explorer):
+        if not only or shot.__name__ in only:
+            shot(viewer)
+    if not only or "train_widget" in only:
+        with tempfile.TemporaryDirectory() as tmp:
+            train_widget(viewer, Path(tmp) / "run")
+    if not only or "translate_read_source" in only:
+        translate_read_source(viewer)
     viewer.close()
     return 0
 
