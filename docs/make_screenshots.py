@@ -94,15 +94,21 @@ def translate_side_by_side(viewer) -> None:
     widget.toggle_side_by_side()
 
 
-def volume_options(viewer) -> None:
-    """Three planes fused, an uncertainty map and the tag-effect table, shown in a coronal reformat."""
+def translate_to_t2w(viewer, source, *, planes: int, uncertainty: int, tag_effects: bool):
+    """Dock Translate set to turn ``source`` into the T2W preset with these volume options."""
     dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Translate")
-    widget.source.value = viewer.layers["T1w (simulated)"]
+    widget.source.value = source
     widget.prompt.known.value = "T2W"
     widget.reference.value = None
-    widget.planes.value = 3
-    widget.uncertainty_passes.value = 5
-    widget.tag_effects.value = True
+    widget.planes.value = planes
+    widget.uncertainty_passes.value = uncertainty
+    widget.tag_effects.value = tag_effects
+    return dock, widget
+
+
+def volume_options(viewer) -> None:
+    """Three planes fused, an uncertainty map and the tag-effect table, shown in a coronal reformat."""
+    dock, widget = translate_to_t2w(viewer, viewer.layers["T1w (simulated)"], planes=3, uncertainty=5, tag_effects=True)
     run_to_the_end(widget, 900, "the tri-planar translation")
     translation = next(layer for layer in viewer.layers
                        if layer.name.startswith("SYNTHETIC T2w <-"))
@@ -142,13 +148,7 @@ def translate_read_source(viewer) -> None:
         layer.visible = False
     (layer,) = viewer.open(str(path), plugin=PLUGIN)
     viewer.reset_view()
-    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Translate")
-    widget.source.value = layer
-    widget.prompt.known.value = "T2W"
-    widget.reference.value = None
-    widget.planes.value = 1
-    widget.uncertainty_passes.value = 0
-    widget.tag_effects.value = False
+    dock, widget = translate_to_t2w(viewer, layer, planes=1, uncertainty=0, tag_effects=False)
     run_to_the_end(widget, 300, "the translation of anatomical.nii")
     dock.raise_()
     shoot(viewer, "translate_read_source.png", widget)
