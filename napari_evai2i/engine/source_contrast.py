@@ -90,6 +90,11 @@ class ContrastReading:
         return (f"unknown: the image reads as {self.weighting} at p {self.probability:.2f}, "
                 f"below the {self.threshold:.2f} the reader needs")
 
+    @property
+    def source_prompt(self) -> str | None:
+        """The likeliest contrast's preset prompt when the reading is used, else None."""
+        return known_prompts()[self.kind] if self.used else None
+
     def to_dict(self) -> dict:
         return {"kind": self.kind, "weighting": self.weighting, "probability": round(self.probability, 4),
                 "threshold": self.threshold, "used": self.used, "slices": self.slices,
@@ -113,7 +118,7 @@ def _reading_slices(array: np.ndarray, axis: int, count: int) -> list[np.ndarray
     if array.ndim == 2:
         return [array]
     length = array.shape[axis]
-    indices = sorted({int(round(i)) for i in np.linspace(length * 0.35, length * 0.65 - 1, count)} or {length // 2})
+    indices = sorted({int(round(i)) for i in np.linspace(length * 0.35, length * 0.65 - 1, count)})
     return [np.take(array, min(max(i, 0), length - 1), axis=axis) for i in indices]
 
 
@@ -129,6 +134,7 @@ def read_contrast(array: np.ndarray, spacing=None, axis: int = 0, slices: int = 
     import torch
     import torch.nn.functional as F
 
+    from ..model.contrast_reader import WEIGHTING_OF
     from .normalization import fit_intensity_scale
 
     reader = _reader(str(folder or reader_folder()))
@@ -148,8 +154,6 @@ def read_contrast(array: np.ndarray, spacing=None, axis: int = 0, slices: int = 
                 x = F.interpolate(x, size=size, mode="area" if size[0] < plane.shape[0] else "bilinear",
                                   align_corners=None if size[0] < plane.shape[0] else False)
             log_probs.append(F.log_softmax(reader(x).float(), 1)[0])
-    from ..model.contrast_reader import WEIGHTING_OF
-
     probabilities = dict(zip(config.kinds, map(float, torch.softmax(torch.stack(log_probs).mean(0), 0).tolist())))
     kind = max(probabilities, key=probabilities.get)
     weighting = WEIGHTING_OF[kind]
@@ -170,9 +174,7 @@ def untagged_source_prompt(array: np.ndarray, spacing, axis: int, naming_texts: 
         if kind:
             return known_prompts()[kind], f"{kind}, guessed from {text!r}", None
     reading = read_contrast(array, spacing, axis, scale=scale)
-    if reading.used and reading.kind in KNOWN_KINDS:
-        return known_prompts()[reading.kind], reading.origin(), reading
-    return None, reading.origin(), reading
+    return reading.source_prompt, reading.origin(), reading
 
 
 def describe_source_prompt(prompt: str | None, origin: str) -> str:

@@ -102,7 +102,7 @@ def save_contrast_reader(reader: ContrastReader, folder: str | Path) -> Path:
 
 def load_contrast_reader(folder: str | Path) -> ContrastReader:
     """Rebuild a reader from its folder (safetensors only) and load its weights strictly."""
-    from safetensors.torch import load_file
+    from .factory import read_weights
 
     folder = Path(folder)
     config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
@@ -113,9 +113,5 @@ def load_contrast_reader(folder: str | Path) -> ContrastReader:
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{config_path}: not a contrast reader config ({exc})") from None
     reader = ContrastReader(ContrastReaderConfig.from_dict(data))
-    try:
-        state = load_file(str(weights_path))
-    except Exception as exc:            # safetensors raises its own error types for damaged files
-        raise ValueError(f"{weights_path}: unreadable weights file ({exc})") from None
-    reader.load_state_dict(state, strict=True)
+    reader.load_state_dict(read_weights(weights_path), strict=True)    # the checkpoints' one weights reader
     return reader.eval()

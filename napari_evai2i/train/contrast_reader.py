@@ -10,8 +10,8 @@ some, thick slices, bias, noise, gamma). Example ``i`` of step ``s`` depends onl
 ``OUT/resume`` (safetensors and JSON), and ``--resume`` continues from there. The finished
 reader goes to ``OUT/model``.
 
-The anatomy is the MNI152 template's, warped; the held-out check (:func:`held_out_accuracy`)
-uses the robustness suite's held-out heads and the real scans shipped in wheels, which the
+The anatomy is the MNI152 template's, warped; the held-out check
+(:func:`napari_evai2i.train.robustness.contrast_reading`) uses the robustness suite's held-out heads and the real scans shipped in wheels, which the
 reader never sees in training.
 """
 

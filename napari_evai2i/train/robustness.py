@@ -183,10 +183,9 @@ def _translate(translator, case: dict, with_prompt: bool | str) -> np.ndarray:
 
 
 def _read_source_prompt(image: np.ndarray, spacing) -> str | None:
-    from ..engine.source_contrast import known_prompts, read_contrast
+    from ..engine.source_contrast import read_contrast
 
-    reading = read_contrast(image, spacing)
-    return known_prompts()[reading.kind] if reading.used else None
+    return read_contrast(image, spacing).source_prompt
 
 
 def mean_scores(rows: list[dict], digits: int = 4) -> dict:

@@ -93,8 +93,9 @@ class SourceContrast(ComboBox):
         provenance (which holds the whole prompt). Where the engine chose (tags, the reader),
         its own account of where the prompt came from is given."""
         used_prompt = provenance.get("source_prompt")
-        origin = provenance.get("source_prompt_from") or self.origin if self.value in (FROM_TAGS, READ) \
-            else self.origin
+        origin = self.origin
+        if self.value in (FROM_TAGS, READ):
+            origin = provenance.get("source_prompt_from") or origin
         if not used_prompt:
             return describe_source_prompt(None, origin)
         return f"source prompt: {contrast_label(used_prompt)} ({origin})"
