@@ -432,6 +432,8 @@ class HeadSliceGenerator:
             item[f"{role}_in"] = scanned[None].numpy().astype(np.float32)
             item[f"{role}_fields"] = fields.to_dict()
             item[f"{role}_text"] = sample_prompt(fields, text_rng, drop_probability)
+            # pure-tissue values of the clean image, in its normalised units (w_lesion_value)
+            item[f"{role}_tissue_values"] = (signals * scale).astype(np.float32)
         brain = centre[:3].clone()
         brain[1] += centre[_LESION]                               # lesions count as white matter
         background = (1 - brain.sum(0, keepdim=True)).clamp(0, 1)

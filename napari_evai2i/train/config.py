@@ -42,6 +42,8 @@ class TrainConfig:
     crop_size: int = 128
     #: randomized simulator: share of items cut to a box inside the brain (data/randomized.py)
     brain_crop: float = 0.0
+    #: randomized simulator: share of items with white-matter lesions (None: the generator's own)
+    lesion_probability: float | None = None
     curriculum_steps: int = 0           #: generator steps drawing only the 4 canonical contrasts
     num_workers: int = 0
     view_in_prompt: bool = True
@@ -75,6 +77,9 @@ class TrainConfig:
     w_lesion: float = 0.0
     #: the same for the tissue heads' cross-entropy (a 5-class head, lesions a class of their own)
     w_lesion_tissue: float = 0.0
+    #: a 5-class mixture head's lesion-minus-WM intensity for each target prompt, against the
+    #: physics of that item (L1): the lesion's value is taught on every item, lesion pixels or not
+    w_lesion_value: float = 0.0
     w_pixel_contrast: float = 1.0
     triangle: bool = True               #: src -> int -> tgt path
     atlas: bool = True                  #: atlas pseudo-target for unpaired int (fine-tune)
@@ -175,6 +180,8 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"simulator must be template or randomized, not {cfg.simulator!r}")
     if not 0.0 <= cfg.brain_crop <= 1.0:
         raise ValueError(f"brain_crop is a probability, between 0 and 1, not {cfg.brain_crop}")
+    if cfg.lesion_probability is not None and not 0.0 <= cfg.lesion_probability <= 1.0:
+        raise ValueError(f"lesion_probability is a probability, between 0 and 1, not {cfg.lesion_probability}")
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be constant or cosine, not {cfg.lr_schedule!r}")
     for name in ("clip_batch", "gen_batch", "crop_size"):

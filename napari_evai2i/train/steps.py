@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..data.head import ALL_TISSUE_NAMES
 from ..data.simulated_dataset import match_matrix
 from ..model import EVAModel
 from ..model.config import TISSUE_CHANNELS
@@ -110,6 +111,24 @@ def lesion_weight(batch: dict, extra: float, device: torch.device) -> torch.Tens
     return 1.0 + extra * torch.as_tensor(batch["lesion"]).to(device)
 
 
+def lesion_value_loss(generator, styles: torch.Tensor, tissue_values: torch.Tensor) -> torch.Tensor:
+    """L1 between the mixture head's lesion-minus-WM intensity for each target prompt and the
+    physics of its item (``tissue_values``: pure-tissue values of the clean target).
+
+    The output is 0.5 x (decoder + mixture) + 0.5, so a lesion is ``v_lesion - v_WM`` above WM
+    when its intensity is twice that above WM's. Prompts come detached: the loss teaches the
+    head, not the text tower, and it gets a signal from every item, lesion pixels or not.
+    """
+    head = TISSUE_CHANNELS.get(generator.config.tissue_classes, ())
+    if generator.tissue_intensity is None or "LESION" not in head:
+        raise ValueError("w_lesion_value needs a generator with tissue_mixture and a LESION tissue class")
+    intensity = generator.tissue_intensity(styles.detach())
+    predicted = intensity[:, head.index("LESION")] - intensity[:, head.index("WM")]
+    values = tissue_values.to(intensity)
+    truth = 2 * (values[:, ALL_TISSUE_NAMES.index("LESION")] - values[:, ALL_TISSUE_NAMES.index("WM")])
+    return (predicted - truth).abs().mean()
+
+
 def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch.device,
                       perceptual: PerceptualLoss, finetune: bool, rng: torch.Generator,
                       with_images: bool = False) -> GeneratorPass:
@@ -184,6 +203,12 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
         tis = tissue_loss(tissue[:2 * b], target, weight) + tissue_loss(code_logits, target, weight)
         loss = loss + cfg.w_tissue * tis
         logs["tissue"] = float(tis.detach())
+
+    if cfg.w_lesion_value and "tgt_tissue_values" in batch:
+        lesion_value = lesion_value_loss(G, torch.cat([fixed["tgt"], fixed["src"]]),
+                                         torch.cat([batch["tgt_tissue_values"], batch["src_tissue_values"]]))
+        loss = loss + cfg.w_lesion_value * lesion_value
+        logs["lesion_value"] = float(lesion_value.detach())
 
     judged = [(fakes["s2t"], fixed["tgt"]), (fakes["t2s"], fixed["src"])]
     if tri:

@@ -12,6 +12,7 @@ gradient sync, clip, step, learning-rate schedule and the EMA.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -125,14 +126,13 @@ class Trainer:
         cfg = self.cfg
         seed = cfg.seed * 100 + STAGES.index(stage)
         if cfg.data == "simulator":
-            from ..data.randomized import RandomizationRanges
             from ..data.simulated_dataset import SimulatedDataConfig, SimulatedPairs
 
             curriculum = cfg.curriculum_steps * cfg.gen_batch * self.world.size if stage != "clip" else 0
             return SimulatedPairs(SimulatedDataConfig(size=cfg.crop_size, seed=seed, curriculum_items=curriculum,
                                                       view_in_prompt=cfg.view_in_prompt,
                                                       generator=cfg.simulator,
-                                                      randomization=RandomizationRanges(brain_crop=cfg.brain_crop),
+                                                      randomization=_randomization(cfg),
                                                       unknown_sources=stage != "clip"))
         from ..data.cohort_dataset import CohortDataConfig, CohortPairs
 
@@ -400,6 +400,16 @@ class Trainer:
 
     def close(self) -> None:
         shutdown_distributed()
+
+
+def _randomization(cfg: TrainConfig):
+    """The randomized simulator's ranges with the recipe's overrides (crops, lesion share)."""
+    from ..data.randomized import RandomizationRanges
+
+    ranges = RandomizationRanges(brain_crop=cfg.brain_crop)
+    if cfg.lesion_probability is not None:
+        ranges = dataclasses.replace(ranges, lesion_probability=cfg.lesion_probability)
+    return ranges
 
 
 def continued_from_record(path: str | Path, info: CheckpointInfo) -> dict:
