@@ -145,3 +145,22 @@ def test_lesion_map_marks_the_lesions():
         maps[p] = item["lesion"]
         assert item["lesion"].shape == (1, SIZE, SIZE) and item["lesion"].min() >= 0
     assert maps[0.0].sum() == 0 and maps[1.0].sum() > 3          # pixels' worth of lesion
+
+
+def test_tissue_values_are_the_clean_images_pure_tissue_values():
+    protocols = [PRESETS[k] for k in ("T1W", "T2W", "FLAIR")]
+    gen = HeadSliceGenerator(SIZE, RandomizationRanges(lesion_probability=1.0, brain_crop=0.0, whole_head=0.0,
+                                                       lesion_radius_mm=(6.0, 8.0)))
+    item = gen.item(np.random.default_rng(4), protocols, random.Random(0), 0.0, True, allow_unknown=False)
+    tissue = item["tissue"]                     # GM, WM (lesions in), CSF, the rest
+    wm_only = (tissue[1] > 0.99) & (item["lesion"][0] < 0.01)      # (partial volume: never quite 1)
+    lesion_only = item["lesion"][0] > 0.99
+    assert wm_only.sum() > 20 and lesion_only.sum() > 20
+    for role in ("src", "tgt", "int"):
+        values = item[f"{role}_tissue_values"]
+        assert values.shape == (len(ALL_TISSUE_NAMES),) and values.dtype == np.float32
+        np.testing.assert_allclose(item[role][0][wm_only], values[1], rtol=0.02)
+        np.testing.assert_allclose(item[role][0][lesion_only], values[LESION], rtol=0.02)
+    # FLAIR (int) shows lesions brighter than WM, T1w (src) darker: the values carry the physics
+    assert item["int_tissue_values"][LESION] > item["int_tissue_values"][1]
+    assert item["src_tissue_values"][LESION] < item["src_tissue_values"][1]

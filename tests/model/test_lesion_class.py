@@ -102,3 +102,30 @@ def test_a_continuation_grows_a_four_class_checkpoint_and_trains_the_new_class(t
     fresh = create_model(_with_classes(get_preset("tiny"), 5), seed=0).generator.decoder.state_dict()
     from_fresh = max(float((fresh[k].float() - decoder_second[k].float()).abs().max()) for k in fresh)
     assert moved < from_fresh
+
+
+def test_the_lesion_value_loss_teaches_the_lesion_intensity_and_only_the_mixture_head():
+    from napari_evai2i.data.head import ALL_TISSUE_NAMES
+    from napari_evai2i.train.steps import lesion_value_loss
+
+    torch.manual_seed(0)
+    generator = create_model(_with_classes(get_preset("tiny"), 5), seed=0).generator
+    styles = torch.nn.functional.normalize(torch.randn(4, generator.config.style_dim), dim=-1).requires_grad_()
+    values = torch.zeros(4, len(ALL_TISSUE_NAMES))
+    values[:, ALL_TISSUE_NAMES.index("WM")] = 0.8
+    values[:, ALL_TISSUE_NAMES.index("LESION")] = torch.tensor([1.6, 0.5, 1.2, 0.9])
+    optimizer = torch.optim.Adam(generator.tissue_intensity.parameters(), lr=3e-3)
+    first = float(lesion_value_loss(generator, styles, values).detach())
+    for _ in range(400):
+        optimizer.zero_grad()
+        lesion_value_loss(generator, styles, values).backward()
+        optimizer.step()
+    assert float(lesion_value_loss(generator, styles, values).detach()) < 0.1 * first
+    assert styles.grad is None                  # prompts are not pushed by it
+    intensity = generator.tissue_intensity(styles.detach()).detach()
+    wm, lesion = TISSUE_CHANNELS[5].index("WM"), TISSUE_CHANNELS[5].index("LESION")
+    torch.testing.assert_close(intensity[:, lesion] - intensity[:, wm],
+                               2 * (values[:, ALL_TISSUE_NAMES.index("LESION")] - 0.8), atol=0.15, rtol=0)
+    four = create_model(get_preset("tiny"), seed=0).generator
+    with pytest.raises(ValueError, match="LESION tissue class"):
+        lesion_value_loss(four, styles, values)

@@ -79,19 +79,30 @@ def test_the_command_line_recipe_paths_of_the_source_tree_are_the_shipped_files(
         assert (configs / f"{name}.yaml").resolve() == recipe_path(name).resolve()
 
 
-def test_brain_crops_are_a_recipe_key_that_reaches_the_training_data(tmp_path):
+def _items_with(tmp_path, key: str, value: float, flag: str, count: int = 6) -> int:
+    """How many of the first ``count`` training items of a recipe with ``key=value`` have ``flag``."""
     from napari_evai2i.train.trainer import Trainer
 
+    quick = [f"out={tmp_path}", "simulator=randomized", "crop_size=32", "device=cpu", "clip_steps=0",
+             "init_steps=1", "finetune_steps=0"]
+    dataset = Trainer(load_train_config(None, [*quick, f"{key}={value}"]))._dataset("init")
+    return sum(bool(dataset[i][flag]) for i in range(count))
+
+
+def test_brain_crops_are_a_recipe_key_that_reaches_the_training_data(tmp_path):
     assert load_train_config("demo").brain_crop == 0.0           # the shipped v2 recipe trains no crops
     with pytest.raises(ValueError, match="brain_crop is a probability"):
         load_train_config(None, ["brain_crop=1.5"])
-    quick = [f"out={tmp_path}", "simulator=randomized", "crop_size=32", "device=cpu", "clip_steps=0",
-             "init_steps=1", "finetune_steps=0"]
-    crops = {}
-    for p in (0.0, 1.0):
-        dataset = Trainer(load_train_config(None, [*quick, f"brain_crop={p}"]))._dataset("init")
-        crops[p] = sum(bool(dataset[i]["brain_crop"]) for i in range(6))
-    assert crops[0.0] == 0 and crops[1.0] >= 3
+    assert _items_with(tmp_path, "brain_crop", 0.0, "brain_crop") == 0
+    assert _items_with(tmp_path, "brain_crop", 1.0, "brain_crop") >= 3
+
+
+def test_the_lesion_share_is_a_recipe_key_that_reaches_the_training_data(tmp_path):
+    assert load_train_config("demo").lesion_probability is None       # the generator's own share
+    with pytest.raises(ValueError, match="lesion_probability is a probability"):
+        load_train_config(None, ["lesion_probability=2"])
+    assert _items_with(tmp_path, "lesion_probability", 0.0, "has_lesions") == 0
+    assert _items_with(tmp_path, "lesion_probability", 1.0, "has_lesions") == 6
 
 
 def test_the_v3_record_is_the_demo_recipe_with_its_three_levers():
@@ -155,15 +166,16 @@ def test_the_cpu_crops_experiment_is_demo_continued_with_crops_and_its_record_ma
 def test_the_lesion_class_experiments_match_their_records_and_change_only_the_lesion_keys():
     """src_training/configs/demo_*_lesion_*.yaml (model card, "Tried after v4"): the CPU runs'
     own records in docs/results are their recipes, and the prepared GPU recipe is demo_gpu from
-    v4 with the 5-class model and the lesion weights, nothing else."""
+    v4 with the 5-class model and the lesion keys, nothing else."""
     root = Path(__file__).resolve().parents[2]
     configs, results = root / "src_training" / "configs", root / "docs" / "results"
-    for run in ("demo_cpu_lesion_class", "demo_cpu_lesion_weighted"):
+    for run in ("demo_cpu_lesion_class", "demo_cpu_lesion_weighted", "demo_cpu_lesion_value"):
         recipe = load_train_config(configs / f"{run}.yaml").to_dict()
         assert load_train_config(results / f"{run}_train_config.yaml").to_dict() == recipe
         assert recipe["model"] == "src_training/configs/tiny_lesion_class.json"
     gpu = load_train_config(configs / "demo_gpu_lesion_class.yaml").to_dict()
     demo_gpu = load_train_config("demo_gpu").to_dict()
     assert {k for k in demo_gpu if gpu[k] != demo_gpu[k]} == {
-        "name", "out", "seed", "model", "init_from", "w_lesion", "w_lesion_tissue"}
+        "name", "out", "seed", "model", "init_from", "lesion_probability", "w_lesion", "w_lesion_tissue",
+        "w_lesion_value"}
     assert gpu["init_from"] == "napari_evai2i/weights/demo"
