@@ -182,6 +182,11 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"brain_crop is a probability, between 0 and 1, not {cfg.brain_crop}")
     if cfg.lesion_probability is not None and not 0.0 <= cfg.lesion_probability <= 1.0:
         raise ValueError(f"lesion_probability is a probability, between 0 and 1, not {cfg.lesion_probability}")
+    randomized = cfg.data == "simulator" and cfg.simulator == "randomized"
+    for name, used in (("lesion_probability", cfg.lesion_probability is not None), ("w_lesion_value", cfg.w_lesion_value)):
+        if used and not randomized:
+            raise ValueError(f"{name} needs data: simulator with simulator: randomized (only its items draw lesions "
+                             "and carry tissue values); remove it or switch the simulator")
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be constant or cosine, not {cfg.lr_schedule!r}")
     for name in ("clip_batch", "gen_batch", "crop_size"):

@@ -101,6 +101,9 @@ def test_the_lesion_share_is_a_recipe_key_that_reaches_the_training_data(tmp_pat
     assert load_train_config("demo").lesion_probability is None       # the generator's own share
     with pytest.raises(ValueError, match="lesion_probability is a probability"):
         load_train_config(None, ["lesion_probability=2"])
+    for key in ("lesion_probability=0.5", "w_lesion_value=1"):      # the template simulator has no lesions
+        with pytest.raises(ValueError, match="needs data: simulator with simulator: randomized"):
+            load_train_config(None, [key, "simulator=template"])
     assert _items_with(tmp_path, "lesion_probability", 0.0, "has_lesions") == 0
     assert _items_with(tmp_path, "lesion_probability", 1.0, "has_lesions") == 6
 
