@@ -96,6 +96,11 @@ class HyperDecoder(nn.Module):
         return x, hidden
 
 
+#: The image is ``OUTPUT_GAIN`` x (decoder + tissue mixture) + 0.5: a unit of tissue intensity is
+#: half a unit of normalised image (``train/steps.py`` ``lesion_value_loss`` relies on it).
+OUTPUT_GAIN = 0.5
+
+
 class Generator(nn.Module):
     """G(x, t) = Dec(E_phi(x), t): translate slices into the domain of a prompt embedding.
 
@@ -167,7 +172,7 @@ class Generator(nn.Module):
         if self.tissue_intensity is not None:
             intensity = self.tissue_intensity(style.style if isinstance(style, BoundPrompt) else style)
             y = y + (tissue.softmax(dim=1) * intensity[..., None, None].to(tissue.dtype)).sum(1, keepdim=True)
-        y = F.leaky_relu(0.5 * y + 0.5, 0.01)
+        y = F.leaky_relu(OUTPUT_GAIN * y + 0.5, 0.01)
         y = y[..., top:top + h, left:left + w]
         if not return_features:
             return y

@@ -21,6 +21,7 @@ from ..data.head import ALL_TISSUE_NAMES
 from ..data.simulated_dataset import match_matrix
 from ..model import EVAModel
 from ..model.config import TISSUE_CHANNELS
+from ..model.generator import OUTPUT_GAIN
 from ..prompts import tokenize
 from .config import TrainConfig
 from .distributed import gather_objects
@@ -115,8 +116,8 @@ def lesion_value_loss(generator, styles: torch.Tensor, tissue_values: torch.Tens
     """L1 between the mixture head's lesion-minus-WM intensity for each target prompt and the
     physics of its item (``tissue_values``: pure-tissue values of the clean target).
 
-    The output is 0.5 x (decoder + mixture) + 0.5, so a lesion is ``v_lesion - v_WM`` above WM
-    when its intensity is twice that above WM's. Prompts come detached: the loss teaches the
+    The output is ``OUTPUT_GAIN`` x (decoder + mixture) + 0.5, so a lesion is ``v_lesion - v_WM``
+    above WM when its intensity is that difference / ``OUTPUT_GAIN`` above WM's. Prompts come detached: the loss teaches the
     head, not the text tower, and it gets a signal from every item, lesion pixels or not.
     """
     head = TISSUE_CHANNELS.get(generator.config.tissue_classes, ())
@@ -125,7 +126,7 @@ def lesion_value_loss(generator, styles: torch.Tensor, tissue_values: torch.Tens
     intensity = generator.tissue_intensity(styles.detach())
     predicted = intensity[:, head.index("LESION")] - intensity[:, head.index("WM")]
     values = tissue_values.to(intensity)
-    truth = 2 * (values[:, ALL_TISSUE_NAMES.index("LESION")] - values[:, ALL_TISSUE_NAMES.index("WM")])
+    truth = (values[:, ALL_TISSUE_NAMES.index("LESION")] - values[:, ALL_TISSUE_NAMES.index("WM")]) / OUTPUT_GAIN
     return (predicted - truth).abs().mean()
 
 
