@@ -117,17 +117,23 @@ def lesion_value_loss(generator, styles: torch.Tensor, tissue_values: torch.Tens
     physics of its item (``tissue_values``: pure-tissue values of the clean target).
 
     The output is ``OUTPUT_GAIN`` x (decoder + mixture) + 0.5, so a lesion is ``v_lesion - v_WM``
-    above WM when its intensity is that difference / ``OUTPUT_GAIN`` above WM's. Prompts come detached: the loss teaches the
-    head, not the text tower, and it gets a signal from every item, lesion pixels or not.
+    above WM when its intensity is that difference / ``OUTPUT_GAIN`` above WM's. Only the head's
+    own lesion row learns from it: WM's intensity, the shared layers and the prompts stay as the
+    pixels taught them (a two-sided gap pulled WM down by 0.1 and cost SSIM). It gets a signal
+    from every item, lesion pixels or not.
     """
     head = TISSUE_CHANNELS.get(generator.config.tissue_classes, ())
     if generator.tissue_intensity is None or "LESION" not in head:
         raise ValueError("w_lesion_value needs a generator with tissue_mixture and a LESION tissue class")
-    intensity = generator.tissue_intensity(styles.detach())
-    predicted = intensity[:, head.index("LESION")] - intensity[:, head.index("WM")]
-    values = tissue_values.to(intensity)
+    shared, last = generator.tissue_intensity[:-1], generator.tissue_intensity[-1]
+    row = head.index("LESION")
+    with torch.no_grad():
+        hidden = shared(styles)
+        wm = last(hidden)[:, head.index("WM")]
+    lesion = F.linear(hidden, last.weight[row:row + 1], last.bias[row:row + 1])[:, 0]
+    values = tissue_values.to(lesion)
     truth = (values[:, ALL_TISSUE_NAMES.index("LESION")] - values[:, ALL_TISSUE_NAMES.index("WM")]) / OUTPUT_GAIN
-    return (predicted - truth).abs().mean()
+    return (lesion - wm - truth).abs().mean()
 
 
 def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch.device,

@@ -104,7 +104,7 @@ def test_a_continuation_grows_a_four_class_checkpoint_and_trains_the_new_class(t
     assert moved < from_fresh
 
 
-def test_the_lesion_value_loss_teaches_the_lesion_intensity_and_only_the_mixture_head():
+def test_the_lesion_value_loss_teaches_the_lesion_intensity_and_nothing_else():
     from napari_evai2i.data.head import ALL_TISSUE_NAMES
     from napari_evai2i.train.steps import lesion_value_loss
 
@@ -114,6 +114,7 @@ def test_the_lesion_value_loss_teaches_the_lesion_intensity_and_only_the_mixture
     values = torch.zeros(4, len(ALL_TISSUE_NAMES))
     values[:, ALL_TISSUE_NAMES.index("WM")] = 0.8
     values[:, ALL_TISSUE_NAMES.index("LESION")] = torch.tensor([1.6, 0.5, 1.2, 0.9])
+    before = generator.tissue_intensity(styles.detach()).detach()
     optimizer = torch.optim.Adam(generator.tissue_intensity.parameters(), lr=3e-3)
     first = float(lesion_value_loss(generator, styles, values).detach())
     for _ in range(400):
@@ -126,6 +127,8 @@ def test_the_lesion_value_loss_teaches_the_lesion_intensity_and_only_the_mixture
     wm, lesion = TISSUE_CHANNELS[5].index("WM"), TISSUE_CHANNELS[5].index("LESION")
     torch.testing.assert_close(intensity[:, lesion] - intensity[:, wm],
                                2 * (values[:, ALL_TISSUE_NAMES.index("LESION")] - 0.8), atol=0.15, rtol=0)
+    others = [i for i in range(5) if i != lesion]
+    torch.testing.assert_close(intensity[:, others], before[:, others], atol=0, rtol=0)   # WM is not pulled
     four = create_model(get_preset("tiny"), seed=0).generator
     with pytest.raises(ValueError, match="LESION tissue class"):
         lesion_value_loss(four, styles, values)
