@@ -173,7 +173,7 @@ def test_the_lesion_class_experiments_match_their_records_and_change_only_the_le
     root = Path(__file__).resolve().parents[2]
     configs, results = root / "src_training" / "configs", root / "docs" / "results"
     for run in ("demo_cpu_lesion_class", "demo_cpu_lesion_weighted", "demo_cpu_lesion_value",
-                "demo_cpu_lesion_value_one_sided"):
+                "demo_cpu_lesion_value_one_sided", "demo_cpu_lesion_value_short"):
         recipe = load_train_config(configs / f"{run}.yaml").to_dict()
         assert load_train_config(results / f"{run}_train_config.yaml").to_dict() == recipe
         assert recipe["model"] == "src_training/configs/tiny_lesion_class.json"
