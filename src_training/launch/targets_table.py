@@ -91,6 +91,21 @@ def target_rows(evaluation: dict, previous: dict | None = None) -> list[tuple[st
                   for name in real for k in ("T2W", "FLAIR", "PDW")}
         rows.append(("reported: real T1 (source read from the image): CSF/GM within 30 % of physics",
                      f"{sum(within.values())} of {len(within)}", "-"))
+    if all("csf_to_gm_partial_volume_physics" in entry["no source prompt"]["T2W"] for entry in real.values()):
+        for key in ("no source prompt", "source prompt"):        # a second reference, added after v4
+            within = {f"{name.split(' (')[0]} {k}":
+                      real[name][key][k]["csf_to_gm_within_30pct_of_partial_volume_physics"]
+                      for name in real for k in ("T2W", "FLAIR", "PDW")}
+            rows.append((f"reported: real T1 ({key}): CSF/GM within 30 % of physics on the masks' partial volume",
+                         f"{sum(within.values())} of {len(within)}: "
+                         + ", ".join(n for n, ok in within.items() if not ok) + " missed", "-"))
+    check = evaluation["robustness"].get("partial_volume_check")
+    if check:
+        rows.append(("reported: held-out heads, T1-weighted sources, CSF/GM in the real-T1 masks for T2w / FLAIR / "
+                     "PDw (truth; partial-volume estimate; pure tissues; truth within 30 % of pure)",
+                     " / ".join(f"{c['csf_to_gm_truth']:.2f}; {c['csf_to_gm_estimate']:.2f}; "
+                                f"{c['csf_to_gm_pure_tissues']:.2f}; {c['truth_within_30pct_of_pure_tissues']:.2f}"
+                                for c in check.values()), "-"))
     reader = evaluation["robustness"].get("contrast_reader")
     if reader:
         factors = reader["held_out_heads"]

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from napari_evai2i.train.robustness import (READING_FACTORS, TASKS, HeldOutCase, real_t1_inputs, robustness_report, t1_tissues,
-                                            tissue_dice)
+from napari_evai2i.train.robustness import (READING_FACTORS, TASKS, TISSUE_ORDER, HeldOutCase, partial_volume_physics,
+                                            real_t1_inputs, robustness_report, t1_tissues, tissue_dice)
 
 
 def test_tissue_dice_rewards_the_right_contrast_only():
@@ -55,6 +55,38 @@ def test_real_t1_tissues_are_in_t1_order():
         assert means[0] < means[1] < means[2]
 
 
+def _ring_phantom(kind: str, size: int = 128) -> np.ndarray:
+    """A noise-free brain of rings (ventricle, WM, GM, sulci), edges blurred into partial volume,
+    in the pure tissue signals of ``kind``."""
+    from scipy import ndimage
+
+    from napari_evai2i.data.physics import PRESETS, tissue_parameters
+
+    y, x = np.mgrid[:size, :size] - size / 2
+    r = np.hypot(y, x)
+    rings = {"CSF": (r < 10) | ((r > 36) & (r < 40)) | ((r > 44) & (r < 48)),
+             "GM": ((r >= 24) & (r <= 36)) | ((r >= 40) & (r <= 44)), "WM": (r >= 10) & (r < 24)}
+    signals = PRESETS[kind].tissue_signals(tissue_parameters(1.5))
+    image = sum(ndimage.gaussian_filter(mask.astype(float), 1.5) * signals[t] for t, mask in rings.items())
+    return np.where(r < 48, image, 0.0)
+
+
+def test_partial_volume_physics_finds_what_the_masks_really_hold():
+    t1 = _ring_phantom("T1W")
+    tissues = t1_tissues(t1)
+    for kind in TISSUE_ORDER:
+        target = _ring_phantom(kind)
+        truth = target[tissues["CSF"]].mean() / target[tissues["GM"]].mean()
+        estimate = partial_volume_physics(t1, tissues, kind)["csf_to_gm"]
+        assert estimate == pytest.approx(truth, rel=0.03)
+    # the masks are not pure: on FLAIR their truth is far from the pure tissues' ratio
+    from napari_evai2i.data.physics import PRESETS, tissue_parameters
+
+    pure = PRESETS["FLAIR"].tissue_signals(tissue_parameters(1.5))
+    flair = _ring_phantom("FLAIR")
+    assert flair[tissues["CSF"]].mean() / flair[tissues["GM"]].mean() > 1.3 * pure["CSF"] / pure["GM"]
+
+
 @pytest.mark.slow
 def test_short_suite_on_the_demo(tmp_path):
     from napari_evai2i.engine import load_model
@@ -75,6 +107,13 @@ def test_short_suite_on_the_demo(tmp_path):
         if name != "figure":
             for key in ("no source prompt", "source prompt", "source read from the image"):
                 assert set(entry[key]) == {"T2W", "FLAIR", "PDW"}
+                for kind, scores in entry[key].items():        # the masks' partial volume lies between
+                    pure = scores["csf_to_gm_physics"]          # the pure tissues and GM's own level
+                    assert min(pure, 1) < scores["csf_to_gm_partial_volume_physics"] < max(pure, 1), kind
+    check = report["partial_volume_check"]
+    assert set(check) == set(TISSUE_ORDER)
+    for entry in check.values():
+        assert entry["images"] == 3 and 0 <= entry["translation_within_30pct_of_estimate"] <= 1
     assert (tmp_path / "real_t1.png").stat().st_size > 10_000
     reader = report["contrast_reader"]
     assert set(reader["held_out_heads"]) == set(READING_FACTORS)

@@ -54,3 +54,25 @@ def test_the_yardstick_row_shows_when_the_evaluation_has_it():
     assert yardstick == ["0.90, 0.70 / 0.91, 0.70 / 0.92, 0.70 / 0.93, 0.70"]
     del evaluation["robustness"]["anatomy_oracle"]
     assert not any(t.startswith("reported: exact anatomy") for t, _, _ in target_rows(evaluation))
+
+
+def test_the_partial_volume_rows_count_the_recorded_verdicts():
+    evaluation = copy.deepcopy(_shipped())
+    real = {n: e for n, e in evaluation["robustness"]["real_t1"].items() if n != "figure"}
+    key = "csf_to_gm_within_30pct_of_partial_volume_physics"
+    name = "reported: real T1 (no source prompt): CSF/GM within 30 % of physics on the masks' partial volume"
+    hits = sum(e["no source prompt"][k][key] for e in real.values() for k in ("T2W", "FLAIR", "PDW"))
+    rows = {target: values for target, values, _ in target_rows(evaluation)}
+    assert rows[name].startswith(f"{hits} of {3 * len(real)}")
+    first = next(iter(real))
+    evaluation["robustness"]["real_t1"][first]["no source prompt"]["T2W"][key] = not real[first]["no source prompt"]["T2W"][key]
+    rows = {target: values for target, values, _ in target_rows(evaluation)}
+    assert not rows[name].startswith(f"{hits} of")                          # the row follows the file
+    for entry in real.values():                                             # an evaluation from before
+        for k in ("T2W", "FLAIR", "PDW"):
+            for setting in entry.values():
+                if isinstance(setting, dict):
+                    setting[k].pop(key, None)
+                    setting[k].pop("csf_to_gm_partial_volume_physics", None)
+    del evaluation["robustness"]["partial_volume_check"]
+    assert not any("partial volume" in t for t, _, _ in target_rows(evaluation))
