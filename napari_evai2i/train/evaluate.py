@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.physics import PRESETS, Protocol
+from ..data.physics import PRESETS, SAMPLING_RANGES, ZERO_SHOT_SPLIT, Protocol
 from ..data.simulator import simulate_pair
 from ..engine.metrics import normalised, psnr, ssim
 
@@ -43,6 +43,8 @@ ZERO_SHOT_TASKS = {
     "T1w->STIR (held out)": ("T1W", PRESETS["STIR"]),
 }
 TE_SWEEP = (30.0, 60.0, 90.0, 120.0)
+#: the finer sweep of :func:`te_response`: TE 30 and 60 of TE_SWEEP plus points training does see
+TE_RESPONSE = (30.0, 45.0, 60.0, 75.0, 90.0, 105.0, 120.0)
 
 
 def _prompt(protocol: Protocol, plane: str = "axial") -> str:
@@ -110,6 +112,34 @@ def te_sweep(translator, seed: int = 1001, resolution_mm: int = 2) -> dict[str, 
         ratios[f"TE {te:g}"] = round(float(out[csf].mean() / max(out[gm].mean(), 1e-6)), 3)
     ratios["monotonic"] = bool(np.all(np.diff(list(ratios.values())) > 0))
     return ratios
+
+
+def t2_prompt_seen_in_training(te: float) -> bool:
+    """Whether training pairs the words "T2-weighted" with this TE (at the preset's TR): inside the
+    sampled T2w TE range and outside the held-out band. At long TR a shorter TE is called
+    proton density weighted, so "T2-weighted, TE 30 ms" is a prompt training never shows."""
+    lo, hi = SAMPLING_RANGES["T2W"]["te"]
+    return lo <= te <= hi and ZERO_SHOT_SPLIT.region_of(PRESETS["T2W"].replace(te=te)) is None
+
+
+def te_response(translator, seed: int = 1001, resolution_mm: int = 2) -> dict:
+    """:func:`te_sweep` on more echo times, each beside the truth (the same subject rendered with
+    that protocol, pure CSF and GM) and marked by whether training sees that prompt; whether the
+    translation rises with TE over the points training sees."""
+    src, _ = simulate_pair([PRESETS["T1W"], PRESETS["T2W"]], seed=seed, resolution_mm=resolution_mm,
+                           noise_snr=None)
+    csf, gm = src.tissue[2] > 0.9, src.tissue[0] > 0.9
+    points = {}
+    for te in TE_RESPONSE:
+        protocol = PRESETS["T2W"].replace(te=te)
+        truth = simulate_pair([PRESETS["T1W"], protocol], seed=seed, resolution_mm=resolution_mm,
+                              noise_snr=None, bias_field=False)[1].image
+        out = translator.translate(src.image, _prompt(protocol), source_prompt=_prompt(src.protocol))
+        points[f"TE {te:g}"] = {"translation": round(float(out[csf].mean() / max(out[gm].mean(), 1e-6)), 3),
+                                "truth": round(float(truth[csf].mean() / max(truth[gm].mean(), 1e-6)), 3),
+                                "seen_in_training": t2_prompt_seen_in_training(te)}
+    seen = [p["translation"] for p in points.values() if p["seen_in_training"]]
+    return {"points": points, "rises_over_seen_points": bool(np.all(np.diff(seen) > 0))}
 
 
 @torch.no_grad()
@@ -191,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.suite in ("standard", "all"):
         report.update({"seeds": args.seeds, "resolution_mm": args.resolution,
                        "tasks": evaluate_translation(translator, args.seeds, args.resolution),
-                       "te_sweep": te_sweep(translator, args.seeds[0], args.resolution)})
+                       "te_sweep": te_sweep(translator, args.seeds[0], args.resolution),
+                       "te_response": te_response(translator, args.seeds[0], args.resolution)})
     if args.suite in ("robustness", "all"):
         from .robustness import robustness_report
 

@@ -129,6 +129,13 @@ def target_rows(evaluation: dict, previous: dict | None = None) -> list[tuple[st
     if sweep:
         rows.append(("T2w CSF/GM rises with TE (30, 60, 90, 120 ms)",
                      _values([sweep[f"TE {te}"] for te in (30, 60, 90, 120)]), "yes" if sweep["monotonic"] else "no"))
+    response = evaluation.get("te_response")           # added after v4: the truth beside each point
+    if response:
+        rows.append(("reported: T2w CSF/GM by TE, translation (truth); * a prompt training never shows",
+                     ", ".join(f"{name[3:]}{'' if p['seen_in_training'] else '*'}: {p['translation']:.2f} "
+                               f"({p['truth']:.2f})" for name, p in response["points"].items())
+                     + f"; rises over the points training shows: {'yes' if response['rises_over_seen_points'] else 'no'}",
+                     "-"))
     return rows
 
 

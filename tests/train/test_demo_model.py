@@ -27,3 +27,24 @@ def test_demo_beats_identity_and_histogram_matching_on_a_fresh_subject():
     for baseline in (identity, matched):
         assert model["psnr"] > baseline["psnr"] + 2.0, (model, baseline)
         assert model["ssim"] > baseline["ssim"] + 0.1, (model, baseline)
+
+
+def test_t2_prompts_training_sees_are_inside_the_sampled_range_and_outside_the_held_out_band():
+    from napari_evai2i.train.evaluate import t2_prompt_seen_in_training
+
+    assert [t2_prompt_seen_in_training(te) for te in (30, 39, 40, 45, 50, 60, 70, 75, 140, 150)] == [
+        False, False, True, True, False, False, False, True, True, False]
+
+
+def test_te_response_sets_the_translation_beside_the_truth_at_every_echo_time():
+    from napari_evai2i.train.evaluate import TE_RESPONSE, t2_prompt_seen_in_training, te_response
+
+    report = te_response(load_model("demo", "cpu"), seed=1001, resolution_mm=2)
+    points = report["points"]
+    assert list(points) == [f"TE {te:g}" for te in TE_RESPONSE]
+    truth = [p["truth"] for p in points.values()]
+    assert all(b > a for a, b in zip(truth, truth[1:]))                     # physics: CSF brightens with TE
+    assert [p["seen_in_training"] for p in points.values()] == [t2_prompt_seen_in_training(te) for te in TE_RESPONSE]
+    seen = [p["translation"] for p in points.values() if p["seen_in_training"]]
+    assert report["rises_over_seen_points"] == all(b > a for a, b in zip(seen, seen[1:]))
+    assert all(p["translation"] > 0 for p in points.values())

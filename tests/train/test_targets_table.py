@@ -76,3 +76,14 @@ def test_the_partial_volume_rows_count_the_recorded_verdicts():
                     setting[k].pop("csf_to_gm_partial_volume_physics", None)
     del evaluation["robustness"]["partial_volume_check"]
     assert not any("partial volume" in t for t, _, _ in target_rows(evaluation))
+
+
+def test_the_te_response_row_marks_prompts_training_never_shows():
+    evaluation = copy.deepcopy(_shipped())
+    rows = {target: values for target, values, _ in target_rows(evaluation)}
+    row = rows["reported: T2w CSF/GM by TE, translation (truth); * a prompt training never shows"]
+    for name, point in evaluation["te_response"]["points"].items():
+        mark = "" if point["seen_in_training"] else "*"
+        assert f"{name[3:]}{mark}: {point['translation']:.2f} ({point['truth']:.2f})" in row
+    del evaluation["te_response"]
+    assert not any(t.startswith("reported: T2w CSF/GM by TE") for t, _, _ in target_rows(evaluation))
