@@ -121,6 +121,8 @@ class VolumeTranslation:
             warnings.warn(f"{what}: a {modality} series given to model {self.translator.label}, which was trained "
                           f"on {' and '.join(trained_on)} only; its translation is not a meaningful image",
                           UserWarning, stacklevel=2)
+        if isinstance(request.target, str):
+            _warn_on_weighting_conflict(request.target)
         self.bound = self.translator.bind(self._embedding())
         self.provenance = self._provenance()
 
@@ -248,6 +250,19 @@ class VolumeTranslation:
     def run(self, progress: Callable[[int, int], bool | None] | None = None) -> TranslatedVolume:
         """The whole volume; ``progress(done, total)`` after each batch, returning False cancels."""
         return run_steps(self.steps(), progress)
+
+
+def _warn_on_weighting_conflict(prompt: str) -> None:
+    """Say so when the target prompt's weighting word and its own timing disagree."""
+    from ..prompts.heuristics import weighting_conflict
+
+    conflict = weighting_conflict(prompt)
+    if conflict:
+        stated, implied = conflict
+        warnings.warn(f"the target prompt says {stated}, but its own TR, TE and TI make it {implied}; the model "
+                      "has practically never seen such a prompt, so its contrast is unreliable: let the words "
+                      "match the timing (in the Translate widget's form, leave the sequence at \"(from TR, TE, TI)\")",
+                      UserWarning, stacklevel=3)
 
 
 def _check_voxel_type(array: np.ndarray, what: str) -> None:

@@ -156,6 +156,12 @@ def expand(kind: str, code: Any) -> str | None:
     return " ".join(text.replace("_", " ").lower().split()) or None     # "_" alone is no phrase
 
 
+def codes_of(phrases: tuple[str, ...], table: dict[str, str]) -> list[str]:
+    """DICOM codes back from the phrases a ProtocolFields holds ("spin echo" -> "SE")."""
+    by_phrase = {phrase: code for code, phrase in table.items()}
+    return [by_phrase[p] for p in phrases if p in by_phrase]
+
+
 def normalize_manufacturer(name: str | None) -> str | None:
     """'SIEMENS', 'GE MEDICAL SYSTEMS' or 'Philips Medical Systems, Inc.' -> one short name."""
     if not name:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from . import vocabulary as voc
-from .glossary import BODY_PART
+from .glossary import BODY_PART, SCANNING_SEQUENCE, SEQUENCE_VARIANT, codes_of
 
 # Word boundaries for header text: letters and digits glue together, everything else separates.
 _B = r"(?<![a-z0-9])"
@@ -121,6 +121,32 @@ def sequence_from_physics(
         if tr >= 2000 and te <= 40:
             return voc.PDW
     return None
+
+
+#: weightings that name one family of contrast: a word within a family does not contradict another
+_T1_FAMILY = {voc.T1W, voc.T1W_GRE, voc.MPRAGE}
+
+
+def weighting_conflict(prompt: str) -> tuple[str, str] | None:
+    """(the weighting ``prompt`` states, the one its own TR, TE and TI imply) where they differ.
+
+    Training draws each weighting's timing from ranges these rules agree with (all but T2w at TE
+    40 ms exactly, 0.2 % of its draws), so a prompt whose word and timing disagree ("T2-weighted
+    ... TR 4000 ms, TE 30 ms") is one the model has practically never seen, and the demo follows
+    neither reliably (docs/model_card.md, Limits). Only this package's own wordings are read
+    (``fields_from_prompt``); any other text, or timing the rules leave open, gives None.
+    """
+    from .parse import fields_from_prompt
+
+    fields = fields_from_prompt(prompt)
+    if fields is None or not fields.sequence:
+        return None
+    implied = sequence_from_physics(codes_of(fields.scanning_sequence, SCANNING_SEQUENCE),
+                                    codes_of(fields.sequence_variant, SEQUENCE_VARIANT), fields.repetition_time,
+                                    fields.echo_time, fields.inversion_time, fields.flip_angle)
+    if implied is None or implied == fields.sequence or {implied, fields.sequence} <= _T1_FAMILY:
+        return None
+    return fields.sequence, implied
 
 
 def refine_for_gradient_echo(sequence: str | None, codes: Sequence[str], variants: Sequence[str]) -> str | None:

@@ -26,6 +26,21 @@ def test_a_ct_series_given_to_the_mr_only_demo_warns_naming_both(brain_like_volu
     assert load_model("tiny-random", "cpu").trained_modalities is None        # untrained: nothing to say
 
 
+def test_a_prompt_whose_word_contradicts_its_timing_warns_naming_both(brain_like_volume):
+    from napari_evai2i.data.physics import PRESETS
+
+    demo = load_model("demo", "cpu")
+    mr = Volume(brain_like_volume, spacing=(3, 1, 1), tags={"Modality": "MR"})
+    contradiction = PRESETS["T2W"].replace(te=30.0).prompt()          # "T2-weighted ... TE 30 ms"
+    with pytest.warns(UserWarning, match=r"says T2-weighted, but its own TR, TE and TI make it proton density "
+                                         r"weighted"):
+        VolumeTranslation(mr, TranslationRequest(contradiction, planes=1), demo)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for kind in ("T2W", "PDW", "FLAIR", "T1W"):                    # words that match their timing
+            VolumeTranslation(mr, TranslationRequest(PRESETS[kind].prompt(), planes=1), demo)
+
+
 def test_nonfinite_voxels_are_counted_blockwise_and_refused_or_zeroed(brain_like_volume):
     data = np.repeat(brain_like_volume.astype(np.float32), 4, axis=0)          # 40 slices: several blocks
     data[[1, 17, 33], 3, 3] = [np.nan, np.inf, -np.inf]

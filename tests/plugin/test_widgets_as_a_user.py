@@ -110,6 +110,22 @@ def test_protocol_form_derives_the_weighting_from_typed_timing(slab_viewer, tran
     assert "fat saturation" in builder.prompt and builder.used.value == builder.prompt
 
 
+def test_a_weighting_word_that_contradicts_the_typed_timing_is_said_in_the_status(slab_viewer, translate, qtbot):
+    """TR 4000 / TE 30 is proton density weighting; calling it T2-weighted is a prompt training never
+    shows, and the demo answers it like TE 120 ms (model card, Limits)."""
+    builder = translate.prompt
+    type_choice(qtbot, builder.mode, "fo")
+    type_number(qtbot, builder.form.repetition_time, 4000)
+    type_number(qtbot, builder.form.echo_time, 30)
+    assert builder.prompt.startswith("A proton density weighted")        # derived from the timing: consistent
+    choose(qtbot, builder.form.sequence, "T2-weighted")                  # the person insists on the word
+    assert builder.prompt.startswith("A T2-weighted magnetic") and "TE 30 ms" in builder.prompt
+    assert run_by_click(qtbot, translate) == "done"                      # said, not refused
+    first, *warned = translate.status.value.split("\nWarning: ")
+    assert first.startswith("Done: made ")
+    assert any("says T2-weighted, but its own TR, TE and TI make it proton density weighted" in w for w in warned)
+
+
 def test_every_translate_layer_is_synthetic_first_and_sits_on_the_source(slab_viewer, translate, qtbot):
     """Broken before: names began with the source's ("T1w (simulated...weighted MRI]" once cut),
     the difference layers carried no marker and the layer-list tooltip had no prompt."""

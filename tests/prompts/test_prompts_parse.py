@@ -32,3 +32,34 @@ def test_an_edited_number_is_read_and_free_text_is_not_guessed():
     assert fields_from_prompt("a bright fluid image") is None
     assert fields_from_prompt("A T2-weighted magnetic resonance imaging of the brain. Very bright CSF.") is None
     assert fields_from_prompt("") is None
+
+
+def test_weighting_conflict_names_the_stated_and_the_implied_weighting():
+    from napari_evai2i.data.physics import PRESETS
+    from napari_evai2i.prompts.heuristics import weighting_conflict
+
+    assert weighting_conflict(PRESETS["T2W"].replace(te=30.0).prompt()) == ("T2-weighted", "proton density weighted")
+    assert weighting_conflict(PRESETS["T1W"].replace(tr=4000.0, te=100.0).prompt()) == ("T1-weighted", "T2-weighted")
+    assert all(weighting_conflict(p.prompt()) is None for p in PRESETS.values())        # textbook protocols
+    assert weighting_conflict(PRESETS["T2W"].replace(te=60.0).prompt()) is None           # the rules leave it open
+    assert weighting_conflict("a T2 of the brain, TE 30") is None                         # not our wording: no guess
+
+
+def test_training_protocols_almost_never_contradict_their_word():
+    import numpy as np
+
+    from napari_evai2i.data.physics import Protocol, SAMPLE_KINDS, is_held_out
+    from napari_evai2i.prompts.heuristics import weighting_conflict
+
+    rng = np.random.default_rng(0)
+    conflicts = []
+    for kind in SAMPLE_KINDS:
+        if kind == "STIR":                                   # held out of training altogether
+            continue
+        for _ in range(300):
+            protocol = Protocol.sample(rng, kind)
+            assert not is_held_out(protocol)
+            if weighting_conflict(protocol.prompt()):
+                conflicts.append((kind, protocol.te))
+    assert all(c == ("T2W", 40.0) for c in conflicts)           # only the rules' TE 40 ms boundary
+    assert len(conflicts) <= 3

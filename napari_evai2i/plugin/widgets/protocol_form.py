@@ -18,7 +18,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEd
 from psygnal import Signal
 
 from ...prompts import ProtocolFields, canonical_prompt, fields_from_tags, vocabulary
-from ...prompts.glossary import SCANNING_SEQUENCE, SEQUENCE_VARIANT
+from ...prompts.glossary import SCANNING_SEQUENCE, SEQUENCE_VARIANT, codes_of
 from ...prompts.heuristics import sequence_from_physics
 
 FAT_SATURATION = "fat saturation"
@@ -29,12 +29,6 @@ DERIVED = "(from TR, TE, TI)"
 
 def _number(value: float) -> float | None:
     return float(value) if value and value > 0 else None
-
-
-def _codes(phrases: tuple[str, ...], table: dict[str, str]) -> list[str]:
-    """DICOM codes back from the phrases a ProtocolFields holds ("spin echo" -> "SE")."""
-    by_phrase = {phrase: code for code, phrase in table.items()}
-    return [by_phrase[p] for p in phrases if p in by_phrase]
 
 
 class ProtocolForm(Container):
@@ -114,8 +108,8 @@ class ProtocolForm(Container):
         if self.sequence.value != DERIVED:
             return self.sequence.value
         base = self._base
-        derived = sequence_from_physics(_codes(base.scanning_sequence, SCANNING_SEQUENCE),
-                                        _codes(base.sequence_variant, SEQUENCE_VARIANT), *timing)
+        derived = sequence_from_physics(codes_of(base.scanning_sequence, SCANNING_SEQUENCE),
+                                        codes_of(base.sequence_variant, SEQUENCE_VARIANT), *timing)
         if derived is not None:
             return derived
         unchanged = timing == (base.repetition_time, base.echo_time, base.inversion_time, base.flip_angle)
