@@ -5,7 +5,7 @@
 Needs a real X display (Xvfb is fine) with Qt's xcb platform: under QT_QPA_PLATFORM=offscreen
 the canvas comes out blank. Writes docs/images/{main_window,translate_side_by_side,
 translate_volume_options,prompt_explorer,train_widget,train_use_in_translate,
-translate_read_source}.png. Uses the 2 mm sample and whatever model the Translate widget offers first
+translate_read_source,translate_prompt_conflict}.png. Uses the 2 mm sample and whatever model the Translate widget offers first
 (the trained demo when installed, else the UNTRAINED tiny-random model, whose output is noise).
 Name shots (``translate_read_source``, ...) after the command to render only those.
 """
@@ -154,6 +154,19 @@ def translate_read_source(viewer) -> None:
     shoot(viewer, "translate_read_source.png", widget)
 
 
+def translate_prompt_conflict(viewer) -> None:
+    """A form prompt whose word (T2-weighted) contradicts its timing (TR 4000, TE 30): the warning."""
+    dock, widget = translate_to_t2w(viewer, viewer.layers["T1w (simulated)"], planes=1, uncertainty=0,
+                                    tag_effects=False)
+    widget.prompt.mode.value = "form"
+    widget.prompt.form.repetition_time.value = 4000
+    widget.prompt.form.echo_time.value = 30
+    widget.prompt.form.sequence.value = "T2-weighted"
+    run_to_the_end(widget, 600, "the translation with a contradictory prompt")
+    dock.raise_()
+    shoot(viewer, "translate_prompt_conflict.png", widget)
+
+
 def train_widget(viewer, out: Path) -> None:
     dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Train", tabify=True)
     widget.out.value = out
@@ -197,6 +210,8 @@ def main() -> int:
             train_widget(viewer, Path(tmp) / "run")
     if not only or "translate_read_source" in only:
         translate_read_source(viewer)
+    if not only or "translate_prompt_conflict" in only:
+        translate_prompt_conflict(viewer)
     viewer.close()
     return 0
 
