@@ -37,7 +37,7 @@ def test_t2_prompts_training_sees_are_inside_the_sampled_range_and_outside_the_h
 
 
 def test_te_response_sets_the_translation_beside_the_truth_at_every_echo_time():
-    from napari_evai2i.train.evaluate import TE_RESPONSE, t2_prompt_seen_in_training, te_response
+    from napari_evai2i.train.evaluate import TE_RESPONSE, TE_SWEEP, t2_prompt_seen_in_training, te_response, te_sweep
 
     report = te_response(load_model("demo", "cpu"), seed=1001, resolution_mm=2)
     points = report["points"]
@@ -48,3 +48,7 @@ def test_te_response_sets_the_translation_beside_the_truth_at_every_echo_time():
     seen = [p["translation"] for p in points.values() if p["seen_in_training"]]
     assert report["rises_over_seen_points"] == all(b > a for a, b in zip(seen, seen[1:]))
     assert all(p["translation"] > 0 for p in points.values())
+    sweep = te_sweep(report)                                                 # the 4-point sweep, read off it
+    ratios = [points[f"TE {te:g}"]["translation"] for te in TE_SWEEP]
+    assert sweep == {**{f"TE {te:g}": r for te, r in zip(TE_SWEEP, ratios)},
+                     "monotonic": all(b > a for a, b in zip(ratios, ratios[1:]))}
