@@ -113,3 +113,14 @@ def test_the_engine_reads_an_untagged_volume_and_records_the_reading(tiny_checkp
     none = VolumeTranslation(untagged, TranslationRequest(target=known_prompts()["T1W"], model=str(tiny_checkpoint),
                                                           source_prompt=""))
     assert none.request.source_prompt is None and "source_contrast_reading" not in none.provenance
+
+
+def test_the_reading_is_decided_per_weighting_not_by_the_single_likeliest_contrast():
+    from napari_evai2i.engine.source_contrast import likeliest_weighting
+    from napari_evai2i.model.contrast_reader import WEIGHTING_OF
+
+    spread_over_t1 = {"T1W": 0.15, "T2W": 0.03, "PDW": 0.03, "FLAIR": 0.29, "FLASH": 0.22, "MPRAGE": 0.28}
+    kind, weighting, probability = likeliest_weighting(spread_over_t1, WEIGHTING_OF)
+    assert (kind, weighting) == ("MPRAGE", "T1-weighted") and probability == pytest.approx(0.65)
+    assert likeliest_weighting({**spread_over_t1, "FLAIR": 0.5, "MPRAGE": 0.07}, WEIGHTING_OF)[:2] == (
+        "FLAIR", "FLAIR")
