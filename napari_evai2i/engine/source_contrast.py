@@ -129,8 +129,9 @@ def read_contrast(array: np.ndarray, spacing=None, axis: int = 0, slices: int = 
     ``array`` and ``spacing`` (mm per axis, 1 mm if None) are in the training axes, as the
     engine turns them. The volume is normalised with the reader's rule (``scale``: an
     :class:`~.normalization.IntensityScale` already fitted with that rule, reused); slices whose
-    pixels lie outside its trained range are resampled into it; the slices' log-probabilities
-    are averaged."""
+    pixels lie outside its trained range are resampled into it, and slices smaller than its
+    training images are centred on a background of that size (:func:`on_canvas`); the slices'
+    log-probabilities are averaged."""
     import torch
     import torch.nn.functional as F
 
@@ -153,7 +154,7 @@ def read_contrast(array: np.ndarray, spacing=None, axis: int = 0, slices: int = 
             if tuple(size) != plane.shape:
                 x = F.interpolate(x, size=size, mode="area" if size[0] < plane.shape[0] else "bilinear",
                                   align_corners=None if size[0] < plane.shape[0] else False)
-            log_probs.append(F.log_softmax(reader(x).float(), 1)[0])
+            log_probs.append(F.log_softmax(reader(on_canvas(x, config.canvas)).float(), 1)[0])
     probabilities = dict(zip(config.kinds, map(float, torch.softmax(torch.stack(log_probs).mean(0), 0).tolist())))
     kind, weighting, sure = likeliest_weighting(probabilities, WEIGHTING_OF)
     return ContrastReading(kind, weighting, sure, float(config.threshold), probabilities, len(log_probs))
@@ -171,6 +172,19 @@ def likeliest_weighting(probabilities: dict[str, float], weighting_of: dict[str,
     weighting = max(totals, key=totals.get)
     kind = max((k for k in probabilities if weighting_of[k] == weighting), key=probabilities.get)
     return kind, weighting, totals[weighting]
+
+
+def on_canvas(x, side: int):
+    """``x`` (B, C, H, W) centred on a zero (background) image at least ``side`` pixels square.
+
+    The reader learnt brain crops as tissue on a background of its training size; read bare, a
+    crop smaller than that is misread more often (docs/model_card.md, the contrast reader)."""
+    import torch.nn.functional as F
+
+    rows, cols = max(0, side - x.shape[-2]), max(0, side - x.shape[-1])
+    if not rows and not cols:
+        return x
+    return F.pad(x, (cols // 2, cols - cols // 2, rows // 2, rows - rows // 2))
 
 
 def untagged_source_prompt(array: np.ndarray, spacing, axis: int, naming_texts: Iterable[str | None] = (),

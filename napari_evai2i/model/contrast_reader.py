@@ -47,6 +47,9 @@ class ContrastReaderConfig:
     #: the reading is used only when its weighting's probability (WEIGHTING_OF) reaches this;
     #: chosen on calibration heads apart from the reported ones (docs/model_card.md)
     threshold: float = 0.9
+    #: side (pixels) of its training images. Training's brain crops lie on a zero background of
+    #: this size, so a smaller slice is read centred on such a background, as it was learnt
+    canvas: int = 128
     record: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

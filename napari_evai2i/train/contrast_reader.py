@@ -100,7 +100,7 @@ def train_contrast_reader(out: str | Path, steps: int = 2000, batch: int = 32, l
     out.mkdir(parents=True, exist_ok=True)
     args = {"steps": steps, "batch": batch, "lr": lr, "seed": seed, "size": size, "brain_crop": brain_crop}
     torch.manual_seed(seed)
-    reader = ContrastReader(ContrastReaderConfig())
+    reader = ContrastReader(ContrastReaderConfig(canvas=size))
     optimizer = torch.optim.AdamW(reader.parameters(), lr=lr, weight_decay=1e-4)
     start = 0
     if resume and (out / RESUME / "state.json").is_file():

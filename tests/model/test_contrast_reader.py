@@ -50,5 +50,6 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
         assert torch.equal(value, resumed.state_dict()[key]), key
     record = resumed.config.record
     assert record["steps_this_session"] == 2 and record["steps"] == 4
+    assert resumed.config.canvas == 48                  # its training images' side, for reading crops
     with pytest.raises(ValueError, match="started with other settings"):
         train_contrast_reader(tmp_path / "run", resume=True, **{**settings, "batch": 5})
