@@ -197,11 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="also write the report to this file")
     parser.add_argument("--suite", choices=("standard", "robustness", "volume", "lesions", "all"), default="standard",
                         help="standard: whole simulated subjects (below); robustness: held-out heads factor "
-                             "by factor and real T1 scans (train/robustness.py); volume: 2-D vs tri-planar, "
+                             "by factor and real T1 and T2w scans (train/robustness.py); volume: 2-D vs tri-planar, "
                              "uncertainty and tissue Dice on held-out 3-D volumes (train/volume_quality.py); "
                              "lesions: only the robustness suite's lesion contrast (a minute)")
     parser.add_argument("--cases", type=int, default=6, help="robustness: held-out cases per setting")
-    parser.add_argument("--figure", default=None, help="robustness: PNG of real T1 inputs and translations")
+    parser.add_argument("--figure", default=None, help="robustness: PNG of the real inputs (T1 scans, a T2w volume) and translations")
     args = parser.parse_args(argv)
     from ..engine import load_model
 

@@ -99,6 +99,17 @@ def target_rows(evaluation: dict, previous: dict | None = None) -> list[tuple[st
             rows.append((f"reported: real T1 ({key}): CSF/GM within 30 % of physics on the masks' partial volume",
                          f"{sum(within.values())} of {len(within)}: "
                          + ", ".join(n for n, ok in within.items() if not ok) + " missed", "-"))
+    for name, entry in evaluation["robustness"].get("real_t2", {}).items():     # added after v4
+        rows.append((f"reported: real T2w ({name.split(' (')[0]}, b=0 EPI): right tissue order for T1w / FLAIR / PDw",
+                     "; ".join(f"{key}: " + " / ".join("yes" if entry[key][k]["order_ok"] else "no"
+                                                      for k in ("T1W", "FLAIR", "PDW"))
+                               for key in ("no source prompt", "source prompt", "source read from the image")), "-"))
+    mask_check = evaluation["robustness"].get("real_t2_mask_check")
+    if mask_check:
+        rows.append(("reported: held-out T2w heads (brain only, 2 mm pixels) in the real-T2 masks: share with the "
+                     "right order for T1w / FLAIR / PDw (truth; no source prompt; source prompt)",
+                     " / ".join("; ".join(f"{c[key]['order_ok']:.2f}" for key in ("truth", "no source prompt", "source prompt"))
+                                for c in mask_check.values()), "-"))
     check = evaluation["robustness"].get("partial_volume_check")
     if check:
         rows.append(("reported: held-out heads, T1-weighted sources, CSF/GM in the real-T1 masks for T2w / FLAIR / "

@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from napari_evai2i.train.robustness import (READING_FACTORS, TASKS, TISSUE_ORDER, HeldOutCase, partial_volume_physics,
-                                            real_t1_inputs, robustness_report, t1_tissues, tissue_dice)
+from napari_evai2i.train.robustness import (READING_FACTORS, T2_SOURCE_ORDER, TASKS, TISSUE_ORDER, HeldOutCase,
+                                            partial_volume_physics, real_t1_inputs, real_t2_inputs, robustness_report,
+                                            t1_tissues, t2_tissues, tissue_dice)
 
 
 def test_tissue_dice_rewards_the_right_contrast_only():
@@ -53,6 +54,31 @@ def test_real_t1_tissues_are_in_t1_order():
         tissues = t1_tissues(image)
         means = [float(image[tissues[t]].mean()) for t in ("CSF", "GM", "WM")]
         assert means[0] < means[1] < means[2]
+
+
+def test_real_t2_tissues_are_in_t2_order_and_apart():
+    inputs = real_t2_inputs()
+    assert inputs, "dipy ships S0_10slices.nii.gz"
+    for image, spacing in inputs.values():
+        assert image.shape[0] == 10 and spacing[1:] == (2.0, 2.0)
+        tissues = t2_tissues(image)
+        means = [float(image[tissues[t]].mean()) for t in ("CSF", "GM", "WM")]
+        assert means[0] > means[1] > means[2]
+        assert not (tissues["CSF"] & tissues["GM"]).any() and not (tissues["GM"] & tissues["WM"]).any()
+        assert all(tissues[t][k].any() for t in ("GM", "WM") for k in range(3, 7))   # every middle slice
+
+
+def test_t2_tissues_find_the_rings_of_a_t2w_phantom():
+    t2 = _ring_phantom("T2W")
+    tissues = t2_tissues(t2)
+    y, x = np.mgrid[:128, :128] - 64
+    r = np.hypot(y, x)
+    truth = {"CSF": (r < 10) | ((r > 36) & (r < 40)) | ((r > 44) & (r < 48)), "WM": (r >= 10) & (r < 24),
+             "GM": ((r >= 24) & (r <= 36)) | ((r >= 40) & (r <= 44))}
+    # T2w's GM-WM step is small beside CSF's, so the WM mask takes in some of the blurred WM/GM edge
+    for tissue, share in (("CSF", 0.95), ("GM", 0.9), ("WM", 0.85)):
+        mask = tissues[tissue]
+        assert mask.sum() > 50 and (mask & truth[tissue]).sum() >= share * mask.sum(), tissue
 
 
 def _ring_phantom(kind: str, size: int = 128) -> np.ndarray:
@@ -120,6 +146,13 @@ def test_short_suite_on_the_demo(tmp_path):
     for factor in reader["held_out_heads"].values():
         assert factor["images"] == 6 and 0 <= factor["accuracy"] <= factor["weighting_accuracy"] <= 1
     assert len(reader["real"]) == 3 and all(entry["right"] for entry in reader["real"].values())
+    (name, real_t2), = report["real_t2"].items()
+    assert name.startswith("dipy S0_10slices") and real_t2["prompt read from the image"]      # read as T2w
+    for key in ("no source prompt", "source prompt", "source read from the image"):
+        assert set(real_t2[key]) == set(T2_SOURCE_ORDER)
+        assert all(isinstance(scores["order_ok"], bool) for scores in real_t2[key].values())
+    for entry in report["real_t2_mask_check"].values():
+        assert entry["images"] == 1 and {"truth", "no source prompt", "source prompt"} < set(entry)
 
 
 def test_the_lesion_suite_runs_alone_from_the_command_line(tmp_path):

@@ -87,3 +87,18 @@ def test_the_te_response_row_marks_prompts_training_never_shows():
         assert f"{name[3:]}{mark}: {point['translation']:.2f} ({point['truth']:.2f})" in row
     del evaluation["te_response"]
     assert not any(t.startswith("reported: T2w CSF/GM by TE") for t, _, _ in target_rows(evaluation))
+
+
+def test_the_real_t2_rows_follow_the_recorded_orders_and_vanish_for_older_files():
+    evaluation = copy.deepcopy(_shipped())
+    (name, entry), = evaluation["robustness"]["real_t2"].items()
+    title = "reported: real T2w (dipy S0_10slices.nii.gz, b=0 EPI): right tissue order for T1w / FLAIR / PDw"
+    rows = {target: values for target, values, _ in target_rows(evaluation)}
+    expected = " / ".join("yes" if entry["source prompt"][k]["order_ok"] else "no" for k in ("T1W", "FLAIR", "PDW"))
+    assert f"; source prompt: {expected};" in rows[title]
+    entry["source prompt"]["T1W"]["order_ok"] = not entry["source prompt"]["T1W"]["order_ok"]
+    assert {t: v for t, v, _ in target_rows(evaluation)}[title] != rows[title]
+    mask_title = next(t for t in rows if t.startswith("reported: held-out T2w heads"))
+    assert rows[mask_title].startswith(f"{evaluation['robustness']['real_t2_mask_check']['T1W']['truth']['order_ok']:.2f}; ")
+    del evaluation["robustness"]["real_t2"], evaluation["robustness"]["real_t2_mask_check"]
+    assert not any("T2w heads" in t or "real T2w" in t for t, _, _ in target_rows(evaluation))
