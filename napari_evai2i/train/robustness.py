@@ -449,6 +449,22 @@ def _csf_to_gm(image: np.ndarray, tissues: dict[str, np.ndarray]) -> float:
     return float(image[tissues["CSF"]].mean() / image[tissues["GM"]].mean())
 
 
+def tissue_means(image: np.ndarray, tissues: dict[str, np.ndarray]) -> dict[str, float]:
+    return {t: float(image[tissues[t]].mean()) for t in ("CSF", "GM", "WM")}
+
+
+def tissue_scores(means: dict[str, float], kind: str, order: tuple[str, ...]) -> dict:
+    """A translation into ``kind`` by its tissue means: whether they follow ``order`` (brightest
+    first), and its CSF/GM and WM/GM beside the pure tissues' ratios of the signal equations."""
+    physics = _pure_signals(kind)
+    return {"means": {t: round(v, 4) for t, v in means.items()},
+            "order_ok": all(means[a] > means[b] for a, b in zip(order, order[1:])),
+            "csf_to_gm": round(means["CSF"] / means["GM"], 3),
+            "csf_to_gm_physics": round(physics["CSF"] / physics["GM"], 3),
+            "wm_to_gm": round(means["WM"] / means["GM"], 3),
+            "wm_to_gm_physics": round(physics["WM"] / physics["GM"], 3)}
+
+
 def real_t1_checks(translator, figure_panels: list | None = None) -> dict:
     """Tissue order and tissue ratios of translations of real T1 scans: with no source prompt,
     with the T1w prompt, and with the prompt the contrast reader gives (none where it is unsure).
@@ -466,16 +482,10 @@ def real_t1_checks(translator, figure_panels: list | None = None) -> dict:
             for kind in ("T2W", "FLAIR", "PDW"):
                 pred = translator.translate(image, PRESETS[kind].prompt(), source_prompt=source,
                                             spacing=spacing)
-                means = {t: float(pred[tissues[t]].mean()) for t in ("CSF", "GM", "WM")}
+                means = tissue_means(pred, tissues)
                 physics = _pure_signals(kind)
-                order = TISSUE_ORDER[kind]
                 entry[key][kind] = {
-                    "means": {t: round(v, 4) for t, v in means.items()},
-                    "order_ok": all(means[a] > means[b] for a, b in zip(order, order[1:])),
-                    "csf_to_gm": round(means["CSF"] / means["GM"], 3),
-                    "csf_to_gm_physics": round(physics["CSF"] / physics["GM"], 3),
-                    "wm_to_gm": round(means["WM"] / means["GM"], 3),
-                    "wm_to_gm_physics": round(physics["WM"] / physics["GM"], 3),
+                    **tissue_scores(means, kind, TISSUE_ORDER[kind]),
                     "csf_to_gm_within_30pct": abs(means["CSF"] / means["GM"] / (physics["CSF"] / physics["GM"]) - 1)
                     <= 0.3,
                     "csf_to_gm_partial_volume_physics": round(partial_volume[kind], 3),
@@ -496,21 +506,13 @@ def real_t2_checks(translator, figure_panels: list | None = None) -> dict:
         tissues = t2_tissues(image)
         read = _read_source_prompt(image, spacing)
         entry: dict = {"prompt read from the image": read,
-                       "source_means": {t: round(float(image[tissues[t]].mean()), 2) for t in ("CSF", "GM", "WM")}}
+                       "source_means": {t: round(v, 2) for t, v in tissue_means(image, tissues).items()}}
         for key, source in (("no source prompt", None), ("source prompt", PRESETS["T2W"].prompt()),
                             ("source read from the image", read)):
             entry[key] = {}
             for kind, order in T2_SOURCE_ORDER.items():
                 pred = translator.translate(image, PRESETS[kind].prompt(), source_prompt=source, spacing=spacing)
-                means = {t: float(pred[tissues[t]].mean()) for t in ("CSF", "GM", "WM")}
-                physics = _pure_signals(kind)
-                entry[key][kind] = {
-                    "means": {t: round(v, 4) for t, v in means.items()},
-                    "order_ok": all(means[a] > means[b] for a, b in zip(order, order[1:])),
-                    "csf_to_gm": round(means["CSF"] / means["GM"], 3),
-                    "csf_to_gm_physics": round(physics["CSF"] / physics["GM"], 3),
-                    "wm_to_gm": round(means["WM"] / means["GM"], 3),
-                    "wm_to_gm_physics": round(physics["WM"] / physics["GM"], 3)}
+                entry[key][kind] = tissue_scores(tissue_means(pred, tissues), kind, order)
                 if figure_panels is not None and key in ("no source prompt", "source read from the image"):
                     figure_panels.append((f"{name}\n{key}", "real T2w (input)", kind, image, pred, key))
         report[name] = entry
@@ -532,7 +534,7 @@ def t2_mask_check(translator, cases: int = 6, size: int = CASE_SIZE) -> dict:
             tissues = t2_tissues(case["src"])
             for key, image in (("truth", case["tgt"]), ("no source prompt", _translate(translator, case, False)),
                                ("source prompt", _translate(translator, case, True))):
-                means = {t: float(image[tissues[t]].mean()) for t in ("CSF", "GM", "WM")}
+                means = tissue_means(image, tissues)
                 rows[key].append((all(means[a] > means[b] for a, b in zip(order, order[1:])),
                                   means["WM"] / means["GM"]))
         out[kind] = {key: {"order_ok": round(float(np.mean([ok for ok, _ in got])), 3),
