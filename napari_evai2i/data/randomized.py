@@ -42,7 +42,7 @@ import torch.nn.functional as F
 
 from ..prompts import sample_prompt
 from ..prompts.vocabulary import PLANE_AXIS, PLANES
-from .anatomy import load_tissue_maps
+from .anatomy import TISSUE_NAMES, load_tissue_maps
 from .head import ALL_TISSUE_NAMES, ShellRanges, brain_distance, head_fractions, template_head
 from .physics import Protocol, head_tissue_parameters, tissue_parameters
 
@@ -72,6 +72,13 @@ class RandomizationRanges:
     #: with 0.15 (TrainConfig.brain_crop) and did not beat v2 (docs/model_card.md)
     brain_crop: float = 0.0
     brain_crop_mm: tuple[float, float] = (60.0, 140.0)   # side of the box
+    #: probability of an item whose layout is not a brain at all: grey matter, white matter and
+    #: CSF in random smooth blobs (:meth:`HeadSliceGenerator.shape_anatomy`), always with the
+    #: source prompt, so the translation has to follow the prompts' tissue values wherever the
+    #: tissues lie. Off: no demo has trained with it yet
+    shapes: float = 0.0
+    shape_cells: tuple[int, int] = (4, 20)        # coarse grid of the blobs' fields: their size
+    shape_sharpness: tuple[float, float] = (3.0, 12.0)   # softmax gain: how wide their partial-volume edges
     # anatomy (shared)
     atrophy: float = 0.4                         # probability; strength U(0, 1)
     lesion_probability: float = 0.5   # 0.35 in the pilot left lesions near WM (1.12 vs 2.17)
@@ -287,6 +294,8 @@ class HeadSliceGenerator:
         """Tissue fractions (9, K, n, n) of one randomised head slice: the centre plane at K // 2,
         the other planes spread over ``thickness_mm`` (the source's slab; None draws it)."""
         r = self.ranges
+        if r.shapes and rng.random() < r.shapes:            # no draw at 0: held-out cases stay as they were
+            return self.shape_anatomy(rng, plane)
         geometry, pixel = self.geometry(rng, plane)
         through_plane = None
         if thickness_mm is None and rng.random() < r.thick_probability and rng.random() < 0.5:
@@ -326,7 +335,29 @@ class HeadSliceGenerator:
             if window is not None:
                 fractions = fractions * window
         return {"fractions": fractions, "plane": geometry.plane, "pixel_mm": pixel, "whole_head": head,
-                "slab": through_plane is not None, "has_lesions": lesion is not None, "window": window}
+                "slab": through_plane is not None, "has_lesions": lesion is not None, "window": window,
+                "shapes": False}
+
+    def shape_anatomy(self, rng: np.random.Generator, plane: str | None = None) -> dict:
+        """Tissue fractions (9, 1, n, n) of a layout that is no brain: GM, WM and CSF as the
+        softmax of three smooth random fields, inside an irregular oval on air or up to every
+        edge. Nothing in it says which tissue is which except its intensities and the prompt."""
+        r = self.ranges
+        n = self.size
+        plane = plane or str(rng.choice(self.planes))
+        pixel = rng.uniform(*r.pixel_mm)
+        cells = int(rng.integers(r.shape_cells[0], r.shape_cells[1] + 1))
+        logits = torch.stack([_smooth_field(rng, n, cells) for _ in TISSUE_NAMES])
+        tissue = torch.softmax(logits * rng.uniform(*r.shape_sharpness), 0)
+        if rng.random() < 0.5:                               # an irregular oval on air
+            yy, xx = torch.meshgrid(torch.linspace(-1, 1, n), torch.linspace(-1, 1, n), indexing="ij")
+            radii = rng.uniform(0.5, 0.95, size=2)
+            radius = torch.sqrt((yy / radii[0]) ** 2 + (xx / radii[1]) ** 2) + 0.15 * _smooth_field(rng, n, 4)
+            tissue = tissue * torch.sigmoid((1 - radius) * n / 8)
+        fractions = torch.zeros((len(ALL_TISSUE_NAMES), 1, n, n))
+        fractions[:len(TISSUE_NAMES), 0] = tissue
+        return {"fractions": fractions, "plane": plane, "pixel_mm": pixel, "whole_head": False, "slab": False,
+                "has_lesions": False, "window": None, "shapes": True}
 
     def jitter(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Per-item factors on (PD, T1, T2, T2*) of every tissue: lognormal, lesions drawn wider.
@@ -409,10 +440,12 @@ class HeadSliceGenerator:
         fractions = anatomy["fractions"]
         centre = fractions[:, fractions.shape[1] // 2]          # (9, n, n)
         jitter = self.jitter(rng)
-        unknown = allow_unknown and rng.random() < r.unknown_source
+        # a layout that is no brain always comes with its source prompt: without one, which
+        # tissue is which would be guesswork (a T1w and a FLAIR give the same three levels)
+        unknown = allow_unknown and not anatomy.get("shapes") and rng.random() < r.unknown_source
         item: dict = {"paired_int": True, "plane": anatomy["plane"], "src_known": not unknown,
                       "whole_head": anatomy["whole_head"], "has_lesions": anatomy["has_lesions"],
-                      "brain_crop": anatomy["window"] is not None}
+                      "brain_crop": anatomy["window"] is not None, "shapes": anatomy["shapes"]}
         for role, protocol in zip(roles, protocols):
             signals = signal_vector(protocol, self.parameters(jitter, protocol.field_strength))
             scale = BRAIN_LEVEL / level_of(signals)

@@ -42,6 +42,9 @@ class TrainConfig:
     crop_size: int = 128
     #: randomized simulator: share of items cut to a box inside the brain (data/randomized.py)
     brain_crop: float = 0.0
+    #: randomized simulator: share of items whose layout is no brain (random tissue blobs, with
+    #: the source prompt; data/randomized.py shape_anatomy)
+    shapes: float = 0.0
     #: randomized simulator: share of items with white-matter lesions (None: the generator's own)
     lesion_probability: float | None = None
     curriculum_steps: int = 0           #: generator steps drawing only the 4 canonical contrasts
@@ -180,6 +183,8 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"simulator must be template or randomized, not {cfg.simulator!r}")
     if not 0.0 <= cfg.brain_crop <= 1.0:
         raise ValueError(f"brain_crop is a probability, between 0 and 1, not {cfg.brain_crop}")
+    if not 0.0 <= cfg.shapes <= 1.0:
+        raise ValueError(f"shapes is a probability, between 0 and 1, not {cfg.shapes}")
     if cfg.lesion_probability is not None and not 0.0 <= cfg.lesion_probability <= 1.0:
         raise ValueError(f"lesion_probability is a probability, between 0 and 1, not {cfg.lesion_probability}")
     randomized = cfg.data == "simulator" and cfg.simulator == "randomized"

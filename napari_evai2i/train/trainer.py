@@ -403,10 +403,10 @@ class Trainer:
 
 
 def _randomization(cfg: TrainConfig):
-    """The randomized simulator's ranges with the recipe's overrides (crops, lesion share)."""
+    """The randomized simulator's ranges with the recipe's overrides (crops, shapes, lesion share)."""
     from ..data.randomized import RandomizationRanges
 
-    ranges = RandomizationRanges(brain_crop=cfg.brain_crop)
+    ranges = RandomizationRanges(brain_crop=cfg.brain_crop, shapes=cfg.shapes)
     if cfg.lesion_probability is not None:
         ranges = dataclasses.replace(ranges, lesion_probability=cfg.lesion_probability)
     return ranges

@@ -164,3 +164,22 @@ def test_tissue_values_are_the_clean_images_pure_tissue_values():
     # FLAIR (int) shows lesions brighter than WM, T1w (src) darker: the values carry the physics
     assert item["int_tissue_values"][LESION] > item["int_tissue_values"][1]
     assert item["src_tissue_values"][LESION] < item["src_tissue_values"][1]
+
+
+def test_shape_items_lay_brain_tissues_out_as_no_brain_and_always_give_the_source_prompt():
+    shapes = SimulatedPairs(SimulatedDataConfig(size=SIZE, seed=4, generator="randomized",
+                                                randomization=RandomizationRanges(shapes=1.0)))
+    heads = SimulatedPairs(SimulatedDataConfig(size=SIZE, seed=4, generator="randomized"))
+    for i in range(8):
+        item = shapes[i]
+        assert item["shapes"] and item["src_known"] and not item["whole_head"] and not item["has_lesions"]
+        tissue = item["tissue"]                                   # GM, WM, CSF, the rest
+        assert np.allclose(tissue.sum(0), 1, atol=1e-5) and tissue[:3].sum(0).max() > 0.99
+        np.testing.assert_allclose(item["tissue"][3], 1 - tissue[:3].sum(0), atol=1e-5)   # air only
+        # the target is the prompt's pure tissue values mixed by those fractions
+        values = item["tgt_tissue_values"]
+        expected = sum(values[ALL_TISSUE_NAMES.index(t)] * tissue[k] for k, t in enumerate(("GM", "WM", "CSF")))
+        np.testing.assert_allclose(item["tgt"][0], expected, rtol=1e-4, atol=1e-5)
+        assert not heads[i]["shapes"]
+    # off by default, and drawing nothing when off: the items of every earlier recipe are unchanged
+    assert RandomizationRanges().shapes == 0.0
