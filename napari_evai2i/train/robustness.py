@@ -544,6 +544,44 @@ def t2_mask_check(translator, cases: int = 6, size: int = CASE_SIZE) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------ off the template
+#: ring phantom: (inner, outer) radii in pixels of each tissue's rings, centre outwards
+RINGS = {"CSF": ((0, 10), (36, 40), (44, 48)), "WM": ((10, 24),), "GM": ((24, 36), (40, 44))}
+
+
+def ring_phantom(kind: str, size: int = 128) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A brain that is no brain: concentric rings (a ventricle, WM, GM, sulci) on air, edges
+    blurred into partial volume, in the pure tissue signals of ``kind``; and the ring masks."""
+    from scipy import ndimage
+
+    y, x = np.mgrid[:size, :size] - size / 2
+    r = np.hypot(y, x)
+    rings = {t: np.any([(r >= lo) & (r < hi) for lo, hi in spans], axis=0) for t, spans in RINGS.items()}
+    signals = _pure_signals(kind)
+    image = sum(ndimage.gaussian_filter(mask.astype(float), 1.5) * signals[t] for t, mask in rings.items())
+    return np.where(r < 48, image, 0.0).astype(np.float32), rings
+
+
+def off_template_check(translator) -> dict:
+    """The canonical sources' tissues laid out as :func:`ring_phantom`, translated with no source
+    prompt and with the preset's: does each target keep its tissue order where nothing looks like
+    the MNI152 anatomy? Ratios beside the true target's in the same masks."""
+    out = {}
+    for source, orders in (("T1W", TISSUE_ORDER), ("T2W", T2_SOURCE_ORDER)):
+        image, rings = ring_phantom(source)
+        for kind, order in orders.items():
+            truth = tissue_means(ring_phantom(kind)[0], rings)
+            entry = {"truth": {"csf_to_gm": round(truth["CSF"] / truth["GM"], 3),
+                               "wm_to_gm": round(truth["WM"] / truth["GM"], 3),
+                               "order_ok": all(truth[a] > truth[b] for a, b in zip(order, order[1:]))}}
+            for key, prompt in (("no source prompt", None), ("source prompt", PRESETS[source].prompt())):
+                pred = translator.translate(image, PRESETS[kind].prompt(), source_prompt=prompt)
+                scores = tissue_scores(tissue_means(pred, rings), kind, order)
+                entry[key] = {k: scores[k] for k in ("order_ok", "csf_to_gm", "wm_to_gm")}
+            out[f"{source}->{kind}"] = entry
+    return out
+
+
 # ------------------------------------------------------------------------------ the contrast reader
 def real_contrast_inputs() -> dict[str, tuple[np.ndarray, tuple[float, ...], str]]:
     """Real scans in installed wheels with a known weighting: name -> (array, spacing, weighting).
@@ -631,6 +669,7 @@ def robustness_report(translator, cases: int = 6, size: int = CASE_SIZE, figure:
               "real_t1": real_t1_checks(translator, panels),
               "real_t2": real_t2_checks(translator, panels),
               "real_t2_mask_check": t2_mask_check(translator, cases, size),
+              "off_template": off_template_check(translator),
               "partial_volume_check": partial_volume_check(translator, cases, size),
               "contrast_reader": contrast_reading(cases, size),
               "cases": cases, "size": size,

@@ -110,6 +110,12 @@ def target_rows(evaluation: dict, previous: dict | None = None) -> list[tuple[st
                      "right order for T1w / FLAIR / PDw (truth; no source prompt; source prompt)",
                      " / ".join("; ".join(f"{c[key]['order_ok']:.2f}" for key in ("truth", "no source prompt", "source prompt"))
                                 for c in mask_check.values()), "-"))
+    off = evaluation["robustness"].get("off_template")
+    if off:                                                                       # added after v4
+        rows.append(("reported: a layout that is no brain (ring phantom): right tissue order, no source prompt; "
+                     "source prompt", ", ".join(f"{task} {'yes' if e['no source prompt']['order_ok'] else 'no'}; "
+                                                f"{'yes' if e['source prompt']['order_ok'] else 'no'}"
+                                                for task, e in off.items()), "-"))
     check = evaluation["robustness"].get("partial_volume_check")
     if check:
         rows.append(("reported: held-out heads, T1-weighted sources, CSF/GM in the real-T1 masks for T2w / FLAIR / "

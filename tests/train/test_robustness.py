@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from napari_evai2i.train.robustness import (READING_FACTORS, T2_SOURCE_ORDER, TASKS, TISSUE_ORDER, HeldOutCase,
-                                            partial_volume_physics, real_t1_inputs, real_t2_inputs, robustness_report,
-                                            t1_tissues, t2_tissues, tissue_dice)
+                                            partial_volume_physics, real_t1_inputs, real_t2_inputs, ring_phantom,
+                                            robustness_report, t1_tissues, t2_tissues, tissue_dice)
 
 
 def test_tissue_dice_rewards_the_right_contrast_only():
@@ -69,39 +69,19 @@ def test_real_t2_tissues_are_in_t2_order_and_apart():
 
 
 def test_t2_tissues_find_the_rings_of_a_t2w_phantom():
-    t2 = _ring_phantom("T2W")
+    t2, truth = ring_phantom("T2W")
     tissues = t2_tissues(t2)
-    y, x = np.mgrid[:128, :128] - 64
-    r = np.hypot(y, x)
-    truth = {"CSF": (r < 10) | ((r > 36) & (r < 40)) | ((r > 44) & (r < 48)), "WM": (r >= 10) & (r < 24),
-             "GM": ((r >= 24) & (r <= 36)) | ((r >= 40) & (r <= 44))}
     # T2w's GM-WM step is small beside CSF's, so the WM mask takes in some of the blurred WM/GM edge
     for tissue, share in (("CSF", 0.95), ("GM", 0.9), ("WM", 0.85)):
         mask = tissues[tissue]
         assert mask.sum() > 50 and (mask & truth[tissue]).sum() >= share * mask.sum(), tissue
 
 
-def _ring_phantom(kind: str, size: int = 128) -> np.ndarray:
-    """A noise-free brain of rings (ventricle, WM, GM, sulci), edges blurred into partial volume,
-    in the pure tissue signals of ``kind``."""
-    from scipy import ndimage
-
-    from napari_evai2i.data.physics import PRESETS, tissue_parameters
-
-    y, x = np.mgrid[:size, :size] - size / 2
-    r = np.hypot(y, x)
-    rings = {"CSF": (r < 10) | ((r > 36) & (r < 40)) | ((r > 44) & (r < 48)),
-             "GM": ((r >= 24) & (r <= 36)) | ((r >= 40) & (r <= 44)), "WM": (r >= 10) & (r < 24)}
-    signals = PRESETS[kind].tissue_signals(tissue_parameters(1.5))
-    image = sum(ndimage.gaussian_filter(mask.astype(float), 1.5) * signals[t] for t, mask in rings.items())
-    return np.where(r < 48, image, 0.0)
-
-
 def test_partial_volume_physics_finds_what_the_masks_really_hold():
-    t1 = _ring_phantom("T1W")
+    t1 = ring_phantom("T1W")[0]
     tissues = t1_tissues(t1)
     for kind in TISSUE_ORDER:
-        target = _ring_phantom(kind)
+        target = ring_phantom(kind)[0]
         truth = target[tissues["CSF"]].mean() / target[tissues["GM"]].mean()
         estimate = partial_volume_physics(t1, tissues, kind)
         assert estimate == pytest.approx(truth, rel=0.03)
@@ -109,7 +89,7 @@ def test_partial_volume_physics_finds_what_the_masks_really_hold():
     from napari_evai2i.data.physics import PRESETS, tissue_parameters
 
     pure = PRESETS["FLAIR"].tissue_signals(tissue_parameters(1.5))
-    flair = _ring_phantom("FLAIR")
+    flair = ring_phantom("FLAIR")[0]
     assert flair[tissues["CSF"]].mean() / flair[tissues["GM"]].mean() > 1.3 * pure["CSF"] / pure["GM"]
 
 
@@ -153,6 +133,11 @@ def test_short_suite_on_the_demo(tmp_path):
         assert all(isinstance(scores["order_ok"], bool) for scores in real_t2[key].values())
     for entry in report["real_t2_mask_check"].values():
         assert entry["images"] == 1 and {"truth", "no source prompt", "source prompt"} < set(entry)
+    off = report["off_template"]
+    assert set(off) == {"T1W->T2W", "T1W->FLAIR", "T1W->PDW", "T2W->T1W", "T2W->FLAIR", "T2W->PDW"}
+    for task, entry in off.items():
+        assert entry["truth"]["order_ok"], task                 # the rings hold the orders physics demands
+        assert {"no source prompt", "source prompt"} < set(entry)
 
 
 def test_the_lesion_suite_runs_alone_from_the_command_line(tmp_path):

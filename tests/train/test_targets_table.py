@@ -102,3 +102,16 @@ def test_the_real_t2_rows_follow_the_recorded_orders_and_vanish_for_older_files(
     assert rows[mask_title].startswith(f"{evaluation['robustness']['real_t2_mask_check']['T1W']['truth']['order_ok']:.2f}; ")
     del evaluation["robustness"]["real_t2"], evaluation["robustness"]["real_t2_mask_check"]
     assert not any("T2w heads" in t or "real T2w" in t for t, _, _ in target_rows(evaluation))
+
+
+def test_the_ring_phantom_row_follows_the_recorded_orders():
+    evaluation = copy.deepcopy(_shipped())
+    off = evaluation["robustness"]["off_template"]
+    title = "reported: a layout that is no brain (ring phantom): right tissue order, no source prompt; source prompt"
+    value = {t: v for t, v, _ in target_rows(evaluation)}[title]
+    first = next(iter(off))
+    expected = (f"{first} {'yes' if off[first]['no source prompt']['order_ok'] else 'no'}; "
+                f"{'yes' if off[first]['source prompt']['order_ok'] else 'no'}")
+    assert value.startswith(expected)
+    del evaluation["robustness"]["off_template"]
+    assert title not in {t for t, _, _ in target_rows(evaluation)}
