@@ -183,3 +183,28 @@ def test_the_lesion_class_experiments_match_their_records_and_change_only_the_le
         "name", "out", "seed", "model", "init_from", "lesion_probability", "w_lesion", "w_lesion_tissue",
         "w_lesion_value"}
     assert gpu["init_from"] == "napari_evai2i/weights/demo"
+
+
+def test_the_shape_experiments_match_their_record_and_change_only_the_shape_share():
+    """demo_cpu_shapes.yaml (model card, "Tried after v4"): the CPU crops run's schedule from
+    v4 with shape items in place of crops, its record in docs/results; the prepared GPU recipe is
+    demo_gpu from v4 with the same share, nothing else."""
+    root = Path(__file__).resolve().parents[2]
+    configs, results = root / "src_training" / "configs", root / "docs" / "results"
+    cpu = load_train_config(configs / "demo_cpu_shapes.yaml").to_dict()
+    assert load_train_config(results / "demo_cpu_shapes_train_config.yaml").to_dict() == cpu
+    crops = load_train_config(configs / "demo_cpu_crops.yaml").to_dict()
+    assert {k for k in crops if cpu[k] != crops[k]} == {"name", "out", "seed", "brain_crop", "shapes", "init_steps"}
+    assert cpu["shapes"] == 0.2 and cpu["brain_crop"] == 0.0
+    gpu = load_train_config(configs / "demo_gpu_shapes.yaml").to_dict()
+    demo_gpu = load_train_config("demo_gpu").to_dict()
+    assert {k for k in demo_gpu if gpu[k] != demo_gpu[k]} == {"name", "out", "seed", "init_from", "shapes"}
+    assert gpu["shapes"] == cpu["shapes"] and gpu["init_from"] == "napari_evai2i/weights/demo"
+
+
+def test_the_shape_share_is_a_recipe_key_that_reaches_the_training_data(tmp_path):
+    assert load_train_config("demo").shapes == 0.0
+    with pytest.raises(ValueError, match="shapes is a probability"):
+        load_train_config(None, ["shapes=1.5"])
+    assert _items_with(tmp_path, "shapes", 0.0, "shapes") == 0
+    assert _items_with(tmp_path, "shapes", 1.0, "shapes") == 6
