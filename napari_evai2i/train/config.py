@@ -69,6 +69,9 @@ class TrainConfig:
     ema_warmup: bool = False
     # ---- loss weights (0 switches a term, and its computation, off)
     w_rec: float = 10.0
+    #: L1 between the translation of a brain item and the init_from generator's own translation of
+    #: it (frozen; shape items excluded): learn new items without forgetting what it did on brains
+    w_keep: float = 0.0
     w_per: float = 0.1
     w_clip: float = 0.1
     w_con: float = 1.0
@@ -183,6 +186,8 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"simulator must be template or randomized, not {cfg.simulator!r}")
     if not 0.0 <= cfg.brain_crop <= 1.0:
         raise ValueError(f"brain_crop is a probability, between 0 and 1, not {cfg.brain_crop}")
+    if cfg.w_keep and not cfg.init_from:
+        raise ValueError("w_keep keeps the translations of the init_from model; set init_from, or w_keep: 0")
     if not 0.0 <= cfg.shapes <= 1.0:
         raise ValueError(f"shapes is a probability, between 0 and 1, not {cfg.shapes}")
     if cfg.lesion_probability is not None and not 0.0 <= cfg.lesion_probability <= 1.0:

@@ -136,10 +136,25 @@ def lesion_value_loss(generator, styles: torch.Tensor, tissue_values: torch.Tens
     return (lesion - wm - truth).abs().mean()
 
 
+def keep_loss(reference: torch.nn.Module, translation: torch.Tensor, source: torch.Tensor, target: torch.Tensor,
+              source_style: torch.Tensor, known: torch.Tensor, mask: torch.Tensor, shapes) -> torch.Tensor:
+    """L1 between ``translation`` and the frozen ``reference`` generator's translation of the same
+    inputs and prompts, over the brain items (``shapes`` marks the items that are no brain)."""
+    brains = torch.ones(source.shape[0], dtype=torch.bool) if shapes is None else ~torch.as_tensor(shapes)
+    if not brains.any():
+        return translation.sum() * 0
+    brains = brains.to(translation.device)
+    with torch.no_grad():
+        kept = reference(source[brains], target[brains].detach(), source_style[brains].detach(), known[brains])
+    return masked_l1(translation[brains], kept, mask[brains])
+
+
 def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch.device,
                       perceptual: PerceptualLoss, finetune: bool, rng: torch.Generator,
-                      with_images: bool = False) -> GeneratorPass:
-    """Stage 2 (init or fine-tune): every translation of the batch and the losses that need no D."""
+                      with_images: bool = False, reference: torch.nn.Module | None = None) -> GeneratorPass:
+    """Stage 2 (init or fine-tune): every translation of the batch and the losses that need no D.
+
+    ``reference``: the frozen starting generator that ``w_keep`` holds brain items' translations to."""
     G, D = model.generator, model.discriminator
     x = {r: batch[r].to(device) for r in ROLES}
     x_in = {r: batch[f"{r}_in"].to(device) for r in ROLES}
@@ -201,6 +216,12 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
             pixel_contrastive_loss(codes[a], codes[c], m, cfg.tau, generator=rng) for a, c in pairs)
     loss = cfg.w_rec * rec + cfg.w_per * per + cfg.w_con * con
     logs.update(rec=float(rec.detach()), per=float(per.detach()), con=float(con.detach()))
+
+    if cfg.w_keep and reference is not None:
+        keep = keep_loss(reference, fakes["s2t"], x_in["src"], emb["tgt"], emb["src"], known[:b].to(device), m,
+                         batch.get("shapes"))
+        loss = loss + cfg.w_keep * keep
+        logs["keep"] = float(keep.detach())
 
     if cfg.w_tissue and tissue is not None and "tissue" in batch:
         target = torch.cat([tissue_target(batch, tissue.shape[1]).to(device)] * 2)

@@ -12,6 +12,7 @@ gradient sync, clip, step, learning-rate schedule and the EMA.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -58,6 +59,7 @@ class Trainer:
         self._stop = False
         self._stopped_by: str | None = None          # why a stage ended early, for the provenance
         self._continued_from: dict | None = None     # the init_from checkpoint's own record
+        self.reference: nn.Module | None = None       # init_from's generator, frozen (w_keep)
         self._seed_everything(cfg.seed + self.world.rank)
 
         config = get_preset(cfg.model) if not cfg.model.endswith(".json") else load_config(cfg.model)
@@ -65,6 +67,8 @@ class Trainer:
         if cfg.init_from:
             self._init_from(cfg.init_from)
         self.model.to(device)
+        if cfg.w_keep:                  # the starting generator, before any step or resume changes it
+            self.reference = copy.deepcopy(self.model.generator).eval().requires_grad_(False)
         from timm.utils import ModelEmaV3
 
         # What stage 2 trains, and so what the exported model takes from the moving average.
@@ -264,7 +268,8 @@ class Trainer:
             with self._autocast():
                 forward = generator_forward(self.model, data, cfg, self.device, self._perceptual,
                                             finetune=stage == "finetune", rng=rng,
-                                            with_images=self.is_main and (step + 1) % cfg.image_every == 0)
+                                            with_images=self.is_main and (step + 1) % cfg.image_every == 0,
+                                            reference=self.reference)
                 disc = discriminator_loss(self.model, forward) if forward.adversarial else None
             if disc is not None:                # D learns first; G's adversarial term then faces the new D
                 self._zero_grad([self.optimizers["disc"]])
