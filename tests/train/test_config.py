@@ -196,6 +196,9 @@ def test_the_shape_experiments_match_their_record_and_change_only_the_shape_shar
     crops = load_train_config(configs / "demo_cpu_crops.yaml").to_dict()
     assert {k for k in crops if cpu[k] != crops[k]} == {"name", "out", "seed", "brain_crop", "shapes", "init_steps"}
     assert cpu["shapes"] == 0.2 and cpu["brain_crop"] == 0.0
+    keep = load_train_config(configs / "demo_cpu_shapes_keep.yaml").to_dict()
+    assert load_train_config(results / "demo_cpu_shapes_keep_train_config.yaml").to_dict() == keep
+    assert {k for k in cpu if keep[k] != cpu[k]} == {"name", "out", "w_keep"} and keep["w_keep"] == 10.0
     gpu = load_train_config(configs / "demo_gpu_shapes.yaml").to_dict()
     demo_gpu = load_train_config("demo_gpu").to_dict()
     assert {k for k in demo_gpu if gpu[k] != demo_gpu[k]} == {"name", "out", "seed", "init_from", "shapes"}
