@@ -32,7 +32,12 @@ masks (:func:`partial_volume_physics`, checked on held-out heads by :func:`parti
 
 **A real T2-weighted scan**, where dipy is installed: the b=0 volume of its diffusion example
 (``S0_10slices.nii.gz``), translated into T1w (WM > GM > CSF), FLAIR and PDw and checked the
-same way, tissues taken from the T2 itself (:func:`real_t2_checks`).
+same way, tissues taken from the T2 itself (:func:`real_t2_checks`; what those masks can tell is
+measured on held-out T2w heads by :func:`t2_mask_check`).
+
+**A layout that is no brain**: textbook tissues as concentric rings (:func:`ring_phantom`,
+:func:`off_template_check`). A translation that follows the prompts' tissue values gets it
+right; one that renders tissues where it recognises the template's anatomy does not.
 """
 
 from __future__ import annotations
@@ -450,6 +455,7 @@ def _csf_to_gm(image: np.ndarray, tissues: dict[str, np.ndarray]) -> float:
 
 
 def tissue_means(image: np.ndarray, tissues: dict[str, np.ndarray]) -> dict[str, float]:
+    """Mean of ``image`` in each of the CSF, GM and WM masks."""
     return {t: float(image[tissues[t]].mean()) for t in ("CSF", "GM", "WM")}
 
 
