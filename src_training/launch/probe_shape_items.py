@@ -2,7 +2,7 @@
 source prompt, by each model given: mean SSIM / tissue Dice over 8 items per task (docs/model_card.md,
 "Tried after v4: layouts that are no brain"). Items come from seeds (999, i), which no recipe draws.
 
-    python src_training/launch/probe_shape_items.py demo runs/shapes_fp16 runs/shapes_keep_fp16
+    python src_training/launch/probe_shape_items.py demo runs/shapes_fp16 runs/shapes_keep_fp16 runs/shapes_half_fp16
 """
 
 from __future__ import annotations

@@ -199,6 +199,9 @@ def test_the_shape_experiments_match_their_record_and_change_only_the_shape_shar
     keep = load_train_config(configs / "demo_cpu_shapes_keep.yaml").to_dict()
     assert load_train_config(results / "demo_cpu_shapes_keep_train_config.yaml").to_dict() == keep
     assert {k for k in cpu if keep[k] != cpu[k]} == {"name", "out", "w_keep"} and keep["w_keep"] == 10.0
+    half = load_train_config(configs / "demo_cpu_shapes_half.yaml").to_dict()
+    assert load_train_config(results / "demo_cpu_shapes_half_train_config.yaml").to_dict() == half
+    assert {k for k in keep if half[k] != keep[k]} == {"name", "out", "shapes", "init_steps"} and half["shapes"] == 0.5
     gpu = load_train_config(configs / "demo_gpu_shapes.yaml").to_dict()
     demo_gpu = load_train_config("demo_gpu").to_dict()
     assert {k for k in demo_gpu if gpu[k] != demo_gpu[k]} == {"name", "out", "seed", "init_from", "shapes"}
