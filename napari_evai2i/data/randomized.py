@@ -442,7 +442,7 @@ class HeadSliceGenerator:
         jitter = self.jitter(rng)
         # a layout that is no brain always comes with its source prompt: without one, which
         # tissue is which would be guesswork (a T1w and a FLAIR give the same three levels)
-        unknown = allow_unknown and not anatomy.get("shapes") and rng.random() < r.unknown_source
+        unknown = allow_unknown and not anatomy["shapes"] and rng.random() < r.unknown_source
         item: dict = {"paired_int": True, "plane": anatomy["plane"], "src_known": not unknown,
                       "whole_head": anatomy["whole_head"], "has_lesions": anatomy["has_lesions"],
                       "brain_crop": anatomy["window"] is not None, "shapes": anatomy["shapes"]}

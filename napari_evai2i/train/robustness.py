@@ -338,20 +338,29 @@ def t2_tissues(image: np.ndarray) -> dict[str, np.ndarray]:
     The brain is the foreground, holes filled and eroded by 3 pixels within each slice (the
     slices of dipy's volume lie 53 mm apart, so nothing is shared between them)."""
     from scipy import ndimage
-    from skimage.filters import threshold_multiotsu, threshold_otsu
+    from skimage.filters import threshold_otsu
 
     stack = image[None] if image.ndim == 2 else image
     foreground = stack > 0.5 * threshold_otsu(stack[stack > 0])
     brain = np.stack([ndimage.binary_erosion(ndimage.binary_fill_holes(plane), iterations=3)
                       for plane in foreground])
     brain = brain[0] if image.ndim == 2 else brain
+    wm, gm, csf = _confident_classes(image, brain)
+    return {"CSF": csf, "GM": gm, "WM": wm, "brain": brain}
+
+
+def _confident_classes(image: np.ndarray, brain: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(darkest, middle, brightest) confident parts of a 3-class multi-Otsu inside ``brain``: the
+    darker half of the darkest class, the middle class between its quartiles, the brighter half
+    of the brightest."""
+    from skimage.filters import threshold_multiotsu
+
     inside = image[brain]
     t1, t2 = threshold_multiotsu(inside, classes=3)
-    csf = brain & (image > max(t2, np.percentile(inside[inside > t2], 50)))
-    wm = brain & (image < min(t1, np.percentile(inside[inside < t1], 50)))
+    darkest = brain & (image < min(t1, np.percentile(inside[inside < t1], 50)))
+    brightest = brain & (image > max(t2, np.percentile(inside[inside > t2], 50)))
     lo, hi = np.percentile(inside[(inside > t1) & (inside < t2)], [25, 75])
-    gm = brain & (image > lo) & (image < hi)
-    return {"CSF": csf, "GM": gm, "WM": wm, "brain": brain}
+    return darkest, brain & (image > lo) & (image < hi), brightest
 
 
 def t1_tissues(image: np.ndarray) -> dict[str, np.ndarray]:
@@ -362,7 +371,7 @@ def t1_tissues(image: np.ndarray) -> dict[str, np.ndarray]:
     multi-Otsu (the darker half of CSF, the brighter half of WM, GM between its quartiles).
     """
     from scipy import ndimage
-    from skimage.filters import threshold_multiotsu, threshold_otsu
+    from skimage.filters import threshold_otsu
 
     values = image[image > 0]
     foreground = image > 0.5 * threshold_otsu(values)
@@ -372,13 +381,7 @@ def t1_tissues(image: np.ndarray) -> dict[str, np.ndarray]:
     best = np.bincount(labels[labels > 0]).argmax() if labels.max() else 0
     keep = labels[centre] if labels[centre] else best
     brain = ndimage.binary_fill_holes(labels == keep)
-    inside = image[brain]
-    t1, t2 = threshold_multiotsu(inside, classes=3)
-    csf = brain & (image < min(t1, np.percentile(inside[inside < t1], 50)))
-    wm = brain & (image > max(t2, np.percentile(inside[inside > t2], 50)))
-    gm_values = inside[(inside > t1) & (inside < t2)]
-    lo, hi = np.percentile(gm_values, [25, 75])
-    gm = brain & (image > lo) & (image < hi)
+    csf, gm, wm = _confident_classes(image, brain)
     return {"CSF": csf, "GM": gm, "WM": wm, "brain": brain}
 
 
@@ -459,12 +462,17 @@ def tissue_means(image: np.ndarray, tissues: dict[str, np.ndarray]) -> dict[str,
     return {t: float(image[tissues[t]].mean()) for t in ("CSF", "GM", "WM")}
 
 
+def in_order(means: dict[str, float], order: tuple[str, ...]) -> bool:
+    """Whether the tissue means fall strictly in ``order`` (brightest first)."""
+    return all(means[a] > means[b] for a, b in zip(order, order[1:]))
+
+
 def tissue_scores(means: dict[str, float], kind: str, order: tuple[str, ...]) -> dict:
     """A translation into ``kind`` by its tissue means: whether they follow ``order`` (brightest
     first), and its CSF/GM and WM/GM beside the pure tissues' ratios of the signal equations."""
     physics = _pure_signals(kind)
     return {"means": {t: round(v, 4) for t, v in means.items()},
-            "order_ok": all(means[a] > means[b] for a, b in zip(order, order[1:])),
+            "order_ok": in_order(means, order),
             "csf_to_gm": round(means["CSF"] / means["GM"], 3),
             "csf_to_gm_physics": round(physics["CSF"] / physics["GM"], 3),
             "wm_to_gm": round(means["WM"] / means["GM"], 3),
@@ -541,7 +549,7 @@ def t2_mask_check(translator, cases: int = 6, size: int = CASE_SIZE) -> dict:
             for key, image in (("truth", case["tgt"]), ("no source prompt", _translate(translator, case, False)),
                                ("source prompt", _translate(translator, case, True))):
                 means = tissue_means(image, tissues)
-                rows[key].append((all(means[a] > means[b] for a, b in zip(order, order[1:])),
+                rows[key].append((in_order(means, order),
                                   means["WM"] / means["GM"]))
         out[kind] = {key: {"order_ok": round(float(np.mean([ok for ok, _ in got])), 3),
                            "wm_to_gm": round(float(np.mean([r for _, r in got])), 3)}
@@ -579,7 +587,7 @@ def off_template_check(translator) -> dict:
             truth = tissue_means(ring_phantom(kind)[0], rings)
             entry = {"truth": {"csf_to_gm": round(truth["CSF"] / truth["GM"], 3),
                                "wm_to_gm": round(truth["WM"] / truth["GM"], 3),
-                               "order_ok": all(truth[a] > truth[b] for a, b in zip(order, order[1:]))}}
+                               "order_ok": in_order(truth, order)}}
             for key, prompt in (("no source prompt", None), ("source prompt", PRESETS[source].prompt())):
                 pred = translator.translate(image, PRESETS[kind].prompt(), source_prompt=prompt)
                 scores = tissue_scores(tissue_means(pred, rings), kind, order)
