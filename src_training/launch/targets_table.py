@@ -110,6 +110,12 @@ def target_rows(evaluation: dict, previous: dict | None = None) -> list[tuple[st
                      "right order for T1w / FLAIR / PDw (truth; no source prompt; source prompt)",
                      " / ".join("; ".join(f"{c[key]['order_ok']:.2f}" for key in ("truth", "no source prompt", "source prompt"))
                                 for c in mask_check.values()), "-"))
+    for name, entry in evaluation["robustness"].get("real_anatomy", {}).items():    # added after v4
+        rows.append((f"reported: real anatomy ({name}), its tissues rendered as each source: SSIM "
+                     "(no source prompt; source prompt; histogram matching to the truth)",
+                     " / ".join("; ".join(f"{entry[task][key]['ssim']:.2f}" for key in
+                                          ("no source prompt", "source prompt", "histogram_matching"))
+                                for task in CANONICAL), "-"))
     off = evaluation["robustness"].get("off_template")
     if off:                                                                       # added after v4
         rows.append(("reported: a layout that is no brain (ring phantom): right tissue order, no source prompt; "

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from napari_evai2i.train.robustness import (READING_FACTORS, T2_SOURCE_ORDER, TASKS, TISSUE_ORDER, HeldOutCase,
-                                            partial_volume_physics, real_t1_inputs, real_t2_inputs, ring_phantom,
-                                            robustness_report, t1_tissues, t2_tissues, tissue_dice)
+                                            partial_volume_physics, real_anatomy_inputs, real_t1_inputs,
+                                            real_t2_inputs, render_fractions, ring_phantom, robustness_report,
+                                            t1_tissues, t2_tissues, tissue_dice, tissue_fractions)
 
 
 def test_tissue_dice_rewards_the_right_contrast_only():
@@ -93,6 +94,38 @@ def test_partial_volume_physics_finds_what_the_masks_really_hold():
     assert flair[tissues["CSF"]].mean() / flair[tissues["GM"]].mean() > 1.3 * pure["CSF"] / pure["GM"]
 
 
+def test_tissue_fractions_of_a_t1w_phantom_render_its_other_contrasts():
+    from scipy import ndimage
+
+    t1, rings = ring_phantom("T1W")
+    tissues = t1_tissues(t1)
+    fractions = tissue_fractions(t1, tissues, "T1")
+    brain = tissues["brain"]
+    total = fractions["CSF"] + fractions["GM"] + fractions["WM"]
+    assert np.allclose(total[brain], 1) and not total[~brain].any()
+    assert all((f >= 0).all() and (f <= 1).all() for f in fractions.values())
+    for tissue, mask in rings.items():                  # each ring's core reads as that tissue
+        core = ndimage.binary_erosion(mask, iterations=2) & brain
+        assert fractions[tissue][core].mean() > 0.9, tissue
+    for kind in ("T2W", "FLAIR", "PDW"):                # and renders the phantom of another contrast
+        truth = ring_phantom(kind)[0][brain]
+        assert np.abs(render_fractions(fractions, kind)[brain] - truth).mean() < 0.03 * truth.mean(), kind
+
+
+def test_real_anatomy_reaches_the_edges_of_a_crop_and_is_scored_inside_the_brain():
+    inputs = real_anatomy_inputs()
+    crop = next(v for name, v in inputs.items() if name.startswith("nibabel"))
+    spacing, fractions = crop
+    tissue = fractions["CSF"] + fractions["GM"] + fractions["WM"]
+    assert spacing == (2.0, 2.0, 2.0)
+    # nibabel's crop is tissue to its borders, so is its rendered anatomy; scoring keeps off them
+    assert (tissue[:, :, 0] > 0.99).mean() > 0.5 and not fractions["brain"][:, :, 0].any()
+    assert fractions["brain"].sum() > 10_000 and np.allclose(tissue[fractions["brain"]], 1)
+    if any(name.startswith("dipy") for name in inputs):
+        small = inputs["dipy t1_coronal_slice.npy (2 mm crop inside the brain)"]
+        assert small[0] == (2.0, 2.0) and small[1]["GM"].shape == (40, 48)
+
+
 @pytest.mark.slow
 def test_short_suite_on_the_demo(tmp_path):
     from napari_evai2i.engine import load_model
@@ -133,6 +166,14 @@ def test_short_suite_on_the_demo(tmp_path):
         assert all(isinstance(scores["order_ok"], bool) for scores in real_t2[key].values())
     for entry in report["real_t2_mask_check"].values():
         assert entry["images"] == 1 and {"truth", "no source prompt", "source prompt"} < set(entry)
+    anatomy = report["real_anatomy"]
+    assert len(anatomy) == 4
+    for name, entry in anatomy.items():
+        for task in TASKS:
+            assert {"no source prompt", "source prompt", "source read from the image", "histogram_matching"} < set(entry[task])
+    dipy_slice = next(e for n, e in anatomy.items() if n.startswith("dipy t1_coronal_slice.npy (skull"))
+    # histogram matching keeps the T1's order, so it cannot make a T2w: the model must beat it there
+    assert dipy_slice["T1w->T2w"]["no source prompt"]["ssim"] > dipy_slice["T1w->T2w"]["histogram_matching"]["ssim"] + 0.3
     off = report["off_template"]
     assert set(off) == {"T1W->T2W", "T1W->FLAIR", "T1W->PDW", "T2W->T1W", "T2W->FLAIR", "T2W->PDW"}
     for task, entry in off.items():

@@ -115,3 +115,16 @@ def test_the_ring_phantom_row_follows_the_recorded_orders():
     assert value.startswith(expected)
     del evaluation["robustness"]["off_template"]
     assert title not in {t for t, _, _ in target_rows(evaluation)}
+
+
+def test_the_real_anatomy_rows_follow_the_recorded_scores():
+    evaluation = copy.deepcopy(_shipped())
+    anatomy = evaluation["robustness"]["real_anatomy"]
+    name = next(iter(anatomy))
+    title = next(t for t, _, _ in target_rows(evaluation) if t.startswith(f"reported: real anatomy ({name})"))
+    first = anatomy[name]["T1w->T2w"]
+    value = {t: v for t, v, _ in target_rows(evaluation)}[title]
+    assert value.startswith(f"{first['no source prompt']['ssim']:.2f}; {first['source prompt']['ssim']:.2f}; "
+                            f"{first['histogram_matching']['ssim']:.2f} / ")
+    del evaluation["robustness"]["real_anatomy"]
+    assert not any(t.startswith("reported: real anatomy") for t, _, _ in target_rows(evaluation))
