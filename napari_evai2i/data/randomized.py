@@ -446,6 +446,7 @@ class HeadSliceGenerator:
         item: dict = {"paired_int": True, "plane": anatomy["plane"], "src_known": not unknown,
                       "whole_head": anatomy["whole_head"], "has_lesions": anatomy["has_lesions"],
                       "brain_crop": anatomy["window"] is not None, "shapes": anatomy["shapes"]}
+        item["random_contrast"] = False
         for role, protocol in zip(roles, protocols):
             signals = signal_vector(protocol, self.parameters(jitter, protocol.field_strength))
             scale = BRAIN_LEVEL / level_of(signals)
@@ -454,6 +455,7 @@ class HeadSliceGenerator:
             if role == "src" and unknown and rng.random() < r.random_contrast:
                 source_signals = self.random_signals(rng)
                 source_scale = BRAIN_LEVEL / level_of(source_signals)
+                item["random_contrast"] = True
             slab = self.render(fractions, source_signals).mean(0) if anatomy["slab"] and role == "src" \
                 else self.render(centre[:, None], source_signals)[0]
             in_plane_thick = (role == "src" and not anatomy["slab"] and rng.random() < r.thick_probability / 2)

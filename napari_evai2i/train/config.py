@@ -47,6 +47,9 @@ class TrainConfig:
     shapes: float = 0.0
     #: randomized simulator: share of items with white-matter lesions (None: the generator's own)
     lesion_probability: float | None = None
+    #: randomized simulator: share of the sources without a prompt that get random per-tissue
+    #: intensities, any contrast (None: the generator's own, 0.5)
+    random_contrast: float | None = None
     curriculum_steps: int = 0           #: generator steps drawing only the 4 canonical contrasts
     num_workers: int = 0
     view_in_prompt: bool = True
@@ -190,6 +193,8 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
         raise ValueError("w_keep keeps the translations of the init_from model; set init_from, or w_keep: 0")
     if not 0.0 <= cfg.shapes <= 1.0:
         raise ValueError(f"shapes is a probability, between 0 and 1, not {cfg.shapes}")
+    if cfg.random_contrast is not None and not 0.0 <= cfg.random_contrast <= 1.0:
+        raise ValueError(f"random_contrast is a probability, between 0 and 1, not {cfg.random_contrast}")
     if cfg.lesion_probability is not None and not 0.0 <= cfg.lesion_probability <= 1.0:
         raise ValueError(f"lesion_probability is a probability, between 0 and 1, not {cfg.lesion_probability}")
     randomized = cfg.data == "simulator" and cfg.simulator == "randomized"
@@ -197,6 +202,9 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
         if used and not randomized:
             raise ValueError(f"{name} needs data: simulator with simulator: randomized (only its items draw lesions "
                              "and carry tissue values); remove it or switch the simulator")
+    if cfg.random_contrast is not None and not randomized:
+        raise ValueError("random_contrast needs data: simulator with simulator: randomized (only its items withhold "
+                         "the source prompt); remove it or switch the simulator")
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be constant or cosine, not {cfg.lr_schedule!r}")
     for name in ("clip_batch", "gen_batch", "crop_size"):

@@ -408,12 +408,15 @@ class Trainer:
 
 
 def _randomization(cfg: TrainConfig):
-    """The randomized simulator's ranges with the recipe's overrides (crops, shapes, lesion share)."""
+    """The randomized simulator's ranges with the recipe's overrides (crops, shapes, lesion share,
+    random-contrast share)."""
     from ..data.randomized import RandomizationRanges
 
     ranges = RandomizationRanges(brain_crop=cfg.brain_crop, shapes=cfg.shapes)
     if cfg.lesion_probability is not None:
         ranges = dataclasses.replace(ranges, lesion_probability=cfg.lesion_probability)
+    if cfg.random_contrast is not None:
+        ranges = dataclasses.replace(ranges, random_contrast=cfg.random_contrast)
     return ranges
 
 

@@ -214,3 +214,13 @@ def test_the_shape_share_is_a_recipe_key_that_reaches_the_training_data(tmp_path
         load_train_config(None, ["shapes=1.5"])
     assert _items_with(tmp_path, "shapes", 0.0, "shapes") == 0
     assert _items_with(tmp_path, "shapes", 1.0, "shapes") == 6
+
+
+def test_the_random_contrast_share_is_a_recipe_key_that_reaches_the_training_data(tmp_path):
+    assert load_train_config("demo").random_contrast is None            # the generator's own share, 0.5
+    with pytest.raises(ValueError, match="random_contrast is a probability"):
+        load_train_config(None, ["random_contrast=-0.1"])
+    with pytest.raises(ValueError, match="random_contrast needs data: simulator"):
+        load_train_config(None, ["random_contrast=0", "simulator=template"])
+    assert _items_with(tmp_path, "random_contrast", 0.0, "random_contrast", count=20) == 0
+    assert _items_with(tmp_path, "random_contrast", 1.0, "random_contrast", count=20) >= 3
