@@ -224,3 +224,16 @@ def test_the_random_contrast_share_is_a_recipe_key_that_reaches_the_training_dat
         load_train_config(None, ["random_contrast=0", "simulator=template"])
     assert _items_with(tmp_path, "random_contrast", 0.0, "random_contrast", count=20) == 0
     assert _items_with(tmp_path, "random_contrast", 1.0, "random_contrast", count=20) >= 3
+
+
+def test_the_physical_sources_experiment_matches_its_record_and_changes_only_the_random_contrast_share():
+    """demo_cpu_physical_sources.yaml (model card, "Tried after v4"): the shape run's schedule with
+    no shape items and no random-contrast sources; its record in docs/results is its recipe."""
+    root = Path(__file__).resolve().parents[2]
+    configs, results = root / "src_training" / "configs", root / "docs" / "results"
+    physical = load_train_config(configs / "demo_cpu_physical_sources.yaml").to_dict()
+    assert load_train_config(results / "demo_cpu_physical_sources_train_config.yaml").to_dict() == physical
+    shapes = load_train_config(configs / "demo_cpu_shapes.yaml").to_dict()
+    assert {k for k in shapes if physical[k] != shapes[k]} == {
+        "name", "out", "seed", "shapes", "random_contrast", "max_minutes"}
+    assert physical["random_contrast"] == 0.0 and physical["shapes"] == 0.0
