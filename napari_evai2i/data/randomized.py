@@ -445,8 +445,8 @@ class HeadSliceGenerator:
         unknown = allow_unknown and not anatomy["shapes"] and rng.random() < r.unknown_source
         item: dict = {"paired_int": True, "plane": anatomy["plane"], "src_known": not unknown,
                       "whole_head": anatomy["whole_head"], "has_lesions": anatomy["has_lesions"],
-                      "brain_crop": anatomy["window"] is not None, "shapes": anatomy["shapes"]}
-        item["random_contrast"] = False
+                      "brain_crop": anatomy["window"] is not None, "shapes": anatomy["shapes"],
+                      "random_contrast": False}
         for role, protocol in zip(roles, protocols):
             signals = signal_vector(protocol, self.parameters(jitter, protocol.field_strength))
             scale = BRAIN_LEVEL / level_of(signals)

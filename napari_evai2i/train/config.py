@@ -187,24 +187,21 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"amp must be auto, bf16 or off, not {cfg.amp!r}")
     if cfg.simulator not in ("template", "randomized"):
         raise ValueError(f"simulator must be template or randomized, not {cfg.simulator!r}")
-    if not 0.0 <= cfg.brain_crop <= 1.0:
-        raise ValueError(f"brain_crop is a probability, between 0 and 1, not {cfg.brain_crop}")
     if cfg.w_keep and not cfg.init_from:
         raise ValueError("w_keep keeps the translations of the init_from model; set init_from, or w_keep: 0")
-    if not 0.0 <= cfg.shapes <= 1.0:
-        raise ValueError(f"shapes is a probability, between 0 and 1, not {cfg.shapes}")
-    if cfg.random_contrast is not None and not 0.0 <= cfg.random_contrast <= 1.0:
-        raise ValueError(f"random_contrast is a probability, between 0 and 1, not {cfg.random_contrast}")
-    if cfg.lesion_probability is not None and not 0.0 <= cfg.lesion_probability <= 1.0:
-        raise ValueError(f"lesion_probability is a probability, between 0 and 1, not {cfg.lesion_probability}")
+    for name in ("brain_crop", "shapes", "random_contrast", "lesion_probability"):   # None: the generator's own
+        value = getattr(cfg, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} is a probability, between 0 and 1, not {value}")
     randomized = cfg.data == "simulator" and cfg.simulator == "randomized"
-    for name, used in (("lesion_probability", cfg.lesion_probability is not None), ("w_lesion_value", cfg.w_lesion_value)):
+    lesions = "only its items draw lesions and carry tissue values"
+    for name, used, why in (("lesion_probability", cfg.lesion_probability is not None, lesions),
+                            ("w_lesion_value", cfg.w_lesion_value, lesions),
+                            ("random_contrast", cfg.random_contrast is not None,
+                             "only its items withhold the source prompt")):
         if used and not randomized:
-            raise ValueError(f"{name} needs data: simulator with simulator: randomized (only its items draw lesions "
-                             "and carry tissue values); remove it or switch the simulator")
-    if cfg.random_contrast is not None and not randomized:
-        raise ValueError("random_contrast needs data: simulator with simulator: randomized (only its items withhold "
-                         "the source prompt); remove it or switch the simulator")
+            raise ValueError(f"{name} needs data: simulator with simulator: randomized ({why}); remove it or "
+                             "switch the simulator")
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be constant or cosine, not {cfg.lr_schedule!r}")
     for name in ("clip_batch", "gen_batch", "crop_size"):

@@ -584,18 +584,24 @@ def real_anatomy_inputs() -> dict[str, tuple[tuple[float, ...], dict[str, np.nda
     for name, (image, spacing, weighting) in real_contrast_inputs().items():
         tissues = (t1_tissues if weighting == "T1" else t2_tissues)(image)
         region = _tissue_region(image, tissues["brain"])
-        fractions = tissue_fractions(image, {**tissues, "brain": region}, weighting)
-        out[name] = (spacing, {**fractions, "brain": tissues["brain"]})
+        fractions = {**tissue_fractions(image, {**tissues, "brain": region}, weighting), "brain": tissues["brain"]}
+        out[name] = (spacing, fractions)
         if name.startswith("dipy t1_coronal_slice"):
-            rows, cols = np.nonzero(tissues["brain"])
-            lo = [int(round(c.mean())) - n // 2 for c, n in zip((rows, cols), REAL_CROP_PIXELS)]
-            window = tuple(slice(a, a + n) for a, n in zip(lo, REAL_CROP_PIXELS))
-            half = tuple(n // 2 for n in REAL_CROP_PIXELS)
-            coarse = {t: a[window].reshape(half[0], 2, half[1], 2).mean((1, 3))
-                      for t, a in {**fractions, "brain": tissues["brain"].astype(np.float64)}.items()}
-            coarse["brain"] = coarse["brain"] == 1.0
-            out["dipy t1_coronal_slice.npy (2 mm crop inside the brain)"] = ((2.0, 2.0), coarse)
+            out["dipy t1_coronal_slice.npy (2 mm crop inside the brain)"] = ((2.0, 2.0), _coarse_brain_crop(fractions))
     return out
+
+
+def _coarse_brain_crop(fractions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """1 mm 2-D ``fractions`` cut to :data:`REAL_CROP_PIXELS` about the brain's centre and averaged
+    to 2 mm pixels; the brain is where every averaged pixel was brain."""
+    rows, cols = np.nonzero(fractions["brain"])
+    lo = [int(round(c.mean())) - n // 2 for c, n in zip((rows, cols), REAL_CROP_PIXELS)]
+    window = tuple(slice(a, a + n) for a, n in zip(lo, REAL_CROP_PIXELS))
+    half = tuple(n // 2 for n in REAL_CROP_PIXELS)
+    coarse = {t: a[window].astype(np.float64).reshape(half[0], 2, half[1], 2).mean((1, 3))
+              for t, a in fractions.items()}
+    coarse["brain"] = coarse["brain"] == 1.0
+    return coarse
 
 
 def real_anatomy_check(translator, figure_panels: list | None = None) -> dict:
@@ -617,16 +623,20 @@ def real_anatomy_check(translator, figure_panels: list | None = None) -> dict:
         brain = fractions["brain"]
         tissue = sum(fractions[t] for t in ("CSF", "GM", "WM")) > 0
         entry: dict = {"spacing_mm": list(spacing), "shape": list(brain.shape), "brain_voxels": int(brain.sum())}
+        sources = {kind: render_fractions(fractions, kind).astype(np.float32) for kind in {s for s, _ in TASKS.values()}}
+        reads = {kind: _read_source_prompt(image, spacing) for kind, image in sources.items()}
         for task, (src, tgt) in TASKS.items():
-            source = render_fractions(fractions, src).astype(np.float32)
+            source, read = sources[src], reads[src]
             truth = render_fractions(fractions, tgt).astype(np.float32)
-            read = _read_source_prompt(source, spacing)
             matched = histogram_matched(source, truth, tissue)
             row = {"histogram_matching": slice_scores(matched, truth, brain)}
+            scored: dict = {}                # a read prompt that is none or the preset's is not run again
             for key, prompt in (("no source prompt", None), ("source prompt", PRESETS[src].prompt()),
                                 ("source read from the image", read)):
-                pred = translator.translate(source, PRESETS[tgt].prompt(), source_prompt=prompt, spacing=spacing)
-                row[key] = slice_scores(pred, truth, brain)
+                if prompt not in scored:
+                    pred = translator.translate(source, PRESETS[tgt].prompt(), source_prompt=prompt, spacing=spacing)
+                    scored[prompt] = slice_scores(pred, truth, brain)
+                row[key] = scored[prompt]
                 if figure_panels is not None and key == "no source prompt" and src == "T1W":
                     figure_panels.append((f"{name}\nanatomy only", "its anatomy as T1w (input)", tgt,
                                           source, pred, key))
