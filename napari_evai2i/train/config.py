@@ -50,6 +50,9 @@ class TrainConfig:
     #: randomized simulator: share of the sources without a prompt that get random per-tissue
     #: intensities, any contrast (None: the generator's own, 0.5)
     random_contrast: float | None = None
+    #: randomized simulator: any other range of data/randomized.py RandomizationRanges, by its
+    #: name (``{whole_head: 0, gamma_std: 0}``); for ablations, so every arm is a recipe
+    randomization: dict[str, Any] = dataclasses.field(default_factory=dict)
     curriculum_steps: int = 0           #: generator steps drawing only the 4 canonical contrasts
     num_workers: int = 0
     view_in_prompt: bool = True
@@ -198,10 +201,13 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
     for name, used, why in (("lesion_probability", cfg.lesion_probability is not None, lesions),
                             ("w_lesion_value", cfg.w_lesion_value, lesions),
                             ("random_contrast", cfg.random_contrast is not None,
-                             "only its items withhold the source prompt")):
+                             "only its items withhold the source prompt"),
+                            ("randomization", bool(cfg.randomization), "they are its ranges")):
         if used and not randomized:
             raise ValueError(f"{name} needs data: simulator with simulator: randomized ({why}); remove it or "
                              "switch the simulator")
+    if randomized:
+        randomization_ranges(cfg)                  # unknown names and bad values fail here, not mid-run
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be constant or cosine, not {cfg.lr_schedule!r}")
     for name in ("clip_batch", "gen_batch", "crop_size"):
@@ -215,6 +221,32 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
     if cfg.crop_size % 8:
         raise ValueError(f"crop_size must be a multiple of 8, not {cfg.crop_size}")
     return cfg
+
+
+#: ranges with a recipe key of their own, which ``randomization`` must not set a second time
+OWN_KEY_RANGES = ("brain_crop", "shapes", "lesion_probability", "random_contrast")
+
+
+def randomization_ranges(cfg: TrainConfig):
+    """The randomized simulator's ranges with the recipe's overrides: its own keys (crops,
+    shapes, lesion share, random-contrast share) and the ``randomization`` mapping."""
+    from ..data.randomized import RandomizationRanges
+
+    if not isinstance(cfg.randomization, dict):
+        raise ValueError(f"randomization must be a mapping of range names to values, not {cfg.randomization!r}")
+    twice = sorted(set(cfg.randomization) & set(OWN_KEY_RANGES))
+    if twice:
+        raise ValueError(f"randomization sets {', '.join(twice)}: set them with their own recipe keys "
+                         "instead (one place for each value)")
+    values = {"brain_crop": cfg.brain_crop, "shapes": cfg.shapes,
+              "lesion_probability": cfg.lesion_probability, "random_contrast": cfg.random_contrast}
+    values = {k: v for k, v in values.items() if v is not None}
+    ranges = dataclass_from_mapping(RandomizationRanges, {**values, **cfg.randomization}, "randomization")
+    for name in ("whole_head", "unknown_source", "thick_probability", "flip", "atrophy"):
+        value = getattr(ranges, name)
+        if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"randomization {name} is a probability, between 0 and 1, not {value!r}")
+    return ranges
 
 
 def save_train_config(cfg: TrainConfig, path: Path) -> None:

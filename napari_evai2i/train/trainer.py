@@ -13,7 +13,6 @@ gradient sync, clip, step, learning-rate schedule and the EMA.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import math
 import random
@@ -33,7 +32,7 @@ from ..model import (CheckpointInfo, create_model, get_preset, load_config, load
 from ..model.generator import grows_tissue_classes, load_growing_tissue_classes
 from .checkpoint import (checkpoint_to_resume, load_training_checkpoint, remove_unfinished_writes,
                          save_training_checkpoint)
-from .config import STAGES, TrainConfig, save_train_config
+from .config import STAGES, TrainConfig, randomization_ranges, save_train_config
 from .distributed import World, average_scalar, init_distributed, shutdown_distributed, world_from_env
 from .losses import PerceptualLoss
 from .run_files import RunFolder
@@ -136,7 +135,7 @@ class Trainer:
             return SimulatedPairs(SimulatedDataConfig(size=cfg.crop_size, seed=seed, curriculum_items=curriculum,
                                                       view_in_prompt=cfg.view_in_prompt,
                                                       generator=cfg.simulator,
-                                                      randomization=_randomization(cfg),
+                                                      randomization=randomization_ranges(cfg),
                                                       unknown_sources=stage != "clip"))
         from ..data.cohort_dataset import CohortDataConfig, CohortPairs
 
@@ -405,19 +404,6 @@ class Trainer:
 
     def close(self) -> None:
         shutdown_distributed()
-
-
-def _randomization(cfg: TrainConfig):
-    """The randomized simulator's ranges with the recipe's overrides (crops, shapes, lesion share,
-    random-contrast share)."""
-    from ..data.randomized import RandomizationRanges
-
-    ranges = RandomizationRanges(brain_crop=cfg.brain_crop, shapes=cfg.shapes)
-    if cfg.lesion_probability is not None:
-        ranges = dataclasses.replace(ranges, lesion_probability=cfg.lesion_probability)
-    if cfg.random_contrast is not None:
-        ranges = dataclasses.replace(ranges, random_contrast=cfg.random_contrast)
-    return ranges
 
 
 def continued_from_record(path: str | Path, info: CheckpointInfo) -> dict:

@@ -237,3 +237,20 @@ def test_the_physical_sources_experiment_matches_its_record_and_changes_only_the
     assert {k for k in shapes if physical[k] != shapes[k]} == {
         "name", "out", "seed", "shapes", "random_contrast", "max_minutes"}
     assert physical["random_contrast"] == 0.0 and physical["shapes"] == 0.0
+
+
+def test_any_other_range_of_the_generator_is_a_recipe_key_that_reaches_the_training_data(tmp_path):
+    """``randomization`` sets the generator's other ranges by name (the ablation arms' one change each)."""
+    assert load_train_config("demo").randomization == {}
+    assert _items_with(tmp_path, "randomization", "{whole_head: 1}", "whole_head") == 6
+    assert _items_with(tmp_path, "randomization", "{whole_head: 0}", "whole_head") == 0
+    assert _items_with(tmp_path, "randomization", "{unknown_source: 1}", "src_known") == 0
+    assert _items_with(tmp_path, "randomization", "{unknown_source: 0}", "src_known") == 6
+    for bad, message in (("{whole_hed: 0}", "unknown randomization keys: whole_hed"),
+                         ("{unknown_source: 1.5}", "unknown_source is a probability"),
+                         ("{random_contrast: 0}", "set them with their own recipe keys"),
+                         ("[0.5]", "randomization must be a mapping")):
+        with pytest.raises(ValueError, match=message):
+            load_train_config("demo", [f"randomization={bad}"])
+    with pytest.raises(ValueError, match="randomization needs data: simulator"):
+        load_train_config(None, ["randomization={whole_head: 0}", "simulator=template"])

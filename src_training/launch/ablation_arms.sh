@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Small from-scratch ablations (model card, "Tried after v4"): the demo recipe at 64-pixel crops
+# and 1,500 generator steps, one arm after another (never two trainings at once), each about
+# 19 minutes on the 2-core CPU, then the ring phantom, real anatomy and 3 held-out cases per
+# setting for each arm. An arm is one change to the data:
+#   template      v1's data (simulator: template)
+#   randomized    v2/v4's data (the randomized simulator as shipped)
+#   physical      randomized without random-contrast sources (random_contrast: 0)
+#   prompted      randomized with the source prompt on every item (unknown_source: 0)
+#   brain_only    randomized without whole heads (whole_head: 0)
+#   fixed_levels  randomized without the sources' gamma and gain (gamma_std: 0, gain: [1, 1])
+#   bash src_training/launch/ablation_arms.sh [OUT [ARM ...]]   (default runs/ablation, the first three)
+set -euo pipefail
+out=${1:-runs/ablation}
+shift || true
+arms=("$@")
+[ ${#arms[@]} -gt 0 ] || arms=(template randomized physical)
+py=${PYTHON:-python}
+common=(crop_size=64 clip_steps=100 init_steps=1500 finetune_steps=0 curriculum_steps=100 max_minutes=25)
+declare -A arm=([template]="simulator=template" [randomized]="simulator=randomized"
+                [physical]="random_contrast=0" [prompted]="randomization={unknown_source: 0}"
+                [brain_only]="randomization={whole_head: 0}"
+                [fixed_levels]="randomization={gamma_std: 0, gain: [1, 1]}")
+for name in "${arms[@]}"; do
+    [ -n "${arm[$name]:-}" ] || { echo "unknown arm $name; arms: ${!arm[*]}" >&2; exit 2; }
+done
+for name in "${arms[@]}"; do
+    if [ ! -f "$out/$name/model/model.safetensors" ]; then
+        "$py" -m napari_evai2i.train --config demo "${common[@]}" "${arm[$name]}" name="ablation_$name" out="$out/$name"
+    fi
+done
+for name in "${arms[@]}"; do
+    "$py" -m napari_evai2i.train.evaluate --suite robustness --model "$out/$name/model" --cases 3 \
+        --json "$out/robustness_$name.json"
+done
