@@ -9,6 +9,10 @@
 #   prompted      randomized with the source prompt on every item (unknown_source: 0)
 #   brain_only    randomized without whole heads (whole_head: 0)
 #   fixed_levels  randomized without the sources' gamma and gain (gamma_std: 0, gain: [1, 1])
+#   clean_sources randomized without any acquisition effect on the sources (no thick slices,
+#                 resolution loss, bias, gamma or gain; SNR 1000)
+#   mild_geometry randomized with the template simulator's geometry (rotation 10 degrees, no
+#                 scaling, shear or FOV shift, 1 mm pixels, elastic up to 3 mm)
 #   bash src_training/launch/ablation_arms.sh [OUT [ARM ...]]   (default runs/ablation, the first three)
 set -euo pipefail
 out=${1:-runs/ablation}
@@ -20,7 +24,9 @@ common=(crop_size=64 clip_steps=100 init_steps=1500 finetune_steps=0 curriculum_
 declare -A arm=([template]="simulator=template" [randomized]="simulator=randomized"
                 [physical]="random_contrast=0" [prompted]="randomization={unknown_source: 0}"
                 [brain_only]="randomization={whole_head: 0}"
-                [fixed_levels]="randomization={gamma_std: 0, gain: [1, 1]}")
+                [fixed_levels]="randomization={gamma_std: 0, gain: [1, 1]}"
+                [clean_sources]="randomization={thick_probability: 0, resolution_mm: [0.8, 0.8], bias: [0, 0], snr: [1000, 1000], gamma_std: 0, gain: [1, 1]}"
+                [mild_geometry]="randomization={rotation_deg: 10, scale: [1, 1], shear: 0, shift_mm: 0, pixel_mm: [1, 1], elastic_mm: [0, 3]}")
 for name in "${arms[@]}"; do
     [ -n "${arm[$name]:-}" ] || { echo "unknown arm $name; arms: ${!arm[*]}" >&2; exit 2; }
 done

@@ -1,0 +1,56 @@
+"""One line per ablation arm from its robustness JSON (``evaluate --suite robustness --json``):
+the numbers the model card's ablation table compares.
+
+    python src_training/launch/summarize_ablation.py docs/results/ablation_*.json
+
+ring orders   how many of the ring phantom's 6 tasks keep the truth's tissue order, with the
+              source prompt ; without one
+ring T2w      the ring phantom's T1w->T2w CSF/GM with the source prompt (the truth's in brackets)
+real anatomy  mean SSIM over 4 real anatomies x 4 tasks, no source prompt ; source prompt
+held out      mean SSIM over the 4 tasks on held-out whole heads, no source prompt ; source prompt
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+TASKS = ("T1w->T2w", "T1w->FLAIR", "T2w->T1w", "T1w->PDw")
+
+
+def summary(report: dict) -> dict:
+    """The compared numbers of one robustness report."""
+    ring = report["off_template"]
+    real = report["real_anatomy"]
+
+    def real_mean(setting: str) -> float:
+        values = [real[a][t][setting]["ssim"] for a in real for t in TASKS if t in real[a]]
+        return sum(values) / len(values)
+
+    def held_out_mean(setting: str) -> float:
+        return sum(report["held_out_heads"][t][f"whole head, {setting}"]["ssim"] for t in TASKS) / len(TASKS)
+
+    return {"ring_orders_prompt": sum(e["source prompt"]["order_ok"] for e in ring.values()),
+            "ring_orders_none": sum(e["no source prompt"]["order_ok"] for e in ring.values()),
+            "ring_t1w_t2w_csf_gm_prompt": ring["T1W->T2W"]["source prompt"]["csf_to_gm"],
+            "ring_t1w_t2w_csf_gm_truth": ring["T1W->T2W"]["truth"]["csf_to_gm"],
+            "real_anatomy_none": real_mean("no source prompt"),
+            "real_anatomy_prompt": real_mean("source prompt"),
+            "held_out_none": held_out_mean("no source prompt"),
+            "held_out_prompt": held_out_mean("source prompt")}
+
+
+def main(paths: list[str]) -> None:
+    print(f"{'arm':34s} ring orders  ring T2w      real anatomy  held out")
+    for path in paths:
+        report = json.loads(Path(path).read_text())
+        s = summary(report.get("robustness", report))
+        print(f"{Path(path).stem:34s} {s['ring_orders_prompt']} ; {s['ring_orders_none']}"
+              f"        {s['ring_t1w_t2w_csf_gm_prompt']:.3f} ({s['ring_t1w_t2w_csf_gm_truth']:.3f})"
+              f"   {s['real_anatomy_none']:.2f} ; {s['real_anatomy_prompt']:.2f}"
+              f"   {s['held_out_none']:.2f} ; {s['held_out_prompt']:.2f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
