@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from napari_evai2i.train.config import (OPTIMIZERS, TrainConfig, list_recipes, load_train_config, recipe_path,
-                                        resolve_recipe)
+                                        randomization_ranges, resolve_recipe)
 
 
 def test_shipped_recipes_load_by_name_and_by_file():
@@ -254,3 +254,16 @@ def test_any_other_range_of_the_generator_is_a_recipe_key_that_reaches_the_train
             load_train_config("demo", [f"randomization={bad}"])
     with pytest.raises(ValueError, match="randomization needs data: simulator"):
         load_train_config(None, ["randomization={whole_head: 0}", "simulator=template"])
+
+
+def test_the_fixed_levels_experiment_changes_only_the_sources_gamma_and_gain():
+    """demo_cpu_fixed_levels.yaml (model card, "Tried after v4"): the physical-sources run's
+    schedule from v4 with random-contrast sources back and no gamma or gain on the sources."""
+    root = Path(__file__).resolve().parents[2]
+    configs = root / "src_training" / "configs"
+    fixed = load_train_config(configs / "demo_cpu_fixed_levels.yaml")
+    physical = load_train_config(configs / "demo_cpu_physical_sources.yaml").to_dict()
+    assert {k for k, v in fixed.to_dict().items() if physical[k] != v} == {
+        "name", "out", "seed", "random_contrast", "randomization"}
+    ranges = randomization_ranges(fixed)
+    assert ranges.gamma_std == 0.0 and ranges.gain == (1.0, 1.0) and ranges.random_contrast == 0.5
