@@ -98,6 +98,10 @@ class RandomizationRanges:
     snr: tuple[float, float] = (6.0, 100.0)        # log-uniform, brain level / noise sigma
     gamma_std: float = 0.25
     gain: tuple[float, float] = (0.8, 1.25)
+    #: gamma and gain also on inputs that come with their prompt. Off, only sources without a
+    #: prompt get them (drawn either way, so every other draw stays the same): gamma changes
+    #: the tissue ratios a prompt implies (model card, "an ablation of the generator")
+    levels_when_prompted: bool = True
     # unknown sources
     unknown_source: float = 0.4
     random_contrast: float = 0.5                  # of the unknown sources
@@ -383,9 +387,9 @@ class HeadSliceGenerator:
         return torch.tensordot(torch.from_numpy(signals), fractions, 1)
 
     def acquire(self, image: torch.Tensor, rng: np.random.Generator, pixel: float,
-                in_plane_thick: bool) -> torch.Tensor:
+                in_plane_thick: bool, levels: bool = True) -> torch.Tensor:
         """What the scanner adds to a clean normalised (n, n) image: resolution loss, bias, gamma,
-        Rician noise, gain."""
+        Rician noise, gain (gamma and gain drawn always, applied only with ``levels``)."""
         r = self.ranges
         n = self.size
         x = image[None, None]
@@ -405,13 +409,15 @@ class HeadSliceGenerator:
         if bias > 0:
             field = _smooth_field(rng, n, 3)
             x = x * torch.exp(bias * field / field.abs().max().clamp(min=1e-6))
-        gamma = math.exp(rng.normal(0, r.gamma_std))
+        gamma = math.exp(rng.normal(0, r.gamma_std))    # drawn either way: later draws stay the same
+        gamma = gamma if levels else 1.0
         x = (x.clamp(min=0) / BRAIN_LEVEL) ** gamma * BRAIN_LEVEL        # keeps the core median
         snr = math.exp(rng.uniform(math.log(r.snr[0]), math.log(r.snr[1])))
         sigma = BRAIN_LEVEL / snr
         noise = torch.from_numpy(rng.standard_normal((2, n, n)).astype(np.float32)) * sigma
         x = torch.sqrt((x + noise[0]) ** 2 + noise[1] ** 2)
-        return x * rng.uniform(*r.gain)
+        gain = rng.uniform(*r.gain)
+        return x * gain if levels else x
 
     def random_signals(self, rng: np.random.Generator) -> np.ndarray:
         """Any contrast at all: an independent random intensity per tissue (bone stays dark)."""
@@ -459,7 +465,8 @@ class HeadSliceGenerator:
             slab = self.render(fractions, source_signals).mean(0) if anatomy["slab"] and role == "src" \
                 else self.render(centre[:, None], source_signals)[0]
             in_plane_thick = (role == "src" and not anatomy["slab"] and rng.random() < r.thick_probability / 2)
-            scanned = self.acquire(slab * source_scale, rng, anatomy["pixel_mm"], in_plane_thick)
+            levels = r.levels_when_prompted or (role == "src" and unknown)
+            scanned = self.acquire(slab * source_scale, rng, anatomy["pixel_mm"], in_plane_thick, levels)
             if anatomy["window"] is not None:                   # padding is exact zeros, not scanned air
                 scanned = scanned * anatomy["window"]
             fields = protocol.prompt_fields(anatomy["plane"] if plane_in_prompt else None)

@@ -9,6 +9,8 @@
 #   prompted      randomized with the source prompt on every item (unknown_source: 0)
 #   brain_only    randomized without whole heads (whole_head: 0)
 #   fixed_levels  randomized without the sources' gamma and gain (gamma_std: 0, gain: [1, 1])
+#   unknown_levels randomized with gamma and gain only on the sources without a prompt
+#                 (levels_when_prompted: false)
 #   clean_sources randomized without any acquisition effect on the sources (no thick slices,
 #                 resolution loss, bias, gamma or gain; SNR 1000)
 #   mild_geometry randomized with the template simulator's geometry (rotation 10 degrees, no
@@ -25,6 +27,7 @@ declare -A arm=([template]="simulator=template" [randomized]="simulator=randomiz
                 [physical]="random_contrast=0" [prompted]="randomization={unknown_source: 0}"
                 [brain_only]="randomization={whole_head: 0}"
                 [fixed_levels]="randomization={gamma_std: 0, gain: [1, 1]}"
+                [unknown_levels]="randomization={levels_when_prompted: false}"
                 [clean_sources]="randomization={thick_probability: 0, resolution_mm: [0.8, 0.8], bias: [0, 0], snr: [1000, 1000], gamma_std: 0, gain: [1, 1]}"
                 [mild_geometry]="randomization={rotation_deg: 10, scale: [1, 1], shear: 0, shift_mm: 0, pixel_mm: [1, 1], elastic_mm: [0, 3]}")
 for name in "${arms[@]}"; do

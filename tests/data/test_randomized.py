@@ -183,3 +183,25 @@ def test_shape_items_lay_brain_tissues_out_as_no_brain_and_always_give_the_sourc
         assert not heads[i]["shapes"]
     # off by default, and drawing nothing when off: the items of every earlier recipe are unchanged
     assert RandomizationRanges().shapes == 0.0
+
+
+def test_without_levels_when_prompted_only_prompt_less_sources_get_gamma_and_gain():
+    """``levels_when_prompted: False``: prompted inputs are scanned as with no gamma and no gain,
+    prompt-less sources as by default; every other draw is the same."""
+    def items(unknown: float, **ranges) -> list[dict]:
+        data = SimulatedPairs(SimulatedDataConfig(size=SIZE, seed=3, generator="randomized",
+                                                  randomization=RandomizationRanges(unknown_source=unknown, **ranges)))
+        return [data[i] for i in range(3)]
+
+    def inputs(batch: list[dict]) -> np.ndarray:
+        return np.stack([item[key] for item in batch for key in ("src_in", "tgt_in")])
+
+    prompted = items(0.0, levels_when_prompted=False)
+    np.testing.assert_array_equal(inputs(prompted), inputs(items(0.0, gamma_std=0.0, gain=(1.0, 1.0))))
+    assert not np.array_equal(inputs(prompted), inputs(items(0.0)))           # the default has levels
+    prompt_less = items(1.0, levels_when_prompted=False)
+    assert not any(item["src_known"] for item in prompt_less)
+    default = items(1.0)
+    for mine, theirs in zip(prompt_less, default):
+        np.testing.assert_array_equal(mine["src_in"], theirs["src_in"])
+        np.testing.assert_array_equal(mine["tgt"], theirs["tgt"])
