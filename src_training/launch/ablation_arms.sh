@@ -16,6 +16,7 @@
 #   mild_geometry randomized with the template simulator's geometry (rotation 10 degrees, no
 #                 scaling, shear or FOV shift, 1 mm pixels, elastic up to 3 mm)
 #   bash src_training/launch/ablation_arms.sh [OUT [ARM ...]]   (default runs/ablation, the first three)
+# SEED=N repeats the arms with another seed (weights and data) in OUT/ARM_seedN; default the recipe's 0.
 set -euo pipefail
 out=${1:-runs/ablation}
 shift || true
@@ -33,12 +34,15 @@ declare -A arm=([template]="simulator=template" [randomized]="simulator=randomiz
 for name in "${arms[@]}"; do
     [ -n "${arm[$name]:-}" ] || { echo "unknown arm $name; arms: ${!arm[*]}" >&2; exit 2; }
 done
+seed=${SEED:-0}
+suffix=$([ "$seed" = 0 ] || echo "_seed$seed")
 for name in "${arms[@]}"; do
-    if [ ! -f "$out/$name/model/model.safetensors" ]; then
-        "$py" -m napari_evai2i.train --config demo "${common[@]}" "${arm[$name]}" name="ablation_$name" out="$out/$name"
+    if [ ! -f "$out/$name$suffix/model/model.safetensors" ]; then
+        "$py" -m napari_evai2i.train --config demo "${common[@]}" "${arm[$name]}" seed="$seed" \
+            name="ablation_$name$suffix" out="$out/$name$suffix"
     fi
 done
 for name in "${arms[@]}"; do
-    "$py" -m napari_evai2i.train.evaluate --suite robustness --model "$out/$name/model" --cases 3 \
-        --json "$out/robustness_$name.json"
+    "$py" -m napari_evai2i.train.evaluate --suite robustness --model "$out/$name$suffix/model" --cases 3 \
+        --json "$out/robustness_$name$suffix.json"
 done
