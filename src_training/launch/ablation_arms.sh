@@ -18,31 +18,35 @@
 #   bash src_training/launch/ablation_arms.sh [OUT [ARM ...]]   (default runs/ablation, the first three)
 # SEED=N repeats the arms with another seed (weights and data) in OUT/ARM_seedN; default the recipe's 0.
 set -euo pipefail
-out=${1:-runs/ablation}
-shift || true
-arms=("$@")
-[ ${#arms[@]} -gt 0 ] || arms=(template randomized physical)
-py=${PYTHON:-python}
-common=(crop_size=64 clip_steps=100 init_steps=1500 finetune_steps=0 curriculum_steps=100 max_minutes=25)
-declare -A arm=([template]="simulator=template" [randomized]="simulator=randomized"
-                [physical]="random_contrast=0" [prompted]="randomization={unknown_source: 0}"
-                [brain_only]="randomization={whole_head: 0}"
-                [fixed_levels]="randomization={gamma_std: 0, gain: [1, 1]}"
-                [unknown_levels]="randomization={levels_when_prompted: false}"
-                [clean_sources]="randomization={thick_probability: 0, resolution_mm: [0.8, 0.8], bias: [0, 0], snr: [1000, 1000], gamma_std: 0, gain: [1, 1]}"
-                [mild_geometry]="randomization={rotation_deg: 10, scale: [1, 1], shear: 0, shift_mm: 0, pixel_mm: [1, 1], elastic_mm: [0, 3]}")
-for name in "${arms[@]}"; do
-    [ -n "${arm[$name]:-}" ] || { echo "unknown arm $name; arms: ${!arm[*]}" >&2; exit 2; }
-done
-seed=${SEED:-0}
-suffix=$([ "$seed" = 0 ] || echo "_seed$seed")
-for name in "${arms[@]}"; do
-    if [ ! -f "$out/$name$suffix/model/model.safetensors" ]; then
-        "$py" -m napari_evai2i.train --config demo "${common[@]}" "${arm[$name]}" seed="$seed" \
-            name="ablation_$name$suffix" out="$out/$name$suffix"
-    fi
-done
-for name in "${arms[@]}"; do
-    "$py" -m napari_evai2i.train.evaluate --suite robustness --model "$out/$name$suffix/model" --cases 3 \
-        --json "$out/robustness_$name$suffix.json"
-done
+# all in one function: bash reads a script as it runs, so an edit made meanwhile cannot break it
+main() {
+    out=${1:-runs/ablation}
+    shift || true
+    arms=("$@")
+    [ ${#arms[@]} -gt 0 ] || arms=(template randomized physical)
+    py=${PYTHON:-python}
+    common=(crop_size=64 clip_steps=100 init_steps=1500 finetune_steps=0 curriculum_steps=100 max_minutes=25)
+    declare -A arm=([template]="simulator=template" [randomized]="simulator=randomized"
+                    [physical]="random_contrast=0" [prompted]="randomization={unknown_source: 0}"
+                    [brain_only]="randomization={whole_head: 0}"
+                    [fixed_levels]="randomization={gamma_std: 0, gain: [1, 1]}"
+                    [unknown_levels]="randomization={levels_when_prompted: false}"
+                    [clean_sources]="randomization={thick_probability: 0, resolution_mm: [0.8, 0.8], bias: [0, 0], snr: [1000, 1000], gamma_std: 0, gain: [1, 1]}"
+                    [mild_geometry]="randomization={rotation_deg: 10, scale: [1, 1], shear: 0, shift_mm: 0, pixel_mm: [1, 1], elastic_mm: [0, 3]}")
+    for name in "${arms[@]}"; do
+        [ -n "${arm[$name]:-}" ] || { echo "unknown arm $name; arms: ${!arm[*]}" >&2; exit 2; }
+    done
+    seed=${SEED:-0}
+    suffix=$([ "$seed" = 0 ] || echo "_seed$seed")
+    for name in "${arms[@]}"; do
+        if [ ! -f "$out/$name$suffix/model/model.safetensors" ]; then
+            "$py" -m napari_evai2i.train --config demo "${common[@]}" "${arm[$name]}" seed="$seed" \
+                name="ablation_$name$suffix" out="$out/$name$suffix"
+        fi
+    done
+    for name in "${arms[@]}"; do
+        "$py" -m napari_evai2i.train.evaluate --suite robustness --model "$out/$name$suffix/model" --cases 3 \
+            --json "$out/robustness_$name$suffix.json"
+    done
+}
+main "$@"
