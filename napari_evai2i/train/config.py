@@ -206,8 +206,8 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
         if used and not randomized:
             raise ValueError(f"{name} needs data: simulator with simulator: randomized ({why}); remove it or "
                              "switch the simulator")
-    if randomized:
-        randomization_ranges(cfg)                  # unknown names and bad values fail here, not mid-run
+    if randomized and cfg.randomization:   # names and values fail here, not mid-run; only when set,
+        randomization_ranges(cfg)           # since the generator imports torch (the Train widget reads recipes)
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be constant or cosine, not {cfg.lr_schedule!r}")
     for name in ("clip_batch", "gen_batch", "crop_size"):
