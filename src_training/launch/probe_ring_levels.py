@@ -1,8 +1,8 @@
 """Is the ring phantom's verdict about prompts, or about the level its source is normalised to?
 
-The brain-core-median rule puts the median of what lies 10 mm inside the foreground at 0.5. In
-a real brain that core is mostly white matter; in the ring phantom it falls in its grey-matter
-ring, so a T1w ring source reaches the network brighter than any T1w it trained on. This probe
+The brain-core-median rule puts the median of what lies 10 mm inside the foreground at 0.5; in
+the ring phantom that median falls in its grey-matter ring, which need not put each tissue at
+the level training gave it (measured: 6-9 % apart, docs/model_card.md). This probe
 translates the ring phantom twice per model and task: normalised by the checkpoint's rule (what
 the robustness suite does) and at the training level (each tissue at the value the generator
 gives it: signal x 0.5 / the template core's median, ``data.randomized.level_of``). A model that
