@@ -124,6 +124,11 @@ def head_tissue_parameters(field_strength_t: float) -> dict[str, TissueParameter
     return _at_field(HEAD_TISSUE_TABLE_1P5T, HEAD_TISSUE_TABLE_3T, field_strength_t)
 
 
+def all_tissue_parameters(field_strength_t: float) -> dict[str, TissueParameters]:
+    """Brain, lesion and head tissues in one table: what a whole-head render looks up."""
+    return {**tissue_parameters(field_strength_t), **head_tissue_parameters(field_strength_t)}
+
+
 def _at_field(table_lo: Mapping[str, TissueParameters], table_hi: Mapping[str, TissueParameters],
               field_strength_t: float) -> dict[str, TissueParameters]:
     b = float(np.clip(float(field_strength_t), *_FIELD_CLAMP))

@@ -11,7 +11,7 @@ from ._protocols import (HELD_OUT_REGIONS, PRESETS, SAMPLE_KINDS, SAMPLING_RANGE
                          Protocol, ZeroShotSplit, classify_weighting, held_out_region, is_held_out, preset,
                          sample_held_out)
 from ._signal import (BRAINWEB_1P5T, HEAD_TISSUE_TABLE_1P5T, HEAD_TISSUE_TABLE_3T, TISSUE_TABLE_1P5T, TISSUE_TABLE_3T,
-                      TissueParameters, csf_null_ti, head_tissue_parameters, inversion_recovery, mprage, spin_echo,
+                      TissueParameters, all_tissue_parameters, csf_null_ti, head_tissue_parameters, inversion_recovery, mprage, spin_echo,
                       spoiled_gradient_echo, tissue_parameters)
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "HEAD_TISSUE_TABLE_1P5T",
     "HEAD_TISSUE_TABLE_3T",
     "head_tissue_parameters",
+    "all_tissue_parameters",
     "spin_echo",
     "inversion_recovery",
     "spoiled_gradient_echo",

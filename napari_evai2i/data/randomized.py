@@ -44,7 +44,7 @@ from ..prompts import sample_prompt
 from ..prompts.vocabulary import PLANE_AXIS, PLANES
 from .anatomy import TISSUE_NAMES, load_tissue_maps
 from .head import ALL_TISSUE_NAMES, ShellRanges, brain_distance, head_fractions, template_head
-from .physics import Protocol, head_tissue_parameters, tissue_parameters
+from .physics import Protocol, all_tissue_parameters
 
 __all__ = ["RandomizationRanges", "SliceGeometry", "HeadSliceGenerator", "core_fractions", "level_of",
            "signal_vector", "BRAIN_LEVEL"]
@@ -150,21 +150,23 @@ def core_fractions() -> np.ndarray:
     from .physics import PRESETS
 
     fractions, spacing = template_head()
-    signals = signal_vector(PRESETS["T1W"], _base_parameters(1.5))
+    signals = signal_vector(PRESETS["T1W"], all_tissue_parameters(1.5))
     image = torch.tensordot(torch.from_numpy(signals), fractions, 1).numpy()
     core = brain_core(image, spacing)
     picked = fractions.numpy()[:, core].T
     return np.ascontiguousarray(picked[:: max(1, len(picked) // 20000)])
 
 
-def _base_parameters(field_strength: float) -> dict:
-    return {**tissue_parameters(field_strength), **head_tissue_parameters(field_strength)}
-
-
 def signal_vector(protocol: Protocol, params: dict) -> np.ndarray:
     """Pure-tissue signals of ``protocol`` in :data:`ALL_TISSUE_NAMES` order (what :meth:`HeadSliceGenerator.render` weights)."""
     signals = protocol.tissue_signals(params)
     return np.array([signals[name] for name in ALL_TISSUE_NAMES], dtype=np.float32)
+
+
+def training_level(protocol: Protocol) -> float:
+    """The level the generator normalises ``protocol``'s renders by, for the tissues un-jittered
+    (at the protocol's field strength): what a probe needs to show a phantom as training did."""
+    return level_of(signal_vector(protocol, all_tissue_parameters(protocol.field_strength)))
 
 
 def level_of(signals: np.ndarray) -> float:
@@ -379,7 +381,7 @@ class HeadSliceGenerator:
     @staticmethod
     def parameters(jitter: dict[str, np.ndarray], field_strength: float) -> dict:
         """The tissue tables at ``field_strength`` with an item's jitter applied."""
-        return {name: p.scaled(*jitter[name]) for name, p in _base_parameters(field_strength).items()}
+        return {name: p.scaled(*jitter[name]) for name, p in all_tissue_parameters(field_strength).items()}
 
     @staticmethod
     def render(fractions: torch.Tensor, signals: np.ndarray) -> torch.Tensor:

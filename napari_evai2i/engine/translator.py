@@ -386,16 +386,18 @@ class Translator:
 
     def translate(self, volume: np.ndarray, prompt: Prompt, *, axis: int = 0,
                   batch_size: int | None = None, progress: ProgressCallback | None = None,
-                  source_prompt: Prompt | None = None, modality: str = "MR", spacing=None) -> np.ndarray:
+                  source_prompt: Prompt | None = None, modality: str = "MR", spacing=None,
+                  scale: IntensityScale | None = None) -> np.ndarray:
         """Translate a whole volume; float32, same shape, in the input's intensity scale.
 
         ``progress(done, total)`` is called after every batch; returning ``False``
         cancels with :class:`TranslationCancelled`. ``spacing`` (mm per axis) serves the
-        normalisation rule; 1 mm when not given.
+        normalisation rule; 1 mm when not given. ``scale`` replaces the rule's fitted scale
+        (probes that normalise a phantom at a known level).
         """
         result = run_steps(self.iter_translate(volume, prompt, axis=axis, batch_size=batch_size,
                                                source_prompt=source_prompt, modality=modality,
-                                               spacing=spacing), progress)
+                                               spacing=spacing, scale=scale), progress)
         return result[0] if np.asarray(volume).ndim == 2 else result
 
 

@@ -47,13 +47,15 @@ right; one that renders tissues where it recognises the template's anatomy does 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from ..data.head import ALL_TISSUE_NAMES
-from ..data.physics import PRESETS, head_tissue_parameters, tissue_parameters
+from ..data.physics import PRESETS, all_tissue_parameters
 from ..engine.metrics import ssim
+from ..engine.normalization import IntensityScale
 
 #: (source kind, target kind) of the canonical tasks.
 TASKS = {"T1w->T2w": ("T1W", "T2W"), "T1w->FLAIR": ("T1W", "FLAIR"), "T2w->T1w": ("T2W", "T1W"),
@@ -85,7 +87,7 @@ READING_FACTORS = {
 
 
 def _pure_signals(kind: str) -> dict[str, float]:
-    return PRESETS[kind].tissue_signals({**tissue_parameters(1.5), **head_tissue_parameters(1.5)})
+    return PRESETS[kind].tissue_signals(all_tissue_parameters(1.5))
 
 
 # ------------------------------------------------------------------------------ metrics
@@ -689,20 +691,24 @@ def ring_phantom(kind: str, size: int = 128) -> tuple[np.ndarray, dict[str, np.n
     return np.where(r < 48, image, 0.0).astype(np.float32), rings
 
 
-def off_template_check(translator) -> dict:
+def off_template_check(translator, scale_of: Callable[[str], IntensityScale] | None = None) -> dict:
     """The canonical sources' tissues laid out as :func:`ring_phantom`, translated with no source
     prompt and with the preset's: does each target keep its tissue order where nothing looks like
-    the MNI152 anatomy? Ratios beside the true target's in the same masks."""
+    the MNI152 anatomy? Ratios beside the true target's in the same masks.
+
+    ``scale_of(source kind)`` replaces the checkpoint rule's scale of each source (None: the rule),
+    so a probe can ask whether a verdict comes from the level the rule finds in the phantom."""
     out = {}
     for source, orders in (("T1W", TISSUE_ORDER), ("T2W", T2_SOURCE_ORDER)):
         image, rings = ring_phantom(source)
+        scale = scale_of(source) if scale_of else None
         for kind, order in orders.items():
             truth = tissue_means(ring_phantom(kind)[0], rings)
             entry = {"truth": {"csf_to_gm": round(truth["CSF"] / truth["GM"], 3),
                                "wm_to_gm": round(truth["WM"] / truth["GM"], 3),
                                "order_ok": in_order(truth, order)}}
             for key, prompt in (("no source prompt", None), ("source prompt", PRESETS[source].prompt())):
-                pred = translator.translate(image, PRESETS[kind].prompt(), source_prompt=prompt)
+                pred = translator.translate(image, PRESETS[kind].prompt(), source_prompt=prompt, scale=scale)
                 scores = tissue_scores(tissue_means(pred, rings), kind, order)
                 entry[key] = {k: scores[k] for k in ("order_ok", "csf_to_gm", "wm_to_gm")}
             out[f"{source}->{kind}"] = entry

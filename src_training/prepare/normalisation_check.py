@@ -17,7 +17,7 @@ import torch
 
 from napari_evai2i.data.head import ALL_TISSUE_NAMES, template_head
 from napari_evai2i.data.noise import rician
-from napari_evai2i.data.physics import PRESETS, head_tissue_parameters, tissue_parameters
+from napari_evai2i.data.physics import PRESETS, all_tissue_parameters
 from napari_evai2i.engine.normalization import MR_RULES, fit_intensity_scale
 
 THICK_HEAD = np.array([4, 2.5, 5, 2.5, 5, 7, 3], np.float32)
@@ -27,7 +27,7 @@ def main() -> None:
     only, spacing = template_head(whole_head=False)
     head, _ = template_head(THICK_HEAD)
     brain = only.sum(0).numpy() > 0.5
-    params = {**tissue_parameters(1.5), **head_tissue_parameters(1.5)}
+    params = all_tissue_parameters(1.5)
     for kind in ("T1W", "T2W", "PDW", "FLAIR", "FLASH", "MPRAGE"):
         signals = PRESETS[kind].tissue_signals(params)
         vector = torch.tensor([signals[n] for n in ALL_TISSUE_NAMES])

@@ -8,7 +8,7 @@ import torch
 
 from napari_evai2i.data.head import ALL_TISSUE_NAMES, template_head
 from napari_evai2i.data.noise import rician
-from napari_evai2i.data.physics import PRESETS, head_tissue_parameters, tissue_parameters
+from napari_evai2i.data.physics import PRESETS, all_tissue_parameters
 from napari_evai2i.engine.normalization import BRAIN_LEVEL, MR_RULES, brain_core, fit_intensity_scale
 
 CONTRASTS = ("T1W", "T2W", "PDW", "FLAIR")
@@ -24,7 +24,7 @@ def heads():
 
 
 def render(fractions: torch.Tensor, contrast: str) -> np.ndarray:
-    params = {**tissue_parameters(1.5), **head_tissue_parameters(1.5)}
+    params = all_tissue_parameters(1.5)
     signals = PRESETS[contrast].tissue_signals(params)
     vector = torch.tensor([signals[name] for name in ALL_TISSUE_NAMES])
     return torch.tensordot(vector, fractions, 1).numpy()
