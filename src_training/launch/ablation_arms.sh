@@ -15,6 +15,10 @@
 #                 resolution loss, bias, gamma or gain; SNR 1000)
 #   mild_geometry randomized with the template simulator's geometry (rotation 10 degrees, no
 #                 scaling, shear or FOV shift, 1 mm pixels, elastic up to 3 mm)
+#   template_like the randomized simulator with every change turned back towards v1's data at
+#                 once: mild_geometry, no flips, atrophy, lesions, heads, thick slices, gamma,
+#                 random-contrast or prompt-less sources; v1's bias, SNR and gain ranges, central slices.
+#                 What is left is the simulator's core: 2 mm head maps, its brain-core levels
 #   bash src_training/launch/ablation_arms.sh [OUT [ARM ...]]   (default runs/ablation, the first three)
 # SEED=N repeats the arms with another seed (weights and data) in OUT/ARM_seedN; default the recipe's 0.
 set -euo pipefail
@@ -32,7 +36,8 @@ main() {
                     [fixed_levels]="randomization={gamma_std: 0, gain: [1, 1]}"
                     [unknown_levels]="randomization={levels_when_prompted: false}"
                     [clean_sources]="randomization={thick_probability: 0, resolution_mm: [0.8, 0.8], bias: [0, 0], snr: [1000, 1000], gamma_std: 0, gain: [1, 1]}"
-                    [mild_geometry]="randomization={rotation_deg: 10, scale: [1, 1], shear: 0, shift_mm: 0, pixel_mm: [1, 1], elastic_mm: [0, 3]}")
+                    [mild_geometry]="randomization={rotation_deg: 10, scale: [1, 1], shear: 0, shift_mm: 0, pixel_mm: [1, 1], elastic_mm: [0, 3]}"
+                    [template_like]="lesion_probability=0|random_contrast=0|randomization={rotation_deg: 10, scale: [1, 1], shear: 0, shift_mm: 0, position: [0.2, 0.8], pixel_mm: [1, 1], elastic_mm: [0, 3], flip: 0, atrophy: 0, whole_head: 0, thick_probability: 0, resolution_mm: [0.8, 0.8], bias: [0, 0.15], snr: [12, 60], gamma_std: 0, gain: [0.85, 1.15], unknown_source: 0}")
     for name in "${arms[@]}"; do
         [ -n "${arm[$name]:-}" ] || { echo "unknown arm $name; arms: ${!arm[*]}" >&2; exit 2; }
     done
@@ -40,7 +45,8 @@ main() {
     suffix=$([ "$seed" = 0 ] || echo "_seed$seed")
     for name in "${arms[@]}"; do
         if [ ! -f "$out/$name$suffix/model/model.safetensors" ]; then
-            "$py" -m napari_evai2i.train --config demo "${common[@]}" "${arm[$name]}" seed="$seed" \
+            IFS='|' read -ra change <<< "${arm[$name]}"      # an arm's overrides, split at |
+            "$py" -m napari_evai2i.train --config demo "${common[@]}" "${change[@]}" seed="$seed" \
                 name="ablation_$name$suffix" out="$out/$name$suffix"
         fi
     done
@@ -49,4 +55,4 @@ main() {
             --json "$out/robustness_$name$suffix.json"
     done
 }
-main "$@"
+main "$@"; exit $?     # on one line: nothing after it is read, so the file may change meanwhile

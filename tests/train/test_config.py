@@ -1,5 +1,6 @@
 """Training recipes: shipped recipes by name, one validator, learning rates resolved once."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -267,3 +268,18 @@ def test_the_fixed_levels_experiment_changes_only_the_sources_gamma_and_gain():
         "name", "out", "seed", "random_contrast", "randomization"}
     ranges = randomization_ranges(fixed)
     assert ranges.gamma_std == 0.0 and ranges.gain == (1.0, 1.0) and ranges.random_contrast == 0.5
+
+
+def test_every_ablation_arm_is_a_recipe_that_loads():
+    """src_training/launch/ablation_arms.sh: each arm's overrides (split at |, as the script
+    does) load on the demo recipe, so a misspelt range fails here and not 15 minutes into a run."""
+    script = (Path(__file__).resolve().parents[2] / "src_training" / "launch" / "ablation_arms.sh").read_text()
+    common = re.search(r"common=\((.*?)\)", script).group(1).split()
+    arms = dict(re.findall(r'\[(\w+)\]="([^"]*)"', script))
+    assert {"template", "randomized", "template_like", "clean_sources", "mild_geometry"} <= set(arms)
+    for name, changes in arms.items():
+        cfg = load_train_config("demo", common + changes.split("|"))
+        if cfg.simulator == "randomized":
+            randomization_ranges(cfg)
+    like = randomization_ranges(load_train_config("demo", common + arms["template_like"].split("|")))
+    assert (like.whole_head, like.lesion_probability, like.random_contrast, like.unknown_source) == (0, 0, 0, 0)
