@@ -18,7 +18,11 @@
 #   template_like the randomized simulator with every change turned back towards v1's data at
 #                 once: mild_geometry, no flips, atrophy, lesions, heads, thick slices, gamma,
 #                 random-contrast or prompt-less sources; v1's bias, SNR and gain ranges, central slices.
-#                 What is left is the simulator's core: 2 mm head maps, its brain-core levels
+#                 What is left is the simulator's core: its 3-D sampling, its brain-core levels
+#   plain_sources template_like's sources in v4's anatomy: every source prompted, physical,
+#                 without thick slices, resolution loss or gamma, v1's bias, SNR and gain
+#   plain_anatomy template_like's geometry and anatomy (mild geometry, no flips, atrophy,
+#                 lesions or heads) with v4's sources
 #   bash src_training/launch/ablation_arms.sh [OUT [ARM ...]]   (default runs/ablation, the first three)
 # SEED=N repeats the arms with another seed (weights and data) in OUT/ARM_seedN; default the recipe's 0.
 set -euo pipefail
@@ -37,7 +41,9 @@ main() {
                     [unknown_levels]="randomization={levels_when_prompted: false}"
                     [clean_sources]="randomization={thick_probability: 0, resolution_mm: [0.8, 0.8], bias: [0, 0], snr: [1000, 1000], gamma_std: 0, gain: [1, 1]}"
                     [mild_geometry]="randomization={rotation_deg: 10, scale: [1, 1], shear: 0, shift_mm: 0, pixel_mm: [1, 1], elastic_mm: [0, 3]}"
-                    [template_like]="lesion_probability=0|random_contrast=0|randomization={rotation_deg: 10, scale: [1, 1], shear: 0, shift_mm: 0, position: [0.2, 0.8], pixel_mm: [1, 1], elastic_mm: [0, 3], flip: 0, atrophy: 0, whole_head: 0, thick_probability: 0, resolution_mm: [0.8, 0.8], bias: [0, 0.15], snr: [12, 60], gamma_std: 0, gain: [0.85, 1.15], unknown_source: 0}")
+                    [template_like]="lesion_probability=0|random_contrast=0|randomization={rotation_deg: 10, scale: [1, 1], shear: 0, shift_mm: 0, position: [0.2, 0.8], pixel_mm: [1, 1], elastic_mm: [0, 3], flip: 0, atrophy: 0, whole_head: 0, thick_probability: 0, resolution_mm: [0.8, 0.8], bias: [0, 0.15], snr: [12, 60], gamma_std: 0, gain: [0.85, 1.15], unknown_source: 0}"
+                    [plain_sources]="random_contrast=0|randomization={thick_probability: 0, resolution_mm: [0.8, 0.8], bias: [0, 0.15], snr: [12, 60], gamma_std: 0, gain: [0.85, 1.15], unknown_source: 0}"
+                    [plain_anatomy]="lesion_probability=0|randomization={rotation_deg: 10, scale: [1, 1], shear: 0, shift_mm: 0, position: [0.2, 0.8], pixel_mm: [1, 1], elastic_mm: [0, 3], flip: 0, atrophy: 0, whole_head: 0}")
     for name in "${arms[@]}"; do
         [ -n "${arm[$name]:-}" ] || { echo "unknown arm $name; arms: ${!arm[*]}" >&2; exit 2; }
     done
