@@ -40,17 +40,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..engine.normalization import BRAIN_LEVEL, brain_core   # the one level and core training and inference share
 from ..prompts import sample_prompt
 from ..prompts.vocabulary import PLANE_AXIS, PLANES
 from .anatomy import TISSUE_NAMES, load_tissue_maps
 from .head import ALL_TISSUE_NAMES, ShellRanges, brain_distance, head_fractions, template_head
-from .physics import Protocol, all_tissue_parameters
+from .physics import PRESETS, Protocol, all_tissue_parameters
 
 __all__ = ["RandomizationRanges", "SliceGeometry", "HeadSliceGenerator", "core_fractions", "level_of",
            "signal_vector", "BRAIN_LEVEL"]
 
-#: The normalised value of the brain-core median (see engine.normalization).
-BRAIN_LEVEL = 0.5
 _LESION = ALL_TISSUE_NAMES.index("LESION")
 
 
@@ -146,12 +145,9 @@ def _volumes() -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
 def core_fractions() -> np.ndarray:
     """(N, 9) tissue fractions of the template head's brain core, as the normalisation rule finds
     it (its own ``brain_core`` on a T1-weighted render of the 2 mm template head; subsampled)."""
-    from ..engine.normalization import brain_core
-    from .physics import PRESETS
-
     fractions, spacing = template_head()
     signals = signal_vector(PRESETS["T1W"], all_tissue_parameters(1.5))
-    image = torch.tensordot(torch.from_numpy(signals), fractions, 1).numpy()
+    image = HeadSliceGenerator.render(fractions, signals).numpy()
     core = brain_core(image, spacing)
     picked = fractions.numpy()[:, core].T
     return np.ascontiguousarray(picked[:: max(1, len(picked) // 20000)])

@@ -43,6 +43,11 @@ class IntensityScale:
     floor: float
     rule: str = ""            #: how ``scale`` was chosen (an :data:`MR_RULES` name, or "hu")
 
+    @classmethod
+    def at_brain_level(cls, level: float, rule: str) -> IntensityScale:
+        """The MR scale that puts a brain-core median of ``level`` at :data:`BRAIN_LEVEL` (1 without one)."""
+        return cls("MR", 0.0, level / BRAIN_LEVEL if level else 1.0, 0.0, rule)
+
     def normalize(self, raw: np.ndarray) -> np.ndarray:
         out = np.maximum(np.asarray(raw, dtype=np.float32), np.float32(self.floor))
         out += np.float32(self.offset)
@@ -80,7 +85,7 @@ def fit_intensity_scale(volume: np.ndarray, modality: str = "MR", rule: str = "p
         raise ValueError("cannot normalise an empty volume")
     if rule == "brain-core-median":
         level = brain_core_level(data, spacing)
-        return IntensityScale("MR", 0.0, level / BRAIN_LEVEL if level else 1.0, 0.0, rule)
+        return IntensityScale.at_brain_level(level, rule)
     step = max(1, data.size // 2_000_000)          # a subsample is plenty for a percentile
     sample = np.maximum(data.reshape(-1)[::step].astype(np.float32), 0)
     _check_finite(sample)

@@ -25,6 +25,7 @@
 #                 lesions or heads) with v4's sources
 #   bash src_training/launch/ablation_arms.sh [OUT [ARM ...]]   (default runs/ablation, the first three)
 # SEED=N repeats the arms with another seed (weights and data) in OUT/ARM_seedN; default the recipe's 0.
+# LIST_ARMS=1 prints each arm with the overrides it trains with (tab-separated) and trains nothing.
 set -euo pipefail
 # all in one function: bash reads a script as it runs, so an edit made meanwhile cannot break it
 main() {
@@ -34,6 +35,9 @@ main() {
     [ ${#arms[@]} -gt 0 ] || arms=(template randomized physical)
     py=${PYTHON:-python}
     common=(crop_size=64 clip_steps=100 init_steps=1500 finetune_steps=0 curriculum_steps=100 max_minutes=25)
+    # template_like's two halves, each an arm of its own too
+    local plain_anatomy="rotation_deg: 10, scale: [1, 1], shear: 0, shift_mm: 0, position: [0.2, 0.8], pixel_mm: [1, 1], elastic_mm: [0, 3], flip: 0, atrophy: 0, whole_head: 0"
+    local plain_sources="thick_probability: 0, resolution_mm: [0.8, 0.8], bias: [0, 0.15], snr: [12, 60], gamma_std: 0, gain: [0.85, 1.15], unknown_source: 0"
     declare -A arm=([template]="simulator=template" [randomized]="simulator=randomized"
                     [physical]="random_contrast=0" [prompted]="randomization={unknown_source: 0}"
                     [brain_only]="randomization={whole_head: 0}"
@@ -41,9 +45,17 @@ main() {
                     [unknown_levels]="randomization={levels_when_prompted: false}"
                     [clean_sources]="randomization={thick_probability: 0, resolution_mm: [0.8, 0.8], bias: [0, 0], snr: [1000, 1000], gamma_std: 0, gain: [1, 1]}"
                     [mild_geometry]="randomization={rotation_deg: 10, scale: [1, 1], shear: 0, shift_mm: 0, pixel_mm: [1, 1], elastic_mm: [0, 3]}"
-                    [template_like]="lesion_probability=0|random_contrast=0|randomization={rotation_deg: 10, scale: [1, 1], shear: 0, shift_mm: 0, position: [0.2, 0.8], pixel_mm: [1, 1], elastic_mm: [0, 3], flip: 0, atrophy: 0, whole_head: 0, thick_probability: 0, resolution_mm: [0.8, 0.8], bias: [0, 0.15], snr: [12, 60], gamma_std: 0, gain: [0.85, 1.15], unknown_source: 0}"
-                    [plain_sources]="random_contrast=0|randomization={thick_probability: 0, resolution_mm: [0.8, 0.8], bias: [0, 0.15], snr: [12, 60], gamma_std: 0, gain: [0.85, 1.15], unknown_source: 0}"
-                    [plain_anatomy]="lesion_probability=0|randomization={rotation_deg: 10, scale: [1, 1], shear: 0, shift_mm: 0, position: [0.2, 0.8], pixel_mm: [1, 1], elastic_mm: [0, 3], flip: 0, atrophy: 0, whole_head: 0}")
+                    [template_like]="lesion_probability=0|random_contrast=0|randomization={$plain_anatomy, $plain_sources}"
+                    [plain_sources]="random_contrast=0|randomization={$plain_sources}"
+                    [plain_anatomy]="lesion_probability=0|randomization={$plain_anatomy}")
+    split() { IFS='|' read -ra change <<< "${arm[$1]}"; }     # an arm's overrides, split at |
+    if [ -n "${LIST_ARMS:-}" ]; then          # each arm and the overrides it trains with, tab-separated
+        for name in "${!arm[@]}"; do
+            split "$name"
+            printf '%s' "$name"; printf '\t%s' "${common[@]}" "${change[@]}"; printf '\n'
+        done
+        return
+    fi
     for name in "${arms[@]}"; do
         [ -n "${arm[$name]:-}" ] || { echo "unknown arm $name; arms: ${!arm[*]}" >&2; exit 2; }
     done
@@ -51,7 +63,7 @@ main() {
     suffix=$([ "$seed" = 0 ] || echo "_seed$seed")
     for name in "${arms[@]}"; do
         if [ ! -f "$out/$name$suffix/model/model.safetensors" ]; then
-            IFS='|' read -ra change <<< "${arm[$name]}"      # an arm's overrides, split at |
+            split "$name"
             "$py" -m napari_evai2i.train --config demo "${common[@]}" "${change[@]}" seed="$seed" \
                 name="ablation_$name$suffix" out="$out/$name$suffix"
         fi

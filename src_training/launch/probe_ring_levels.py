@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 
 from napari_evai2i.data.physics import PRESETS
-from napari_evai2i.data.randomized import BRAIN_LEVEL, training_level
+from napari_evai2i.data.randomized import training_level
 from napari_evai2i.engine import load_model
 from napari_evai2i.engine.normalization import IntensityScale
 from napari_evai2i.train.robustness import off_template_check
@@ -29,7 +29,7 @@ from napari_evai2i.train.robustness import off_template_check
 
 def training_scale(kind: str) -> IntensityScale:
     """The scale that puts ``kind``'s pure tissues at the values the generator trains them at."""
-    return IntensityScale("MR", 0.0, training_level(PRESETS[kind]) / BRAIN_LEVEL, 0.0, "training level")
+    return IntensityScale.at_brain_level(training_level(PRESETS[kind]), "training level")
 
 
 def main() -> None:

@@ -115,7 +115,7 @@ def test_levels_put_the_brain_core_at_the_brain_level():
 def test_training_level_is_the_level_the_inference_rule_finds_in_the_template_head(kind):
     fractions, spacing = template_head()
     signals = signal_vector(PRESETS[kind], all_tissue_parameters(PRESETS[kind].field_strength))
-    image = torch.tensordot(torch.from_numpy(signals), fractions, 1).numpy()
+    image = HeadSliceGenerator.render(fractions, signals).numpy()
     found = fit_intensity_scale(image, "MR", "brain-core-median", spacing).scale * BRAIN_LEVEL
     assert training_level(PRESETS[kind]) == pytest.approx(found, rel=0.01)
 

@@ -1,6 +1,7 @@
 """Training recipes: shipped recipes by name, one validator, learning rates resolved once."""
 
-import re
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -271,15 +272,17 @@ def test_the_fixed_levels_experiment_changes_only_the_sources_gamma_and_gain():
 
 
 def test_every_ablation_arm_is_a_recipe_that_loads():
-    """src_training/launch/ablation_arms.sh: each arm's overrides (split at |, as the script
-    does) load on the demo recipe, so a misspelt range fails here and not 15 minutes into a run."""
-    script = (Path(__file__).resolve().parents[2] / "src_training" / "launch" / "ablation_arms.sh").read_text()
-    common = re.search(r"common=\((.*?)\)", script).group(1).split()
-    arms = dict(re.findall(r'\[(\w+)\]="([^"]*)"', script))
+    """src_training/launch/ablation_arms.sh: each arm's overrides, as the script itself lists them
+    (``LIST_ARMS=1``), load on the demo recipe, so a misspelt range fails here and not 15 minutes
+    into a run."""
+    script = Path(__file__).resolve().parents[2] / "src_training" / "launch" / "ablation_arms.sh"
+    listing = subprocess.run(["bash", str(script)], env={**os.environ, "LIST_ARMS": "1"}, capture_output=True,
+                             text=True, check=True).stdout
+    arms = {name: overrides for name, *overrides in (line.split("\t") for line in listing.splitlines())}
     assert {"template", "randomized", "template_like", "clean_sources", "mild_geometry"} <= set(arms)
-    for name, changes in arms.items():
-        cfg = load_train_config("demo", common + changes.split("|"))
+    for overrides in arms.values():
+        cfg = load_train_config("demo", overrides)
         if cfg.simulator == "randomized":
             randomization_ranges(cfg)
-    like = randomization_ranges(load_train_config("demo", common + arms["template_like"].split("|")))
+    like = randomization_ranges(load_train_config("demo", arms["template_like"]))
     assert (like.whole_head, like.lesion_probability, like.random_contrast, like.unknown_source) == (0, 0, 0, 0)
