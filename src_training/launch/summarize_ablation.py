@@ -8,6 +8,11 @@ ring orders   how many of the ring phantom's 6 tasks keep the truth's tissue ord
 ring T2w      the ring phantom's T1w->T2w CSF/GM with the source prompt (the truth's in brackets)
 real anatomy  mean SSIM over 4 real anatomies x 4 tasks, no source prompt ; source prompt
 held out      mean SSIM over the 4 tasks on held-out whole heads, no source prompt ; source prompt
+
+    python src_training/launch/summarize_ablation.py --settings OLD.json NEW.json
+
+compares two reports setting by setting instead: every held-out setting's mean SSIM over the 4
+tasks, old and new, and the change (verdict B of src_training/configs/demo_cpu_plain_sources.yaml).
 """
 
 from __future__ import annotations
@@ -41,11 +46,32 @@ def summary(report: dict) -> dict:
             "held_out_prompt": held_out_mean("source prompt")}
 
 
+def held_out_setting_means(report: dict) -> dict[str, float]:
+    """Mean SSIM over the 4 tasks of each held-out setting."""
+    heads = report["held_out_heads"]
+    return {setting: sum(heads[t][setting]["ssim"] for t in TASKS) / len(TASKS)
+            for setting, cell in heads[TASKS[0]].items() if isinstance(cell, dict) and "ssim" in cell}
+
+
+def compare_settings(old_path: str, new_path: str) -> None:
+    old, new = (held_out_setting_means(_report(p)) for p in (old_path, new_path))
+    print(f"{'held-out setting (mean SSIM of 4 tasks)':62s}   old    new  change")
+    for setting, before in old.items():
+        print(f"{setting:62s} {before:.3f}  {new[setting]:.3f}  {new[setting] - before:+.3f}")
+
+
+def _report(path: str) -> dict:
+    report = json.loads(Path(path).read_text())
+    return report.get("robustness", report)
+
+
 def main(paths: list[str]) -> None:
+    if paths[:1] == ["--settings"]:
+        compare_settings(*paths[1:3])
+        return
     print(f"{'arm':34s} ring orders  ring T2w      real anatomy  held out")
     for path in paths:
-        report = json.loads(Path(path).read_text())
-        s = summary(report.get("robustness", report))
+        s = summary(_report(path))
         print(f"{Path(path).stem:34s} {s['ring_orders_prompt']} ; {s['ring_orders_none']}"
               f"        {s['ring_t1w_t2w_csf_gm_prompt']:.3f} ({s['ring_t1w_t2w_csf_gm_truth']:.3f})"
               f"   {s['real_anatomy_none']:.2f} ; {s['real_anatomy_prompt']:.2f}"
