@@ -14,16 +14,9 @@ Prints each rule's verdict and the cells that broke it; exits 0 only if all thre
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
-TASKS = ("T1w->T2w", "T1w->FLAIR", "T2w->T1w", "T1w->PDw")
-
-
-def _report(path: str) -> dict:
-    data = json.loads(Path(path).read_text())
-    return data.get("robustness", data)
+from summarize_ablation import TASKS, read_report      # this folder: the script's own sys.path entry
 
 
 def held_out_losses(old: dict, new: dict) -> list[str]:
@@ -67,7 +60,7 @@ def off_template_gain(old: dict, new: dict) -> tuple[bool, str]:
 
 
 def main(old_path: str, new_path: str) -> int:
-    old, new = _report(old_path), _report(new_path)
+    old, new = read_report(old_path), read_report(new_path)
     losses, lost = held_out_losses(old, new), orders_lost(old, new)
     gain, text = off_template_gain(old, new)
     print(f"rule 1 (held-out cells): {'holds' if not losses else 'broken'}")

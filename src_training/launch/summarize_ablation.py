@@ -28,13 +28,11 @@ def summary(report: dict) -> dict:
     """The compared numbers of one robustness report."""
     ring = report["off_template"]
     real = report["real_anatomy"]
+    held_out = held_out_setting_means(report)
 
     def real_mean(setting: str) -> float:
         values = [real[a][t][setting]["ssim"] for a in real for t in TASKS if t in real[a]]
         return sum(values) / len(values)
-
-    def held_out_mean(setting: str) -> float:
-        return sum(report["held_out_heads"][t][f"whole head, {setting}"]["ssim"] for t in TASKS) / len(TASKS)
 
     return {"ring_orders_prompt": sum(e["source prompt"]["order_ok"] for e in ring.values()),
             "ring_orders_none": sum(e["no source prompt"]["order_ok"] for e in ring.values()),
@@ -42,8 +40,8 @@ def summary(report: dict) -> dict:
             "ring_t1w_t2w_csf_gm_truth": ring["T1W->T2W"]["truth"]["csf_to_gm"],
             "real_anatomy_none": real_mean("no source prompt"),
             "real_anatomy_prompt": real_mean("source prompt"),
-            "held_out_none": held_out_mean("no source prompt"),
-            "held_out_prompt": held_out_mean("source prompt")}
+            "held_out_none": held_out["whole head, no source prompt"],
+            "held_out_prompt": held_out["whole head, source prompt"]}
 
 
 def held_out_setting_means(report: dict) -> dict[str, float]:
@@ -54,13 +52,14 @@ def held_out_setting_means(report: dict) -> dict[str, float]:
 
 
 def compare_settings(old_path: str, new_path: str) -> None:
-    old, new = (held_out_setting_means(_report(p)) for p in (old_path, new_path))
+    old, new = (held_out_setting_means(read_report(p)) for p in (old_path, new_path))
     print(f"{'held-out setting (mean SSIM of 4 tasks)':62s}   old    new  change")
     for setting, before in old.items():
         print(f"{setting:62s} {before:.3f}  {new[setting]:.3f}  {new[setting] - before:+.3f}")
 
 
-def _report(path: str) -> dict:
+def read_report(path: str) -> dict:
+    """A robustness report, whether saved alone or inside an evaluation.json."""
     report = json.loads(Path(path).read_text())
     return report.get("robustness", report)
 
@@ -71,7 +70,7 @@ def main(paths: list[str]) -> None:
         return
     print(f"{'arm':34s} ring orders  ring T2w      real anatomy  held out")
     for path in paths:
-        s = summary(_report(path))
+        s = summary(read_report(path))
         print(f"{Path(path).stem:34s} {s['ring_orders_prompt']} ; {s['ring_orders_none']}"
               f"        {s['ring_t1w_t2w_csf_gm_prompt']:.3f} ({s['ring_t1w_t2w_csf_gm_truth']:.3f})"
               f"   {s['real_anatomy_none']:.2f} ; {s['real_anatomy_prompt']:.2f}"
