@@ -14,6 +14,7 @@ Prints each rule's verdict and the cells that broke it; exits 0 only if all thre
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from summarize_ablation import TASKS, read_report      # this folder: the script's own sys.path entry
@@ -74,4 +75,8 @@ def main(old_path: str, new_path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    cli = argparse.ArgumentParser(description="Rules 1, 2 and 4 of the CPU continuations' ship rule.")
+    cli.add_argument("old", help="the reference model's robustness report (e.g. the shipped evaluation.json)")
+    cli.add_argument("new", help="the candidate's robustness report")
+    args = cli.parse_args()
+    sys.exit(main(args.old, args.new))

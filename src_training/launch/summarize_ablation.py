@@ -17,8 +17,8 @@ tasks, old and new, and the change (verdict B of src_training/configs/demo_cpu_p
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 TASKS = ("T1w->T2w", "T1w->FLAIR", "T2w->T1w", "T1w->PDw")
@@ -64,12 +64,19 @@ def read_report(path: str) -> dict:
     return report.get("robustness", report)
 
 
-def main(paths: list[str]) -> None:
-    if paths[:1] == ["--settings"]:
-        compare_settings(*paths[1:3])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Compare robustness reports (evaluate --suite robustness --json).")
+    parser.add_argument("reports", nargs="+", help="robustness JSON files (or evaluation.json files)")
+    parser.add_argument("--settings", action="store_true",
+                        help="compare two reports (OLD NEW) setting by setting on the held-out heads")
+    args = parser.parse_args(argv)
+    if args.settings:
+        if len(args.reports) != 2:
+            parser.error(f"--settings compares two reports, OLD and NEW; got {len(args.reports)}")
+        compare_settings(*args.reports)
         return
     print(f"{'arm':34s} ring orders  ring T2w      real anatomy  held out")
-    for path in paths:
+    for path in args.reports:
         s = summary(read_report(path))
         print(f"{Path(path).stem:34s} {s['ring_orders_prompt']} ; {s['ring_orders_none']}"
               f"        {s['ring_t1w_t2w_csf_gm_prompt']:.3f} ({s['ring_t1w_t2w_csf_gm_truth']:.3f})"
@@ -78,4 +85,4 @@ def main(paths: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -1,0 +1,66 @@
+"""The ship rule and the setting-by-setting comparison read their verdicts off robustness reports:
+the shipped demo's evaluation.json against itself, and against a copy with one cell changed."""
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from napari_evai2i.engine.translator import demo_checkpoint_path
+
+ROOT = Path(__file__).resolve().parents[2]
+LAUNCH = ROOT / "src_training" / "launch"
+sys.path.insert(0, str(LAUNCH))
+from ship_rule import held_out_losses, off_template_gain, orders_lost  # noqa: E402
+from summarize_ablation import TASKS, held_out_setting_means, read_report  # noqa: E402
+
+SHIPPED = demo_checkpoint_path() / "evaluation.json"
+SETTING = "whole head, no source prompt"
+
+
+def test_a_report_against_itself_loses_nothing_and_gains_nothing():
+    report = read_report(str(SHIPPED))
+    assert held_out_losses(report, report) == []
+    assert orders_lost(report, report) == []
+
+
+def test_rule_four_asks_for_a_gain_on_real_anatomy_when_the_ring_order_is_wrong():
+    report = read_report(str(SHIPPED))
+    report["off_template"]["T1W->T2W"]["source prompt"]["order_ok"] = False
+    assert off_template_gain(report, report)[0] is False
+    better = copy.deepcopy(report)
+    for scan in better["real_anatomy"].values():
+        for task in TASKS:
+            scan[task]["source prompt"]["ssim"] += 0.03
+    holds, text = off_template_gain(report, better)
+    assert holds and "mean +0.030" in text
+
+
+def test_a_lowered_cell_breaks_rule_one_and_moves_its_setting_mean(tmp_path):
+    report = read_report(str(SHIPPED))
+    worse = copy.deepcopy(report)
+    worse["held_out_heads"]["T2w->T1w"][SETTING]["ssim"] -= 0.08
+    losses = held_out_losses(report, worse)
+    assert len(losses) == 1 and losses[0].startswith(f"T2w->T1w, {SETTING}: ssim")
+    change = held_out_setting_means(worse)[SETTING] - held_out_setting_means(report)[SETTING]
+    assert abs(change + 0.02) < 1e-9                          # one task of four, 0.08 lower
+
+    path = tmp_path / "worse.json"
+    path.write_text(json.dumps({"robustness": worse}))
+    ship = subprocess.run([sys.executable, str(LAUNCH / "ship_rule.py"), str(SHIPPED), str(path)],
+                          capture_output=True, text=True)
+    assert ship.returncode == 1 and "rule 1 (held-out cells): broken" in ship.stdout
+    settings = subprocess.run([sys.executable, str(LAUNCH / "summarize_ablation.py"), "--settings",
+                               str(SHIPPED), str(path)], capture_output=True, text=True, check=True)
+    line = next(x for x in settings.stdout.splitlines() if x.startswith(SETTING + " "))
+    assert line.split()[-1] == "-0.020"
+
+
+def test_wrong_arguments_get_a_usage_error():
+    one = subprocess.run([sys.executable, str(LAUNCH / "summarize_ablation.py"), "--settings", str(SHIPPED)],
+                         capture_output=True, text=True)
+    assert one.returncode == 2 and "compares two reports" in one.stderr
+    none = subprocess.run([sys.executable, str(LAUNCH / "ship_rule.py"), str(SHIPPED)],
+                          capture_output=True, text=True)
+    assert none.returncode == 2 and "new" in none.stderr
