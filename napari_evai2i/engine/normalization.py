@@ -5,8 +5,8 @@ Two MR rules exist; a checkpoint records the one it was trained with (``config.j
 
 * ``brain-core-median`` (current): the volume is divided so that the median of its
   **brain core** becomes :data:`BRAIN_LEVEL`. The core is what lies more than 10 mm inside
-  the foreground (voxels above half the Otsu threshold, and above three times the typical
-  background level so that noise is not foreground): deep brain, whatever surrounds it.
+  the foreground (voxels above half the Otsu threshold, and above the noise measured among
+  the dark voxels, so that noise in air is not foreground): deep brain, whatever surrounds it.
   Scalp fat, neck and air do not move it (the same brain with and without a head: within
   5 %, tests/engine/test_normalization.py), unlike a percentile of the whole volume.
 * ``p99.5`` (the official rule, and the first demo's): divided by the 99.5th percentile.
@@ -31,6 +31,9 @@ MR_RULES = ("brain-core-median", "p99.5")
 BRAIN_LEVEL = 0.5
 CORE_DEPTH_MM = 10.0
 _WORK_SPACING_MM = 2.0        # the core is found on a grid of about this spacing
+#: foreground lies above this many times the dark voxels' noise (:func:`_dark_noise`): in air
+#: (Rayleigh noise) that is about 3 times the air's median, the level of the rule before it
+NOISE_FLOOR = 3.8
 
 
 @dataclass(frozen=True)
@@ -127,14 +130,33 @@ def _core_of_grid(grid: np.ndarray, grid_spacing: np.ndarray) -> np.ndarray:
     if values.max() <= values.min():
         return np.zeros(grid.shape, dtype=bool)
     otsu = float(threshold_otsu(values))
-    dark = values[values < 0.5 * otsu]          # air, where there is any: its median is about 1.2 noise sigma
-    threshold = max(0.5 * otsu, 3.0 * float(np.median(dark)) if dark.size else 0.0)
+    threshold = max(0.5 * otsu, NOISE_FLOOR * _dark_noise(grid, grid < 0.5 * otsu))
     foreground = grid > threshold
     depth = ndimage.distance_transform_edt(foreground, sampling=grid_spacing)
     core = depth > CORE_DEPTH_MM
     if core.sum() < 0.05 * foreground.sum():
         core = foreground & (depth >= np.percentile(depth[foreground], 75))
     return core
+
+
+def _dark_noise(grid: np.ndarray, dark: np.ndarray) -> float:
+    """Spread (robust: 1.4826 MAD) of the differences between neighbouring dark voxels.
+
+    Measures the noise of whatever is dark, air or tissue. The earlier rule took the dark
+    voxels' median for the noise, which is right for air but not for dark tissue (T2w white
+    matter, skull): where a head fills the view or a crop has no air, the threshold rose above
+    that tissue and the core fell onto CSF (T2w levels up to 2x too high). Dark tissue is
+    smooth, so its differences stay small. Fewer than 50 neighbouring pairs: no noise floor."""
+    diffs = []
+    for axis in range(grid.ndim):
+        if grid.shape[axis] < 2:
+            continue
+        values, mask = np.moveaxis(grid, axis, 0), np.moveaxis(dark, axis, 0)
+        diffs.append((values[1:] - values[:-1])[mask[1:] & mask[:-1]])
+    d = np.concatenate(diffs) if diffs else np.zeros(0, np.float32)
+    if d.size < 50:
+        return 0.0
+    return 1.4826 * float(np.median(np.abs(d - np.median(d))))
 
 
 def brain_core_level(volume: np.ndarray, spacing=None) -> float:

@@ -105,3 +105,19 @@ def test_inference_applies_the_rule_its_checkpoint_records(tmp_path, heads, rule
                             TranslationRequest(target="A T2-weighted MRI of the brain.", model=str(folder)))
     assert job.scale == fit_intensity_scale(image, "MR", rule, spacing)
     assert job.provenance["normalization"]["rule"] == rule
+
+
+@pytest.mark.parametrize("contrast", CONTRASTS)
+def test_a_crop_inside_the_brain_keeps_the_level_of_its_head(heads, contrast):
+    """Without air, dark tissue (T2w white matter) is not noise: the level stays within 20 %
+    of the whole head's (the rule before measured dark voxels' median as noise: T2w 2.1x)."""
+    only, head, spacing = heads
+    brain = only.sum(0).numpy() > 0.5
+    image = render(head, contrast)
+    image = rician(image, float(image[brain].mean()) / 20, np.random.default_rng(0))
+    full = fit_intensity_scale(image, "MR", "brain-core-median", spacing).scale
+    z, y, x = (int(np.median(i)) for i in np.nonzero(brain))
+    for crop in (image[z - 8:z + 8, y - 15:y + 15, x - 15:x + 15], image[z, y - 25:y + 25, x - 22:x + 22]):
+        crop_spacing = spacing[-crop.ndim:]
+        scale = fit_intensity_scale(crop, "MR", "brain-core-median", crop_spacing).scale
+        assert scale == pytest.approx(full, rel=0.2)
