@@ -6,11 +6,19 @@ Renders the unwarped 2 mm template brain alone and inside the thickest head of t
 (every shell at the top of its range) under each preset at 1.5 T, adds Rician noise, and
 prints JSON lines: for each rule, the normalised brain median of the head divided by that of
 the brain alone (1.00 = the head does not move the brain).
+
+    python src_training/prepare/normalisation_check.py --held-out [CASES]
+
+instead finds the brain-core level of the robustness suite's held-out inputs (4 source
+contrasts x 7 settings x CASES cases, default 12), which the generator rendered at level 0.5,
+and prints one JSON line per contrast and setting: the lowest and highest found/rendered
+ratio and how many inputs are more than 25 % off, then the total.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import torch
@@ -18,7 +26,7 @@ import torch
 from napari_evai2i.data.head import ALL_TISSUE_NAMES, template_head
 from napari_evai2i.data.noise import rician
 from napari_evai2i.data.physics import PRESETS, all_tissue_parameters
-from napari_evai2i.engine.normalization import MR_RULES, fit_intensity_scale
+from napari_evai2i.engine.normalization import BRAIN_LEVEL, MR_RULES, brain_core_level, fit_intensity_scale
 
 THICK_HEAD = np.array([4, 2.5, 5, 2.5, 5, 7, 3], np.float32)
 
@@ -46,5 +54,29 @@ def main() -> None:
             print(json.dumps(row), flush=True)
 
 
+def held_out(cases: int) -> None:
+    from napari_evai2i.train.robustness import CASE_SIZE, COARSE_MM, CROP_MM, THICK_MM, HeldOutCase
+
+    settings = {"whole head": {}, "brain only": {"whole_head": False}, "crop inside the brain": {"crop_mm": CROP_MM},
+                "2 mm pixels": {"pixel_mm": COARSE_MM}, "crop, 2 mm pixels": {"crop_mm": CROP_MM, "pixel_mm": COARSE_MM},
+                "5 mm slices": {"thickness_mm": THICK_MM}, "rotated 20 deg": {"rotation_deg": 20.0}}
+    off = total = 0
+    for kind in ("T1W", "T2W", "FLAIR", "PDW"):
+        for name, kwargs in settings.items():
+            ratios = []
+            for i in range(cases):
+                case = HeldOutCase(i, CASE_SIZE).render(kind, "T1W", **kwargs)
+                ratios.append(brain_core_level(case["src"], (case["pixel_mm"],) * 2) / BRAIN_LEVEL)
+            ratios = np.array(ratios)
+            n_off = int((np.abs(np.log(ratios)) > np.log(1.25)).sum())
+            off, total = off + n_off, total + cases
+            print(json.dumps({"contrast": kind, "setting": name, "min": round(float(ratios.min()), 2),
+                              "max": round(float(ratios.max()), 2), "off_by_over_25_percent": n_off}), flush=True)
+    print(json.dumps({"inputs": total, "off_by_over_25_percent": off}))
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--held-out"]:
+        held_out(int(sys.argv[2]) if len(sys.argv) > 2 else 12)
+    else:
+        main()
