@@ -215,26 +215,30 @@ def mean_scores(rows: list[dict], digits: int = 4) -> dict:
     return {k: round(float(np.mean([r[k] for r in rows])), digits) for k in rows[0]}
 
 
+#: the held-out suite's settings: :meth:`HeldOutCase.render` arguments, and the source prompt
+#: given (True, False or :data:`READ`)
+HELD_OUT_SETTINGS = {
+    "whole head, no source prompt": ({"whole_head": True}, False),
+    "brain only, no source prompt": ({"whole_head": False}, False),
+    "whole head, source prompt": ({"whole_head": True}, True),
+    "whole head, source read from the image": ({"whole_head": True}, READ),
+    "whole head, 5 mm slices, no source prompt": ({"whole_head": True, "thickness_mm": THICK_MM}, False),
+    "whole head, rotated 20 deg, no source prompt": ({"whole_head": True, "rotation_deg": 20.0}, False),
+    "crop inside the brain, no source prompt": ({"whole_head": True, "crop_mm": CROP_MM}, False),
+    "whole head, 2 mm pixels, no source prompt": ({"whole_head": True, "pixel_mm": COARSE_MM}, False),
+    "crop inside the brain, 2 mm pixels, no source prompt": ({"whole_head": True, "crop_mm": CROP_MM,
+                                                          "pixel_mm": COARSE_MM}, False),
+    "crop inside the brain, 2 mm pixels, source read from the image": (
+        {"whole_head": True, "crop_mm": CROP_MM, "pixel_mm": COARSE_MM}, READ),
+}
+
+
 def held_out_factors(translator, cases: int = 6, size: int = CASE_SIZE) -> dict:
     """Factor by factor, per task: SSIM and tissue Dice inside the brain (means over cases)."""
-    settings = {
-        "whole head, no source prompt": ({"whole_head": True}, False),
-        "brain only, no source prompt": ({"whole_head": False}, False),
-        "whole head, source prompt": ({"whole_head": True}, True),
-        "whole head, source read from the image": ({"whole_head": True}, READ),
-        "whole head, 5 mm slices, no source prompt": ({"whole_head": True, "thickness_mm": THICK_MM}, False),
-        "whole head, rotated 20 deg, no source prompt": ({"whole_head": True, "rotation_deg": 20.0}, False),
-        "crop inside the brain, no source prompt": ({"whole_head": True, "crop_mm": CROP_MM}, False),
-        "whole head, 2 mm pixels, no source prompt": ({"whole_head": True, "pixel_mm": COARSE_MM}, False),
-        "crop inside the brain, 2 mm pixels, no source prompt": ({"whole_head": True, "crop_mm": CROP_MM,
-                                                                  "pixel_mm": COARSE_MM}, False),
-        "crop inside the brain, 2 mm pixels, source read from the image": (
-            {"whole_head": True, "crop_mm": CROP_MM, "pixel_mm": COARSE_MM}, READ),
-    }
     report: dict = {}
     for task, (src, tgt) in TASKS.items():
         report[task] = {}
-        for name, (kwargs, with_prompt) in settings.items():
+        for name, (kwargs, with_prompt) in HELD_OUT_SETTINGS.items():
             rows = []
             for i in range(cases):
                 case = HeldOutCase(i, size).render(src, tgt, **kwargs)

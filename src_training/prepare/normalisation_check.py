@@ -10,7 +10,7 @@ the brain alone (1.00 = the head does not move the brain).
     python src_training/prepare/normalisation_check.py --held-out [CASES]
 
 instead finds the brain-core level of the robustness suite's held-out inputs (4 source
-contrasts x 7 settings x CASES cases, default 12), which the generator rendered at level 0.5,
+contrasts x the suite's 7 distinct inputs x CASES cases, default 12), which the generator rendered at level 0.5,
 and prints one JSON line per contrast and setting: the lowest and highest found/rendered
 ratio and how many inputs are more than 25 % off, then the total.
 """
@@ -55,14 +55,14 @@ def main() -> None:
 
 
 def held_out(cases: int) -> None:
-    from napari_evai2i.train.robustness import CASE_SIZE, COARSE_MM, CROP_MM, THICK_MM, HeldOutCase
+    from napari_evai2i.train.robustness import CASE_SIZE, HELD_OUT_SETTINGS, HeldOutCase
 
-    settings = {"whole head": {}, "brain only": {"whole_head": False}, "crop inside the brain": {"crop_mm": CROP_MM},
-                "2 mm pixels": {"pixel_mm": COARSE_MM}, "crop, 2 mm pixels": {"crop_mm": CROP_MM, "pixel_mm": COARSE_MM},
-                "5 mm slices": {"thickness_mm": THICK_MM}, "rotated 20 deg": {"rotation_deg": 20.0}}
+    settings = {}               # one per distinct input: the suite's settings differ also by the prompt
+    for name, (kwargs, _) in HELD_OUT_SETTINGS.items():
+        settings.setdefault(tuple(sorted(kwargs.items())), (name.rsplit(", ", 1)[0], kwargs))
     off = total = 0
     for kind in ("T1W", "T2W", "FLAIR", "PDW"):
-        for name, kwargs in settings.items():
+        for name, kwargs in settings.values():
             ratios = []
             for i in range(cases):
                 case = HeldOutCase(i, CASE_SIZE).render(kind, "T1W", **kwargs)
