@@ -101,6 +101,9 @@ class RandomizationRanges:
     #: prompt get them (drawn either way, so every other draw stays the same): gamma changes
     #: the tissue ratios a prompt implies (model card, "an ablation of the generator")
     levels_when_prompted: bool = True
+    #: thick slices and in-plane resolution loss also on inputs that come with their prompt. Off,
+    #: only sources without a prompt get them (drawn either way, as ``levels_when_prompted``)
+    resolution_loss_when_prompted: bool = True
     # unknown sources
     unknown_source: float = 0.4
     random_contrast: float = 0.5                  # of the unknown sources
@@ -385,9 +388,10 @@ class HeadSliceGenerator:
         return torch.tensordot(torch.from_numpy(signals), fractions, 1)
 
     def acquire(self, image: torch.Tensor, rng: np.random.Generator, pixel: float,
-                in_plane_thick: bool, levels: bool = True) -> torch.Tensor:
+                in_plane_thick: bool, levels: bool = True, resolution_loss: bool = True) -> torch.Tensor:
         """What the scanner adds to a clean normalised (n, n) image: resolution loss, bias, gamma,
-        Rician noise, gain (gamma and gain drawn always, applied only with ``levels``)."""
+        Rician noise, gain. Every range is drawn always; gamma and gain are applied only with
+        ``levels``, thick slices and resolution loss only with ``resolution_loss``."""
         r = self.ranges
         n = self.size
         x = image[None, None]
@@ -395,10 +399,11 @@ class HeadSliceGenerator:
             factor = rng.uniform(*r.thickness_mm) / pixel
             size = [n, n]
             size[int(rng.integers(2))] = max(2, int(round(n / max(factor, 1.0))))
-            x = F.interpolate(F.interpolate(x, size=size, mode="area"), size=(n, n), mode="bilinear",
-                              align_corners=False)
+            if resolution_loss:
+                x = F.interpolate(F.interpolate(x, size=size, mode="area"), size=(n, n), mode="bilinear",
+                                  align_corners=False)
         resolution = rng.uniform(*r.resolution_mm)
-        if resolution > pixel * 1.1:
+        if resolution_loss and resolution > pixel * 1.1:
             low = max(2, int(round(n * pixel / resolution)))
             x = F.interpolate(F.interpolate(x, size=(low, low), mode="area"), size=(n, n), mode="bilinear",
                               align_corners=False)
@@ -460,11 +465,14 @@ class HeadSliceGenerator:
                 source_signals = self.random_signals(rng)
                 source_scale = BRAIN_LEVEL / level_of(source_signals)
                 item["random_contrast"] = True
-            slab = self.render(fractions, source_signals).mean(0) if anatomy["slab"] and role == "src" \
+            levels = r.levels_when_prompted or (role == "src" and unknown)
+            resolution_loss = r.resolution_loss_when_prompted or (role == "src" and unknown)
+            slab = self.render(fractions, source_signals).mean(0) \
+                if anatomy["slab"] and role == "src" and resolution_loss \
                 else self.render(centre[:, None], source_signals)[0]
             in_plane_thick = (role == "src" and not anatomy["slab"] and rng.random() < r.thick_probability / 2)
-            levels = r.levels_when_prompted or (role == "src" and unknown)
-            scanned = self.acquire(slab * source_scale, rng, anatomy["pixel_mm"], in_plane_thick, levels)
+            scanned = self.acquire(slab * source_scale, rng, anatomy["pixel_mm"], in_plane_thick, levels,
+                                   resolution_loss)
             if anatomy["window"] is not None:                   # padding is exact zeros, not scanned air
                 scanned = scanned * anatomy["window"]
             fields = protocol.prompt_fields(anatomy["plane"] if plane_in_prompt else None)

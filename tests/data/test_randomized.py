@@ -217,3 +217,26 @@ def test_without_levels_when_prompted_only_prompt_less_sources_get_gamma_and_gai
     for mine, theirs in zip(prompt_less, default):
         np.testing.assert_array_equal(mine["src_in"], theirs["src_in"])
         np.testing.assert_array_equal(mine["tgt"], theirs["tgt"])
+
+
+def test_without_resolution_loss_when_prompted_only_prompt_less_sources_get_thick_slices_and_blur():
+    """``resolution_loss_when_prompted: False``: a prompted source is scanned from the centre
+    plane at the grid's resolution, whatever the thickness and resolution ranges; prompt-less
+    sources are as by default, draw for draw."""
+    def items(unknown: float, **ranges) -> list[dict]:
+        data = SimulatedPairs(SimulatedDataConfig(size=SIZE, seed=5, generator="randomized",
+                                                  randomization=RandomizationRanges(unknown_source=unknown, **ranges)))
+        return [data[i] for i in range(4)]
+
+    # no bias, noise, gamma or gain: what is left between the clean source and its scan is resolution
+    quiet = dict(bias=(0.0, 0.0), snr=(1e6, 1e6), gamma_std=0.0, gain=(1.0, 1.0), thick_probability=1.0,
+                 resolution_mm=(2.5, 2.5))
+    for item in items(0.0, resolution_loss_when_prompted=False, **quiet):
+        assert item["src_known"]
+        np.testing.assert_allclose(item["src_in"], item["src"], atol=1e-3)
+    blurred = items(0.0, **quiet)
+    assert all(np.abs(item["src_in"] - item["src"]).max() > 0.05 for item in blurred)   # the default blurs
+    for mine, theirs in zip(items(1.0, resolution_loss_when_prompted=False), items(1.0)):
+        assert not mine["src_known"]
+        np.testing.assert_array_equal(mine["src_in"], theirs["src_in"])
+        np.testing.assert_array_equal(mine["tgt"], theirs["tgt"])
