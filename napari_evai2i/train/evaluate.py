@@ -195,14 +195,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1001, 1002])
     parser.add_argument("--resolution", type=int, choices=(1, 2), default=1)
     parser.add_argument("--json", default=None, help="also write the report to this file")
-    parser.add_argument("--suite", choices=("standard", "robustness", "volume", "lesions", "all"), default="standard",
+    parser.add_argument("--suite", choices=("standard", "robustness", "held-out", "volume", "lesions", "all"),
+                        default="standard",
                         help="standard: whole simulated subjects (below); robustness: held-out heads factor "
                              "by factor and real T1 and T2w scans (train/robustness.py); volume: 2-D vs tri-planar, "
                              "uncertainty and tissue Dice on held-out 3-D volumes (train/volume_quality.py); "
-                             "lesions: only the robustness suite's lesion contrast (a minute)")
+                             "lesions: only the robustness suite's lesion contrast (a minute); held-out: only "
+                             "its held-out heads, with every case's scores (see --first-case)")
     parser.add_argument("--cases", type=int, default=6, help="robustness: held-out cases per setting")
+    parser.add_argument("--first-case", type=int, default=0,
+                        help="held-out: index of the first case (the robustness suite uses 0-5; a later block "
+                             "is a fresh sample to confirm a choice made on those)")
     parser.add_argument("--figure", default=None, help="robustness: PNG of the real inputs (T1 scans, a T2w volume) and translations")
     args = parser.parse_args(argv)
+    if args.cases < 1 or args.first_case < 0:
+        parser.error(f"--cases must be at least 1 and --first-case at least 0 (got {args.cases} and {args.first_case})")
     from ..engine import load_model
 
     try:
@@ -220,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         from .robustness import robustness_report
 
         report["robustness"] = robustness_report(translator, args.cases, figure=args.figure)
+    if args.suite == "held-out":
+        from .robustness import held_out_factors
+
+        report["held_out"] = {"held_out_heads": held_out_factors(translator, args.cases, first_case=args.first_case,
+                                                                 per_case=True, lesions=False),
+                              "first_case": args.first_case, "cases": args.cases}
     if args.suite == "lesions":
         from .robustness import lesion_contrast
 

@@ -233,18 +233,26 @@ HELD_OUT_SETTINGS = {
 }
 
 
-def held_out_factors(translator, cases: int = 6, size: int = CASE_SIZE) -> dict:
-    """Factor by factor, per task: SSIM and tissue Dice inside the brain (means over cases)."""
+def held_out_factors(translator, cases: int = 6, size: int = CASE_SIZE, *, first_case: int = 0,
+                     per_case: bool = False, lesions: bool = True) -> dict:
+    """Factor by factor, per task: SSIM and tissue Dice inside the brain (means over cases).
+
+    ``first_case``: index of the first held-out case; a block after the first six is a fresh
+    sample, to confirm a choice made on those six. ``per_case``: each cell also keeps every
+    case's scores, so two models can be compared case by case."""
     report: dict = {}
     for task, (src, tgt) in TASKS.items():
         report[task] = {}
         for name, (kwargs, with_prompt) in HELD_OUT_SETTINGS.items():
             rows = []
-            for i in range(cases):
+            for i in range(first_case, first_case + cases):
                 case = HeldOutCase(i, size).render(src, tgt, **kwargs)
                 rows.append(slice_scores(_translate(translator, case, with_prompt), case["tgt"], case["brain"]))
             report[task][name] = mean_scores(rows)
-    report["lesions"] = lesion_contrast(translator, cases, size)
+            if per_case:
+                report[task][name]["per_case"] = {k: [round(float(r[k]), 4) for r in rows] for k in rows[0]}
+    if lesions:
+        report["lesions"] = lesion_contrast(translator, cases, size)
     return report
 
 

@@ -59,9 +59,10 @@ def compare_settings(old_path: str, new_path: str) -> None:
 
 
 def read_report(path: str) -> dict:
-    """A robustness report, whether saved alone or inside an evaluation.json."""
+    """A robustness report, whether saved alone or inside an evaluation.json, or the held-out
+    suite's report (``evaluate --suite held-out``)."""
     report = json.loads(Path(path).read_text())
-    return report.get("robustness", report)
+    return report.get("robustness") or report.get("held_out") or report
 
 
 def main(argv: list[str] | None = None) -> None:

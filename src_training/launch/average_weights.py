@@ -1,0 +1,66 @@
+"""Average the weights of checkpoints of one training lineage into a new checkpoint ("model soup").
+
+    python src_training/launch/average_weights.py OUT_FOLDER MODEL [MODEL ...]
+
+Why: the CPU continuations of one model (each started from the one before) differ in what they
+gained and in how sharp they draw; the mean of their weights can keep the gains and average out
+the drift, at no training cost. This works only for models that share a starting point: two runs
+from scratch land in unrelated minima, and their average draws nothing useful. Every tensor is
+averaged with equal weight (integer buffers are taken from the first model); the architecture,
+text tower and normalisation rule must match, or the script refuses. The sources are recorded in
+``config.json``'s provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from napari_evai2i.model import load_pretrained, save_pretrained
+
+
+def average(folders: list[str]):
+    """The first model with every floating-point tensor replaced by the mean over ``folders``."""
+    model, info = load_pretrained(folders[0])
+    states = [model.state_dict()]
+    for folder in folders[1:]:
+        other, other_info = load_pretrained(folder)
+        if other.config.to_dict() != model.config.to_dict():
+            raise ValueError(f"{folder} has another architecture than {folders[0]}; only models of one "
+                             "lineage can be averaged")
+        if other_info.normalization != info.normalization:
+            raise ValueError(f"{folder} normalises its input by {other_info.normalization}, {folders[0]} by "
+                             f"{info.normalization}; they cannot be averaged")
+        states.append(other.state_dict())
+    mean = {key: torch.stack([s[key].float() for s in states]).mean(0).to(value.dtype)
+            if value.is_floating_point() else value for key, value in states[0].items()}
+    model.load_state_dict(mean)
+    info.provenance = {"averaged_weights_of": [str(f) for f in folders],
+                       "provenance_of_first": info.provenance}
+    return model, info
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("out", help="new checkpoint folder (written atomically)")
+    cli.add_argument("models", nargs="+", help="checkpoint folders of one lineage")
+    args = cli.parse_args(argv)
+    if len(args.models) < 2:
+        cli.error("give two models or more")
+    if any(Path(args.out).resolve() == Path(m).resolve() for m in args.models):
+        cli.error("the output folder is one of the inputs; write the average elsewhere")
+    try:
+        model, info = average(args.models)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    save_pretrained(model, args.out, info)
+    print(f"wrote {args.out}: the mean of {len(args.models)} models")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

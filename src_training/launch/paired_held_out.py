@@ -1,0 +1,95 @@
+"""Rule 1 of the ship rule, case by case: two held-out reports of the same cases
+(``evaluate --suite held-out --cases N --first-case K --json``), the reference model's and a
+candidate's.
+
+    python src_training/launch/paired_held_out.py OLD.json NEW.json [--draws 4000]
+
+Prints rule 1 (ship_rule.py: no SSIM cell down by more than 0.01, no Dice cell by more than 0.02)
+on the two reports' means, every broken cell with the standard error of its case-by-case
+difference, each setting's mean SSIM over the four tasks, and how many cells would break rule 1
+by chance alone: the cells' case-by-case differences with random signs (two models whose
+differences are noise), averaged over ``--draws`` draws. With 6 cases that count is what tells a
+real loss from a bad draw of cases.
+Exits 0 only if rule 1 holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from ship_rule import held_out_losses             # this folder: the script's own sys.path entry
+from summarize_ablation import TASKS, read_report
+
+LIMITS = {"ssim": 0.01, "dice": 0.02}
+
+
+def paired_cells(old: dict, new: dict) -> dict[tuple[str, str, str], np.ndarray]:
+    """(task, setting, metric) -> every case's new minus old score."""
+    out = {}
+    for task in TASKS:
+        for setting, cell in old["held_out_heads"][task].items():
+            for metric in LIMITS:
+                before = np.asarray(cell["per_case"][metric])
+                after = np.asarray(new["held_out_heads"][task][setting]["per_case"][metric])
+                out[task, setting, metric] = after - before
+    return out
+
+
+def chance_breaks(differences: dict[tuple[str, str, str], np.ndarray], draws: int, seed: int = 0) -> float:
+    """Mean number of cells past their rule-1 limit when every difference gets a random sign."""
+    rng = np.random.default_rng(seed)
+    total = 0
+    for (_, _, metric), d in differences.items():
+        signs = rng.choice((-1.0, 1.0), size=(draws, d.size))
+        total += int(((signs * d).mean(axis=1) < -LIMITS[metric]).sum())
+    return total / draws
+
+
+def check_same_cases(old: dict, new: dict) -> str | None:
+    for name, report in (("old", old), ("new", new)):
+        if "first_case" not in report or "per_case" not in report["held_out_heads"][TASKS[0]][
+                next(iter(report["held_out_heads"][TASKS[0]]))]:
+            return (f"the {name} report has no case-by-case scores; make it with "
+                    "`python -m napari_evai2i.train.evaluate --suite held-out --json ...`")
+    if (old["first_case"], old["cases"]) != (new["first_case"], new["cases"]):
+        return (f"the reports score different cases (old: {old['cases']} from {old['first_case']}, "
+                f"new: {new['cases']} from {new['first_case']}); run both with the same --cases and --first-case")
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("old", help="the reference model's held-out report")
+    cli.add_argument("new", help="the candidate's held-out report")
+    cli.add_argument("--draws", type=int, default=4000, help="random sign draws for the chance count")
+    args = cli.parse_args(argv)
+    old, new = read_report(args.old), read_report(args.new)
+    problem = check_same_cases(old, new)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    differences = paired_cells(old, new)
+    losses = held_out_losses(old, new)
+    n = old["cases"]
+    print(f"cases {old['first_case']}-{old['first_case'] + n - 1} ({n})")
+    print(f"rule 1 (held-out cells): {'holds' if not losses else 'broken'}")
+    for line in losses:
+        task, setting = line.split(": ")[0].split(", ", 1)
+        metric = line.split(": ")[1].split()[0]
+        d = differences[task, setting, metric]
+        print(f"    {line} (change {d.mean():+.3f} +- {d.std(ddof=1) / np.sqrt(n):.3f})")
+    print(f"cells past their limit by chance alone: {chance_breaks(differences, args.draws):.1f} "
+          f"of {len(differences)} (random signs, {args.draws} draws)")
+    print(f"{'held-out setting (mean SSIM of 4 tasks)':62s}   old    new  change")
+    for setting in old["held_out_heads"][TASKS[0]]:
+        d = np.mean([differences[t, setting, "ssim"] for t in TASKS], axis=0)
+        before = np.mean([old["held_out_heads"][t][setting]["ssim"] for t in TASKS])
+        print(f"{setting:62s} {before:.3f}  {before + d.mean():.3f}  {d.mean():+.3f} +- {d.std(ddof=1) / np.sqrt(n):.3f}")
+    return 0 if not losses else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
