@@ -103,15 +103,15 @@ def _check_finite(sample: np.ndarray) -> None:
         raise ValueError("volume contains NaN or infinite values")
 
 
-def _working_grid(volume: np.ndarray, spacing) -> tuple[np.ndarray, np.ndarray]:
-    """``volume`` strided to about 2 mm per axis (float32, negatives 0), and its spacing."""
+def _working_grid(volume: np.ndarray, spacing) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``volume`` strided to about 2 mm per axis (float32, negatives 0), its spacing and the stride."""
     spacing = np.ones(volume.ndim) if spacing is None else np.asarray(spacing, dtype=np.float64)
     if spacing.shape != (volume.ndim,) or not np.all(spacing > 0):
         raise ValueError(f"spacing must give one positive value per axis of a {volume.ndim}-D volume")
     stride = np.maximum(1, np.floor(_WORK_SPACING_MM / spacing + 1e-6)).astype(int)
     grid = np.maximum(np.asarray(volume[tuple(slice(None, None, k) for k in stride)], dtype=np.float32), 0)
     _check_finite(grid)
-    return grid, spacing * stride
+    return grid, spacing * stride, stride
 
 
 def brain_core(volume: np.ndarray, spacing=None) -> np.ndarray:
@@ -119,11 +119,19 @@ def brain_core(volume: np.ndarray, spacing=None) -> np.ndarray:
 
     If the foreground is too thin for a 10 mm core (a slab, a small crop), its deepest quarter.
     """
-    return _core_of_grid(*_working_grid(volume, spacing))
+    grid, grid_spacing, _ = _working_grid(volume, spacing)
+    return _core_of_grid(grid, grid_spacing)
 
 
-def _core_of_grid(grid: np.ndarray, grid_spacing: np.ndarray) -> np.ndarray:
-    from scipy import ndimage
+def foreground_grid(volume: np.ndarray, spacing=None) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean foreground of ``volume`` (what the brain core is cut from: the head, not the air)
+    on its 2 mm working grid, and the grid's stride in voxels per axis."""
+    grid, _, stride = _working_grid(volume, spacing)
+    return _foreground_of_grid(grid), stride
+
+
+def _foreground_of_grid(grid: np.ndarray) -> np.ndarray:
+    """Voxels above half the Otsu threshold and above the dark voxels' noise (module docstring)."""
     from skimage.filters import threshold_otsu
 
     values = grid.reshape(-1)[:: max(1, grid.size // 500_000)]
@@ -131,7 +139,15 @@ def _core_of_grid(grid: np.ndarray, grid_spacing: np.ndarray) -> np.ndarray:
         return np.zeros(grid.shape, dtype=bool)
     otsu = float(threshold_otsu(values))
     threshold = max(0.5 * otsu, NOISE_FLOOR * _dark_noise(grid, grid < 0.5 * otsu))
-    foreground = grid > threshold
+    return grid > threshold
+
+
+def _core_of_grid(grid: np.ndarray, grid_spacing: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    foreground = _foreground_of_grid(grid)
+    if not foreground.any():
+        return foreground
     depth = ndimage.distance_transform_edt(foreground, sampling=grid_spacing)
     core = depth > CORE_DEPTH_MM
     if core.sum() < 0.05 * foreground.sum():
@@ -162,7 +178,7 @@ def _dark_noise(grid: np.ndarray, dark: np.ndarray) -> float:
 def brain_core_level(volume: np.ndarray, spacing=None) -> float:
     """Median of ``volume`` inside :func:`brain_core` (the maximum if that is 0; 0 for a volume
     without any positive value)."""
-    grid, grid_spacing = _working_grid(volume, spacing)
+    grid, grid_spacing, _ = _working_grid(volume, spacing)
     core = _core_of_grid(grid, grid_spacing)
     level = float(np.median(grid[core])) if core.any() else 0.0
     return level if level > 0 else float(grid.max())

@@ -29,7 +29,7 @@ from ..io.read import ITK_EXTENSIONS, NIFTI_EXTENSIONS, file_extension
 from .memory import available_device_memory, check_memory, plan_memory
 from .normalization import MR_PERCENTILE
 from .orientation import Reorientation
-from .planes import WORKING_PIXEL_MM, fuse, in_plane_zoom
+from .planes import HEAD_MARGIN_MM, WORKING_PIXEL_MM, fuse, head_box, in_plane_zoom
 from .provenance import derived_tags, image_comments, series_description
 from .request import NONFINITE_RULES, PromptMix, TranslationRequest, source_prompt_of
 from .source_contrast import ContrastReading, untagged_source_prompt
@@ -98,6 +98,7 @@ class VolumeTranslation:
         self.orientation = Reorientation.of(volume) if request.reorient else Reorientation.none()
         modality = str(volume.tags.get("Modality") or "MR").upper()
         self.scale = self.translator.fit_scale(volume.array, "CT" if modality == "CT" else "MR", volume.spacing)
+        self._head_boxes: dict[int, tuple[slice, slice] | bool] = {}
         origin = "given"
         source_prompt = request.source_prompt
         #: the contrast reader's reading, where it was asked (no tags, no contrast in the name)
@@ -157,6 +158,9 @@ class VolumeTranslation:
         resampled = self.in_plane_resampling()
         if resampled:
             provenance["in_plane_resampling"] = resampled
+        boxed = self.head_box_lines()
+        if boxed:
+            provenance["head_box"] = boxed
         if self.nonfinite_voxels:
             provenance["nonfinite_voxels_set_to_zero"] = self.nonfinite_voxels
         if request.uncertainty_passes:
@@ -175,18 +179,40 @@ class VolumeTranslation:
                              "and averaged back")
         return lines
 
+    def head_box_lines(self) -> list[str]:
+        """One line per slicing axis whose slices are translated inside the head's box."""
+        lines = []
+        for axis in sorted({p.axis for p in self.passes}):
+            box = self._volume_head_box(self.orientation.axis(axis))
+            if box:
+                sides = " x ".join(f"{b.stop - b.start}" for b in box)
+                lines.append(f"axis {axis}: translated inside the head's box ({sides} pixels: the foreground plus "
+                             f"{HEAD_MARGIN_MM:g} mm); air outside it")
+        return lines
+
     def _run(self, array: np.ndarray, batch: int | None, axis: int | None = None,
-             bound=None) -> Generator[TranslationStep, None, np.ndarray]:
+             bound=None, part: bool = False) -> Generator[TranslationStep, None, np.ndarray]:
         """Translate ``array`` (stored layout) along stored ``axis``: the network sees it in the
-        training axes, and the result lands in the stored layout (no copy either way)."""
+        training axes, and the result lands in the stored layout (no copy either way). ``part``:
+        ``array`` is a few slices of the volume, translated inside the whole volume's head box, so
+        a preview slice is the slice the whole translation gives."""
         turn = self.orientation
+        axis = turn.axis(self.request.axis if axis is None else axis)
         out = np.empty(array.shape, dtype=np.float32)
         yield from self.translator.iter_translate(
             turn.apply(array), self.bound if bound is None else bound,
-            axis=turn.axis(self.request.axis if axis is None else axis), batch_size=batch,
+            axis=axis, batch_size=batch,
             source_prompt=self.request.source_prompt, scale=self.scale, out=turn.apply(out),
-            spacing=turn.spacing(self.volume.spacing))
+            spacing=turn.spacing(self.volume.spacing), crop_to_head=self._volume_head_box(axis) if part else True)
         return out
+
+    def _volume_head_box(self, turned_axis: int) -> tuple[slice, slice] | bool:
+        """The whole volume's head box for slices along ``turned_axis`` (False: none)."""
+        if turned_axis not in self._head_boxes:
+            turn = self.orientation
+            self._head_boxes[turned_axis] = head_box(turn.apply(self.volume.array), turned_axis,
+                                                     turn.spacing(self.volume.spacing)) or False
+        return self._head_boxes[turned_axis]
 
     def translate_slice(self, index: int) -> np.ndarray:
         """Slice ``index`` along the slicing axis, shaped like the volume with that axis of length 1
@@ -194,14 +220,14 @@ class VolumeTranslation:
         count = self.volume.array.shape[self.request.axis]
         if not 0 <= index < count:
             raise ValueError(f"slice {index} is outside the volume's {count} slices")
-        return run_steps(self._run(np.take(self.volume.array, [index], axis=self.request.axis), 1))
+        return run_steps(self._run(np.take(self.volume.array, [index], axis=self.request.axis), 1, part=True))
 
     def translate_slices(self, indices, prompt: str | None = None) -> np.ndarray:
         """Slices ``indices`` along the slicing axis (stacked along it), with this job's scale and,
         unless another ``prompt`` is given, its prompt (tag effects compare prompts this way)."""
         array = np.take(self.volume.array, list(indices), axis=self.request.axis)
         bound = None if prompt is None else self.translator.bind(prompt)
-        return run_steps(self._run(array, self.request.batch_size, bound=bound))
+        return run_steps(self._run(array, self.request.batch_size, bound=bound, part=True))
 
     def steps(self) -> Generator[TranslationStep, None, TranslatedVolume]:
         """The whole volume, one :class:`TranslationStep` per batch over every pass; stop pulling to cancel."""

@@ -28,7 +28,7 @@ from ..model import CheckpointInfo, EVAModel, create_model, load_pretrained
 from ..model.layers import BoundPrompt
 from ..model.files import WEIGHTS_FILE, is_checkpoint_folder
 from .normalization import IntensityScale, fit_intensity_scale
-from .planes import WORKING_PIXEL_MM, in_plane_zoom, zoomed_shape
+from .planes import WORKING_PIXEL_MM, head_box, in_plane_zoom, zoomed_shape
 
 #: Built-in model names. ``demo`` ships inside the package; ``*-random`` are untrained.
 BUILTIN_MODELS = ("demo", "tiny-random", "paper-random")
@@ -337,7 +337,8 @@ class Translator:
                        batch_size: int | None = None, source_prompt: Prompt | None = None,
                        modality: str = "MR", out: np.ndarray | None = None,
                        scale: IntensityScale | None = None, spacing=None,
-                       working_pixel_mm: float | None = WORKING_PIXEL_MM) -> Iterator[TranslationStep]:
+                       working_pixel_mm: float | None = WORKING_PIXEL_MM,
+                       crop_to_head: bool | tuple[slice, slice] = True) -> Iterator[TranslationStep]:
         """Translate ``volume`` slice-batch by slice-batch into ``out`` (allocated if None).
 
         Yields one :class:`TranslationStep` per batch, so a caller can show progress or
@@ -347,6 +348,10 @@ class Translator:
         this at once on one cached translator with different prompts. Slices whose in-plane
         pixel (from ``spacing``) is coarser than ``planes.RESAMPLE_ABOVE_MM`` are translated on a
         ``working_pixel_mm`` grid (None: never) and averaged back (``planes.in_plane_zoom``).
+        ``crop_to_head``: True translates every slice inside the box around the volume's
+        foreground (``planes.head_box``) and sets the rest to air; a (rows, columns) box of
+        slices uses that box (a caller translating a few slices of a larger volume); False, the
+        whole slice.
         """
         volume = np.asarray(volume)
         if volume.ndim == 2:
@@ -373,31 +378,40 @@ class Translator:
         dst = np.moveaxis(out, axis, 0)
         total = src.shape[0]
         zoom = in_plane_zoom(spacing, axis, working_pixel_mm)
+        box = crop_to_head if isinstance(crop_to_head, tuple) else \
+            head_box(volume, axis, spacing) if crop_to_head else None
+        air = float(scale.denormalize(np.zeros(1, np.float32))[0])
         for start in range(0, total, batch):
             stop = min(start + batch, total)
-            normalized = scale.normalize(src[start:stop])
+            normalized = scale.normalize(src[start:stop] if box is None else src[start:stop, box[0], box[1]])
             if zoom is None:
                 translated = self.translate_slices(normalized, bound, source)
             else:
                 translated = _resampled(normalized, zoom, lambda x: self.translate_slices(x, bound, source))
-            dst[start:stop] = scale.denormalize(translated)
+            if box is None:
+                dst[start:stop] = scale.denormalize(translated)
+            else:
+                dst[start:stop] = air
+                dst[start:stop, box[0], box[1]] = scale.denormalize(translated)
             yield TranslationStep(start, stop, total)
         return out
 
     def translate(self, volume: np.ndarray, prompt: Prompt, *, axis: int = 0,
                   batch_size: int | None = None, progress: ProgressCallback | None = None,
                   source_prompt: Prompt | None = None, modality: str = "MR", spacing=None,
-                  scale: IntensityScale | None = None) -> np.ndarray:
+                  scale: IntensityScale | None = None, crop_to_head: bool = True) -> np.ndarray:
         """Translate a whole volume; float32, same shape, in the input's intensity scale.
 
         ``progress(done, total)`` is called after every batch; returning ``False``
         cancels with :class:`TranslationCancelled`. ``spacing`` (mm per axis) serves the
         normalisation rule; 1 mm when not given. ``scale`` replaces the rule's fitted scale
-        (probes that normalise a phantom at a known level).
+        (probes that normalise a phantom at a known level). ``crop_to_head``: see
+        :meth:`iter_translate`.
         """
         result = run_steps(self.iter_translate(volume, prompt, axis=axis, batch_size=batch_size,
                                                source_prompt=source_prompt, modality=modality,
-                                               spacing=spacing, scale=scale), progress)
+                                               spacing=spacing, scale=scale, crop_to_head=crop_to_head),
+                           progress)
         return result[0] if np.asarray(volume).ndim == 2 else result
 
 

@@ -206,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-case", type=int, default=0,
                         help="held-out: index of the first case (the robustness suite uses 0-5; a later block "
                              "is a fresh sample to confirm a choice made on those)")
+    parser.add_argument("--no-head-box", action="store_true",
+                        help="held-out: translate whole slices, air and all (the engine before its head box)")
     parser.add_argument("--figure", default=None, help="robustness: PNG of the real inputs (T1 scans, a T2w volume) and translations")
     args = parser.parse_args(argv)
     if args.cases < 1 or args.first_case < 0:
@@ -231,8 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         from .robustness import held_out_factors
 
         report["held_out"] = {"held_out_heads": held_out_factors(translator, args.cases, first_case=args.first_case,
-                                                                 per_case=True, lesions=False),
-                              "first_case": args.first_case, "cases": args.cases}
+                                                                 per_case=True, lesions=False,
+                                                                 crop_to_head=not args.no_head_box),
+                              "first_case": args.first_case, "cases": args.cases,
+                              "head_box": not args.no_head_box}
     if args.suite == "lesions":
         from .robustness import lesion_contrast
 

@@ -192,16 +192,17 @@ class HeldOutCase:
         return out
 
 
-def _translate(translator, case: dict, with_prompt: bool | str) -> np.ndarray:
+def _translate(translator, case: dict, with_prompt: bool | str, crop_to_head: bool = True) -> np.ndarray:
     """``with_prompt``: True (the true source prompt), False (none) or ``READ`` (the prompt the
-    contrast reader gives, where it is sure: what the product does with an untagged input)."""
+    contrast reader gives, where it is sure: what the product does with an untagged input).
+    ``crop_to_head``: False translates the whole slice, air and all (the engine before the head box)."""
     target = case["tgt_protocol"].prompt(case["plane"])
     p = case["pixel_mm"]
     if with_prompt == READ:
         source = _read_source_prompt(case["src"], (p, p))
     else:
         source = case["src_protocol"].prompt(case["plane"]) if with_prompt else None
-    return translator.translate(case["src"], target, source_prompt=source, spacing=(p, p))
+    return translator.translate(case["src"], target, source_prompt=source, spacing=(p, p), crop_to_head=crop_to_head)
 
 
 def _read_source_prompt(image: np.ndarray, spacing) -> str | None:
@@ -234,12 +235,13 @@ HELD_OUT_SETTINGS = {
 
 
 def held_out_factors(translator, cases: int = 6, size: int = CASE_SIZE, *, first_case: int = 0,
-                     per_case: bool = False, lesions: bool = True) -> dict:
+                     per_case: bool = False, lesions: bool = True, crop_to_head: bool = True) -> dict:
     """Factor by factor, per task: SSIM and tissue Dice inside the brain (means over cases).
 
     ``first_case``: index of the first held-out case; a block after the first six is a fresh
     sample, to confirm a choice made on those six. ``per_case``: each cell also keeps every
-    case's scores, so two models can be compared case by case."""
+    case's scores, so two models can be compared case by case. ``crop_to_head``: see
+    :func:`_translate`."""
     report: dict = {}
     for task, (src, tgt) in TASKS.items():
         report[task] = {}
@@ -247,7 +249,8 @@ def held_out_factors(translator, cases: int = 6, size: int = CASE_SIZE, *, first
             rows = []
             for i in range(first_case, first_case + cases):
                 case = HeldOutCase(i, size).render(src, tgt, **kwargs)
-                rows.append(slice_scores(_translate(translator, case, with_prompt), case["tgt"], case["brain"]))
+                rows.append(slice_scores(_translate(translator, case, with_prompt, crop_to_head), case["tgt"],
+                                         case["brain"]))
             report[task][name] = mean_scores(rows)
             if per_case:
                 report[task][name]["per_case"] = {k: [round(float(r[k]), 4) for r in rows] for k in rows[0]}

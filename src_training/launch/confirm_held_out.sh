@@ -25,7 +25,7 @@ cd "$(dirname "$0")/../.."
 OUT=${1:-runs/confirm_held_out}
 mkdir -p "$OUT"
 export HF_HUB_OFFLINE=1
-PY=${PYTHON:-.venv/bin/python}
+PY=${PYTHON:-$PWD/.venv/bin/python}
 evaluate() {  # LABEL MODEL FIRST CASES
     [ -s "$OUT/$1_cases$3.json" ] || $PY -m napari_evai2i.train.evaluate --suite held-out --model "$2" \
         --first-case "$3" --cases "$4" --json "$OUT/$1_cases$3.json" > /dev/null

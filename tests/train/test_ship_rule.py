@@ -64,3 +64,66 @@ def test_wrong_arguments_get_a_usage_error():
     none = subprocess.run([sys.executable, str(LAUNCH / "ship_rule.py"), str(SHIPPED)],
                           capture_output=True, text=True)
     assert none.returncode == 2 and "new" in none.stderr
+
+
+def _held_out_report(tmp_path, first_case: int, cases: int) -> Path:
+    from napari_evai2i.train.evaluate import main
+
+    out = tmp_path / f"held_out_{first_case}.json"
+    assert main(["--suite", "held-out", "--model", "demo", "--device", "cpu", "--cases", str(cases),
+                 "--first-case", str(first_case), "--json", str(out)]) == 0
+    return out
+
+
+def test_the_held_out_suite_keeps_every_case_and_the_paired_rule_reads_it(tmp_path):
+    path = _held_out_report(tmp_path, 6, 2)
+    report = json.loads(path.read_text())
+    assert set(report) == {"model", "held_out"}                     # nothing else was run
+    assert (report["held_out"]["first_case"], report["held_out"]["cases"]) == (6, 2)
+    heads = report["held_out"]["held_out_heads"]
+    assert set(heads) == set(TASKS)                                 # no lesion section
+    for task in TASKS:
+        for cell in heads[task].values():
+            for metric in ("ssim", "dice"):
+                scores = cell["per_case"][metric]
+                assert len(scores) == 2 and abs(sum(scores) / 2 - cell[metric]) < 2e-4
+    cell = heads["T1w->T2w"][SETTING]["per_case"]["ssim"]
+    assert cell[0] != cell[1]                                       # two different heads
+
+    same = subprocess.run([sys.executable, str(LAUNCH / "paired_held_out.py"), str(path), str(path)],
+                          capture_output=True, text=True)
+    assert same.returncode == 0 and "rule 1 (held-out cells): holds" in same.stdout
+    assert "by chance alone: 0.0 of 80" in same.stdout
+
+    worse = copy.deepcopy(report)
+    worse_cell = worse["held_out"]["held_out_heads"]["T2w->T1w"][SETTING]
+    worse_cell["per_case"]["ssim"] = [s - 0.04 for s in worse_cell["per_case"]["ssim"]]
+    worse_cell["ssim"] -= 0.04
+    worse_path = tmp_path / "worse.json"
+    worse_path.write_text(json.dumps(worse))
+    lowered = subprocess.run([sys.executable, str(LAUNCH / "paired_held_out.py"), str(path), str(worse_path)],
+                             capture_output=True, text=True)
+    assert lowered.returncode == 1 and f"T2w->T1w, {SETTING}: ssim" in lowered.stdout
+    assert "(change -0.040 +- 0.000)" in lowered.stdout
+    assert "by chance alone: 2.0 of 80" in lowered.stdout   # +-0.04 with a random sign: below half the time
+
+    shifted = copy.deepcopy(report)
+    shifted["held_out"]["first_case"] = 0
+    shifted_path = tmp_path / "shifted.json"
+    shifted_path.write_text(json.dumps(shifted))
+    mismatch = subprocess.run([sys.executable, str(LAUNCH / "paired_held_out.py"), str(path), str(shifted_path)],
+                              capture_output=True, text=True)
+    assert mismatch.returncode == 2 and "score different cases" in mismatch.stderr
+    robustness = subprocess.run([sys.executable, str(LAUNCH / "paired_held_out.py"), str(SHIPPED), str(path)],
+                                capture_output=True, text=True)
+    assert robustness.returncode == 2 and "--suite held-out" in robustness.stderr
+
+
+def test_a_negative_first_case_is_refused(capsys):
+    from napari_evai2i.train.evaluate import main
+
+    try:
+        main(["--suite", "held-out", "--model", "demo", "--first-case", "-1"])
+    except SystemExit as exc:
+        assert exc.code == 2
+    assert "--first-case at least 0" in capsys.readouterr().err

@@ -1,0 +1,46 @@
+"""average_weights.py: the mean of one lineage's checkpoints, and a refusal for models that do not match."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from napari_evai2i.model import CheckpointInfo, ModelConfig, create_model, get_preset, load_pretrained, save_pretrained
+
+SCRIPT = Path(__file__).resolve().parents[2] / "src_training" / "launch" / "average_weights.py"
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True)
+
+
+def test_the_average_of_two_checkpoints_is_the_mean_of_their_weights(tmp_path):
+    folders = []
+    for seed in (0, 1):
+        folder = tmp_path / f"seed{seed}"
+        save_pretrained(create_model("tiny", seed=seed), folder, CheckpointInfo(trained=True))
+        folders.append(folder)
+    result = _run(tmp_path / "mean", *folders)
+    assert result.returncode == 0, result.stderr
+    mean, info = load_pretrained(tmp_path / "mean")
+    a, b = (load_pretrained(f)[0].state_dict() for f in folders)
+    for key, value in mean.state_dict().items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, (a[key] + b[key]) / 2)
+    key = "generator.decoder.0.weight" if "generator.decoder.0.weight" in a else next(iter(a))
+    assert not torch.equal(a[key], b[key])                          # the two did differ
+    assert info.provenance["averaged_weights_of"] == [str(f) for f in folders]
+
+
+def test_models_of_another_architecture_or_into_an_input_folder_are_refused(tmp_path):
+    tiny, other = tmp_path / "tiny", tmp_path / "other"
+    save_pretrained(create_model("tiny", seed=0), tiny, CheckpointInfo(trained=True))
+    wider = get_preset("tiny").to_dict()
+    wider["generator"]["enc_dims"] = [2 * d for d in wider["generator"]["enc_dims"]]
+    save_pretrained(create_model(ModelConfig.from_dict(wider), seed=0), other, CheckpointInfo(trained=True))
+    mismatch = _run(tmp_path / "mean", tiny, other)
+    assert mismatch.returncode == 2 and "another architecture" in mismatch.stderr
+    assert not (tmp_path / "mean").exists()
+    into_input = _run(tiny, tiny, other)
+    assert into_input.returncode == 2 and "one of the inputs" in into_input.stderr
