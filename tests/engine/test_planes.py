@@ -5,7 +5,8 @@ import pytest
 
 from napari_evai2i.engine import load_model
 from napari_evai2i.engine.pipeline import TranslationRequest, VolumeTranslation
-from napari_evai2i.engine.planes import MAX_PLANE_ANISOTROPY, fuse, plan_planes
+from napari_evai2i.engine.planes import (HEAD_MARGIN_MM, MAX_PLANE_ANISOTROPY, MIN_HEAD_BOX_PIXELS, fuse, head_box,
+                                      plan_planes)
 from napari_evai2i.io import Volume
 
 PROMPT = "A T2-weighted magnetic resonance imaging of the brain. TR 4000 ms, TE 100 ms."
@@ -69,3 +70,61 @@ def test_tri_planar_pipeline_is_the_fusion_of_the_three_single_plane_translation
     assert not np.allclose(result.volume.array, singles[0])
     assert result.provenance["planes"]["axes"] == [0, 1, 2]
     assert "planes used" in result.provenance["planes"]["description"]
+
+
+def _head_in_air(size: int = 160, pad: int = 0) -> np.ndarray:
+    """One slice: an elliptic 'head' (with a darker inside) in noise-free air, padded with ``pad``
+    pixels of air on every side."""
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    r = ((y - size / 2) / (0.4 * size)) ** 2 + ((x - size / 2) / (0.32 * size)) ** 2
+    head = np.where(r <= 1, np.where(r <= 0.6, 500.0, 900.0), 0.0).astype(np.float32)
+    return np.pad(head, pad)[None]
+
+
+def test_the_head_box_holds_the_head_and_its_margin_and_nothing_more():
+    volume = _head_in_air(160, 80)                                    # 320 x 320, the head in the middle
+    rows, cols = head_box(volume, 0, (1.0, 1.0, 1.0))
+    inside = np.nonzero(volume[0])
+    assert rows.start <= inside[0].min() - HEAD_MARGIN_MM + 2 and rows.stop >= inside[0].max() + HEAD_MARGIN_MM
+    assert cols.start <= inside[1].min() - HEAD_MARGIN_MM + 2 and cols.stop >= inside[1].max() + HEAD_MARGIN_MM
+    assert (rows.stop - rows.start) < 0.7 * 320 and (cols.stop - cols.start) < 0.6 * 320
+    # on 2 mm pixels the same 10 mm margin is half as many pixels
+    rows2, _ = head_box(volume, 0, (1.0, 2.0, 2.0))
+    assert rows2.start > rows.start and rows2.stop < rows.stop
+
+
+def test_no_box_where_the_head_fills_the_slice_or_nothing_is_there():
+    filled = np.full((1, 64, 64), 700.0, np.float32)
+    filled[0, 20:40, 20:40] = 300.0
+    assert head_box(filled, 0) is None
+    assert head_box(np.zeros((1, 64, 64), np.float32), 0) is None
+    tiny = np.zeros((1, 200, 200), np.float32)
+    tiny[0, 100:104, 50:54] = 900.0                                   # a speck: the box keeps 32 pixels
+    rows, cols = head_box(tiny, 0)
+    assert rows.stop - rows.start >= MIN_HEAD_BOX_PIXELS and cols.stop - cols.start >= MIN_HEAD_BOX_PIXELS
+    assert rows.start >= 0 and cols.stop <= 200
+    with pytest.raises(ValueError, match="3-D"):
+        head_box(tiny[0], 0)
+
+
+def test_the_demo_draws_a_head_the_same_whatever_air_surrounds_it():
+    translator = load_model("demo", "cpu")
+    small, padded = _head_in_air(160), _head_in_air(160, 120)
+    near = translator.translate(small[0], PROMPT)
+    far = translator.translate(padded[0], PROMPT)[120:280, 120:280]
+    assert np.abs(far - near).max() < 0.02 * np.abs(near).max()
+    assert translator.translate(padded[0], PROMPT)[:40].max() == 0.0          # air outside the box
+    whole = translator.translate(padded[0], PROMPT, crop_to_head=False)[120:280, 120:280]
+    assert np.abs(whole - near).max() > 5 * np.abs(far - near).max()       # without the box, the air shows
+
+
+def test_a_preview_slice_uses_the_whole_volumes_box_and_provenance_says_so(brain_like_volume):
+    array = np.pad(brain_like_volume, ((0, 0), (40, 40), (40, 40))).astype(np.float32)
+    array[2, 60:64, 8:12] = 900.0                       # one slice reaches further: the box follows it
+    volume = Volume(array, spacing=(2.0, 1.0, 1.0))
+    translator = load_model("tiny-random", "cpu")
+    job = VolumeTranslation(volume, TranslationRequest(PROMPT, model="tiny-random", planes=1), translator)
+    result = job.run()
+    np.testing.assert_allclose(job.translate_slice(5)[0], result.volume.array[5], rtol=1e-5, atol=1e-4)
+    lines = result.provenance["head_box"]
+    assert len(lines) == 1 and lines[0].startswith("axis 0: translated inside the head's box")
