@@ -7,8 +7,8 @@ gained and in how sharp they draw; the mean of their weights can keep the gains 
 the drift, at no training cost. This works only for models that share a starting point: two runs
 from scratch land in unrelated minima, and their average draws nothing useful. Every tensor is
 averaged with equal weight (integer buffers are taken from the first model); the architecture,
-text tower and normalisation rule must match, or the script refuses. The sources are recorded in
-``config.json``'s provenance.
+text tower and normalisation rule must match, or the script refuses. Each source's folder and
+provenance (its recipe and the chain of runs it continued) are recorded in ``config.json``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def average(folders: list[str]):
     """The first model with every floating-point tensor replaced by the mean over ``folders``."""
     model, info = load_pretrained(folders[0])
     states = [model.state_dict()]
+    sources = [{"checkpoint": str(folders[0]), "provenance": info.provenance}]
     for folder in folders[1:]:
         other, other_info = load_pretrained(folder)
         if other.config.to_dict() != model.config.to_dict():
@@ -35,11 +36,12 @@ def average(folders: list[str]):
             raise ValueError(f"{folder} normalises its input by {other_info.normalization}, {folders[0]} by "
                              f"{info.normalization}; they cannot be averaged")
         states.append(other.state_dict())
+        sources.append({"checkpoint": str(folder), "provenance": other_info.provenance})
     mean = {key: torch.stack([s[key].float() for s in states]).mean(0).to(value.dtype)
             if value.is_floating_point() else value for key, value in states[0].items()}
     model.load_state_dict(mean)
-    info.provenance = {"averaged_weights_of": [str(f) for f in folders],
-                       "provenance_of_first": info.provenance}
+    info.provenance = {"averaged_weights_of": [str(f) for f in folders], "sources": sources}
+    info.description = f"napari-evai2i model: the mean of the weights of {len(folders)} checkpoints of one lineage"
     return model, info
 
 

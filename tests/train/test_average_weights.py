@@ -31,6 +31,8 @@ def test_the_average_of_two_checkpoints_is_the_mean_of_their_weights(tmp_path):
     key = "generator.decoder.0.weight" if "generator.decoder.0.weight" in a else next(iter(a))
     assert not torch.equal(a[key], b[key])                          # the two did differ
     assert info.provenance["averaged_weights_of"] == [str(f) for f in folders]
+    assert [s["checkpoint"] for s in info.provenance["sources"]] == [str(f) for f in folders]
+    assert "mean of the weights of 2" in info.description
 
 
 def test_models_of_another_architecture_or_into_an_input_folder_are_refused(tmp_path):

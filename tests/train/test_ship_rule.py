@@ -105,7 +105,9 @@ def test_the_held_out_suite_keeps_every_case_and_the_paired_rule_reads_it(tmp_pa
                              capture_output=True, text=True)
     assert lowered.returncode == 1 and f"T2w->T1w, {SETTING}: ssim" in lowered.stdout
     assert "(change -0.040 +- 0.000)" in lowered.stdout
-    assert "by chance alone: 2.0 of 80" in lowered.stdout   # +-0.04 with a random sign: below half the time
+    # both cases -0.04: with random signs the mean is -0.04 a quarter of the time, else 0 or +0.04
+    chance = float(lowered.stdout.split("by chance alone: ")[1].split()[0])
+    assert 0.15 < chance < 0.35
 
     shifted = copy.deepcopy(report)
     shifted["held_out"]["first_case"] = 0
