@@ -74,7 +74,7 @@ def in_plane_zoom(spacing: Sequence[float] | None, axis: int, working_pixel_mm: 
 #: Slices are translated inside the box that holds the volume's foreground (the head) plus this
 #: margin, and the translation is air outside it (``Translator.iter_translate``). Why: the
 #: generator's global context averages its features over the whole slice, so the air around a
-#: head changes how the head is drawn. The same held-out heads (cases 6-17, 1 mm) lost 0.02-0.04
+#: head changes how the head is drawn. The same held-out heads (cases 6-17, 1 mm) lost up to 0.04
 #: SSIM when padded with air, and whole heads on the 1 mm working grid got back up to 0.024 when
 #: cut to this box (docs/model_card.md, "The head box").
 HEAD_MARGIN_MM = 10.0
