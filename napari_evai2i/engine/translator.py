@@ -245,10 +245,11 @@ class Translator:
 
     @property
     def trained_modalities(self) -> tuple[str, ...] | None:
-        """Modalities the checkpoint was trained on where its recipe says (the simulator makes MR
-        only); None when unknown (a cohort of the user's own files, an untrained model)."""
-        recipe = self.info.provenance.get("recipe") if isinstance(self.info.provenance, dict) else None
-        if self.trained and isinstance(recipe, dict) and recipe.get("data") == "simulator":
+        """Modalities the checkpoint was trained on where its recipes say (the simulator makes MR
+        only; an average of checkpoints, where every source's recipe says so); None when unknown
+        (a cohort of the user's own files, an untrained model)."""
+        recipes = self.info.recipes()
+        if self.trained and recipes and all(recipe.get("data") == "simulator" for recipe in recipes):
             return ("MR",)
         return None
 

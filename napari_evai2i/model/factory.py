@@ -61,6 +61,18 @@ class CheckpointInfo:
         return {"trained": self.trained, "description": self.description,
                 "normalization": self.normalization, "provenance": self.provenance}
 
+    def recipes(self) -> list[dict[str, Any]]:
+        """Every training recipe the provenance names: the run's own, or, for an average of
+        checkpoints (``src_training/launch/average_weights.py``), each source's."""
+        provenance = self.provenance if isinstance(self.provenance, dict) else {}
+        if isinstance(provenance.get("recipe"), dict):
+            return [provenance["recipe"]]
+        sources = provenance.get("sources")
+        if not isinstance(sources, list):
+            return []
+        return [recipe for source in sources if isinstance(source, dict)
+                for recipe in CheckpointInfo(provenance=source.get("provenance") or {}).recipes()]
+
 
 def create_model(name_or_config: str | ModelConfig, *, with_discriminator: bool = False,
                  seed: int | None = None) -> EVAModel:

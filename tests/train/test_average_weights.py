@@ -19,7 +19,8 @@ def test_the_average_of_two_checkpoints_is_the_mean_of_their_weights(tmp_path):
     folders = []
     for seed in (0, 1):
         folder = tmp_path / f"seed{seed}"
-        save_pretrained(create_model("tiny", seed=seed), folder, CheckpointInfo(trained=True))
+        save_pretrained(create_model("tiny", seed=seed), folder,
+                        CheckpointInfo(trained=True, provenance={"recipe": {"name": f"run{seed}", "data": "simulator"}}))
         folders.append(folder)
     result = _run(tmp_path / "mean", *folders)
     assert result.returncode == 0, result.stderr
@@ -33,6 +34,10 @@ def test_the_average_of_two_checkpoints_is_the_mean_of_their_weights(tmp_path):
     assert info.provenance["averaged_weights_of"] == [str(f) for f in folders]
     assert [s["checkpoint"] for s in info.provenance["sources"]] == [str(f) for f in folders]
     assert "mean of the weights of 2" in info.description
+    assert [recipe["name"] for recipe in info.recipes()] == ["run0", "run1"]     # both sources' recipes
+    from napari_evai2i.train.trainer import continued_from_record
+
+    assert continued_from_record(tmp_path / "mean", info)["averaged_weights_of"] == [str(f) for f in folders]
 
 
 def test_models_of_another_architecture_or_into_an_input_folder_are_refused(tmp_path):
