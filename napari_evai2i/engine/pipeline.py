@@ -191,11 +191,12 @@ class VolumeTranslation:
         return lines
 
     def _run(self, array: np.ndarray, batch: int | None, axis: int | None = None,
-             bound=None, part: bool = False) -> Generator[TranslationStep, None, np.ndarray]:
+             bound=None, mirrored: bool = False) -> Generator[TranslationStep, None, np.ndarray]:
         """Translate ``array`` (stored layout) along stored ``axis``: the network sees it in the
-        training axes, and the result lands in the stored layout (no copy either way). ``part``:
-        ``array`` is a few slices of the volume, translated inside the whole volume's head box, so
-        a preview slice is the slice the whole translation gives."""
+        training axes, and the result lands in the stored layout (no copy either way). ``array``
+        is the volume or some of its slices, translated inside the whole volume's head box (found
+        once per axis), so a preview slice is the slice the whole translation gives; ``mirrored``:
+        it is the volume flipped, whose own box the translator finds."""
         turn = self.orientation
         axis = turn.axis(self.request.axis if axis is None else axis)
         out = np.empty(array.shape, dtype=np.float32)
@@ -203,7 +204,7 @@ class VolumeTranslation:
             turn.apply(array), self.bound if bound is None else bound,
             axis=axis, batch_size=batch,
             source_prompt=self.request.source_prompt, scale=self.scale, out=turn.apply(out),
-            spacing=turn.spacing(self.volume.spacing), crop_to_head=self._volume_head_box(axis) if part else True)
+            spacing=turn.spacing(self.volume.spacing), crop_to_head=True if mirrored else self._volume_head_box(axis))
         return out
 
     def _volume_head_box(self, turned_axis: int) -> tuple[slice, slice] | bool:
@@ -220,14 +221,14 @@ class VolumeTranslation:
         count = self.volume.array.shape[self.request.axis]
         if not 0 <= index < count:
             raise ValueError(f"slice {index} is outside the volume's {count} slices")
-        return run_steps(self._run(np.take(self.volume.array, [index], axis=self.request.axis), 1, part=True))
+        return run_steps(self._run(np.take(self.volume.array, [index], axis=self.request.axis), 1))
 
     def translate_slices(self, indices, prompt: str | None = None) -> np.ndarray:
         """Slices ``indices`` along the slicing axis (stacked along it), with this job's scale and,
         unless another ``prompt`` is given, its prompt (tag effects compare prompts this way)."""
         array = np.take(self.volume.array, list(indices), axis=self.request.axis)
         bound = None if prompt is None else self.translator.bind(prompt)
-        return run_steps(self._run(array, self.request.batch_size, bound=bound, part=True))
+        return run_steps(self._run(array, self.request.batch_size, bound=bound))
 
     def steps(self) -> Generator[TranslationStep, None, TranslatedVolume]:
         """The whole volume, one :class:`TranslationStep` per batch over every pass; stop pulling to cancel."""
@@ -237,7 +238,7 @@ class VolumeTranslation:
         for p in self.passes:
             source = self.volume.array if p.mirror_axis is None else np.flip(self.volume.array, p.mirror_axis)
             bound = None if p.wording is None else self.translator.bind(p.wording)
-            run = self._run(source, self.request.batch_size, p.axis, bound)
+            run = self._run(source, self.request.batch_size, p.axis, bound, mirrored=p.mirror_axis is not None)
             while True:
                 try:
                     step = next(run)

@@ -22,10 +22,8 @@ import sys
 
 import numpy as np
 
-from ship_rule import held_out_losses             # this folder: the script's own sys.path entry
+from ship_rule import RULE_1_LIMITS, held_out_loss_cells   # this folder: the script's own sys.path entry
 from summarize_ablation import TASKS, read_report
-
-LIMITS = {"ssim": 0.01, "dice": 0.02}
 
 
 def paired_cells(old: dict, new: dict) -> dict[tuple[str, str, str], np.ndarray]:
@@ -33,7 +31,7 @@ def paired_cells(old: dict, new: dict) -> dict[tuple[str, str, str], np.ndarray]
     out = {}
     for task in TASKS:
         for setting, cell in old["held_out_heads"][task].items():
-            for metric in LIMITS:
+            for metric in RULE_1_LIMITS:
                 before = np.asarray(cell["per_case"][metric])
                 after = np.asarray(new["held_out_heads"][task][setting]["per_case"][metric])
                 out[task, setting, metric] = after - before
@@ -46,7 +44,7 @@ def chance_breaks(differences: dict[tuple[str, str, str], np.ndarray], draws: in
     total = 0
     for (_, _, metric), d in differences.items():
         signs = rng.choice((-1.0, 1.0), size=(draws, d.size))
-        total += int(((signs * d).mean(axis=1) < -LIMITS[metric]).sum())
+        total += int(((signs * d).mean(axis=1) < -RULE_1_LIMITS[metric]).sum())
     return total / draws
 
 
@@ -76,14 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     differences = paired_cells(old, new)
-    losses = held_out_losses(old, new)
+    losses = held_out_loss_cells(old, new)
     n = old["cases"]
     print(f"cases {old['first_case']}-{old['first_case'] + n - 1} ({n})")
     print(f"rule 1 (held-out cells): {'holds' if not losses else 'broken'}")
     real = []
-    for line in losses:
-        task, setting = line.split(": ")[0].split(", ", 1)
-        metric = line.split(": ")[1].split()[0]
+    for task, setting, metric, before, after in losses:
+        line = f"{task}, {setting}: {metric} {before:.3f} -> {after:.3f}"
         d = differences[task, setting, metric]
         se = d.std(ddof=1) / np.sqrt(n)
         print(f"    {line} (change {d.mean():+.3f} +- {se:.3f})")

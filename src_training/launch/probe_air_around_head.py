@@ -29,6 +29,10 @@ def padded_with_air(image: np.ndarray, pad: int, rng: np.random.Generator, sigma
     return air
 
 
+def score(pred: np.ndarray, case: dict) -> float:
+    return slice_scores(pred, case["tgt"], case["brain"])["ssim"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="LABEL=MODEL (a shipped name or a checkpoint folder)")
@@ -53,9 +57,6 @@ def main() -> None:
                 target = fine["tgt_protocol"].prompt(fine["plane"])
                 air = padded_with_air(fine["src"], args.pad, np.random.default_rng(i), sigma=0.5 / 30)
                 inner = (slice(args.pad, args.pad + CASE_SIZE),) * 2
-
-                def score(pred, case):
-                    return slice_scores(pred, case["tgt"], case["brain"])["ssim"]
 
                 rows["1 mm"].append(score(translator.translate(fine["src"], target, crop_to_head=False), fine))
                 rows["1 mm in air"].append(score(translator.translate(air, target, crop_to_head=False)[inner], fine))

@@ -20,15 +20,25 @@ import sys
 from summarize_ablation import TASKS, read_report      # this folder: the script's own sys.path entry
 
 
-def held_out_losses(old: dict, new: dict) -> list[str]:
+#: rule 1: how far a held-out cell may drop, per metric
+RULE_1_LIMITS = {"ssim": 0.01, "dice": 0.02}
+
+
+def held_out_loss_cells(old: dict, new: dict) -> list[tuple[str, str, str, float, float]]:
+    """(task, setting, metric, old value, new value) of every held-out cell past its rule-1 limit."""
     out = []
     for task in TASKS:
         for setting, cell in old["held_out_heads"][task].items():
-            for metric, limit in (("ssim", 0.01), ("dice", 0.02)):
-                change = new["held_out_heads"][task][setting][metric] - cell[metric]
-                if change < -limit:
-                    out.append(f"{task}, {setting}: {metric} {cell[metric]:.3f} -> {cell[metric] + change:.3f}")
+            for metric, limit in RULE_1_LIMITS.items():
+                after = new["held_out_heads"][task][setting][metric]
+                if after - cell[metric] < -limit:
+                    out.append((task, setting, metric, cell[metric], after))
     return out
+
+
+def held_out_losses(old: dict, new: dict) -> list[str]:
+    return [f"{task}, {setting}: {metric} {before:.3f} -> {after:.3f}"
+            for task, setting, metric, before, after in held_out_loss_cells(old, new)]
 
 
 def orders_lost(old: dict, new: dict) -> list[str]:
