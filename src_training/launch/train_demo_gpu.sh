@@ -15,7 +15,7 @@ PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
 mkdir -p "$ROOT"
 V2=runs/demo_v2
-if [ ! -f "$V2/model.safetensors" ]; then
+if [ -z "${RUNS:-}" ] && [ ! -f "$V2/model.safetensors" ]; then     # the default recipes start from v2
     mkdir -p "$V2"
     for f in config.json model.safetensors; do
         git show "61f9ad0:napari_evai2i/weights/demo/$f" >"$V2/$f" || { echo "cannot read demo v2 from git" >&2; exit 2; }
