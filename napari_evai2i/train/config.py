@@ -40,6 +40,13 @@ class TrainConfig:
     #: or "randomized" (whole heads, lesions, thick slices, unknown sources: data/randomized.py)
     simulator: str = "template"
     crop_size: int = 128
+    #: generator stages: every ``large_canvas_every``-th step draws its pairs on canvases of this
+    #: size instead (0: off). Why: trained only on crop_size canvases, a model pays for the air
+    #: around a whole head; trained only on large ones, it loses small crops (docs/model_card.md,
+    #: "The GPU lease of 2026-12-06")
+    large_canvas_size: int = 0
+    large_canvas_batch: int = 0         #: pairs per large step; 0: gen_batch scaled to the same pixels
+    large_canvas_every: int = 2
     #: randomized simulator: share of items cut to a box inside the brain (data/randomized.py)
     brain_crop: float = 0.0
     #: randomized simulator: share of items whose layout is no brain (random tissue blobs, with
@@ -220,6 +227,16 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"max_minutes must be positive, not {cfg.max_minutes}; leave it out for no time limit")
     if cfg.crop_size % 8:
         raise ValueError(f"crop_size must be a multiple of 8, not {cfg.crop_size}")
+    if cfg.large_canvas_size:
+        if cfg.large_canvas_size % 8 or cfg.large_canvas_size < 8:
+            raise ValueError(f"large_canvas_size must be a positive multiple of 8 (or 0 for off), "
+                             f"not {cfg.large_canvas_size}")
+        if cfg.large_canvas_every < 1 or cfg.large_canvas_batch < 0:
+            raise ValueError(f"large_canvas_every must be at least 1 and large_canvas_batch at least 0 "
+                             f"(0: gen_batch scaled to the same pixels), not {cfg.large_canvas_every} "
+                             f"and {cfg.large_canvas_batch}")
+        if cfg.curriculum_steps:
+            raise ValueError("large_canvas_size and curriculum_steps do not work together: set one to 0")
     return cfg
 
 

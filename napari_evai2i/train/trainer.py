@@ -125,32 +125,48 @@ class Trainer:
         return self.world.is_main
 
     # ------------------------------------------------------------------ data
-    def _dataset(self, stage: str):
+    def _dataset(self, stage: str, size: int | None = None):
+        """The stage's data on canvases of ``size`` (default crop_size); the large canvases have a
+        data stream of their own."""
         cfg = self.cfg
-        seed = cfg.seed * 100 + STAGES.index(stage)
+        size = size or cfg.crop_size
+        seed = cfg.seed * 100 + STAGES.index(stage) + (50 if size != cfg.crop_size else 0)
         if cfg.data == "simulator":
             from ..data.simulated_dataset import SimulatedDataConfig, SimulatedPairs
 
             curriculum = cfg.curriculum_steps * cfg.gen_batch * self.world.size if stage != "clip" else 0
-            return SimulatedPairs(SimulatedDataConfig(size=cfg.crop_size, seed=seed, curriculum_items=curriculum,
+            return SimulatedPairs(SimulatedDataConfig(size=size, seed=seed, curriculum_items=curriculum,
                                                       view_in_prompt=cfg.view_in_prompt,
                                                       generator=cfg.simulator,
                                                       randomization=randomization_ranges(cfg),
                                                       unknown_sources=stage != "clip"))
         from ..data.cohort_dataset import CohortDataConfig, CohortPairs
 
-        return CohortPairs(cfg.data, CohortDataConfig(size=cfg.crop_size, seed=seed,
+        return CohortPairs(cfg.data, CohortDataConfig(size=size, seed=seed,
                                                       view_in_prompt=cfg.view_in_prompt))
 
     def _batches(self, stage: str, start_step: int, batch: int) -> Iterator[dict]:
+        cfg, steps = self.cfg, self.stage_length(stage)
+        if stage == "clip" or not cfg.large_canvas_size:
+            return self._loader(self._dataset(stage), range(start_step, steps), batch)
+        # every large_canvas_every-th step comes from the large canvases; each stream numbers its
+        # own steps, so a resumed run draws the same items as an unbroken one
+        every = cfg.large_canvas_every
+        large_batch = cfg.large_canvas_batch or max(1, round(batch * (cfg.crop_size / cfg.large_canvas_size) ** 2))
+        is_large = [s % every == every - 1 for s in range(steps)]
+        small_before, large_before = is_large[:start_step].count(False), is_large[:start_step].count(True)
+        small = self._loader(self._dataset(stage), range(small_before, is_large.count(False)), batch)
+        large = self._loader(self._dataset(stage, cfg.large_canvas_size),
+                             range(large_before, is_large.count(True)), large_batch)
+        return (next(large) if is_large[s] else next(small) for s in range(start_step, steps))
+
+    def _loader(self, dataset, steps: range, batch: int) -> Iterator[dict]:
         from torch.utils.data import DataLoader
 
         from ..data.simulated_dataset import collate_items
 
-        world, steps = self.world, self.stage_length(stage)
-        indices = [(s * batch + k) * world.size + world.rank
-                   for s in range(start_step, steps) for k in range(batch)]
-        dataset = self._dataset(stage)
+        world = self.world
+        indices = [(s * batch + k) * world.size + world.rank for s in steps for k in range(batch)]
         if self.cfg.num_workers > 0 and hasattr(dataset, "warm_caches"):
             dataset.warm_caches()
         loader = DataLoader(dataset, batch_size=batch, sampler=indices,

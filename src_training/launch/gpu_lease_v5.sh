@@ -21,6 +21,10 @@ if [ -d .whl ] && [ -z "${VIRTUAL_ENV:-}" ] && [ ! -x .venv/bin/python ]; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
         && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH} || exit 2
 fi
+# scripts run by path (benchmarks/*.py, ship_checkpoint.py) import the package from the checkout
+# where it is not installed (on 2026-12-06 the first lease lost its benchmarks and float16 copies
+# to this; both were redone by hand in the same lease)
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 export PYTHON=$PY
 mkdir -p "$OUT" runs/lease
