@@ -286,3 +286,21 @@ def test_every_ablation_arm_is_a_recipe_that_loads():
             randomization_ranges(cfg)
     like = randomization_ranges(load_train_config("demo", arms["template_like"]))
     assert (like.whole_head, like.lesion_probability, like.random_contrast, like.unknown_source) == (0, 0, 0, 0)
+
+
+def test_the_gpu_lease_arms_match_their_records_and_differ_only_in_the_canvas():
+    """demo_gpu_v5*.yaml (model card, "Tried after v5"): the recipes are what ran on the H100, the
+    two arms differ in the canvas and its batch alone, and the mixed-canvas CPU recipe keeps the
+    last CPU stage's data."""
+    root = Path(__file__).resolve().parents[2]
+    configs, results = root / "src_training" / "configs", root / "docs" / "results" / "gpu_lease_2026-12-06"
+    small, large = (load_train_config(configs / f"{name}.yaml").to_dict()
+                    for name in ("demo_gpu_v5", "demo_gpu_v5_canvas192"))
+    assert load_train_config(results / "demo_gpu_v5_train_config.yaml").to_dict() == small
+    assert load_train_config(results / "demo_gpu_v5_canvas192_train_config.yaml").to_dict() == large
+    assert {k for k in small if small[k] != large[k]} == {"name", "out", "crop_size", "gen_batch"}
+    assert (large["crop_size"], large["gen_batch"]) == (192, 24)
+    mixed = load_train_config(configs / "demo_cpu_v5_mixed_canvas.yaml")
+    coarse = load_train_config(configs / "demo_cpu_plain_sources_coarse.yaml")
+    assert mixed.randomization == coarse.randomization and mixed.crop_size == 128
+    assert (mixed.large_canvas_size, mixed.large_canvas_every) == (192, 2)
