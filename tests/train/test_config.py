@@ -304,3 +304,6 @@ def test_the_gpu_lease_arms_match_their_records_and_differ_only_in_the_canvas():
     coarse = load_train_config(configs / "demo_cpu_plain_sources_coarse.yaml")
     assert mixed.randomization == coarse.randomization and mixed.crop_size == 128
     assert (mixed.large_canvas_size, mixed.large_canvas_every) == (192, 2)
+    ran = load_train_config(root / "docs" / "results" / "mixed_canvas_2026-12-06"
+                            / "demo_cpu_v5_mixed_canvas_train_config.yaml")
+    assert ran.to_dict() == mixed.to_dict()
