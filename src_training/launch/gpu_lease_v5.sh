@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One lease of a lent GPU machine for issue 10, as one prepared command:
 #   1. the CUDA tests and benchmarks/run_gpu.sh, with short limits (the issue asks for them first);
-#   2. demo_gpu_v5 and demo_gpu_v5_canvas192 trained side by side from demo v5, with a wall-time
-#      guard set to what is left of the lease (at most the recipes' own 6.5 minutes);
+#   2. the arms (ARMS, default demo_gpu_v5 and demo_gpu_v5_canvas192: recipes in
+#      src_training/configs) trained side by side from demo v5, with a wall-time guard set to what
+#      is left of the lease (at most the recipes' own 6.5 minutes);
 #   3. everything packed under OUT: each arm's float16 model as OUT/<arm>.safetensors and one
 #      OUT/lease.tar.gz with the logs, metrics, recipes, configs and benchmark output.
 # Usage, from the repository root on the GPU machine:
@@ -12,6 +13,7 @@
 # Python packages that the GPU image lacks (nibabel, pydicom, nilearn, open_clip, ...) travel as
 # wheels in .whl (git-ignored) and are installed into /tmp/site when that folder is there.
 set -uo pipefail
+ARMS=${ARMS:-demo_gpu_v5 demo_gpu_v5_canvas192}
 OUT=${1:?usage: gpu_lease_v5.sh OUT [key=value ...]}
 shift
 START=$(date +%s)
@@ -50,16 +52,16 @@ echo "$V5_SHA256  $V5/model.safetensors" | sha256sum -c --quiet || { echo "runs/
 LEFT=$(( BUDGET - ($(date +%s) - START) - 90 ))
 MINUTES=$("$PY" -c "print(round(max(0.5, min(6.5, $LEFT / 60)), 2))")
 echo "training guard: $MINUTES minutes"
-RUNS="demo_gpu_v5=src_training/configs/demo_gpu_v5.yaml demo_gpu_v5_canvas192=src_training/configs/demo_gpu_v5_canvas192.yaml" \
+RUNS=$(for arm in $ARMS; do printf '%s=src_training/configs/%s.yaml ' "$arm" "$arm"; done) \
     bash src_training/launch/train_demo_gpu.sh runs "max_minutes=$MINUTES" "$@"
 status=$?
 
 # 4. pack
-for run in demo_gpu_v5 demo_gpu_v5_canvas192; do
+for run in $ARMS; do
     [ -f "runs/$run/model_fp16/model.safetensors" ] && cp "runs/$run/model_fp16/model.safetensors" "$OUT/$run.safetensors"
 done
-tar -czf "$OUT/lease.tar.gz" runs/lease runs/demo_gpu_v5*.log \
-    $(for run in demo_gpu_v5 demo_gpu_v5_canvas192; do
+tar -czf "$OUT/lease.tar.gz" runs/lease $(for run in $ARMS; do echo "runs/$run.log"; done) \
+    $(for run in $ARMS; do
           for f in metrics.jsonl train_config.yaml model_fp16/config.json model/config.json; do
               [ -f "runs/$run/$f" ] && echo "runs/$run/$f"
           done

@@ -307,3 +307,5 @@ def test_the_gpu_lease_arms_match_their_records_and_differ_only_in_the_canvas():
     ran = load_train_config(root / "docs" / "results" / "mixed_canvas_2026-12-06"
                             / "demo_cpu_v5_mixed_canvas_train_config.yaml")
     assert ran.to_dict() == mixed.to_dict()
+    prepared = load_train_config(configs / "demo_gpu_v5_mixed_canvas.yaml").to_dict()
+    assert {k for k in small if small[k] != prepared[k]} == {"name", "out", "seed", "large_canvas_size"}
