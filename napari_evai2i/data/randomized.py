@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..engine.normalization import BRAIN_LEVEL, brain_core   # the one level and core training and inference share
+from ..engine.normalization import BRAIN_LEVEL, brain_core, brain_core_level   # the one level and core training and inference share
 from ..prompts import sample_prompt
 from ..prompts.vocabulary import PLANE_AXIS, PLANES
 from .anatomy import TISSUE_NAMES, load_tissue_maps
@@ -71,6 +71,11 @@ class RandomizationRanges:
     #: with 0.15 (TrainConfig.brain_crop) and did not beat v2 (docs/model_card.md)
     brain_crop: float = 0.0
     brain_crop_mm: tuple[float, float] = (60.0, 140.0)   # side of the box
+    #: brain crops: every input normalised by the engine's own rule applied to the box alone
+    #: (``engine.normalization.brain_core_level``), as inference normalises a cropped scan, not by
+    #: the template's level. Why: a crop that is mostly ventricle has a core level far from the
+    #: brain's (T2w about 2x), and v5 inverted such crops without a prompt. Off: not trained yet
+    crop_levels_from_crop: bool = False
     #: probability of an item whose layout is not a brain at all: grey matter, white matter and
     #: CSF in random smooth blobs (:meth:`HeadSliceGenerator.shape_anatomy`), always with the
     #: source prompt, so the translation has to follow the prompts' tissue values wherever the
@@ -177,6 +182,15 @@ def level_of(signals: np.ndarray) -> float:
     values = core_fractions() @ signals
     level = float(np.median(values))
     return level if level > 0 else float(values.max() or 1.0)
+
+
+def crop_level(image: torch.Tensor, window: torch.Tensor, pixel_mm: float) -> float:
+    """The level the engine's rule finds in the box of ``window`` cut out of ``image``: what a
+    cropped scan, with no padding around it, is normalised by at inference."""
+    rows, cols = torch.nonzero(window.any(1)).flatten(), torch.nonzero(window.any(0)).flatten()
+    box = image[int(rows[0]):int(rows[-1]) + 1, int(cols[0]):int(cols[-1]) + 1]
+    level = brain_core_level(box.numpy(), (pixel_mm, pixel_mm))
+    return level if level > 0 else BRAIN_LEVEL
 
 
 def _smooth_field(rng: np.random.Generator, n: int, cells: int = 4) -> torch.Tensor:
@@ -475,6 +489,8 @@ class HeadSliceGenerator:
                                    resolution_loss)
             if anatomy["window"] is not None:                   # padding is exact zeros, not scanned air
                 scanned = scanned * anatomy["window"]
+                if r.crop_levels_from_crop:
+                    scanned = scanned * (BRAIN_LEVEL / crop_level(scanned, anatomy["window"], anatomy["pixel_mm"]))
             fields = protocol.prompt_fields(anatomy["plane"] if plane_in_prompt else None)
             item[role] = clean[None].numpy().astype(np.float32)
             item[f"{role}_in"] = scanned[None].numpy().astype(np.float32)

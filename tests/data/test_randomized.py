@@ -148,6 +148,38 @@ def test_brain_crops_cut_every_image_to_a_box_inside_the_brain():
         assert brain[window].mean() > 0.5                                   # mostly brain inside
 
 
+def test_crop_levels_from_the_crop_rescale_each_input_to_the_level_the_engine_finds_in_the_box():
+    from napari_evai2i.data.randomized import crop_level
+    from napari_evai2i.engine.normalization import brain_core_level
+
+    ranges = dict(brain_crop=1.0)
+    plain, rescaled = (SimulatedPairs(SimulatedDataConfig(size=SIZE, seed=4, generator="randomized",
+                                                          randomization=RandomizationRanges(**ranges, **flag)))
+                       for flag in ({}, {"crop_levels_from_crop": True}))
+    factors = []
+    for i in range(6):
+        a, b = plain[i], rescaled[i]
+        assert a["brain_crop"] == b["brain_crop"]
+        for key in ("src", "tgt"):
+            assert np.array_equal(a[key], b[key])                  # targets keep the prompt's level
+        if not a["brain_crop"]:
+            assert np.array_equal(a["src_in"], b["src_in"])
+            continue
+        for key in ("src_in", "tgt_in", "int_in"):
+            inside = a[key] != 0
+            ratio = b[key][inside] / a[key][inside]
+            np.testing.assert_allclose(ratio, ratio[0], rtol=1e-4)  # one factor per input image
+            factors.append(float(ratio[0]))
+    assert factors and max(abs(f - 1) for f in factors) > 0.02
+    # the level is the box's alone: more zero padding around it changes nothing
+    rng = np.random.default_rng(0)
+    image = torch.from_numpy(rng.uniform(0.5, 1.5, (40, 40)).astype(np.float32))
+    for n in (48, 96):
+        canvas, window = torch.zeros(n, n), torch.zeros(n, n)
+        canvas[4:44, 4:44], window[4:44, 4:44] = image, 1.0
+        assert crop_level(canvas, window, 1.2) == pytest.approx(brain_core_level(image.numpy(), (1.2, 1.2)))
+
+
 def test_lesion_map_marks_the_lesions():
     protocols = [PRESETS[k] for k in ("T1W", "T2W", "FLAIR")]
     maps = {}

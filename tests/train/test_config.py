@@ -309,3 +309,6 @@ def test_the_gpu_lease_arms_match_their_records_and_differ_only_in_the_canvas():
     assert ran.to_dict() == mixed.to_dict()
     prepared = load_train_config(configs / "demo_gpu_v5_mixed_canvas.yaml").to_dict()
     assert {k for k in small if small[k] != prepared[k]} == {"name", "out", "seed", "large_canvas_size"}
+    crops = load_train_config(configs / "demo_cpu_v5_crop_levels.yaml")
+    assert {k: v for k, v in crops.randomization.items() if k != "crop_levels_from_crop"} == coarse.randomization
+    assert randomization_ranges(crops).crop_levels_from_crop and crops.brain_crop == 0.2
