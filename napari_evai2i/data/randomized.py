@@ -74,7 +74,8 @@ class RandomizationRanges:
     #: brain crops: every input normalised by the engine's own rule applied to the box alone
     #: (``engine.normalization.brain_core_level``), as inference normalises a cropped scan, not by
     #: the template's level. Why: a crop that is mostly ventricle has a core level far from the
-    #: brain's (T2w about 2x), and v5 inverted such crops without a prompt. Off: not trained yet
+    #: brain's (T2w about 2x), and v5 inverted such crops without a prompt. Off: one CPU run with it
+    #: was not shipped (docs/model_card.md)
     crop_levels_from_crop: bool = False
     #: probability of an item whose layout is not a brain at all: grey matter, white matter and
     #: CSF in random smooth blobs (:meth:`HeadSliceGenerator.shape_anatomy`), always with the
