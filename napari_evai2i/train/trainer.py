@@ -125,12 +125,12 @@ class Trainer:
         return self.world.is_main
 
     # ------------------------------------------------------------------ data
-    def _dataset(self, stage: str, size: int | None = None):
-        """The stage's data on canvases of ``size`` (default crop_size); the large canvases have a
-        data stream of their own."""
+    def _dataset(self, stage: str, large_canvas: bool = False):
+        """The stage's data on crop_size canvases, or with ``large_canvas`` on large_canvas_size
+        ones, from a data stream of their own."""
         cfg = self.cfg
-        size = size or cfg.crop_size
-        seed = cfg.seed * 100 + STAGES.index(stage) + (50 if size != cfg.crop_size else 0)
+        size = cfg.large_canvas_size if large_canvas else cfg.crop_size
+        seed = cfg.seed * 100 + STAGES.index(stage) + (50 if large_canvas else 0)
         if cfg.data == "simulator":
             from ..data.simulated_dataset import SimulatedDataConfig, SimulatedPairs
 
@@ -156,7 +156,7 @@ class Trainer:
         is_large = [s % every == every - 1 for s in range(steps)]
         small_before, large_before = is_large[:start_step].count(False), is_large[:start_step].count(True)
         small = self._loader(self._dataset(stage), range(small_before, is_large.count(False)), batch)
-        large = self._loader(self._dataset(stage, cfg.large_canvas_size),
+        large = self._loader(self._dataset(stage, large_canvas=True),
                              range(large_before, is_large.count(True)), large_batch)
         return (next(large) if is_large[s] else next(small) for s in range(start_step, steps))
 
