@@ -12,7 +12,9 @@ differences are noise), averaged over ``--draws`` draws. With 6 cases that count
 real loss from a bad draw of cases.
 ``--real-loss`` judges by rule 1' instead: a cell breaks only when its loss is past the limit
 and real, change + 2 SE < 0 (SE: the standard error of the case-by-case differences), so a cell
-past its limit by a bad draw of cases does not count. Exits 0 only if the rule judged by holds.
+past its limit by a bad draw of cases does not count. ``--show TASK SETTING METRIC`` also prints
+one cell's change and standard error whatever its size (a question asked of one cell before a run).
+Exits 0 only if the rule judged by holds.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_argument("--draws", type=int, default=4000, help="random sign draws for the chance count")
     cli.add_argument("--real-loss", action="store_true",
                      help="judge by rule 1': a cell breaks only if its loss is past the limit and change + 2 SE < 0")
+    cli.add_argument("--show", nargs=3, action="append", default=[], metavar=("TASK", "SETTING", "METRIC"),
+                     help="also print this cell's change +- SE, past its limit or not (repeatable)")
     args = cli.parse_args(argv)
     old, new = read_report(args.old), read_report(args.new)
     problem = check_same_cases(old, new)
@@ -89,6 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"rule 1' (past the limit and change + 2 SE < 0): {'holds' if not real else 'broken'}")
     for line in real:
         print("   ", line)
+    for task, setting, metric in args.show:
+        if (task, setting, metric) not in differences:
+            print(f"error: no cell {task!r}, {setting!r}, {metric!r} in the reports", file=sys.stderr)
+            return 2
+        d = differences[task, setting, metric]
+        before = float(np.mean(old["held_out_heads"][task][setting]["per_case"][metric]))
+        se = d.std(ddof=1) / np.sqrt(n)
+        verdict = "real loss" if d.mean() + 2 * se < 0 else "real gain" if d.mean() - 2 * se > 0 else "not real"
+        print(f"cell {task}, {setting}: {metric} {before:.3f} -> {before + d.mean():.3f} "
+              f"(change {d.mean():+.3f} +- {se:.3f}, {verdict})")
     print(f"cells past their limit by chance alone: {chance_breaks(differences, args.draws):.1f} "
           f"of {len(differences)} (random signs, {args.draws} draws)")
     print(f"{'held-out setting (mean SSIM of 4 tasks)':62s}   old    new  change")

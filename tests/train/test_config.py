@@ -312,3 +312,16 @@ def test_the_gpu_lease_arms_match_their_records_and_differ_only_in_the_canvas():
     crops = load_train_config(configs / "demo_cpu_v5_crop_levels.yaml")
     assert {k: v for k, v in crops.randomization.items() if k != "crop_levels_from_crop"} == coarse.randomization
     assert randomization_ranges(crops).crop_levels_from_crop and crops.brain_crop == 0.2
+
+
+def test_the_v5_control_is_the_last_cpu_stage_continued_with_nothing_changed():
+    """demo_cpu_v5_control.yaml: the control of the follow-ups after v5 keeps the last CPU stage's
+    data and schedule, and differs from the crop-level run only in what that run changed."""
+    configs = Path(__file__).resolve().parents[2] / "src_training" / "configs"
+    control, coarse, crops = (load_train_config(configs / f"{name}.yaml").to_dict() for name in
+                              ("demo_cpu_v5_control", "demo_cpu_plain_sources_coarse", "demo_cpu_v5_crop_levels"))
+    assert {k for k in control if control[k] != coarse[k]} == {"name", "out", "seed", "init_from", "init_steps",
+                                                              "max_minutes"}
+    assert {k for k in control if control[k] != crops[k]} == {"name", "out", "seed", "init_from", "brain_crop",
+                                                             "randomization"}
+    assert control["init_from"] == "runs/demo_v5" and control["large_canvas_size"] == 0

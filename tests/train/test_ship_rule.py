@@ -108,6 +108,14 @@ def test_the_held_out_suite_keeps_every_case_and_the_paired_rule_reads_it(tmp_pa
     # both cases -0.04: with random signs the mean is -0.04 a quarter of the time, else 0 or +0.04
     chance = float(lowered.stdout.split("by chance alone: ")[1].split()[0])
     assert 0.15 < chance < 0.35
+    shown = subprocess.run([sys.executable, str(LAUNCH / "paired_held_out.py"), str(path), str(worse_path),
+                            "--show", "T2w->T1w", SETTING, "ssim", "--show", "T1w->PDw", SETTING, "dice"],
+                           capture_output=True, text=True)
+    assert f"cell T2w->T1w, {SETTING}: ssim" in shown.stdout and "(change -0.040 +- 0.000, real loss)" in shown.stdout
+    assert "(change +0.000 +- 0.000, not real)" in shown.stdout     # an unchanged cell is shown too
+    unknown = subprocess.run([sys.executable, str(LAUNCH / "paired_held_out.py"), str(path), str(worse_path),
+                              "--show", "T1w->PDw", "no such setting", "dice"], capture_output=True, text=True)
+    assert unknown.returncode == 2 and "no cell" in unknown.stderr
 
     shifted = copy.deepcopy(report)
     shifted["held_out"]["first_case"] = 0

@@ -1,0 +1,46 @@
+# Steps shared by the confirm_*.sh scripts that judge a candidate against the shipped demo (v5).
+# Source it from such a script after `cd` to the repository root; it sets PY and OUT's folder.
+# Every step writes one JSON under $OUT and is skipped when that file exists, so a script that
+# was stopped resumes where it was.
+#   OUT=runs/confirm_x; source src_training/launch/confirm_common.sh
+#   fp16_copy runs/x                      # runs/x/model -> runs/x/model_fp16, as it would ship
+#   held_out x runs/x/model_fp16 208      # $OUT/x_cases208.json: 24 held-out cases from 208
+#   robustness x runs/x/model_fp16        # $OUT/x_robustness.json: the robustness suite's 6 cases
+#   rule_1_prime x 208 [--show ...]       # paired_held_out.py --real-loss against v5_cases208.json
+#   rules_2_and_4 x                       # ship_rule.py against the shipped evaluation.json
+# Older scripts (confirm_gpu_v5.sh and before) spell these steps out; they are the records of what
+# ran and are left as they were.
+
+export HF_HUB_OFFLINE=1
+PY=${PYTHON:-$PWD/.venv/bin/python}
+mkdir -p "$OUT"
+
+fp16_copy() {
+    [ -s "$1/model_fp16/model.safetensors" ] || \
+        "$PY" src_training/launch/ship_checkpoint.py "$1/model" --target "$1/model_fp16"
+}
+
+held_out() {   # LABEL MODEL FIRST_CASE [CASES]
+    local json="$OUT/$1_cases$3.json"
+    [ -s "$json" ] || "$PY" -m napari_evai2i.train.evaluate --suite held-out --model "$2" \
+        --first-case "$3" --cases "${4:-24}" --json "$json" > /dev/null
+}
+
+robustness() {   # LABEL MODEL
+    local json="$OUT/$1_robustness.json"
+    [ -s "$json" ] || "$PY" -m napari_evai2i.train.evaluate --suite robustness --model "$2" \
+        --cases 6 --json "$json" > /dev/null
+}
+
+rule_1_prime() {   # LABEL FIRST_CASE [paired_held_out.py options]; the reference is $OUT/v5_casesFIRST.json
+    local label=$1 first=$2; shift 2
+    echo "== $label against v5, cases from $first, rule 1'"
+    "$PY" src_training/launch/paired_held_out.py --real-loss "$OUT/v5_cases$first.json" \
+        "$OUT/${label}_cases$first.json" "$@" || true
+}
+
+rules_2_and_4() {   # LABEL
+    echo "== $1 against v5: rules 1, 2 and 4 on the robustness suite"
+    "$PY" src_training/launch/ship_rule.py napari_evai2i/weights/demo/evaluation.json \
+        "$OUT/$1_robustness.json" || true
+}
