@@ -325,3 +325,12 @@ def test_the_v5_control_is_the_last_cpu_stage_continued_with_nothing_changed():
     assert {k for k in control if control[k] != crops[k]} == {"name", "out", "seed", "init_from", "brain_crop",
                                                              "randomization"}
     assert control["init_from"] == "runs/demo_v5" and control["large_canvas_size"] == 0
+
+
+def test_the_mixed_canvas_rerun_differs_from_the_recorded_run_only_in_its_start():
+    """demo_cpu_v5_mixed_canvas_mean.yaml reruns the recorded mixed-canvas recipe from v5 as shipped."""
+    configs = Path(__file__).resolve().parents[2] / "src_training" / "configs"
+    rerun, recorded = (load_train_config(configs / f"{name}.yaml").to_dict() for name in
+                       ("demo_cpu_v5_mixed_canvas_mean", "demo_cpu_v5_mixed_canvas"))
+    assert {k for k in rerun if rerun[k] != recorded[k]} == {"name", "out", "init_from"}
+    assert rerun["init_from"] == "runs/demo_v5"
