@@ -3,7 +3,9 @@
 # Every step writes one JSON under $OUT and is skipped when that file exists, so a script that
 # was stopped resumes where it was.
 #   OUT=runs/confirm_x; source src_training/launch/confirm_common.sh
+#   v5_weights                            # runs/demo_v5: demo v5 as shipped, checked by its hash
 #   fp16_copy runs/x                      # runs/x/model -> runs/x/model_fp16, as it would ship
+#   mean_with_v5 runs/x runs/mean_x       # runs/mean_x/model(_fp16): the mean of v5's and x's weights
 #   held_out x runs/x/model_fp16 208      # $OUT/x_cases208.json: 24 held-out cases from 208
 #   robustness x runs/x/model_fp16        # $OUT/x_robustness.json: the robustness suite's 6 cases
 #   rule_1_prime x 208 [--show ...]       # paired_held_out.py --real-loss against v5_cases208.json
@@ -15,9 +17,25 @@ export HF_HUB_OFFLINE=1
 PY=${PYTHON:-$PWD/.venv/bin/python}
 mkdir -p "$OUT"
 
+v5_weights() {
+    local sha256=b3d9fd39373bc00d974331fae21d732cbdbe2edaaade71b532b63a61989dcb8f
+    mkdir -p runs/demo_v5
+    cp napari_evai2i/weights/demo/config.json napari_evai2i/weights/demo/model.safetensors runs/demo_v5/
+    echo "$sha256  runs/demo_v5/model.safetensors" | sha256sum -c --quiet || {
+        echo "the package's demo is not v5" >&2; return 2; }
+}
+
 fp16_copy() {
     [ -s "$1/model_fp16/model.safetensors" ] || \
         "$PY" src_training/launch/ship_checkpoint.py "$1/model" --target "$1/model_fp16"
+}
+
+mean_with_v5() {   # RUN MEAN
+    fp16_copy "$1"
+    [ -s runs/demo_v5/model.safetensors ] || v5_weights
+    [ -s "$2/model/model.safetensors" ] || "$PY" src_training/launch/average_weights.py "$2/model" \
+        runs/demo_v5 "$1/model_fp16"
+    fp16_copy "$2"
 }
 
 held_out() {   # LABEL MODEL FIRST_CASE [CASES]

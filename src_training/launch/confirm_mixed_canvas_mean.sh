@@ -10,10 +10,7 @@ OUT=${1:-runs/confirm_mixed_canvas_mean}
 source src_training/launch/confirm_common.sh
 RUN=runs/demo_cpu_v5_mixed_canvas_mean
 MEAN=runs/mean_v5_mixed_canvas
-fp16_copy "$RUN"
-[ -s "$MEAN/model/model.safetensors" ] || "$PY" src_training/launch/average_weights.py "$MEAN/model" \
-    runs/demo_v5 "$RUN/model_fp16"
-fp16_copy "$MEAN"
+mean_with_v5 "$RUN" "$MEAN"
 
 [ -s "$OUT/probe_air.json" ] || "$PY" src_training/launch/probe_air_around_head.py \
     mean=$MEAN/model_fp16 run=$RUN/model_fp16 --json "$OUT/probe_air.json" > /dev/null

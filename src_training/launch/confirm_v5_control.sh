@@ -6,21 +6,13 @@
 #   bash src_training/launch/confirm_v5_control.sh [OUT_DIR]  (after it; about 20 minutes on the 2-core CPU)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-V5_SHA256=b3d9fd39373bc00d974331fae21d732cbdbe2edaaade71b532b63a61989dcb8f
 if [ "${1:-}" = prepare ]; then
-    mkdir -p runs/demo_v5
-    cp napari_evai2i/weights/demo/config.json napari_evai2i/weights/demo/model.safetensors runs/demo_v5/
-    echo "$V5_SHA256  runs/demo_v5/model.safetensors" | sha256sum -c --quiet || { echo "the package's demo is not v5" >&2; exit 2; }
-    exit 0
+    OUT=runs; source src_training/launch/confirm_common.sh; v5_weights; exit 0
 fi
 OUT=${1:-runs/confirm_v5_control}
 source src_training/launch/confirm_common.sh
 RUN=runs/demo_cpu_v5_control
-MEAN=runs/mean_v5_control
-fp16_copy "$RUN"
-[ -s "$MEAN/model/model.safetensors" ] || "$PY" src_training/launch/average_weights.py "$MEAN/model" \
-    runs/demo_v5 "$RUN/model_fp16"
-fp16_copy "$MEAN"
+mean_with_v5 "$RUN" runs/mean_v5_control
 
 PDW=(--show "T1w->PDw" "whole head, no source prompt" dice)
 cp docs/results/mixed_canvas_2026-12-06/v5_cases136.json docs/results/crop_levels_2026-12-06/v5_cases184.json "$OUT/"
@@ -28,10 +20,10 @@ for first in 136 184; do held_out control "$RUN/model_fp16" $first; done
 echo "== Q: T1w->PDw whole head without a prompt, Dice, the control against v5"
 for first in 136 184; do rule_1_prime control $first "${PDW[@]}" | grep -E "^cases|^cell"; done
 
-for label_model in v5=demo control=$RUN/model_fp16 mean=$MEAN/model_fp16; do
+for label_model in v5=demo control=$RUN/model_fp16 mean=runs/mean_v5_control/model_fp16; do
     held_out "${label_model%%=*}" "${label_model#*=}" 208
 done
-for label_model in control=$RUN/model_fp16 mean=$MEAN/model_fp16; do
+for label_model in control=$RUN/model_fp16 mean=runs/mean_v5_control/model_fp16; do
     robustness "${label_model%%=*}" "${label_model#*=}"
     rule_1_prime "${label_model%%=*}" 208 "${PDW[@]}"
     rules_2_and_4 "${label_model%%=*}"

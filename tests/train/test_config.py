@@ -325,6 +325,9 @@ def test_the_v5_control_is_the_last_cpu_stage_continued_with_nothing_changed():
     assert {k for k in control if control[k] != crops[k]} == {"name", "out", "seed", "init_from", "brain_crop",
                                                              "randomization"}
     assert control["init_from"] == "runs/demo_v5" and control["large_canvas_size"] == 0
+    ran = load_train_config(configs.parents[1] / "docs" / "results" / "v5_control_2026-12-06"
+                            / "demo_cpu_v5_control_train_config.yaml")
+    assert ran.to_dict() == control                                 # the record is what ran
 
 
 def test_the_mixed_canvas_rerun_differs_from_the_recorded_run_only_in_its_start():
