@@ -1,15 +1,15 @@
-# Steps shared by the confirm_*.sh scripts that judge a candidate against the shipped demo (v5).
+# Steps shared by the confirm_*.sh scripts that judge a candidate against demo v5 (shipped until v6).
 # Source it from such a script after `cd` to the repository root; it sets PY and OUT's folder.
 # Every step writes one JSON under $OUT and is skipped when that file exists, so a script that
 # was stopped resumes where it was.
 #   OUT=runs/confirm_x; source src_training/launch/confirm_common.sh
-#   v5_weights                            # runs/demo_v5: demo v5 as shipped, checked by its hash
+#   v5_weights                            # runs/demo_v5: demo v5 as shipped (float16), checked by its hash
 #   fp16_copy runs/x                      # runs/x/model -> runs/x/model_fp16, as it would ship
 #   mean_with_v5 runs/x runs/mean_x       # runs/mean_x/model(_fp16): the mean of v5's and x's weights
 #   held_out x runs/x/model_fp16 208      # $OUT/x_cases208.json: 24 held-out cases from 208
 #   robustness x runs/x/model_fp16        # $OUT/x_robustness.json: the robustness suite's 6 cases
 #   rule_1_prime x 208 [--show ...]       # paired_held_out.py --real-loss against v5_cases208.json
-#   rules_2_and_4 x                       # ship_rule.py against the shipped evaluation.json
+#   rules_2_and_4 x                       # ship_rule.py against v5's evaluation.json
 # Older scripts (confirm_gpu_v5.sh and before) spell these steps out; they are the records of what
 # ran and are left as they were.
 
@@ -20,9 +20,12 @@ mkdir -p "$OUT"
 v5_weights() {
     local sha256=b3d9fd39373bc00d974331fae21d732cbdbe2edaaade71b532b63a61989dcb8f
     mkdir -p runs/demo_v5
-    cp napari_evai2i/weights/demo/config.json napari_evai2i/weights/demo/model.safetensors runs/demo_v5/
+    for f in config.json model.safetensors; do   # v5 was shipped at 8282fb6; without git history, the chain's own copy
+        git show "8282fb6:napari_evai2i/weights/demo/$f" >"runs/demo_v5/$f" 2>/dev/null || \
+            cp "runs/demo_v5/model_fp16/$f" "runs/demo_v5/$f"
+    done
     echo "$sha256  runs/demo_v5/model.safetensors" | sha256sum -c --quiet || {
-        echo "the package's demo is not v5" >&2; return 2; }
+        echo "runs/demo_v5 is not demo v5 (train_demo.sh makes it)" >&2; return 2; }
 }
 
 fp16_copy() {
@@ -57,8 +60,9 @@ rule_1_prime() {   # LABEL FIRST_CASE [paired_held_out.py options]; the referenc
         "$OUT/${label}_cases$first.json" "$@" || true
 }
 
-rules_2_and_4() {   # LABEL
+rules_2_and_4() {   # LABEL; v5's report is its shipped evaluation.json, from git (8282fb6)
     echo "== $1 against v5: rules 1, 2 and 4 on the robustness suite"
-    "$PY" src_training/launch/ship_rule.py napari_evai2i/weights/demo/evaluation.json \
-        "$OUT/$1_robustness.json" || true
+    [ -s "$OUT/v5_evaluation.json" ] || \
+        git show 8282fb6:napari_evai2i/weights/demo/evaluation.json >"$OUT/v5_evaluation.json"
+    "$PY" src_training/launch/ship_rule.py "$OUT/v5_evaluation.json" "$OUT/$1_robustness.json" || true
 }

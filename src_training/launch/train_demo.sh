@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Reproduce the shipped demo (v5) on the 2-core CPU: five recipes, each continuing the model of the
-# one before, then the mean of the last three models' weights; evaluate (standard and robustness
-# suites) and package. About 5.6 hours of training in all (docs/model_card.md, "How it was
+# Reproduce the shipped demo (v6) on the 2-core CPU: five recipes, each continuing the model of the
+# one before, then the mean of the last three models' weights (v5); v5's float16 copy trained on
+# with mixed canvases, and the mean of v5 and that run (v6); evaluate (standard and robustness
+# suites) and package. About 6.2 hours of training in all (docs/model_card.md, "How it was
 # trained"), so it spans sessions: run the script again after an interruption. A stage whose model
 # finished is skipped, an unfinished one resumes from its last checkpoint (bit-identical on a CPU).
 # Usage: bash src_training/launch/train_demo.sh      (from the repository root, venv active or .venv present)
@@ -23,18 +24,29 @@ for recipe in "${CHAIN[@]}"; do
     $PY -m napari_evai2i.train --config "src_training/configs/$recipe.yaml" --resume
     finished "runs/$recipe" || { echo "$recipe stopped at its wall-time guard; run this script again to resume it"; exit 3; }
 done
-$PY src_training/launch/average_weights.py runs/demo_v5/model runs/demo_cpu_plain_sources_longer/model \
-    runs/demo_cpu_plain_sources_unknown_gamma/model runs/demo_cpu_plain_sources_coarse/model
-$PY src_training/launch/ship_checkpoint.py runs/demo_v5/model --target runs/demo_v5/model_fp16
-$PY -m napari_evai2i.train.evaluate --suite robustness --model runs/demo_v5/model_fp16 --cases 6 \
-    --figure docs/images/robustness_real_t1.png --json runs/demo_v5/robustness.json
-$PY -m napari_evai2i.train.evaluate --suite standard --model runs/demo_v5/model_fp16 --seeds 1001 1002 \
-    --resolution 1 --json runs/demo_v5/standard.json
+[ -s runs/demo_v5/model_fp16/model.safetensors ] || {
+    $PY src_training/launch/average_weights.py runs/demo_v5/model runs/demo_cpu_plain_sources_longer/model \
+        runs/demo_cpu_plain_sources_unknown_gamma/model runs/demo_cpu_plain_sources_coarse/model
+    $PY src_training/launch/ship_checkpoint.py runs/demo_v5/model --target runs/demo_v5/model_fp16
+}
+cp runs/demo_v5/model_fp16/config.json runs/demo_v5/model_fp16/model.safetensors runs/demo_v5/   # init_from of stage 6
+STAGE6=demo_cpu_v5_mixed_canvas_mean
+if ! finished "runs/$STAGE6"; then
+    $PY -m napari_evai2i.train --config "src_training/configs/$STAGE6.yaml" --resume
+    finished "runs/$STAGE6" || { echo "$STAGE6 stopped at its wall-time guard; run this script again to resume it"; exit 3; }
+fi
+$PY src_training/launch/ship_checkpoint.py "runs/$STAGE6/model" --target "runs/$STAGE6/model_fp16"
+$PY src_training/launch/average_weights.py runs/demo_v6/model runs/demo_v5 "runs/$STAGE6/model_fp16"
+$PY src_training/launch/ship_checkpoint.py runs/demo_v6/model --target runs/demo_v6/model_fp16
+$PY -m napari_evai2i.train.evaluate --suite robustness --model runs/demo_v6/model_fp16 --cases 6 \
+    --figure docs/images/robustness_real_t1.png --json runs/demo_v6/robustness.json
+$PY -m napari_evai2i.train.evaluate --suite standard --model runs/demo_v6/model_fp16 --seeds 1001 1002 \
+    --resolution 1 --json runs/demo_v6/standard.json
 $PY - <<'PYTHON'
 import json
-standard = json.load(open("runs/demo_v5/standard.json"))
+standard = json.load(open("runs/demo_v6/standard.json"))
 joined = {k: standard[k] for k in ("model", "seeds", "resolution_mm", "tasks", "te_sweep", "te_response")}
-joined["robustness"] = json.load(open("runs/demo_v5/robustness.json"))["robustness"]
-json.dump(joined, open("runs/demo_v5/evaluation.json", "w"), indent=2)
+joined["robustness"] = json.load(open("runs/demo_v6/robustness.json"))["robustness"]
+json.dump(joined, open("runs/demo_v6/evaluation.json", "w"), indent=2)
 PYTHON
-$PY src_training/launch/ship_checkpoint.py runs/demo_v5/model --eval runs/demo_v5/evaluation.json
+$PY src_training/launch/ship_checkpoint.py runs/demo_v6/model --eval runs/demo_v6/evaluation.json
