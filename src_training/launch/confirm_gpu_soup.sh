@@ -18,23 +18,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-runs/confirm_gpu_soup}
-mkdir -p "$OUT"
-export HF_HUB_OFFLINE=1
-PY=${PYTHON:-$PWD/.venv/bin/python}
+source src_training/launch/confirm_common.sh
 SOUP=runs/soup_gpu_v5
-[ -s "$SOUP/model/model.safetensors" ] || $PY src_training/launch/average_weights.py "$SOUP/model" \
+[ -s "$SOUP/model/model.safetensors" ] || "$PY" src_training/launch/average_weights.py "$SOUP/model" \
     runs/demo_gpu_v5/model_fp16 runs/demo_gpu_v5_canvas192/model_fp16
-[ -s "$SOUP/model_fp16/model.safetensors" ] || \
-    $PY src_training/launch/ship_checkpoint.py "$SOUP/model" --target "$SOUP/model_fp16"
-for label_model in v5=demo soup_gpu_v5=$SOUP/model_fp16; do
-    label=${label_model%%=*}; model=${label_model#*=}
-    [ -s "$OUT/${label}_cases112.json" ] || $PY -m napari_evai2i.train.evaluate --suite held-out --model "$model" \
-        --first-case 112 --cases 24 --json "$OUT/${label}_cases112.json" > /dev/null
-done
-[ -s "$OUT/soup_gpu_v5_robustness.json" ] || $PY -m napari_evai2i.train.evaluate --suite robustness \
-    --model $SOUP/model_fp16 --cases 6 --json "$OUT/soup_gpu_v5_robustness.json" > /dev/null
-cd src_training/launch
-echo "== soup_gpu_v5 (float16) against v5, cases 112-135, rule 1'"
-$PY paired_held_out.py --real-loss "../../$OUT/v5_cases112.json" "../../$OUT/soup_gpu_v5_cases112.json" || true
-echo "== soup_gpu_v5 (float16) against v5: rules 1, 2 and 4 on the robustness suite"
-$PY ship_rule.py ../../napari_evai2i/weights/demo/evaluation.json "../../$OUT/soup_gpu_v5_robustness.json" || true
+fp16_copy "$SOUP"
+for label_model in v5=$V5 soup_gpu_v5=$SOUP/model_fp16; do held_out "${label_model%%=*}" "${label_model#*=}" 112; done
+robustness soup_gpu_v5 "$SOUP/model_fp16"
+rule_1_prime soup_gpu_v5 112
+rules_2_and_4 soup_gpu_v5

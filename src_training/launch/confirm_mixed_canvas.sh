@@ -8,23 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-runs/confirm_mixed_canvas}
+source src_training/launch/confirm_common.sh
 RUN=runs/demo_cpu_v5_mixed_canvas
-mkdir -p "$OUT"
-export HF_HUB_OFFLINE=1
-PY=${PYTHON:-$PWD/.venv/bin/python}
-[ -s "$RUN/model_fp16/model.safetensors" ] || \
-    $PY src_training/launch/ship_checkpoint.py "$RUN/model" --target "$RUN/model_fp16"
-for label_model in v5=demo mixed_canvas=$RUN/model_fp16; do
-    label=${label_model%%=*}; model=${label_model#*=}
-    [ -s "$OUT/${label}_cases136.json" ] || $PY -m napari_evai2i.train.evaluate --suite held-out --model "$model" \
-        --first-case 136 --cases 24 --json "$OUT/${label}_cases136.json" > /dev/null
-done
-[ -s "$OUT/mixed_canvas_robustness.json" ] || $PY -m napari_evai2i.train.evaluate --suite robustness \
-    --model $RUN/model_fp16 --cases 6 --json "$OUT/mixed_canvas_robustness.json" > /dev/null
-[ -s "$OUT/probe_air.json" ] || $PY src_training/launch/probe_air_around_head.py mixed_canvas=$RUN/model_fp16 \
+fp16_copy "$RUN"
+for label_model in v5=$V5 mixed_canvas=$RUN/model_fp16; do held_out "${label_model%%=*}" "${label_model#*=}" 136; done
+robustness mixed_canvas "$RUN/model_fp16"
+[ -s "$OUT/probe_air.json" ] || "$PY" src_training/launch/probe_air_around_head.py mixed_canvas=$RUN/model_fp16 \
     --json "$OUT/probe_air.json"
-cd src_training/launch
-echo "== mixed_canvas (float16) against v5, cases 136-159, rule 1'"
-$PY paired_held_out.py --real-loss "../../$OUT/v5_cases136.json" "../../$OUT/mixed_canvas_cases136.json" || true
-echo "== mixed_canvas (float16) against v5: rules 1, 2 and 4 on the robustness suite"
-$PY ship_rule.py ../../napari_evai2i/weights/demo/evaluation.json "../../$OUT/mixed_canvas_robustness.json" || true
+rule_1_prime mixed_canvas 136
+rules_2_and_4 mixed_canvas

@@ -26,7 +26,7 @@ held = all(probe["mean"][t]["1 mm"] - probe["mean"][t]["1 mm in air"] < rows["v5
 print("Q:", "holds" if held else "fails")
 PY
 
-for label_model in v5=demo mean=$MEAN/model_fp16 run=$RUN/model_fp16; do
+for label_model in v5=$V5 mean=$MEAN/model_fp16 run=$RUN/model_fp16; do
     held_out "${label_model%%=*}" "${label_model#*=}" 232
 done
 PDW=(--show "T1w->PDw" "whole head, no source prompt" dice)

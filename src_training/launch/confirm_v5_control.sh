@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ "${1:-}" = prepare ]; then
-    OUT=runs; source src_training/launch/confirm_common.sh; v5_weights; exit 0
+    OUT=runs; source src_training/launch/confirm_common.sh; exit 0     # sourcing makes runs/demo_v5
 fi
 OUT=${1:-runs/confirm_v5_control}
 source src_training/launch/confirm_common.sh
@@ -20,7 +20,7 @@ for first in 136 184; do held_out control "$RUN/model_fp16" $first; done
 echo "== Q: T1w->PDw whole head without a prompt, Dice, the control against v5"
 for first in 136 184; do rule_1_prime control $first "${PDW[@]}" | grep -E "^cases|^cell"; done
 
-for label_model in v5=demo control=$RUN/model_fp16 mean=runs/mean_v5_control/model_fp16; do
+for label_model in v5=$V5 control=$RUN/model_fp16 mean=runs/mean_v5_control/model_fp16; do
     held_out "${label_model%%=*}" "${label_model#*=}" 208
 done
 for label_model in control=$RUN/model_fp16 mean=runs/mean_v5_control/model_fp16; do
