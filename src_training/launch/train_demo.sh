@@ -16,14 +16,15 @@ CHAIN=(demo_cpu_plain_sources demo_cpu_plain_sources_unprompted demo_cpu_plain_s
 finished() {  # RUN_FOLDER: its model was exported at the end of the schedule, not by the wall-time guard
     [ -s "$1/model/config.json" ] && ! grep -q '"stopped_by"' "$1/model/config.json"
 }
-for recipe in "${CHAIN[@]}"; do
-    if finished "runs/$recipe"; then
-        echo "$recipe: finished before, skipped"
-        continue
+train_stage() {  # RECIPE: train it, or resume it, unless its model finished before
+    if finished "runs/$1"; then
+        echo "$1: finished before, skipped"
+        return
     fi
-    $PY -m napari_evai2i.train --config "src_training/configs/$recipe.yaml" --resume
-    finished "runs/$recipe" || { echo "$recipe stopped at its wall-time guard; run this script again to resume it"; exit 3; }
-done
+    $PY -m napari_evai2i.train --config "src_training/configs/$1.yaml" --resume
+    finished "runs/$1" || { echo "$1 stopped at its wall-time guard; run this script again to resume it"; exit 3; }
+}
+for recipe in "${CHAIN[@]}"; do train_stage "$recipe"; done
 [ -s runs/demo_v5/model_fp16/model.safetensors ] || {
     $PY src_training/launch/average_weights.py runs/demo_v5/model runs/demo_cpu_plain_sources_longer/model \
         runs/demo_cpu_plain_sources_unknown_gamma/model runs/demo_cpu_plain_sources_coarse/model
@@ -31,10 +32,7 @@ done
 }
 cp runs/demo_v5/model_fp16/config.json runs/demo_v5/model_fp16/model.safetensors runs/demo_v5/   # init_from of stage 6
 STAGE6=demo_cpu_v5_mixed_canvas_mean
-if ! finished "runs/$STAGE6"; then
-    $PY -m napari_evai2i.train --config "src_training/configs/$STAGE6.yaml" --resume
-    finished "runs/$STAGE6" || { echo "$STAGE6 stopped at its wall-time guard; run this script again to resume it"; exit 3; }
-fi
+train_stage "$STAGE6"
 $PY src_training/launch/ship_checkpoint.py "runs/$STAGE6/model" --target "runs/$STAGE6/model_fp16"
 $PY src_training/launch/average_weights.py runs/demo_v6/model runs/demo_v5 "runs/$STAGE6/model_fp16"
 $PY src_training/launch/ship_checkpoint.py runs/demo_v6/model --target runs/demo_v6/model_fp16
