@@ -1,4 +1,4 @@
-# Steps shared by the confirm_*.sh scripts that judge a candidate against demo v5 (shipped until v6).
+# Steps shared by the confirm_*.sh scripts that judge a candidate against an earlier demo.
 # Source it from such a script after `cd` to the repository root; it sets PY and OUT's folder.
 # Every step writes one JSON under $OUT and is skipped when that file exists, so a script that
 # was stopped resumes where it was.
@@ -10,26 +10,40 @@
 #   mean_with_v5 runs/x runs/mean_x       # runs/mean_x/model(_fp16): the mean of v5's and x's weights
 #   held_out v5 "$V5" 208                 # $OUT/v5_cases208.json: 24 held-out cases from 208
 #   held_out x runs/x/model_fp16 208
+#   held_out x0 runs/x/model_fp16 0 6 --no-head-box   # 6 cases from 0, other evaluate options after
 #   robustness x runs/x/model_fp16        # $OUT/x_robustness.json: the robustness suite's 6 cases
 #   rule_1_prime x 208 [--show ...]       # paired_held_out.py --real-loss against v5_cases208.json
 #   rules_2_and_4 x                       # ship_rule.py against v5's evaluation.json
-# The scripts that judged v4-era candidates (confirm_held_out.sh, confirm_head_box.sh,
-# confirm_fresh_block.sh) spell their steps out and score v4 as `demo`, as it was when they ran.
+#   v4_weights                            # "$V4" (runs/demo_v4): demo v4 as shipped, from git, for the
+#                                         #   v4-era scripts (confirm_held_out.sh, confirm_head_box.sh,
+#                                         #   confirm_fresh_block.sh)
 
 export HF_HUB_OFFLINE=1
 PY=${PYTHON:-$PWD/.venv/bin/python}
 mkdir -p "$OUT"
 V5=runs/demo_v5
+V4=runs/demo_v4
 
-v5_weights() {
-    local sha256=b3d9fd39373bc00d974331fae21d732cbdbe2edaaade71b532b63a61989dcb8f
-    mkdir -p "$V5"
-    for f in config.json model.safetensors; do   # v5 was shipped at 8282fb6; without git history, the chain's own copy
-        git show "8282fb6:napari_evai2i/weights/demo/$f" >"$V5/$f" 2>/dev/null || \
-            cp "$V5/model_fp16/$f" "$V5/$f"
+demo_from_git() {   # COMMIT SHA256 DIR: the package's demo as shipped at COMMIT, checked by its hash
+    mkdir -p "$3"
+    for f in config.json model.safetensors; do
+        git show "$1:napari_evai2i/weights/demo/$f" >"$3/$f" 2>/dev/null || rm -f "$3/$f"
     done
-    echo "$sha256  $V5/model.safetensors" | sha256sum -c --quiet || {
+    echo "$2  $3/model.safetensors" | sha256sum -c --quiet 2>/dev/null
+}
+
+v5_weights() {   # shipped at 8282fb6; without git history, the copy train_demo.sh's chain made
+    demo_from_git 8282fb6 b3d9fd39373bc00d974331fae21d732cbdbe2edaaade71b532b63a61989dcb8f "$V5" && return
+    cp "$V5/model_fp16/config.json" "$V5/model_fp16/model.safetensors" "$V5/" 2>/dev/null || true
+    echo "b3d9fd39373bc00d974331fae21d732cbdbe2edaaade71b532b63a61989dcb8f  $V5/model.safetensors" | \
+        sha256sum -c --quiet 2>/dev/null || {
         echo "$V5 is not demo v5 (train_demo.sh makes it)" >&2; return 2; }
+}
+
+v4_weights() {   # shipped at eed3986; needs the git history
+    [ -s "$V4/model.safetensors" ] || \
+        demo_from_git eed3986 ca35a6fbba97af0f697c719cdad161bb9f8eaa6552ac26431ef9fb66efcb20d8 "$V4" || {
+        echo "cannot make $V4: demo v4 comes from git history (commit eed3986)" >&2; return 2; }
 }
 
 fp16_copy() {
@@ -44,10 +58,10 @@ mean_with_v5() {   # RUN MEAN
     fp16_copy "$2"
 }
 
-held_out() {   # LABEL MODEL FIRST_CASE [CASES]
+held_out() {   # LABEL MODEL FIRST_CASE [CASES [more evaluate options]]
     local json="$OUT/$1_cases$3.json"
     [ -s "$json" ] || "$PY" -m napari_evai2i.train.evaluate --suite held-out --model "$2" \
-        --first-case "$3" --cases "${4:-24}" --json "$json" > /dev/null
+        --first-case "$3" --cases "${4:-24}" "${@:5}" --json "$json" > /dev/null
 }
 
 robustness() {   # LABEL MODEL

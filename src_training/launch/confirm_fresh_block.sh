@@ -21,20 +21,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-runs/confirm_fresh_block}
-mkdir -p "$OUT"
-export HF_HUB_OFFLINE=1
-PY=${PYTHON:-$PWD/.venv/bin/python}
-[ -s runs/soup_lgc/model_fp16/model.safetensors ] || \
-    $PY src_training/launch/ship_checkpoint.py runs/soup_lgc/model --target runs/soup_lgc/model_fp16
-for label_model in v4=demo soup_lgc=runs/soup_lgc/model_fp16; do
-    label=${label_model%%=*}; model=${label_model#*=}
-    [ -s "$OUT/${label}_cases54.json" ] || $PY -m napari_evai2i.train.evaluate --suite held-out --model "$model" \
-        --first-case 54 --cases 24 --json "$OUT/${label}_cases54.json" > /dev/null
-done
-[ -s "$OUT/soup_lgc_robustness.json" ] || $PY -m napari_evai2i.train.evaluate --suite robustness \
-    --model runs/soup_lgc/model_fp16 --cases 6 --json "$OUT/soup_lgc_robustness.json" > /dev/null
-cd src_training/launch
+source src_training/launch/confirm_common.sh
+v4_weights   # "$V4": v4 from git; the package's `demo` is a later version now
+fp16_copy runs/soup_lgc
+held_out v4 "$V4" 54
+held_out soup_lgc runs/soup_lgc/model_fp16 54
+robustness soup_lgc runs/soup_lgc/model_fp16
 echo "== soup_lgc (float16) against v4, cases 54-77, rule 1'"
-$PY paired_held_out.py --real-loss "../../$OUT/v4_cases54.json" "../../$OUT/soup_lgc_cases54.json" || true
+"$PY" src_training/launch/paired_held_out.py --real-loss "$OUT/v4_cases54.json" "$OUT/soup_lgc_cases54.json" || true
 echo "== soup_lgc (float16) against v4: rules 1, 2 and 4 on the robustness suite"
-$PY ship_rule.py ../../runs/confirm_head_box/v4_robustness.json "../../$OUT/soup_lgc_robustness.json" || true
+"$PY" src_training/launch/ship_rule.py runs/confirm_head_box/v4_robustness.json "$OUT/soup_lgc_robustness.json" || true

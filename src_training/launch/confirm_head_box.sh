@@ -23,30 +23,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-runs/confirm_head_box}
-mkdir -p "$OUT"
-export HF_HUB_OFFLINE=1
-PY=${PYTHON:-$PWD/.venv/bin/python}
-held_out() {  # LABEL MODEL [--no-head-box]
-    [ -s "$OUT/$1_cases30.json" ] || $PY -m napari_evai2i.train.evaluate --suite held-out --model "$2" \
-        --first-case 30 --cases 24 ${3:-} --json "$OUT/$1_cases30.json" > /dev/null
-}
-robustness() {  # LABEL MODEL
-    [ -s "$OUT/$1_robustness.json" ] || $PY -m napari_evai2i.train.evaluate --suite robustness --model "$2" \
-        --cases 6 --json "$OUT/$1_robustness.json" > /dev/null
-}
-held_out v4_no_box demo --no-head-box
-held_out v4 demo
-held_out coarse runs/demo_cpu_plain_sources_coarse/model
-held_out soup_lgc runs/soup_lgc/model
-robustness v4 demo
+source src_training/launch/confirm_common.sh
+v4_weights   # "$V4": v4 from git; the package's `demo` is a later version now
+held_out v4_no_box "$V4" 30 24 --no-head-box
+held_out v4 "$V4" 30
+held_out coarse runs/demo_cpu_plain_sources_coarse/model 30
+held_out soup_lgc runs/soup_lgc/model 30
+robustness v4 "$V4"
 robustness coarse runs/demo_cpu_plain_sources_coarse/model
 robustness soup_lgc runs/soup_lgc/model
-cd src_training/launch
 echo "== E: v4 with the head box against v4 without it, cases 30-53"
-$PY paired_held_out.py "../../$OUT/v4_no_box_cases30.json" "../../$OUT/v4_cases30.json" || true
+"$PY" src_training/launch/paired_held_out.py "$OUT/v4_no_box_cases30.json" "$OUT/v4_cases30.json" || true
 for candidate in coarse soup_lgc; do
     echo "== $candidate against v4, both with the head box, cases 30-53"
-    $PY paired_held_out.py "../../$OUT/v4_cases30.json" "../../$OUT/${candidate}_cases30.json" || true
+    "$PY" src_training/launch/paired_held_out.py "$OUT/v4_cases30.json" "$OUT/${candidate}_cases30.json" || true
     echo "== $candidate against v4: rules 2 and 4 (robustness suite, both with the head box)"
-    $PY ship_rule.py "../../$OUT/v4_robustness.json" "../../$OUT/${candidate}_robustness.json" || true
+    "$PY" src_training/launch/ship_rule.py "$OUT/v4_robustness.json" "$OUT/${candidate}_robustness.json" || true
 done

@@ -23,23 +23,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-runs/confirm_held_out}
-mkdir -p "$OUT"
-export HF_HUB_OFFLINE=1
-PY=${PYTHON:-$PWD/.venv/bin/python}
-evaluate() {  # LABEL MODEL FIRST CASES
-    [ -s "$OUT/$1_cases$3.json" ] || $PY -m napari_evai2i.train.evaluate --suite held-out --model "$2" \
-        --first-case "$3" --cases "$4" --json "$OUT/$1_cases$3.json" > /dev/null
-}
-evaluate v4 demo 0 6
-evaluate coarse runs/demo_cpu_plain_sources_coarse/model 0 6
-for label_model in v4=demo coarse=runs/demo_cpu_plain_sources_coarse/model soup_lgc=runs/soup_lgc/model; do
-    evaluate "${label_model%%=*}" "${label_model#*=}" 6 24
+source src_training/launch/confirm_common.sh
+v4_weights   # "$V4": v4 from git; the package's `demo` is a later version now
+held_out v4 "$V4" 0 6
+held_out coarse runs/demo_cpu_plain_sources_coarse/model 0 6
+for label_model in v4="$V4" coarse=runs/demo_cpu_plain_sources_coarse/model soup_lgc=runs/soup_lgc/model; do
+    held_out "${label_model%%=*}" "${label_model#*=}" 6 24
 done
-cd src_training/launch
 for first in 0 6; do
     for candidate in coarse soup_lgc; do
-        [ -s "../../$OUT/${candidate}_cases$first.json" ] || continue
+        [ -s "$OUT/${candidate}_cases$first.json" ] || continue
         echo "== $candidate against v4, cases from $first"
-        $PY paired_held_out.py "../../$OUT/v4_cases$first.json" "../../$OUT/${candidate}_cases$first.json" || true
+        "$PY" src_training/launch/paired_held_out.py "$OUT/v4_cases$first.json" "$OUT/${candidate}_cases$first.json" || true
     done
 done
