@@ -6,6 +6,9 @@
 # trained"), so it spans sessions: run the script again after an interruption. A stage whose model
 # finished is skipped, an unfinished one resumes from its last checkpoint (bit-identical on a CPU).
 # Usage: bash src_training/launch/train_demo.sh      (from the repository root, venv active or .venv present)
+#        V5_FROM_GIT=1 bash src_training/launch/train_demo.sh
+#                         starts from v5 as shipped (its files from git, checked by hash) instead of
+#                         the 6.2-hour chain: stage 6, the mean, evaluation and packaging, about 50 minutes
 # The recipe `demo` alone (python -m napari_evai2i.train --config demo) reproduces v2, v4's start.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,12 +27,16 @@ train_stage() {  # RECIPE: train it, or resume it, unless its model finished bef
     $PY -m napari_evai2i.train --config "src_training/configs/$1.yaml" --resume
     finished "runs/$1" || { echo "$1 stopped at its wall-time guard; run this script again to resume it"; exit 3; }
 }
-for recipe in "${CHAIN[@]}"; do train_stage "$recipe"; done
-[ -s runs/demo_v5/model_fp16/model.safetensors ] || {
+if [ "${V5_FROM_GIT:-0}" = 1 ] && [ ! -s runs/demo_v5/model_fp16/model.safetensors ]; then
+    OUT=runs/demo_v5; source src_training/launch/confirm_common.sh   # makes runs/demo_v5 from git
+    mkdir -p runs/demo_v5/model_fp16 && cp runs/demo_v5/config.json runs/demo_v5/model.safetensors runs/demo_v5/model_fp16/
+fi
+if [ ! -s runs/demo_v5/model_fp16/model.safetensors ]; then
+    for recipe in "${CHAIN[@]}"; do train_stage "$recipe"; done
     $PY src_training/launch/average_weights.py runs/demo_v5/model runs/demo_cpu_plain_sources_longer/model \
         runs/demo_cpu_plain_sources_unknown_gamma/model runs/demo_cpu_plain_sources_coarse/model
     $PY src_training/launch/ship_checkpoint.py runs/demo_v5/model --target runs/demo_v5/model_fp16
-}
+fi
 cp runs/demo_v5/model_fp16/config.json runs/demo_v5/model_fp16/model.safetensors runs/demo_v5/   # init_from of stage 6
 STAGE6=demo_cpu_v5_mixed_canvas_mean
 train_stage "$STAGE6"
