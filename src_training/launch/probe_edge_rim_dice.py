@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -59,11 +60,9 @@ def main(argv: list[str] | None = None) -> int:
             for label, translator in translators.items():
                 rows[label].append(edge_scores(_translate(translator, case, False), case["tgt"], case["brain"]))
         report["tasks"][task] = {label: mean_scores(r) for label, r in rows.items()}
-    text = json.dumps(report, indent=1)
-    print(text)
+    print(json.dumps(report, indent=1))
     if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
     return 0
 
 

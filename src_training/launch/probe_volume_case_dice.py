@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -71,11 +72,9 @@ def main(argv: list[str] | None = None) -> int:
             pred = result.volume.array
             entry[label] = {"dice": {k: round(v, 3) for k, v in class_dice(pred, case["tgt"], case["brain"]).items()},
                             **segmentation(pred, case["brain"])}
-    text = json.dumps(report, indent=1)
-    print(text)
+    print(json.dumps(report, indent=1))
     if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
     return 0
 
 
