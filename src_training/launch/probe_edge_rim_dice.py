@@ -8,7 +8,8 @@ out, the rim explains that part of the model's gap.
 
     python src_training/launch/probe_edge_rim_dice.py v6=demo --first-case 6 --cases 24 --json OUT.json
 
-Whole heads, no source prompt (the suite's first setting), the held-out suite's cases and engine.
+Whole heads, no source prompt (the suite's first setting; ``--source-prompt`` gives the true one),
+the held-out suite's cases and engine.
 Also reports the mean signed error (translation minus truth, brain-normalised) in the 2-pixel rim,
 inside it, and inside it per class of the truth's own 3-class multi-Otsu (darkest first).
 """
@@ -46,11 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("models", nargs="+", help="LABEL=MODEL (a name or a checkpoint folder)")
     parser.add_argument("--first-case", type=int, default=6)
     parser.add_argument("--cases", type=int, default=24)
+    parser.add_argument("--source-prompt", action="store_true", help="give the true source prompt")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
     translators = {spec.split("=", 1)[0]: load_model(spec.split("=", 1)[1], "cpu") for spec in args.models}
-    report: dict = {"setting": "whole head, no source prompt",
+    report: dict = {"setting": "whole head, " + ("source prompt" if args.source_prompt else "no source prompt"),
                     "cases": f"{args.first_case}-{args.first_case + args.cases - 1}", "tasks": {}}
     for task, (src, tgt) in TASKS.items():
         rows: dict[str, list] = {label: [] for label in ["yardstick", *translators]}
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             case = HeldOutCase(i, CASE_SIZE).render(src, tgt, whole_head=True, textbook_target=True)
             rows["yardstick"].append(edge_scores(case["tgt_textbook"], case["tgt"], case["brain"]))
             for label, translator in translators.items():
-                rows[label].append(edge_scores(_translate(translator, case, False), case["tgt"], case["brain"]))
+                rows[label].append(edge_scores(_translate(translator, case, args.source_prompt), case["tgt"], case["brain"]))
         report["tasks"][task] = {label: mean_scores(r) for label, r in rows.items()}
     print(json.dumps(report, indent=1))
     if args.json:
