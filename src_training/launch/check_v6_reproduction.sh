@@ -12,11 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-runs/repro_v6}
 source src_training/launch/confirm_common.sh   # "$V5": v5 from git, hash-checked (stage 6's init_from)
+source src_training/launch/train_stage.sh
 STAGE6=demo_cpu_v5_mixed_canvas_mean
-[ -s "$OUT/stage6/model/config.json" ] && ! grep -q '"stopped_by"' "$OUT/stage6/model/config.json" || \
-    "$PY" -m napari_evai2i.train --config "src_training/configs/$STAGE6.yaml" --out "$OUT/stage6" --resume
-grep -q '"stopped_by"' "$OUT/stage6/model/config.json" && {
-    echo "stopped at its wall-time guard; run this script again to resume it"; exit 3; }
+train_stage "$STAGE6" "$OUT/stage6"
 "$PY" src_training/launch/check_reproduction.py "docs/results/v6_2026-12-06/${STAGE6}_metrics.jsonl" \
     "$OUT/stage6/metrics.jsonl" || true
 fp16_copy "$OUT/stage6"

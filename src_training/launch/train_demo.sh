@@ -16,17 +16,7 @@ PY=${PYTHON:-$PWD/.venv/bin/python}
 export HF_HUB_OFFLINE=1
 CHAIN=(demo_cpu_plain_sources demo_cpu_plain_sources_unprompted demo_cpu_plain_sources_longer
        demo_cpu_plain_sources_unknown_gamma demo_cpu_plain_sources_coarse)
-finished() {  # RUN_FOLDER: its model was exported at the end of the schedule, not by the wall-time guard
-    [ -s "$1/model/config.json" ] && ! grep -q '"stopped_by"' "$1/model/config.json"
-}
-train_stage() {  # RECIPE: train it, or resume it, unless its model finished before
-    if finished "runs/$1"; then
-        echo "$1: finished before, skipped"
-        return
-    fi
-    $PY -m napari_evai2i.train --config "src_training/configs/$1.yaml" --resume
-    finished "runs/$1" || { echo "$1 stopped at its wall-time guard; run this script again to resume it"; exit 3; }
-}
+source src_training/launch/train_stage.sh   # train_stage RECIPE: skip, train or resume one stage
 if [ "${V5_FROM_GIT:-0}" = 1 ] && [ ! -s runs/demo_v5/model_fp16/model.safetensors ]; then
     OUT=runs/demo_v5; source src_training/launch/confirm_common.sh   # makes runs/demo_v5 from git
     mkdir -p runs/demo_v5/model_fp16 && cp runs/demo_v5/config.json runs/demo_v5/model.safetensors runs/demo_v5/model_fp16/
