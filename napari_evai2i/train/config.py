@@ -99,6 +99,11 @@ class TrainConfig:
     #: a 5-class mixture head's lesion-minus-WM intensity for each target prompt, against the
     #: physics of that item (L1): the lesion's value is taught on every item, lesion pixels or not
     w_lesion_value: float = 0.0
+    #: L1 between translation and target of GM minus WM, each the mean over that tissue's pure
+    #: pixels in one item: the grey-white contrast the pixel L1 left flattened
+    w_grey_white: float = 0.0
+    #: the same for CSF minus WM
+    w_csf_white: float = 0.0
     w_pixel_contrast: float = 1.0
     triangle: bool = True               #: src -> int -> tgt path
     atlas: bool = True                  #: atlas pseudo-target for unpaired int (fine-tune)

@@ -138,7 +138,7 @@ class HeldOutCase:
     def render(self, kind_src: str, kind_tgt: str, *, whole_head: bool = True, thickness_mm: float = 0.0,
                lesions: bool = False, rotation_deg: float = 0.0, crop_mm: tuple[float, float] | None = None,
                textbook_target: bool = False, pixel_mm: float = 1.0) -> dict:
-        """Source (as scanned), target (clean), brain mask, lesion and WM masks, pixel size, plane.
+        """Source (as scanned), target (clean), brain mask, lesion, WM, GM and CSF masks, pixel size, plane.
 
         ``crop_mm``: cut every image to a box of that size about the brain's centre, so tissue runs
         to the image edge (a field of view inside the brain, as nibabel's ``anatomical.nii``).
@@ -181,12 +181,13 @@ class HeldOutCase:
         out["lesion"] = (centre[ALL_TISSUE_NAMES.index("LESION")] > 0.8).numpy()
         out["wm"] = (centre[1] > 0.9).numpy()
         out["gm"] = (centre[0] > 0.9).numpy()
+        out["csf"] = (centre[ALL_TISSUE_NAMES.index("CSF")] > 0.9).numpy()   # mostly outside ``brain``
         if crop_mm is not None:
             rows, cols = np.nonzero(out["brain"])
             box = [min(self.size, int(round(mm / anatomy["pixel_mm"]))) for mm in crop_mm]
             lo = [int(np.clip(round(c.mean() - b / 2), 0, self.size - b)) for c, b in zip((rows, cols), box)]
             window = (slice(lo[0], lo[0] + box[0]), slice(lo[1], lo[1] + box[1]))
-            for key in ("src", "tgt", "tgt_textbook", "brain", "lesion", "wm", "gm"):
+            for key in ("src", "tgt", "tgt_textbook", "brain", "lesion", "wm", "gm", "csf"):
                 if key in out:
                     out[key] = np.ascontiguousarray(out[key][window])
         return out

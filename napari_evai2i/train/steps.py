@@ -26,7 +26,7 @@ from ..prompts import tokenize
 from .config import TrainConfig
 from .distributed import gather_objects
 from .losses import (PerceptualLoss, lsgan_loss, masked_l1, multi_positive_contrastive_loss,
-                     pixel_contrastive_loss, tissue_loss)
+                     pixel_contrastive_loss, contrast_to_white_matter_loss, tissue_loss)
 
 ROLES = ("src", "tgt", "int")
 ATLAS_PROMPT = "A T1-weighted magnetic resonance imaging of the brain."
@@ -231,6 +231,14 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
         tis = tissue_loss(tissue[:2 * b], target, weight) + tissue_loss(code_logits, target, weight)
         loss = loss + cfg.w_tissue * tis
         logs["tissue"] = float(tis.detach())
+
+    if (cfg.w_grey_white or cfg.w_csf_white) and "tissue" in batch:
+        fractions = torch.as_tensor(batch["tissue"]).to(device)
+        lesion = torch.as_tensor(batch["lesion"]).to(device) if "lesion" in batch else None
+        gaps = (contrast_to_white_matter_loss(fakes["s2t"], x["tgt"], fractions, lesion)
+                + contrast_to_white_matter_loss(fakes["t2s"], x["src"], fractions, lesion))
+        loss = loss + cfg.w_grey_white * gaps[0] + cfg.w_csf_white * gaps[1]
+        logs.update(grey_white=float(gaps[0].detach()), csf_white=float(gaps[1].detach()))
 
     if cfg.w_lesion_value and "tgt_tissue_values" in batch:
         lesion_value = lesion_value_loss(G, torch.cat([fixed["tgt"], fixed["src"]]),

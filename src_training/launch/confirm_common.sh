@@ -17,12 +17,18 @@
 #   v4_weights                            # "$V4" (runs/demo_v4): demo v4 as shipped, from git, for the
 #                                         #   v4-era scripts (confirm_held_out.sh, confirm_head_box.sh,
 #                                         #   confirm_fresh_block.sh)
+#   v6_weights                            # "$V6" (runs/demo_v6): demo v6 as shipped, from git
+# A script that judges against v6 sets REF=v6 before sourcing: rule_1_prime then reads
+# $OUT/v6_casesFIRST.json, rules_2_and_4 v6's evaluation.json, and mean_with_ref means with v6.
 
 export HF_HUB_OFFLINE=1
 PY=${PYTHON:-$PWD/.venv/bin/python}
 mkdir -p "$OUT"
 V5=runs/demo_v5
 V4=runs/demo_v4
+V6=runs/demo_v6
+REF=${REF:-v5}
+declare -A REF_COMMIT=([v5]=8282fb6 [v6]=4e4d66f)
 
 demo_from_git() {   # COMMIT SHA256 DIR: the package's demo as shipped at COMMIT, checked by its hash
     mkdir -p "$3"
@@ -46,16 +52,30 @@ v4_weights() {   # shipped at eed3986; needs the git history
         echo "cannot make $V4: demo v4 comes from git history (commit eed3986)" >&2; return 2; }
 }
 
+v6_weights() {   # shipped at 4e4d66f; needs the git history
+    [ -s "$V6/model.safetensors" ] || \
+        demo_from_git 4e4d66f b85b314613dff0d6c92978f233f63bce1977379a42abbd8ee3e1feab732eb3bc "$V6" || {
+        echo "cannot make $V6: demo v6 comes from git history (commit 4e4d66f)" >&2; return 2; }
+}
+
 fp16_copy() {
     [ -s "$1/model_fp16/model.safetensors" ] || \
         "$PY" src_training/launch/ship_checkpoint.py "$1/model" --target "$1/model_fp16"
 }
 
 mean_with_v5() {   # RUN MEAN
-    fp16_copy "$1"
-    [ -s "$2/model/model.safetensors" ] || "$PY" src_training/launch/average_weights.py "$2/model" \
-        "$V5" "$1/model_fp16"
+    mean_with "$V5" "$1" "$2"
+}
+
+mean_with_ref() {   # RUN MEAN: the mean with the reference model ($REF)
+    mean_with "runs/demo_$REF" "$1" "$2"
+}
+
+mean_with() {   # REFERENCE_DIR RUN MEAN
     fp16_copy "$2"
+    [ -s "$3/model/model.safetensors" ] || "$PY" src_training/launch/average_weights.py "$3/model" \
+        "$1" "$2/model_fp16"
+    fp16_copy "$3"
 }
 
 held_out() {   # LABEL MODEL FIRST_CASE [CASES [more evaluate options]]
@@ -70,18 +90,19 @@ robustness() {   # LABEL MODEL
         --cases 6 --json "$json" > /dev/null
 }
 
-rule_1_prime() {   # LABEL FIRST_CASE [paired_held_out.py options]; the reference is $OUT/v5_casesFIRST.json
+rule_1_prime() {   # LABEL FIRST_CASE [paired_held_out.py options]; the reference is $OUT/${REF}_casesFIRST.json
     local label=$1 first=$2; shift 2
-    echo "== $label against v5, cases from $first, rule 1'"
-    "$PY" src_training/launch/paired_held_out.py --real-loss "$OUT/v5_cases$first.json" \
+    echo "== $label against $REF, cases from $first, rule 1'"
+    "$PY" src_training/launch/paired_held_out.py --real-loss "$OUT/${REF}_cases$first.json" \
         "$OUT/${label}_cases$first.json" "$@" || true
 }
 
-rules_2_and_4() {   # LABEL; v5's report is its shipped evaluation.json, from git (8282fb6)
-    echo "== $1 against v5: rules 1, 2 and 4 on the robustness suite"
-    [ -s "$OUT/v5_evaluation.json" ] || \
-        git show 8282fb6:napari_evai2i/weights/demo/evaluation.json >"$OUT/v5_evaluation.json"
-    "$PY" src_training/launch/ship_rule.py "$OUT/v5_evaluation.json" "$OUT/$1_robustness.json" || true
+rules_2_and_4() {   # LABEL; the reference's report is its shipped evaluation.json, from git
+    echo "== $1 against $REF: rules 1, 2 and 4 on the robustness suite"
+    [ -s "$OUT/${REF}_evaluation.json" ] || git show \
+        "${REF_COMMIT[$REF]}:napari_evai2i/weights/demo/evaluation.json" >"$OUT/${REF}_evaluation.json"
+    "$PY" src_training/launch/ship_rule.py "$OUT/${REF}_evaluation.json" "$OUT/$1_robustness.json" || true
 }
 
 [ -s "$V5/model.safetensors" ] || v5_weights
+[ "$REF" != v6 ] || v6_weights

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from napari_evai2i.train.losses import (PerceptualLoss, multi_positive_contrastive_loss,
-                                        pixel_contrastive_loss)
+from napari_evai2i.train.losses import (PerceptualLoss, contrast_to_white_matter_loss,
+                                        multi_positive_contrastive_loss, pixel_contrastive_loss)
 
 
 def _reference_supcon(images, texts, match, tau):
@@ -74,3 +74,34 @@ def test_perceptual_backends(tmp_path):
         PerceptualLoss("vgg19", weights_path=tmp_path / "missing.pth")
     with pytest.raises(ValueError, match="unknown perceptual backend"):
         PerceptualLoss("alexnet")
+
+
+def test_contrast_to_white_matter_loss_scores_gm_and_csf_against_wm_by_a_loop():
+    g = torch.Generator().manual_seed(3)
+    fractions = torch.rand(3, 4, 12, 12, generator=g) * 0.5     # mixed pixels: no tissue pure
+    fractions[:, :, :4] = torch.tensor([0.95, 0.05, 0.0, 0.0])[:, None, None]    # pure GM on top,
+    fractions[:, :, 4:8] = torch.tensor([0.05, 0.95, 0.0, 0.0])[:, None, None]   # then pure WM,
+    fractions[0, :, 8:10] = torch.tensor([0.0, 0.0, 1.0, 0.0])[:, None, None]    # item 0: pure CSF
+    fractions[2, :, 4:8] = torch.tensor([0.0, 0.0, 1.0, 0.0])[:, None, None]     # item 2: CSF, no WM
+    lesion = torch.zeros(3, 1, 12, 12)
+    lesion[1, 0, 6:8, :] = 1.0          # item 1: a lesion inside its WM, left out of WM's mean
+    pred, target = torch.rand(3, 1, 12, 12, generator=g), torch.rand(3, 1, 12, 12, generator=g)
+    expected: dict[int, list] = {0: [], 2: []}
+    for b in range(3):
+        pure = [fractions[b, k] >= 0.9 for k in range(3)]
+        pure[1] = pure[1] & (lesion[b, 0] < 0.01)
+        for k in expected:
+            if pure[k].sum() >= 16 and pure[1].sum() >= 16:
+                gap = lambda x: x[b, 0][pure[k]].mean() - x[b, 0][pure[1]].mean()    # noqa: E731
+                expected[k].append((gap(pred) - gap(target)).abs())
+    assert [len(v) for v in expected.values()] == [2, 1]    # item 2 has no WM to compare with
+    assert torch.allclose(contrast_to_white_matter_loss(pred, target, fractions, lesion),
+                          torch.stack([torch.stack(v).mean() for v in expected.values()]))
+    # a flattened contrast costs; the right contrast at another gain costs nothing
+    gm_px, wm_px = fractions[:2, 0:1] >= 0.9, fractions[:2, 1:2] >= 0.9
+    sharp = target[:2].clone()
+    sharp[gm_px], sharp[wm_px] = 0.7, 0.4
+    flat, brighter = sharp.clone(), sharp + 0.1
+    flat[gm_px], flat[wm_px] = 0.6, 0.5
+    assert torch.isclose(contrast_to_white_matter_loss(flat, sharp, fractions[:2])[0], torch.tensor(0.2))
+    assert contrast_to_white_matter_loss(brighter, sharp, fractions[:2]).max() < 1e-6
