@@ -41,3 +41,22 @@ def test_step_functions_leave_weights_and_optimisers_alone(tmp_path):
     assert not _unchanged(disc_before, model.discriminator)
     assert not _unchanged(gen_before, model.generator)
     assert trainer.optimizers["disc"].state and trainer.optimizers["gen"].state
+
+
+def test_contrast_terms_add_their_weighted_gaps_to_the_generator_loss(tmp_path):
+    """w_grey_white and w_csf_white add exactly their weights times the logged gaps."""
+    quick = [f"out={tmp_path}", "clip_steps=0", "init_steps=1", "finetune_steps=0", "gen_batch=2", "crop_size=64",
+             "device=cpu", "simulator=randomized", "triangle=false"]
+    losses = {}
+    for weights in ((0.0, 0.0), (30.0, 5.0)):
+        trainer = Trainer(load_train_config(None, [*quick, f"w_grey_white={weights[0]}", f"w_csf_white={weights[1]}"]))
+        trainer._prepare_stage("init")
+        batch = next(trainer._batches("init", 0, trainer.cfg.gen_batch))
+        torch.manual_seed(0)
+        losses[weights] = generator_forward(trainer.model, batch, trainer.cfg, trainer.device, trainer._perceptual,
+                                            finetune=False, rng=torch.Generator().manual_seed(0))
+    plain, with_terms = losses[(0.0, 0.0)], losses[(30.0, 5.0)]
+    assert "grey_white" not in plain.logs
+    gaps = with_terms.logs["grey_white"], with_terms.logs["csf_white"]
+    assert gaps[0] > 0 and gaps[1] > 0                # an untrained generator has the contrast wrong
+    assert abs(float(with_terms.loss - plain.loss) - (30 * gaps[0] + 5 * gaps[1])) < 1e-4 * float(with_terms.loss)

@@ -1,0 +1,93 @@
+"""Where a model's pure-tissue levels come from, on items of a training recipe's own distribution:
+the output, the tissue-mixture head's part (its per-tissue intensities times the tissue
+probabilities) and the decoder's part, in pure GM and pure WM, against the target and the physics.
+
+Why: v6's FLAIR has too little grey-white contrast (probe_tissue_contrast.py). This tells whether
+the mixture head's intensities, its tissue probabilities or the decoder's residual flatten it.
+
+    python src_training/launch/probe_mixture_levels.py MODEL --kind FLAIR [--items 16] [--json OUT.json]
+
+Items come from a data stream no recipe trains on (seed 4242) with the recipe's ranges; only brain
+items with their source prompt and a target of ``--kind`` at 1.5 T are kept. Levels are in the
+training's normalised units (the output is OUTPUT_GAIN x (decoder + mixture) + 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+KINDS = ("FLAIR", "T2W", "PDW", "T1W")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from napari_evai2i.data.simulated_dataset import SimulatedDataConfig, SimulatedPairs
+    from napari_evai2i.engine import load_model
+    from napari_evai2i.model.generator import OUTPUT_GAIN
+    from napari_evai2i.prompts import vocabulary as voc
+    from napari_evai2i.train.config import load_train_config, randomization_ranges
+    from napari_evai2i.train.steps import embed_texts
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="a name or a checkpoint folder")
+    parser.add_argument("--kind", default="FLAIR", choices=KINDS)
+    parser.add_argument("--items", type=int, default=16)
+    parser.add_argument("--recipe", default="src_training/configs/demo_cpu_v5_mixed_canvas_mean.yaml")
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+
+    model = load_model(args.model, "cpu").model
+    G = model.generator
+    cfg = load_train_config(args.recipe)
+    data = SimulatedPairs(SimulatedDataConfig(size=cfg.crop_size, seed=4242, view_in_prompt=cfg.view_in_prompt,
+                                              generator=cfg.simulator, randomization=randomization_ranges(cfg)))
+    sequence = {"FLAIR": voc.FLAIR, "T2W": voc.T2W, "PDW": voc.PDW, "T1W": voc.T1W}[args.kind]
+    rows = []
+    for index in range(20 * args.items):
+        item = data[index]
+        fields = item["tgt_fields"]
+        if fields["sequence"] != sequence or item["shapes"] or not item["src_known"] or fields["field_strength"] != 1.5:
+            continue
+        fractions, lesion = item["tissue"], item["lesion"][0]
+        gm, wm = (fractions[0] > 0.9) & (lesion < 0.01), (fractions[1] > 0.9) & (lesion < 0.01)
+        if gm.sum() < 20 or wm.sum() < 20:
+            continue
+        x = torch.from_numpy(item["src_in"])[None]
+        target_style, source_style = (embed_texts(model, [item[f"{r}_text"]], "cpu") for r in ("tgt", "src"))
+        with torch.no_grad():
+            padded, (left, _, top, _) = G._pad(x)
+            feats = G.encode(padded, G._source_rows(source_style, torch.tensor([True]), 1))
+            decoder, hidden = G.decoder(feats, target_style)
+            probabilities = G.tissue_head(hidden).softmax(1)
+            intensity = G.tissue_intensity(target_style)
+            mixture = (probabilities * intensity[..., None, None]).sum(1, keepdim=True)
+        h, w = x.shape[-2:]
+        crop = lambda a: a[0, :, top:top + h, left:left + w].numpy()      # noqa: E731
+        decoder, mixture, probabilities = crop(decoder)[0], crop(mixture)[0], crop(probabilities)
+        physics = item["tgt_tissue_values"]
+        rows.append({
+            "target": [item["tgt"][0][gm].mean(), item["tgt"][0][wm].mean()],
+            "output": [(OUTPUT_GAIN * (decoder + mixture) + 0.5)[m].mean() for m in (gm, wm)],
+            "mixture part": [(OUTPUT_GAIN * mixture + 0.5)[m].mean() for m in (gm, wm)],
+            "decoder part": [(OUTPUT_GAIN * decoder)[m].mean() for m in (gm, wm)],
+            "mixture intensities": [OUTPUT_GAIN * float(intensity[0, k]) + 0.5 for k in (0, 1)],
+            "physics": [physics[0], physics[1]],
+            "own-class probability": [probabilities[0][gm].mean(), probabilities[1][wm].mean()],
+        })
+        if len(rows) == args.items:
+            break
+    report = {"model": args.model, "kind": args.kind, "items": len(rows), "columns": ["pure GM", "pure WM"],
+              "levels": {key: [round(float(np.mean([r[key][k] for r in rows])), 3) for k in (0, 1)] for key in rows[0]}}
+    print(json.dumps(report, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
