@@ -17,10 +17,10 @@ inside it, and inside it per class of the truth's own 3-class multi-Otsu (darkes
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
+
+from _report import emit
 
 
 def edge_scores(pred: np.ndarray, truth: np.ndarray, brain: np.ndarray) -> dict[str, float]:
@@ -62,10 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             for label, translator in translators.items():
                 rows[label].append(edge_scores(_translate(translator, case, args.source_prompt), case["tgt"], case["brain"]))
         report["tasks"][task] = {label: mean_scores(r) for label, r in rows.items()}
-    print(json.dumps(report, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
-    return 0
+    return emit(report, args.json)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,10 @@ training's normalised units (the output is OUTPUT_GAIN x (decoder + mixture) + 0
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
+
+from _report import emit
 
 KINDS = ("FLAIR", "T2W", "PDW", "T1W")
 
@@ -83,10 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             break
     report = {"model": args.model, "kind": args.kind, "items": len(rows), "columns": ["pure GM", "pure WM"],
               "levels": {key: [round(float(np.mean([r[key][k] for r in rows])), 3) for k in (0, 1)] for key in rows[0]}}
-    print(json.dumps(report, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
-    return 0
+    return emit(report, args.json)
 
 
 if __name__ == "__main__":

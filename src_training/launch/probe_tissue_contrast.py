@@ -14,16 +14,14 @@ not depend on the image's scale, and the truth's own ratio varies with each case
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 
-#: pure-tissue means of one image inside the brain, by the case's masks
-TISSUES = ("GM", "WM", "CSF")
+from _report import emit
 
 
 def pure_means(image: np.ndarray, case: dict) -> dict[str, float]:
+    """Brain-normalised means of ``image`` over the case's pure GM, WM (lesions out) and CSF."""
     from napari_evai2i.train.robustness import brain_normalised
 
     brain = case["brain"]
@@ -69,10 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             robustness.PRESETS = presets
         report["tasks"][task] = {key: {name: round(float(np.nanmean([r[name] for r in values])), 3)
                                        for name in values[0]} for key, values in rows.items()}
-    print(json.dumps(report, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
-    return 0
+    return emit(report, args.json)
 
 
 if __name__ == "__main__":

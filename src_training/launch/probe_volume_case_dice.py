@@ -14,10 +14,10 @@ Same cases, engine and scoring as ``--suite volume`` (``train/volume_quality.py`
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
+
+from _report import emit
 
 
 def segmentation(image: np.ndarray, brain: np.ndarray) -> dict:
@@ -72,10 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             pred = result.volume.array
             entry[label] = {"dice": {k: round(v, 3) for k, v in class_dice(pred, case["tgt"], case["brain"]).items()},
                             **segmentation(pred, case["brain"])}
-    print(json.dumps(report, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
-    return 0
+    return emit(report, args.json)
 
 
 if __name__ == "__main__":
