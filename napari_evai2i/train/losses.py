@@ -100,25 +100,23 @@ def tissue_loss(logits: torch.Tensor, fractions: torch.Tensor, weight: torch.Ten
     return (per_pixel * weight).mean() if weight is not None else per_pixel.mean()
 
 
-def pure_tissue_means(image: torch.Tensor, fractions: torch.Tensor, lesion: torch.Tensor | None = None,
-                      purity: float = 0.9) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per item, the mean of ``image`` over each pure brain tissue, and each tissue's pixel count.
+def pure_tissue_masks(fractions: torch.Tensor, lesion: torch.Tensor | None = None,
+                      purity: float = 0.9) -> torch.Tensor:
+    """(B, 3, H, W) float masks of pure GM, WM and CSF: one tissue fills at least ``purity`` of a pixel.
 
-    ``fractions`` (B, 4, H, W): GM, WM, CSF, background (the items' ``tissue``); a pixel is pure when
-    one tissue fills at least ``purity`` of it; lesion pixels are left out of WM. Returns (B, 3) twice.
+    ``fractions`` (B, 4, H, W): GM, WM, CSF, background (the items' ``tissue``); lesion pixels are
+    left out of WM.
     """
     pure = fractions[:, :3] >= purity
     if lesion is not None:
         pure[:, 1] &= lesion[:, 0] < 0.01
-    weights = pure.to(image.dtype)
-    counts = weights.sum((2, 3))
-    return (weights * image).sum((2, 3)) / counts.clamp(min=1), counts
+    return pure.float()
 
 
-def contrast_to_white_matter_loss(pred: torch.Tensor, target: torch.Tensor, fractions: torch.Tensor,
-                                  lesion: torch.Tensor | None = None, min_pixels: int = 16) -> torch.Tensor:
+def contrast_to_white_matter_loss(pred: torch.Tensor, target: torch.Tensor, pure: torch.Tensor,
+                                  min_pixels: int = 16) -> torch.Tensor:
     """(2,): L1 between the translation's and the target's GM minus WM, and CSF minus WM, each
-    tissue's level the mean over its pure pixels in one item (:func:`pure_tissue_means`).
+    tissue's level the mean over its pure pixels in one item (``pure``: :func:`pure_tissue_masks`).
 
     Why: the pixel L1 left FLAIR's grey-white contrast about half the physics' on every demo up to v6
     (model card, "Tried after v6"). Differences, not levels, so a global gain the source leaves
@@ -126,8 +124,9 @@ def contrast_to_white_matter_loss(pred: torch.Tensor, target: torch.Tensor, frac
     GM term alone a pilot drew CSF nearer GM on T1w and T2w targets. Items with fewer than
     ``min_pixels`` pure pixels of a tissue or of WM are left out of that tissue's mean.
     """
-    p, counts = pure_tissue_means(pred, fractions, lesion)
-    t, _ = pure_tissue_means(target, fractions, lesion)
+    pure = pure.to(pred.dtype)
+    counts = pure.sum((2, 3))
+    p, t = ((pure * image).sum((2, 3)) / counts.clamp(min=1) for image in (pred, target))
     gaps = ((p - p[:, 1:2]) - (t - t[:, 1:2])).abs()[:, [0, 2]]          # GM, CSF
     valid = (counts[:, [0, 2]] >= min_pixels) & (counts[:, 1:2] >= min_pixels)
     weights = valid.to(gaps.dtype)

@@ -25,8 +25,8 @@ from ..model.generator import OUTPUT_GAIN
 from ..prompts import tokenize
 from .config import TrainConfig
 from .distributed import gather_objects
-from .losses import (PerceptualLoss, lsgan_loss, masked_l1, multi_positive_contrastive_loss,
-                     pixel_contrastive_loss, contrast_to_white_matter_loss, tissue_loss)
+from .losses import (PerceptualLoss, contrast_to_white_matter_loss, lsgan_loss, masked_l1,
+                     multi_positive_contrastive_loss, pixel_contrastive_loss, pure_tissue_masks, tissue_loss)
 
 ROLES = ("src", "tgt", "int")
 ATLAS_PROMPT = "A T1-weighted magnetic resonance imaging of the brain."
@@ -233,10 +233,10 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
         logs["tissue"] = float(tis.detach())
 
     if (cfg.w_grey_white or cfg.w_csf_white) and "tissue" in batch:
-        fractions = torch.as_tensor(batch["tissue"]).to(device)
         lesion = torch.as_tensor(batch["lesion"]).to(device) if "lesion" in batch else None
-        gaps = (contrast_to_white_matter_loss(fakes["s2t"], x["tgt"], fractions, lesion)
-                + contrast_to_white_matter_loss(fakes["t2s"], x["src"], fractions, lesion))
+        pure = pure_tissue_masks(torch.as_tensor(batch["tissue"]).to(device), lesion)   # one anatomy, both sides
+        gaps = (contrast_to_white_matter_loss(fakes["s2t"], x["tgt"], pure)
+                + contrast_to_white_matter_loss(fakes["t2s"], x["src"], pure))
         loss = loss + cfg.w_grey_white * gaps[0] + cfg.w_csf_white * gaps[1]
         logs.update(grey_white=float(gaps[0].detach()), csf_white=float(gaps[1].detach()))
 

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from napari_evai2i.train.losses import (PerceptualLoss, contrast_to_white_matter_loss,
-                                        multi_positive_contrastive_loss, pixel_contrastive_loss)
+                                        multi_positive_contrastive_loss, pixel_contrastive_loss,
+                                        pure_tissue_masks)
 
 
 def _reference_supcon(images, texts, match, tau):
@@ -95,7 +96,7 @@ def test_contrast_to_white_matter_loss_scores_gm_and_csf_against_wm_by_a_loop():
                 gap = lambda x: x[b, 0][pure[k]].mean() - x[b, 0][pure[1]].mean()    # noqa: E731
                 expected[k].append((gap(pred) - gap(target)).abs())
     assert [len(v) for v in expected.values()] == [2, 1]    # item 2 has no WM to compare with
-    assert torch.allclose(contrast_to_white_matter_loss(pred, target, fractions, lesion),
+    assert torch.allclose(contrast_to_white_matter_loss(pred, target, pure_tissue_masks(fractions, lesion)),
                           torch.stack([torch.stack(v).mean() for v in expected.values()]))
     # a flattened contrast costs; the right contrast at another gain costs nothing
     gm_px, wm_px = fractions[:2, 0:1] >= 0.9, fractions[:2, 1:2] >= 0.9
@@ -103,5 +104,5 @@ def test_contrast_to_white_matter_loss_scores_gm_and_csf_against_wm_by_a_loop():
     sharp[gm_px], sharp[wm_px] = 0.7, 0.4
     flat, brighter = sharp.clone(), sharp + 0.1
     flat[gm_px], flat[wm_px] = 0.6, 0.5
-    assert torch.isclose(contrast_to_white_matter_loss(flat, sharp, fractions[:2])[0], torch.tensor(0.2))
-    assert contrast_to_white_matter_loss(brighter, sharp, fractions[:2]).max() < 1e-6
+    assert torch.isclose(contrast_to_white_matter_loss(flat, sharp, pure_tissue_masks(fractions[:2]))[0], torch.tensor(0.2))
+    assert contrast_to_white_matter_loss(brighter, sharp, pure_tissue_masks(fractions[:2])).max() < 1e-6
