@@ -28,7 +28,11 @@ V5=runs/demo_v5
 V4=runs/demo_v4
 V6=runs/demo_v6
 REF=${REF:-v5}
-declare -A REF_COMMIT=([v5]=8282fb6 [v6]=4e4d66f)
+# where each demo shipped, and its weights' sha256 (demo_from_git checks them)
+declare -A SHIPPED_AT=([v4]=eed3986 [v5]=8282fb6 [v6]=4e4d66f)
+declare -A SHIPPED_SHA=([v4]=ca35a6fbba97af0f697c719cdad161bb9f8eaa6552ac26431ef9fb66efcb20d8
+                        [v5]=b3d9fd39373bc00d974331fae21d732cbdbe2edaaade71b532b63a61989dcb8f
+                        [v6]=b85b314613dff0d6c92978f233f63bce1977379a42abbd8ee3e1feab732eb3bc)
 
 demo_from_git() {   # COMMIT SHA256 DIR: the package's demo as shipped at COMMIT, checked by its hash
     mkdir -p "$3"
@@ -38,25 +42,21 @@ demo_from_git() {   # COMMIT SHA256 DIR: the package's demo as shipped at COMMIT
     echo "$2  $3/model.safetensors" | sha256sum -c --quiet 2>/dev/null
 }
 
-v5_weights() {   # shipped at 8282fb6; without git history, the copy train_demo.sh's chain made
-    demo_from_git 8282fb6 b3d9fd39373bc00d974331fae21d732cbdbe2edaaade71b532b63a61989dcb8f "$V5" && return
+v5_weights() {   # from git; without git history, the copy train_demo.sh's chain made
+    demo_from_git "${SHIPPED_AT[v5]}" "${SHIPPED_SHA[v5]}" "$V5" && return
     cp "$V5/model_fp16/config.json" "$V5/model_fp16/model.safetensors" "$V5/" 2>/dev/null || true
-    echo "b3d9fd39373bc00d974331fae21d732cbdbe2edaaade71b532b63a61989dcb8f  $V5/model.safetensors" | \
-        sha256sum -c --quiet 2>/dev/null || {
+    echo "${SHIPPED_SHA[v5]}  $V5/model.safetensors" | sha256sum -c --quiet 2>/dev/null || {
         echo "$V5 is not demo v5 (train_demo.sh makes it)" >&2; return 2; }
 }
 
-v4_weights() {   # shipped at eed3986; needs the git history
-    [ -s "$V4/model.safetensors" ] || \
-        demo_from_git eed3986 ca35a6fbba97af0f697c719cdad161bb9f8eaa6552ac26431ef9fb66efcb20d8 "$V4" || {
-        echo "cannot make $V4: demo v4 comes from git history (commit eed3986)" >&2; return 2; }
+shipped_from_git() {   # LABEL (v4, v6): runs/demo_LABEL as shipped, unless it is there; needs the git history
+    local dir=runs/demo_$1
+    [ -s "$dir/model.safetensors" ] || demo_from_git "${SHIPPED_AT[$1]}" "${SHIPPED_SHA[$1]}" "$dir" || {
+        echo "cannot make $dir: demo $1 comes from git history (commit ${SHIPPED_AT[$1]})" >&2; return 2; }
 }
 
-v6_weights() {   # shipped at 4e4d66f; needs the git history
-    [ -s "$V6/model.safetensors" ] || \
-        demo_from_git 4e4d66f b85b314613dff0d6c92978f233f63bce1977379a42abbd8ee3e1feab732eb3bc "$V6" || {
-        echo "cannot make $V6: demo v6 comes from git history (commit 4e4d66f)" >&2; return 2; }
-}
+v4_weights() { shipped_from_git v4; }
+v6_weights() { shipped_from_git v6; }
 
 fp16_copy() {
     [ -s "$1/model_fp16/model.safetensors" ] || \
@@ -100,7 +100,7 @@ rule_1_prime() {   # LABEL FIRST_CASE [paired_held_out.py options]; the referenc
 rules_2_and_4() {   # LABEL; the reference's report is its shipped evaluation.json, from git
     echo "== $1 against $REF: rules 1, 2 and 4 on the robustness suite"
     [ -s "$OUT/${REF}_evaluation.json" ] || git show \
-        "${REF_COMMIT[$REF]}:napari_evai2i/weights/demo/evaluation.json" >"$OUT/${REF}_evaluation.json"
+        "${SHIPPED_AT[$REF]}:napari_evai2i/weights/demo/evaluation.json" >"$OUT/${REF}_evaluation.json"
     "$PY" src_training/launch/ship_rule.py "$OUT/${REF}_evaluation.json" "$OUT/$1_robustness.json" || true
 }
 
