@@ -5,11 +5,17 @@ probabilities) and the decoder's part, in pure GM and pure WM, against the targe
 Why: v6's FLAIR has too little grey-white contrast (probe_tissue_contrast.py). This tells whether
 the mixture head's intensities, its tissue probabilities or the decoder's residual flatten it.
 
-    python src_training/launch/probe_mixture_levels.py MODEL --kind FLAIR [--items 16] [--json OUT.json]
+    python src_training/launch/probe_mixture_levels.py MODEL --kind FLAIR [--items 16] [--clean-source] [--json OUT.json]
 
 Items come from a data stream no recipe trains on (seed 4242) with the recipe's ranges; only brain
 items with their source prompt and a target of ``--kind`` at 1.5 T are kept. Levels are in the
 training's normalised units (the output is OUTPUT_GAIN x (decoder + mixture) + 0.5).
+
+``calibration`` bins every pixel by its true fraction of each tissue and gives the mean tissue
+probability there: a calibrated head that cannot tell a 0.94-GM pixel from a 0.77-GM one gives
+both about 0.8 (it regresses to the mean); one that is merely too soft everywhere would not match
+the middle bins either. ``--clean-source`` feeds the source without bias field, noise or gain,
+which tells whether that shrinkage comes from the acquisition's noise.
 """
 
 from __future__ import annotations
@@ -21,6 +27,19 @@ import numpy as np
 from _report import emit
 
 KINDS = ("FLAIR", "T2W", "PDW", "T1W")
+TISSUES = ("GM", "WM", "CSF")
+FRACTION_BINS = (0.1, 0.3, 0.5, 0.7, 0.8, 0.9)
+
+
+def calibration(probabilities: np.ndarray, fractions: np.ndarray) -> dict[str, list]:
+    """Per tissue: [mean true fraction, mean probability, pixels] in each bin of the true fraction
+    (arrays (3, N): GM, WM, CSF of every pixel)."""
+    table = {}
+    for k, name in enumerate(TISSUES):
+        bins = np.digitize(fractions[k], FRACTION_BINS)
+        table[name] = [[round(float(fractions[k][bins == b].mean()), 3), round(float(probabilities[k][bins == b].mean()), 3),
+                        int((bins == b).sum())] for b in range(len(FRACTION_BINS) + 1) if (bins == b).sum() >= 50]
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", default="FLAIR", choices=KINDS)
     parser.add_argument("--items", type=int, default=16)
     parser.add_argument("--recipe", default="src_training/configs/demo_cpu_v5_mixed_canvas_mean.yaml")
+    parser.add_argument("--clean-source", action="store_true",
+                        help="feed the clean source (no bias field, noise or gain) instead of the scanner's")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
@@ -47,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     data = SimulatedPairs(SimulatedDataConfig(size=cfg.crop_size, seed=4242, view_in_prompt=cfg.view_in_prompt,
                                               generator=cfg.simulator, randomization=randomization_ranges(cfg)))
     sequence = {"FLAIR": voc.FLAIR, "T2W": voc.T2W, "PDW": voc.PDW, "T1W": voc.T1W}[args.kind]
-    rows = []
+    rows, pixels = [], []
     for index in range(20 * args.items):
         item = data[index]
         fields = item["tgt_fields"]
@@ -57,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         gm, wm = (fractions[0] > 0.9) & (lesion < 0.01), (fractions[1] > 0.9) & (lesion < 0.01)
         if gm.sum() < 20 or wm.sum() < 20:
             continue
-        x = torch.from_numpy(item["src_in"])[None]
+        x = torch.from_numpy(item["src" if args.clean_source else "src_in"])[None]
         target_style, source_style = (embed_texts(model, [item[f"{r}_text"]], "cpu") for r in ("tgt", "src"))
         with torch.no_grad():
             padded, (left, _, top, _) = G._pad(x)
@@ -79,10 +100,14 @@ def main(argv: list[str] | None = None) -> int:
             "physics": [physics[0], physics[1]],
             "own-class probability": [probabilities[0][gm].mean(), probabilities[1][wm].mean()],
         })
+        pixels.append((probabilities[:3].reshape(3, -1), fractions[:3].reshape(3, -1)))
         if len(rows) == args.items:
             break
-    report = {"model": args.model, "kind": args.kind, "items": len(rows), "columns": ["pure GM", "pure WM"],
-              "levels": {key: [round(float(np.mean([r[key][k] for r in rows])), 3) for k in (0, 1)] for key in rows[0]}}
+    report = {"model": args.model, "kind": args.kind, "items": len(rows),
+              "source": "clean" if args.clean_source else "as scanned", "columns": ["pure GM", "pure WM"],
+              "levels": {key: [round(float(np.mean([r[key][k] for r in rows])), 3) for k in (0, 1)] for key in rows[0]},
+              "calibration, per bin of the true fraction: [fraction, probability, pixels]": calibration(
+                  np.concatenate([p for p, _ in pixels], 1), np.concatenate([f for _, f in pixels], 1))}
     return emit(report, args.json)
 
 
