@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The verdicts of a run that continued v6 (fixed in its recipe's header before it ran), on float16
+# copies with the head box, against v6 as shipped (from git): Q, probe_tissue_contrast.py on cases
+# 6-17; rule 1' on fresh held-out cases from FIRST; rules 2 and 4; the standard suite's four
+# template tasks within 0.02 of v6's. Candidate A is the run alone, B the mean of v6 and the run.
+# The recipes' own wrappers set the four names:
+#   RUN=runs/x MEAN=runs/mean_x FIRST=280 Q_RATIO=CSF/GM bash src_training/launch/confirm_v6_candidate.sh OUT_DIR
+# (about 25 minutes on the 2-core CPU). Q1: T1w->FLAIR's Q_RATIO with the source prompt at least
+# 0.03 nearer the truth than v6's; Q2: no ratio of any task and setting further from the truth, as
+# |ratio/truth - 1|, than v6's by more than 0.05.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=$1
+REF=v6
+source src_training/launch/confirm_common.sh
+mean_with_ref "$RUN" "$MEAN"
+
+[ -s "$OUT/probe_tissue_contrast.json" ] || "$PY" src_training/launch/probe_tissue_contrast.py v6=$V6 \
+    run=$RUN/model_fp16 mean=$MEAN/model_fp16 --first-case 6 --cases 12 --json "$OUT/probe_tissue_contrast.json" > /dev/null
+echo "== Q: tissue contrast in pure tissue, cases 6-17 (probe_tissue_contrast.py), Q1 on FLAIR $Q_RATIO"
+"$PY" - "$OUT/probe_tissue_contrast.json" "$Q_RATIO" <<'PY'
+import json, sys
+tasks, q_ratio = json.load(open(sys.argv[1]))["tasks"], sys.argv[2]
+def error(task, row, ratio):
+    return abs(tasks[task][row][ratio] / tasks[task]["truth"][ratio] - 1)
+for label in ("run", "mean"):
+    flair = "T1w->FLAIR"
+    gain = (abs(tasks[flair]["v6, source prompt"][q_ratio] - tasks[flair]["truth"][q_ratio])
+            - abs(tasks[flair][f"{label}, source prompt"][q_ratio] - tasks[flair]["truth"][q_ratio]))
+    worse = [f"{task} {setting} {ratio} {error(task, f'v6, {setting}', ratio):.3f} -> "
+             f"{error(task, f'{label}, {setting}', ratio):.3f}"
+             for task in tasks for setting in ("no source prompt", "source prompt") for ratio in ("GM/WM", "CSF/GM")
+             if error(task, f"{label}, {setting}", ratio) > error(task, f"v6, {setting}", ratio) + 0.05]
+    print(f"{label}: Q1 FLAIR {q_ratio} {gain:+.3f} nearer the truth ({'holds' if gain >= 0.03 else 'fails'}); "
+          f"Q2 {'holds' if not worse else 'fails: ' + '; '.join(worse)}")
+PY
+
+for label_model in v6=$V6 run=$RUN/model_fp16 mean=$MEAN/model_fp16; do
+    held_out "${label_model%%=*}" "${label_model#*=}" "$FIRST"
+done
+rule_1_prime run "$FIRST"
+rule_1_prime mean "$FIRST"
+for label in run mean; do
+    model=$RUN/model_fp16; [ $label = run ] || model=$MEAN/model_fp16
+    robustness $label $model
+    rules_2_and_4 $label
+    json="$OUT/${label}_standard.json"
+    [ -s "$json" ] || "$PY" -m napari_evai2i.train.evaluate --suite standard --model $model --seeds 1001 1002 \
+        --resolution 1 --json "$json" > /dev/null
+    echo "== $label: the standard suite's template tasks against v6 (within 0.02)"
+    "$PY" - "$OUT/v6_evaluation.json" "$json" <<'PY'
+import json, sys
+old, new = (json.load(open(p))["tasks"] for p in sys.argv[1:])
+rows = [(t, old[t]["model"]["ssim"], new[t]["model"]["ssim"]) for t in ("T1w->T2w", "T1w->FLAIR", "T2w->T1w", "T1w->PDw")]
+for task, a, b in rows:
+    print(f"  {task:11s} {a:.3f} -> {b:.3f} ({b - a:+.3f})")
+print("  holds" if all(b >= a - 0.02 for _, a, b in rows) else "  fails")
+PY
+done
