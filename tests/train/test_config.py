@@ -337,3 +337,22 @@ def test_the_mixed_canvas_rerun_differs_from_the_recorded_run_only_in_its_start(
                        ("demo_cpu_v5_mixed_canvas_mean", "demo_cpu_v5_mixed_canvas"))
     assert {k for k in rerun if rerun[k] != recorded[k]} == {"name", "out", "init_from"}
     assert rerun["init_from"] == "runs/demo_v5"
+
+
+def test_the_adversarial_run_is_stage_6_in_the_finetune_stage_from_v6_and_its_record_matches():
+    """demo_cpu_v6_adversarial.yaml: stage 6's data and losses from v6, with the generator steps moved
+    to the finetune stage (the adversary on); the tissue-mixture pilots change one thing each."""
+    configs = Path(__file__).resolve().parents[2] / "src_training" / "configs"
+    stage6, run = (load_train_config(configs / f"{name}.yaml").to_dict() for name in
+                   ("demo_cpu_v5_mixed_canvas_mean", "demo_cpu_v6_adversarial"))
+    assert {k for k in run if run[k] != stage6[k]} == {"name", "out", "seed", "init_from", "init_steps",
+                                                      "finetune_steps"}
+    assert (run["init_from"], run["init_steps"], run["finetune_steps"]) == ("runs/demo_v6", 0, 1000)
+    assert run["w_adv"] > 0
+    ran = load_train_config(configs.parents[1] / "docs" / "results" / "v6_mixture_2026-12-06"
+                            / "demo_cpu_v6_adversarial_train_config.yaml")
+    assert ran.to_dict() == run                                     # the record is what ran
+    control = load_train_config(configs / "pilots_v6_contrast" / "control.yaml").to_dict()
+    for pilot, changed in (("tissue5", {"w_tissue"}), ("adversarial", {"init_steps", "finetune_steps"})):
+        other = load_train_config(configs / "pilots_v6_mixture" / f"{pilot}.yaml").to_dict()
+        assert {k for k in other if other[k] != control[k]} == {"name", "out"} | changed
