@@ -42,15 +42,41 @@ def calibration(probabilities: np.ndarray, fractions: np.ndarray) -> dict[str, l
     return table
 
 
+def probe_stream(recipe: str):
+    """Items of ``recipe``'s distribution from a data stream no recipe trains on (seed 4242)."""
+    from napari_evai2i.data.simulated_dataset import SimulatedDataConfig, SimulatedPairs
+    from napari_evai2i.train.config import load_train_config, randomization_ranges
+
+    cfg = load_train_config(recipe)
+    return SimulatedPairs(SimulatedDataConfig(size=cfg.crop_size, seed=4242, view_in_prompt=cfg.view_in_prompt,
+                                              generator=cfg.simulator, randomization=randomization_ranges(cfg)))
+
+
+def decoder_parts(model, item: dict, source: str = "src_in"):
+    """The generator's decoder output, its full-resolution features (what the tissue head reads)
+    and the target prompt's style, for one item with its source prompt; images cropped back to
+    the item's size. ``source``: ``src_in`` (as scanned) or ``src`` (clean)."""
+    import torch
+
+    from napari_evai2i.train.steps import embed_texts
+
+    G = model.generator
+    x = torch.from_numpy(item[source])[None]
+    target_style, source_style = (embed_texts(model, [item[f"{r}_text"]], "cpu") for r in ("tgt", "src"))
+    with torch.no_grad():
+        padded, (left, _, top, _) = G._pad(x)
+        feats = G.encode(padded, G._source_rows(source_style, torch.tensor([True]), 1))
+        decoder, hidden = G.decoder(feats, target_style)
+    h, w = x.shape[-2:]
+    return decoder[..., top:top + h, left:left + w], hidden[..., top:top + h, left:left + w], target_style
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from napari_evai2i.data.simulated_dataset import SimulatedDataConfig, SimulatedPairs
     from napari_evai2i.engine import load_model
     from napari_evai2i.model.generator import OUTPUT_GAIN
     from napari_evai2i.prompts import vocabulary as voc
-    from napari_evai2i.train.config import load_train_config, randomization_ranges
-    from napari_evai2i.train.steps import embed_texts
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a name or a checkpoint folder")
@@ -64,9 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model = load_model(args.model, "cpu").model
     G = model.generator
-    cfg = load_train_config(args.recipe)
-    data = SimulatedPairs(SimulatedDataConfig(size=cfg.crop_size, seed=4242, view_in_prompt=cfg.view_in_prompt,
-                                              generator=cfg.simulator, randomization=randomization_ranges(cfg)))
+    data = probe_stream(args.recipe)
     sequence = {"FLAIR": voc.FLAIR, "T2W": voc.T2W, "PDW": voc.PDW, "T1W": voc.T1W}[args.kind]
     rows, pixels = [], []
     for index in range(20 * args.items):
@@ -78,18 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         gm, wm = (fractions[0] > 0.9) & (lesion < 0.01), (fractions[1] > 0.9) & (lesion < 0.01)
         if gm.sum() < 20 or wm.sum() < 20:
             continue
-        x = torch.from_numpy(item["src" if args.clean_source else "src_in"])[None]
-        target_style, source_style = (embed_texts(model, [item[f"{r}_text"]], "cpu") for r in ("tgt", "src"))
+        decoder, hidden, target_style = decoder_parts(model, item, "src" if args.clean_source else "src_in")
         with torch.no_grad():
-            padded, (left, _, top, _) = G._pad(x)
-            feats = G.encode(padded, G._source_rows(source_style, torch.tensor([True]), 1))
-            decoder, hidden = G.decoder(feats, target_style)
             probabilities = G.tissue_head(hidden).softmax(1)
             intensity = G.tissue_intensity(target_style)
             mixture = (probabilities * intensity[..., None, None]).sum(1, keepdim=True)
-        h, w = x.shape[-2:]
-        crop = lambda a: a[0, :, top:top + h, left:left + w].numpy()      # noqa: E731
-        decoder, mixture, probabilities = crop(decoder)[0], crop(mixture)[0], crop(probabilities)
+        decoder, mixture, probabilities = decoder[0, 0].numpy(), mixture[0, 0].numpy(), probabilities[0].numpy()
         physics = item["tgt_tissue_values"]
         rows.append({
             "target": [item["tgt"][0][gm].mean(), item["tgt"][0][wm].mean()],

@@ -24,18 +24,15 @@ import argparse
 import numpy as np
 
 from _report import emit
-from probe_mixture_levels import calibration
+from probe_mixture_levels import calibration, decoder_parts, probe_stream
 
 
 def main(argv: list[str] | None = None) -> int:
     import torch
     from torch import nn
 
-    from napari_evai2i.data.simulated_dataset import SimulatedDataConfig, SimulatedPairs
     from napari_evai2i.engine import load_model
-    from napari_evai2i.train.config import load_train_config, randomization_ranges
     from napari_evai2i.train.losses import tissue_loss
-    from napari_evai2i.train.steps import embed_texts
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a name or a checkpoint folder")
@@ -49,9 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     model = load_model(args.model, "cpu").model
     G = model.generator
-    cfg = load_train_config(args.recipe)
-    data = SimulatedPairs(SimulatedDataConfig(size=cfg.crop_size, seed=4242, view_in_prompt=cfg.view_in_prompt,
-                                              generator=cfg.simulator, randomization=randomization_ranges(cfg)))
+    data = probe_stream(args.recipe)
     hidden, sources, fractions, shipped = [], [], [], []
     index = 0
     while len(hidden) < args.train_items + args.test_items:
@@ -59,21 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         index += 1
         if item["shapes"] or not item["src_known"] or item["tissue"][:3].sum() < 200:
             continue
-        x = torch.from_numpy(item["src_in"])[None]
-        target_style, source_style = (embed_texts(model, [item[f"{r}_text"]], "cpu") for r in ("tgt", "src"))
+        _, h, _ = decoder_parts(model, item)
         with torch.no_grad():
-            padded, (left, _, top, _) = G._pad(x)
-            feats = G.encode(padded, G._source_rows(source_style, torch.tensor([True]), 1))
-            _, h = G.decoder(feats, target_style)
-            logits = G.tissue_head(h)
-        size = x.shape[-2:]
-        crop = lambda a: a[..., top:top + size[0], left:left + size[1]]      # noqa: E731
-        hidden.append(crop(h))
-        sources.append(x)
+            shipped.append(G.tissue_head(h))
+        hidden.append(h)
+        sources.append(torch.from_numpy(item["src_in"])[None])
         fractions.append(torch.from_numpy(item["tissue"])[None])
-        shipped.append(crop(logits).softmax(1))
     hidden, sources, fractions, shipped = (torch.cat(a) for a in (hidden, sources, fractions, shipped))
-    train, test = slice(0, args.train_items), slice(args.train_items, None)
+    test = slice(args.train_items, None)
 
     channels, classes = hidden.shape[1], fractions.shape[1]
     heads = {
@@ -88,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = {"model": args.model, "items": {"train": args.train_items, "test": args.test_items},
               "steps": args.steps, "calibration, per bin of the true fraction: [fraction, probability, pixels]":
-              {"shipped head": calibration(flat(shipped[test]), flat(fractions[test]))}, "test loss": {}}
+              {"shipped head": calibration(flat(shipped[test].softmax(1)), flat(fractions[test]))}, "test loss": {}}
     generator = torch.Generator().manual_seed(0)
     for name, (head, with_source) in heads.items():
         inputs = torch.cat([hidden, sources], 1) if with_source else hidden
@@ -104,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             report["test loss"][name] = round(float(tissue_loss(logits, fractions[test])), 4)
             report["calibration, per bin of the true fraction: [fraction, probability, pixels]"][name] = calibration(
                 flat(logits.softmax(1)), flat(fractions[test]))
-    report["test loss"]["shipped head"] = round(float(-(fractions[test] * shipped[test].clamp(min=1e-8).log())
-                                                      .sum(1).mean()), 4)
+    report["test loss"]["shipped head"] = round(float(tissue_loss(shipped[test], fractions[test])), 4)
     return emit(report, args.json)
 
 
