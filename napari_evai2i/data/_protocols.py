@@ -196,17 +196,20 @@ class Protocol:
         allow_held_out: bool = False,
         field_strength: float | None = None,
         *,
+        ranges: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
         max_tries: int = 1000,
     ) -> "Protocol":
         """Draw a realistic random protocol of ``kind`` (see the table in the module docstring).
 
         ``kind`` is a key of :data:`SAMPLING_RANGES` or a vocabulary weighting name. Unless
         ``allow_held_out``, draws falling in :data:`ZERO_SHOT_SPLIT` are redrawn; a kind that is
-        entirely held out (STIR, or FLASH at 3 T) raises ``ValueError``.
+        entirely held out (STIR, or FLASH at 3 T) raises ``ValueError``. ``ranges`` replaces some
+        of the table's ranges (:func:`sampling_spec`).
         """
         kind = _kind_key(kind)
+        spec = sampling_spec(kind, ranges)
         for _ in range(max_tries):
-            p = _draw(rng, kind, field_strength)
+            p = _draw(rng, kind, field_strength, spec)
             if allow_held_out or not is_held_out(p):
                 return p
         raise ValueError(
@@ -251,8 +254,40 @@ def _kind_key(kind: str) -> str:
     raise ValueError(f"unknown protocol kind {kind!r}; expected one of {SAMPLE_KINDS}")
 
 
-def _draw(rng: np.random.Generator, kind: str, field_strength: float | None) -> Protocol:
-    spec = SAMPLING_RANGES[kind]
+def sampling_spec(kind: str, ranges: Mapping[str, Mapping[str, tuple[float, float]]] | None = None) -> dict:
+    """:data:`SAMPLING_RANGES` of ``kind`` with the (low, high) ranges that ``ranges[kind]`` replaces.
+
+    Why: a recipe may widen one range (``protocol_ranges: {FLAIR: {ti_factor_of_csf_null: [0.88,
+    1.3]}}``) without a second copy of the table. Unknown kinds or names, and ranges that are not
+    two increasing positive numbers, raise ``ValueError`` naming them.
+    """
+    spec = dict(SAMPLING_RANGES[_kind_key(kind)])
+    for name, value in (ranges or {}).get(_kind_key(kind), {}).items():
+        if name not in spec or not isinstance(spec[name], tuple):
+            choices = ", ".join(k for k, v in spec.items() if isinstance(v, tuple))
+            raise ValueError(f"protocol range {name!r} of {kind} cannot be set; its ranges are {choices}")
+        try:
+            low, high = (float(v) for v in value)
+        except (TypeError, ValueError):
+            raise ValueError(f"protocol range {kind} {name} must be two numbers [low, high], not {value!r}") from None
+        if not 0 < low <= high:
+            raise ValueError(f"protocol range {kind} {name} must have 0 < low <= high, not {value!r}")
+        spec[name] = (low, high)
+    return spec
+
+
+def check_protocol_ranges(ranges: Mapping[str, Mapping[str, tuple[float, float]]]) -> None:
+    """Fail early, naming the problem, on a ``ranges`` mapping :meth:`Protocol.sample` would reject."""
+    if not isinstance(ranges, Mapping) or not all(isinstance(v, Mapping) for v in ranges.values()):
+        raise ValueError(f"protocol_ranges must map a kind to {{range name: [low, high]}}, not {ranges!r}")
+    for kind in ranges:
+        if kind not in SAMPLING_RANGES:
+            raise ValueError(f"protocol_ranges names {kind!r}; kinds are {', '.join(SAMPLING_RANGES)}")
+        sampling_spec(kind, ranges)
+
+
+def _draw(rng: np.random.Generator, kind: str, field_strength: float | None, spec: Mapping | None = None) -> Protocol:
+    spec = SAMPLING_RANGES[kind] if spec is None else spec
     st = spec["sequence_type"]
     b = float(rng.choice(_FIELDS)) if field_strength is None else float(field_strength)
     tr = rng.uniform(*spec["tr"])

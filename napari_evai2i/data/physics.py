@@ -8,8 +8,8 @@ and the signal equations, with their tables and sources) and :mod:`._protocols` 
 from __future__ import annotations
 
 from ._protocols import (HELD_OUT_REGIONS, PRESETS, SAMPLE_KINDS, SAMPLING_RANGES, SEQUENCE_TYPES, ZERO_SHOT_SPLIT,
-                         Protocol, ZeroShotSplit, classify_weighting, held_out_region, is_held_out, preset,
-                         sample_held_out)
+                         Protocol, ZeroShotSplit, check_protocol_ranges, classify_weighting, held_out_region, is_held_out,
+                         preset, sample_held_out, sampling_spec)
 from ._signal import (BRAINWEB_1P5T, HEAD_TISSUE_TABLE_1P5T, HEAD_TISSUE_TABLE_3T, TISSUE_TABLE_1P5T, TISSUE_TABLE_3T,
                       TissueParameters, all_tissue_parameters, csf_null_ti, head_tissue_parameters, inversion_recovery, mprage, spin_echo,
                       spoiled_gradient_echo, tissue_parameters)
@@ -34,6 +34,8 @@ __all__ = [
     "PRESETS",
     "preset",
     "SAMPLING_RANGES",
+    "sampling_spec",
+    "check_protocol_ranges",
     "SAMPLE_KINDS",
     "classify_weighting",
     "ZeroShotSplit",

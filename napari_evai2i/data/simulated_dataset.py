@@ -47,6 +47,9 @@ class SimulatedDataConfig:
     #: Items with an index below this draw only the four canonical contrasts, at their
     #: preset parameters or close to them (the curriculum's first phase).
     curriculum_items: int = 0
+    #: ranges of ``physics.SAMPLING_RANGES`` replaced, by kind (``{"FLAIR": {"ti_factor_of_csf_null":
+    #: (0.88, 1.3)}}``; :func:`physics.sampling_spec`)
+    protocol_ranges: dict = field(default_factory=dict)
     drop_probability: float = 0.5
     view_in_prompt: bool = True
     augmentation: SliceAugmentation = field(default_factory=SliceAugmentation)
@@ -90,9 +93,8 @@ class SimulatedPairs(Dataset):
                 protocols.append(PRESETS[kind].replace(field_strength=1.5) if kind in PRESETS
                                  else Protocol.sample(rng, kind))
             else:
-                protocols.append(Protocol.sample(rng, kind, field_strength=field_strength)
-                                 if not _gre_at_3t(kind, field_strength)
-                                 else Protocol.sample(rng, kind, field_strength=1.5))
+                field = field_strength if not _gre_at_3t(kind, field_strength) else 1.5
+                protocols.append(Protocol.sample(rng, kind, field_strength=field, ranges=cfg.protocol_ranges))
         assert not any(is_held_out(p) for p in protocols)
         return protocols
 

@@ -60,6 +60,9 @@ class TrainConfig:
     #: randomized simulator: any other range of data/randomized.py RandomizationRanges, by its
     #: name (``{whole_head: 0, gamma_std: 0}``); for ablations, so every arm is a recipe
     randomization: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: simulator: protocol ranges replaced, by kind (``{FLAIR: {ti_factor_of_csf_null: [0.88, 1.3]}}``;
+    #: the table and its names: data/_protocols.py SAMPLING_RANGES). Empty: the table as it is
+    protocol_ranges: dict[str, Any] = dataclasses.field(default_factory=dict)
     curriculum_steps: int = 0           #: generator steps drawing only the 4 canonical contrasts
     num_workers: int = 0
     view_in_prompt: bool = True
@@ -218,6 +221,13 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
         if used and not randomized:
             raise ValueError(f"{name} needs data: simulator with simulator: randomized ({why}); remove it or "
                              "switch the simulator")
+    if cfg.protocol_ranges:
+        if cfg.data != "simulator":
+            raise ValueError("protocol_ranges needs data: simulator (they are the simulator's protocol ranges); "
+                             "remove it or switch the data")
+        from ..data.physics import check_protocol_ranges
+
+        check_protocol_ranges(cfg.protocol_ranges)
     if randomized and cfg.randomization:   # names and values fail here, not mid-run; only when set,
         randomization_ranges(cfg)           # since the generator imports torch (the Train widget reads recipes)
     if cfg.lr_schedule not in ("constant", "cosine"):

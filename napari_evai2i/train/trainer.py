@@ -137,6 +137,7 @@ class Trainer:
             curriculum = cfg.curriculum_steps * cfg.gen_batch * self.world.size if stage != "clip" else 0
             return SimulatedPairs(SimulatedDataConfig(size=size, seed=seed, curriculum_items=curriculum,
                                                       view_in_prompt=cfg.view_in_prompt,
+                                                      protocol_ranges=cfg.protocol_ranges,
                                                       generator=cfg.simulator,
                                                       randomization=randomization_ranges(cfg),
                                                       unknown_sources=stage != "clip"))
