@@ -107,6 +107,9 @@ class TrainConfig:
     w_grey_white: float = 0.0
     #: the same for CSF minus WM
     w_csf_white: float = 0.0
+    #: the mixture head's GM-WM and CSF-WM intensities for each prompt against its item's physics
+    #: (train/steps.py prompt_contrast_loss); with tune_text it reaches the text tower
+    w_prompt_contrast: float = 0.0
     w_pixel_contrast: float = 1.0
     triangle: bool = True               #: src -> int -> tgt path
     atlas: bool = True                  #: atlas pseudo-target for unpaired int (fine-tune)
@@ -215,6 +218,7 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
     lesions = "only its items draw lesions and carry tissue values"
     for name, used, why in (("lesion_probability", cfg.lesion_probability is not None, lesions),
                             ("w_lesion_value", cfg.w_lesion_value, lesions),
+                            ("w_prompt_contrast", cfg.w_prompt_contrast, "only its items carry tissue values"),
                             ("random_contrast", cfg.random_contrast is not None,
                              "only its items withhold the source prompt"),
                             ("randomization", bool(cfg.randomization), "they are its ranges")):

@@ -136,6 +136,28 @@ def lesion_value_loss(generator, styles: torch.Tensor, tissue_values: torch.Tens
     return (lesion - wm - truth).abs().mean()
 
 
+def prompt_contrast_loss(generator, styles: torch.Tensor, tissue_values: torch.Tensor) -> torch.Tensor:
+    """L1 between the mixture head's GM-minus-WM and CSF-minus-WM intensities for each prompt and
+    the physics of its item (``tissue_values``: pure-tissue values of the clean image).
+
+    Why: v6 drew every FLAIR at the family's mean contrast whatever its TI (the prompt embeddings
+    of TI 1950 and 2500 ms had cosine 0.997); a pixel loss pays little for that. Here every prompt
+    must say its own contrast, and with ``tune_text`` and embeddings that are not detached the
+    gradient reaches the text tower. Differences, not levels: the absolute level is the pixels'.
+    """
+    head = TISSUE_CHANNELS.get(generator.config.tissue_classes, ())
+    if generator.tissue_intensity is None or not {"GM", "WM", "CSF"} <= set(head):
+        raise ValueError("w_prompt_contrast needs a generator with tissue_mixture and GM, WM, CSF tissue classes")
+    intensity = generator.tissue_intensity(styles)
+    values = tissue_values.to(intensity)
+    wm, wm_value = intensity[:, head.index("WM")], values[:, ALL_TISSUE_NAMES.index("WM")]
+    loss = intensity.new_zeros(())
+    for name in ("GM", "CSF"):
+        truth = (values[:, ALL_TISSUE_NAMES.index(name)] - wm_value) / OUTPUT_GAIN
+        loss = loss + (intensity[:, head.index(name)] - wm - truth).abs().mean()
+    return loss
+
+
 def keep_loss(reference: torch.nn.Module, translation: torch.Tensor, source: torch.Tensor, target: torch.Tensor,
               source_style: torch.Tensor, known: torch.Tensor, mask: torch.Tensor, shapes) -> torch.Tensor:
     """L1 between ``translation`` and the frozen ``reference`` generator's translation of the same
@@ -245,6 +267,12 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
                                          torch.cat([batch["tgt_tissue_values"], batch["src_tissue_values"]]))
         loss = loss + cfg.w_lesion_value * lesion_value
         logs["lesion_value"] = float(lesion_value.detach())
+
+    if cfg.w_prompt_contrast and "tgt_tissue_values" in batch:
+        contrast = prompt_contrast_loss(G, torch.cat([emb["tgt"], emb["src"]]),
+                                        torch.cat([batch["tgt_tissue_values"], batch["src_tissue_values"]]).to(device))
+        loss = loss + cfg.w_prompt_contrast * contrast
+        logs["prompt_contrast"] = float(contrast.detach())
 
     judged = [(fakes["s2t"], fixed["tgt"]), (fakes["t2s"], fixed["src"])]
     if tri:
