@@ -268,7 +268,8 @@ class Translator:
 
     # ---------------------------------------------------------------- prompts
     def embed_prompt(self, prompt: Prompt) -> torch.Tensor:
-        """Unit-norm (1, S) embedding of a prompt text (cached), or a given embedding."""
+        """The (1, S) style of a prompt text (cached): its unit DCLIP embedding, plus the numbers it
+        states for a model that reads them (``prompt_numbers``); or a given embedding, normalised."""
         if not isinstance(prompt, str):
             emb = torch.as_tensor(np.asarray(prompt), dtype=torch.float32).reshape(1, -1)
             if emb.shape[1] != self.model.config.embed_dim:
@@ -277,11 +278,8 @@ class Translator:
             return F.normalize(emb, dim=-1).to(self.device)
         text = " ".join(prompt.split())
         if text not in self._embeddings:
-            from ..prompts import tokenize
-
-            tokens = tokenize(text, self.model.config.text.context_length).to(self.device)
             with torch.inference_mode():
-                self._embeddings[text] = self.model.dclip.encode_text(tokens).float()
+                self._embeddings[text] = self.model.prompt_styles([text], self.device)
         return self._embeddings[text]
 
     def bind(self, prompt: Prompt | BoundPrompt) -> BoundPrompt:

@@ -73,6 +73,8 @@ class GeneratorConfig:
       counted as WM); 5 gives lesions their own class before the rest (:data:`TISSUE_CHANNELS`).
     * ``tissue_mixture``: adds ``sum_k p_k * intensity_k(prompt)`` to the output, the
       partial-volume form of an MR image, so the prompt sets each tissue's intensity.
+    * ``prompt_numbers``: the prompt's TR, TE, TI, flip angle and field, read from its text, are
+      added to its embedding by a learned linear map that starts at zero (:mod:`.prompt_numbers`).
     """
 
     in_chans: int = 1
@@ -87,6 +89,7 @@ class GeneratorConfig:
     source_conditioning: bool = False
     tissue_classes: int = 0
     tissue_mixture: bool = False
+    prompt_numbers: bool = False
 
 
 #: The tissue head's channels for each supported ``tissue_classes``.

@@ -47,6 +47,15 @@ class EVAModel(nn.Module):
         self.generator = Generator(config.generator)
         self.discriminator = PatchDiscriminator(config.discriminator) if with_discriminator else None
 
+    def prompt_styles(self, texts: list[str], device: torch.device | str) -> torch.Tensor:
+        """The generator's style for each prompt text: its DCLIP embedding (unit norm), plus the
+        numbers it states where the generator reads them (``prompt_numbers``). Differentiable
+        where the text tower trains; the one path from text to style, in training and inference."""
+        from ..prompts import tokenize
+
+        tokens = tokenize(texts, self.config.text.context_length).to(device)
+        return self.generator.style_of(self.dclip.encode_text(tokens).float(), texts)
+
 
 @dataclass
 class CheckpointInfo:

@@ -128,8 +128,15 @@ class Generator(nn.Module):
                 raise ValueError("tissue_mixture needs tissue_classes > 0")
             self.tissue_intensity = nn.Sequential(nn.Linear(cfg.style_dim, 4 * cfg.style_dim), nn.GELU(),
                                                   nn.Linear(4 * cfg.style_dim, cfg.tissue_classes))
+        self.prompt_numbers = None
+        if cfg.prompt_numbers:
+            from .prompt_numbers import NUMBER_FEATURES
+
+            self.prompt_numbers = nn.Linear(NUMBER_FEATURES, cfg.style_dim, bias=False)
         self.stride = 2 ** (len(cfg.enc_dims) - 1)
         init_conv_weights(self)
+        if self.prompt_numbers is not None:     # starts as the plain embedding
+            nn.init.zeros_(self.prompt_numbers.weight)
         if self.decoder.skips is not None:      # skips start as identities: detail flows from step 0
             for conv in self.decoder.skips:
                 nn.init.dirac_(conv.weight)
@@ -147,6 +154,16 @@ class Generator(nn.Module):
         ph, pw = (max(-(-n // self.stride) * self.stride, minimum) - n for n in (h, w))
         pads = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
         return (F.pad(x, pads) if ph or pw else x), pads
+
+    def style_of(self, embeddings: torch.Tensor, texts: list[str]) -> torch.Tensor:
+        """The style the generator reads for prompts ``texts`` of DCLIP ``embeddings``: the
+        embeddings themselves, plus with ``prompt_numbers`` a linear map of the numbers they state."""
+        if self.prompt_numbers is None:
+            return embeddings
+        from .prompt_numbers import number_features
+
+        features = number_features(texts).to(embeddings.device, self.prompt_numbers.weight.dtype)
+        return embeddings + self.prompt_numbers(features).to(embeddings.dtype)
 
     def encode(self, x: torch.Tensor, source_style: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Structure features of an already padded, normalised image (B, 1, H, W)."""
@@ -233,6 +250,20 @@ def grows_tissue_classes(old: GeneratorConfig, new: GeneratorConfig) -> bool:
     before, after = TISSUE_CHANNELS.get(old.tissue_classes), TISSUE_CHANNELS.get(new.tissue_classes)
     return (before is not None and after is not None and set(before) < set(after)
             and dataclasses.replace(old, tissue_classes=new.tissue_classes) == new)
+
+
+def adds_prompt_numbers(old: GeneratorConfig, new: GeneratorConfig) -> bool:
+    """Whether ``new`` is ``old`` with ``prompt_numbers`` switched on: the old weights load, and
+    the new map starts at zero, so the generator first translates exactly as the old one."""
+    return not old.prompt_numbers and dataclasses.replace(old, prompt_numbers=True) == new
+
+
+def load_adding_prompt_numbers(generator: Generator, state: dict[str, torch.Tensor]) -> None:
+    """Load an older generator's weights into one that reads prompt numbers (their map at zero)."""
+    missing, unexpected = generator.load_state_dict(state, strict=False)
+    if unexpected or set(missing) != {"prompt_numbers.weight"}:
+        raise ValueError(f"cannot add prompt numbers: missing {missing}, unexpected {unexpected}")
+    nn.init.zeros_(generator.prompt_numbers.weight)
 
 
 def load_growing_tissue_classes(generator: Generator, state: dict[str, torch.Tensor]) -> None:

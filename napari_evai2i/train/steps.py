@@ -71,9 +71,9 @@ def clip_step(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch.devi
 
 
 def encode_texts(model: EVAModel, texts: list[str], device: torch.device) -> torch.Tensor:
-    """Unit prompt embeddings, differentiable where the text tower is being trained."""
-    tokens = tokenize(texts, model.config.text.context_length).to(device)
-    return model.dclip.encode_text(tokens).float()
+    """The generator's prompt styles (``EVAModel.prompt_styles``), differentiable where the text
+    tower is being trained."""
+    return model.prompt_styles(texts, device)
 
 
 @torch.no_grad()

@@ -29,7 +29,8 @@ from torch import nn
 from ..engine.translator import resolve_device
 from ..model import (CheckpointInfo, create_model, get_preset, load_config, load_pretrained,
                      read_checkpoint_config, save_pretrained)
-from ..model.generator import grows_tissue_classes, load_growing_tissue_classes
+from ..model.generator import (adds_prompt_numbers, grows_tissue_classes, load_adding_prompt_numbers,
+                               load_growing_tissue_classes)
 from .checkpoint import (checkpoint_to_resume, load_training_checkpoint, remove_unfinished_writes,
                          save_training_checkpoint)
 from .config import STAGES, TrainConfig, randomization_ranges, save_train_config
@@ -108,6 +109,11 @@ class Trainer:
             if self.is_main:
                 print(f"init_from {path}: tissue classes {config.generator.tissue_classes} -> "
                       f"{ours.tissue_classes} (new classes start as copies of the ones they were counted in)",
+                      flush=True)
+        elif adds_prompt_numbers(config.generator, ours):
+            load_adding_prompt_numbers(self.model.generator, source.generator.state_dict())
+            if self.is_main:
+                print(f"init_from {path}: the generator now reads the prompt's numbers (their map starts at zero)",
                       flush=True)
         elif self.is_main:
             print(f"init_from {path}: generator architecture differs; generator starts fresh", flush=True)

@@ -1,0 +1,51 @@
+"""The protocol numbers a prompt states (TR, TE, TI, flip angle, field), as features the generator
+can read directly (``GeneratorConfig.prompt_numbers``).
+
+Why: the text tower learned to ignore the inversion time. v6's FLAIR prompts at TI 2210 and 2500 ms
+have embeddings of cosine 0.9997 and translate alike, though the physics of the two differ as much
+as a grey-white ratio of 1.08 from one of 1.11; training the tower harder through the generator
+did not separate them (model card, "Tried after v6: FLAIR's inversion time"). Here the numbers
+bypass the tower: :func:`number_features` reads them from the prompt's own sentences
+(:func:`~napari_evai2i.prompts.parse.fields_from_prompt`, the package's wordings; any other text
+states no numbers, as a prompt without its parameter sentence does in training), and the
+generator adds a learned linear map of them to the prompt embedding.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+
+#: the quantities read, in ``ProtocolFields`` names
+QUANTITIES = ("repetition_time", "echo_time", "inversion_time", "flip_angle", "field_strength")
+#: cycles per decade of log10(1 + value): coarse enough to interpolate, fine enough to tell TI
+#: 2210 from 2500 ms (0.053 decades apart: 2.7 rad at the finest)
+FREQUENCIES = (0.5, 2.0, 8.0)
+#: per quantity: stated or not, then sin and cos at each frequency
+FEATURES_PER_QUANTITY = 1 + 2 * len(FREQUENCIES)
+NUMBER_FEATURES = len(QUANTITIES) * FEATURES_PER_QUANTITY
+
+
+@functools.lru_cache(maxsize=8192)
+def _features(text: str) -> tuple[float, ...]:
+    from ..prompts.parse import fields_from_prompt
+
+    fields = fields_from_prompt(text)
+    out: list[float] = []
+    for name in QUANTITIES:
+        value = getattr(fields, name, None) if fields is not None else None
+        if value is None or not math.isfinite(value) or value < 0:
+            out += [0.0] * FEATURES_PER_QUANTITY
+            continue
+        x = math.log10(1.0 + value)
+        out.append(1.0)
+        for f in FREQUENCIES:
+            out += [math.sin(2 * math.pi * f * x), math.cos(2 * math.pi * f * x)]
+    return tuple(out)
+
+
+def number_features(texts: list[str]) -> torch.Tensor:
+    """(N, :data:`NUMBER_FEATURES`) features of the numbers each prompt states (zeros where none)."""
+    return torch.tensor([_features(" ".join(t.split())) for t in texts], dtype=torch.float32)
