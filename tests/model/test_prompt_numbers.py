@@ -1,0 +1,71 @@
+"""A generator that reads the prompt's numbers: the features, the zero start from an older
+checkpoint, and a saved model whose translations follow TI through the engine."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from napari_evai2i.data.physics import preset
+from napari_evai2i.model import CheckpointInfo, create_model, get_preset, save_pretrained
+from napari_evai2i.model.generator import adds_prompt_numbers
+from napari_evai2i.model.prompt_numbers import FEATURES_PER_QUANTITY, NUMBER_FEATURES, QUANTITIES, number_features
+
+FLAIR = preset("FLAIR")
+
+
+def _numbers_config():
+    config = get_preset("tiny")
+    return dataclasses.replace(config, generator=dataclasses.replace(config.generator, prompt_numbers=True))
+
+
+def _block(features: torch.Tensor, name: str) -> torch.Tensor:
+    i = QUANTITIES.index(name) * FEATURES_PER_QUANTITY
+    return features[..., i:i + FEATURES_PER_QUANTITY]
+
+
+def test_features_say_which_numbers_a_prompt_states():
+    f = number_features([FLAIR.prompt("axial"), FLAIR.replace(ti=2210.0).prompt("axial"),
+                         "A T2-weighted fluid-attenuated inversion recovery magnetic resonance imaging.",
+                         "flair with TI 2500 please"])
+    assert f.shape == (4, NUMBER_FEATURES)
+    for name in QUANTITIES:                                   # the preset's prompt states all five
+        assert _block(f[0], name)[0] == 1
+    assert torch.equal(_block(f[0], "echo_time"), _block(f[1], "echo_time"))
+    assert (_block(f[0], "inversion_time") - _block(f[1], "inversion_time")).abs().max() > 0.5
+    assert f[2].abs().sum() == 0                              # no parameter sentence: no numbers
+    assert f[3].abs().sum() == 0                              # not the package's wording: none either
+
+
+def test_an_older_generator_grows_the_map_at_zero_and_translates_as_before(tiny_checkpoint):
+    from napari_evai2i.model import load_pretrained
+    from napari_evai2i.model.generator import load_adding_prompt_numbers
+
+    old, _ = load_pretrained(tiny_checkpoint, "cpu")
+    config = _numbers_config()
+    assert adds_prompt_numbers(old.config.generator, config.generator)
+    assert not adds_prompt_numbers(config.generator, config.generator)
+    new = create_model(config, seed=1)
+    new.dclip.load_state_dict(old.dclip.state_dict())
+    load_adding_prompt_numbers(new.generator, old.generator.state_dict())
+    texts = [FLAIR.prompt("axial"), FLAIR.replace(ti=2800.0).prompt("axial")]
+    with torch.no_grad():
+        assert torch.equal(new.prompt_styles(texts, "cpu"), old.prompt_styles(texts, "cpu"))
+    with pytest.raises(ValueError, match="cannot add prompt numbers"):
+        load_adding_prompt_numbers(new.generator, {})
+
+
+def test_a_saved_numbers_model_follows_ti_through_the_engine(tmp_path):
+    from napari_evai2i.engine import load_model
+
+    model = create_model(_numbers_config(), seed=0)
+    with torch.no_grad():
+        torch.nn.init.normal_(model.generator.prompt_numbers.weight, std=0.5)
+    folder = save_pretrained(model, tmp_path / "numbers", CheckpointInfo(trained=False, description="test"))
+    translator = load_model(folder, "cpu")
+    assert translator.model.config.generator.prompt_numbers
+    image = np.random.default_rng(0).random((64, 64)).astype(np.float32) * 100
+    a, b, again = (translator.translate(image, FLAIR.replace(ti=ti).prompt()) for ti in (2210.0, 2800.0, 2210.0))
+    assert np.array_equal(a, again)
+    assert np.abs(a - b).max() > 1e-3 * np.abs(a).max()
