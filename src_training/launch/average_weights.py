@@ -19,16 +19,31 @@ from pathlib import Path
 
 import torch
 
-from napari_evai2i.model import load_pretrained, save_pretrained
+from napari_evai2i.model import create_model, load_pretrained, save_pretrained
+from napari_evai2i.model.generator import adds_prompt_numbers, load_adding_prompt_numbers
+
+
+def _with_prompt_numbers(model, config):
+    """``model`` grown to ``config``, which only adds the prompt-number map (at zero: the same model)."""
+    grown = create_model(config)
+    grown.dclip.load_state_dict(model.dclip.state_dict())
+    load_adding_prompt_numbers(grown.generator, model.generator.state_dict())
+    return grown
 
 
 def average(folders: list[str]):
-    """The first model with every floating-point tensor replaced by the mean over ``folders``."""
-    model, info = load_pretrained(folders[0])
+    """The first model with every floating-point tensor replaced by the mean over ``folders``.
+
+    A model without the prompt-number map averages with one that has it as the same model with
+    the map at zero (it translates exactly so), and the mean has the map."""
+    loaded = [load_pretrained(folder) for folder in folders]
+    richest = next((m.config for m, _ in loaded if m.config.generator.prompt_numbers), loaded[0][0].config)
+    loaded = [(_with_prompt_numbers(m, richest) if adds_prompt_numbers(m.config.generator, richest.generator)
+               and m.config.text == richest.text and m.config.image == richest.image else m, i) for m, i in loaded]
+    model, info = loaded[0]
     states = [model.state_dict()]
     sources = [{"checkpoint": str(folders[0]), "provenance": info.provenance}]
-    for folder in folders[1:]:
-        other, other_info = load_pretrained(folder)
+    for folder, (other, other_info) in zip(folders[1:], loaded[1:]):
         if other.config.to_dict() != model.config.to_dict():
             raise ValueError(f"{folder} has another architecture than {folders[0]}; only models of one "
                              "lineage can be averaged")

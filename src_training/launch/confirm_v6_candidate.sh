@@ -8,6 +8,11 @@
 # (about 25 minutes on the 2-core CPU). Q1: T1w->FLAIR's Q_RATIO with the source prompt at least
 # 0.03 nearer the truth than v6's; Q2: no ratio of any task and setting further from the truth, as
 # |ratio/truth - 1|, than v6's by more than 0.05.
+# With Q=flair_ti (demo_cpu_v6_prompt_numbers.yaml) the question is another:
+#   RUN=runs/x MEAN=runs/mean_x FIRST=304 Q=flair_ti bash src_training/launch/confirm_v6_candidate.sh OUT_DIR
+# Q1: FLAIR's grey-white ratio on the source's classes rises from TI 2210 to 2500 ms by at least
+# 0.012, with and without the source prompt (probe_flair_inversion_time.py, cases 6-17); Q2:
+# T1w->FLAIR tissue Dice, whole head without a source prompt, above v6's on the fresh cases.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=$1
@@ -15,6 +20,8 @@ REF=v6
 source src_training/launch/confirm_common.sh
 mean_with_ref "$RUN" "$MEAN"
 
+Q=${Q:-contrast}
+if [ "$Q" = contrast ]; then
 [ -s "$OUT/probe_tissue_contrast.json" ] || "$PY" src_training/launch/probe_tissue_contrast.py v6=$V6 \
     run=$RUN/model_fp16 mean=$MEAN/model_fp16 --first-case 6 --cases 12 --json "$OUT/probe_tissue_contrast.json" > /dev/null
 echo "== Q: tissue contrast in pure tissue, cases 6-17 (probe_tissue_contrast.py), Q1 on FLAIR $Q_RATIO"
@@ -34,10 +41,41 @@ for label in ("run", "mean"):
     print(f"{label}: Q1 FLAIR {q_ratio} {gain:+.3f} nearer the truth ({'holds' if gain >= 0.03 else 'fails'}); "
           f"Q2 {'holds' if not worse else 'fails: ' + '; '.join(worse)}")
 PY
+else
+[ -s "$OUT/probe_flair_inversion_time.json" ] || "$PY" src_training/launch/probe_flair_inversion_time.py v6=$V6 \
+    run=$RUN/model_fp16 mean=$MEAN/model_fp16 --first-case 6 --cases 12 --tis 2210 2500 \
+    --json "$OUT/probe_flair_inversion_time.json" > /dev/null
+echo "== Q1: FLAIR grey-white from TI 2210 to 2500 ms, cases 6-17 (probe_flair_inversion_time.py)"
+"$PY" - "$OUT/probe_flair_inversion_time.json" <<'PY'
+import json, sys
+by_ti = json.load(open(sys.argv[1]))["by TI"]
+low, high = (next(v for k, v in by_ti.items() if k.startswith(ti)) for ti in ("2210 ", "2500 "))
+print(f"  truth {high['truth']['GM/WM'] - low['truth']['GM/WM']:+.3f}")
+for label in ("v6", "run", "mean"):
+    rises = {s: high[f"{label}, {s}"]["GM/WM"] - low[f"{label}, {s}"]["GM/WM"] for s in ("no source prompt", "source prompt")}
+    verdict = "" if label == "v6" else (" holds" if all(r >= 0.012 for r in rises.values()) else " fails")
+    print(f"  {label}: " + ", ".join(f"{s} {r:+.3f}" for s, r in rises.items()) + verdict)
+PY
+fi
 
 for label_model in v6=$V6 run=$RUN/model_fp16 mean=$MEAN/model_fp16; do
     held_out "${label_model%%=*}" "${label_model#*=}" "$FIRST"
 done
+if [ "$Q" = flair_ti ]; then
+    echo "== Q2: T1w->FLAIR tissue Dice, whole head without a source prompt, cases from $FIRST, against v6"
+    "$PY" - "$OUT" "$FIRST" <<'PY'
+import json, sys
+import numpy as np
+def dice(label):
+    heads = json.load(open(f"{sys.argv[1]}/{label}_cases{sys.argv[2]}.json"))["held_out"]["held_out_heads"]
+    return np.array(heads["T1w->FLAIR"]["whole head, no source prompt"]["per_case"]["dice"])
+for label in ("run", "mean"):
+    d = dice(label) - dice("v6")
+    se = d.std(ddof=1) / np.sqrt(len(d))
+    print(f"  {label}: {dice('v6').mean():.3f} -> {dice(label).mean():.3f} ({d.mean():+.3f} +- {se:.3f}) "
+          + ("holds" if d.mean() > 0 else "fails"))
+PY
+fi
 rule_1_prime run "$FIRST"
 rule_1_prime mean "$FIRST"
 for label in run mean; do

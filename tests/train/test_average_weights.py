@@ -51,3 +51,23 @@ def test_models_of_another_architecture_or_into_an_input_folder_are_refused(tmp_
     assert not (tmp_path / "mean").exists()
     into_input = _run(tiny, tiny, other)
     assert into_input.returncode == 2 and "one of the inputs" in into_input.stderr
+
+
+def test_a_model_without_the_number_map_averages_as_if_its_map_were_zero(tmp_path):
+    plain, numbers = tmp_path / "plain", tmp_path / "numbers"
+    save_pretrained(create_model("tiny", seed=0), plain, CheckpointInfo(trained=True))
+    config = get_preset("tiny").to_dict()
+    config["generator"]["prompt_numbers"] = True
+    with_map = create_model(ModelConfig.from_dict(config), seed=1)
+    with torch.no_grad():
+        torch.nn.init.normal_(with_map.generator.prompt_numbers.weight, std=0.1)
+    save_pretrained(with_map, numbers, CheckpointInfo(trained=True))
+    result = _run(tmp_path / "mean", plain, numbers)         # the one without the map first
+    assert result.returncode == 0, result.stderr
+    mean = load_pretrained(tmp_path / "mean")[0]
+    assert mean.config.generator.prompt_numbers
+    a, b = (load_pretrained(f)[0].state_dict() for f in (plain, numbers))
+    state = mean.state_dict()
+    torch.testing.assert_close(state["generator.prompt_numbers.weight"], b["generator.prompt_numbers.weight"] / 2)
+    key = "generator.tissue_intensity.0.weight"
+    torch.testing.assert_close(state[key], (a[key] + b[key]) / 2)

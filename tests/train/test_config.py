@@ -356,3 +356,26 @@ def test_the_adversarial_run_is_stage_6_in_the_finetune_stage_from_v6_and_its_re
     for pilot, changed in (("tissue5", {"w_tissue"}), ("adversarial", {"init_steps", "finetune_steps"})):
         other = load_train_config(configs / "pilots_v6_mixture" / f"{pilot}.yaml").to_dict()
         assert {k for k in other if other[k] != control[k]} == {"name", "out"} | changed
+
+
+def test_the_flair_ti_pilots_and_the_prompt_numbers_run_change_what_their_headers_say():
+    """pilots_v6_flair_ti/: each pilot adds one change to the one before it (the first to the
+    control pilot); demo_cpu_v6_prompt_numbers.yaml is the last pilot, longer, on its own data."""
+    configs = Path(__file__).resolve().parents[2] / "src_training" / "configs"
+    chain = [("pilots_v6_contrast/control", None), ("pilots_v6_flair_ti/ti_range", {"protocol_ranges"}),
+             ("pilots_v6_flair_ti/prompt_contrast", {"w_prompt_contrast"}),
+             ("pilots_v6_flair_ti/prompt_contrast_text_lr", {"text_lr"})]
+    loaded = {name: load_train_config(configs / f"{name}.yaml").to_dict() for name, _ in chain}
+    for (before, _), (name, changed) in zip(chain, chain[1:]):
+        assert {k for k in loaded[name] if loaded[name][k] != loaded[before][k]} == {"name", "out"} | changed
+    numbers = load_train_config(configs / "pilots_v6_flair_ti" / "prompt_numbers.yaml").to_dict()
+    before = loaded["pilots_v6_flair_ti/prompt_contrast"]
+    assert {k for k in numbers if numbers[k] != before[k]} == {"name", "out", "model"}
+    from napari_evai2i.model import load_config
+
+    assert load_config(configs.parents[1] / numbers["model"]).generator.prompt_numbers
+    run = load_train_config(configs / "demo_cpu_v6_prompt_numbers.yaml").to_dict()
+    assert {k for k in run if run[k] != numbers[k]} == {"name", "out", "seed", "init_steps", "warmup_steps",
+                                                        "max_minutes"}
+    assert (run["init_from"], run["init_steps"], run["protocol_ranges"]) == (
+        "runs/demo_v6", 1200, {"FLAIR": {"ti_factor_of_csf_null": [0.88, 1.3]}})
