@@ -379,3 +379,6 @@ def test_the_flair_ti_pilots_and_the_prompt_numbers_run_change_what_their_header
                                                         "max_minutes"}
     assert (run["init_from"], run["init_steps"], run["protocol_ranges"]) == (
         "runs/demo_v6", 1200, {"FLAIR": {"ti_factor_of_csf_null": [0.88, 1.3]}})
+    ran = load_train_config(configs.parents[1] / "docs" / "results" / "v6_flair_ti_2026-12-07"
+                            / "demo_cpu_v6_prompt_numbers_train_config.yaml")
+    assert ran.to_dict() == run                                     # the record is what ran
