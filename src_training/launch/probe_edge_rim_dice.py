@@ -9,7 +9,8 @@ out, the rim explains that part of the model's gap.
     python src_training/launch/probe_edge_rim_dice.py v6=demo --first-case 6 --cases 24 --json OUT.json
 
 Whole heads, no source prompt (the suite's first setting; ``--source-prompt`` gives the true one),
-the held-out suite's cases and engine.
+the held-out suite's cases and engine. ``--per-case`` keeps each case's Dice and inner Dice
+(``confirm_inner_dice.sh`` compares two models case by case).
 Also reports the mean signed error (translation minus truth, brain-normalised) in the 2-pixel rim,
 inside it, and inside it per class of the truth's own 3-class multi-Otsu (darkest first).
 """
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-case", type=int, default=6)
     parser.add_argument("--cases", type=int, default=24)
     parser.add_argument("--source-prompt", action="store_true", help="give the true source prompt")
+    parser.add_argument("--per-case", action="store_true",
+                        help="also keep each case's Dice and inner Dice, for paired comparisons")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
@@ -62,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
             for label, translator in translators.items():
                 rows[label].append(edge_scores(_translate(translator, case, args.source_prompt), case["tgt"], case["brain"]))
         report["tasks"][task] = {label: mean_scores(r) for label, r in rows.items()}
+        if args.per_case:
+            for label, r in rows.items():
+                report["tasks"][task][label]["per_case"] = {k: [round(x[k], 4) for x in r] for k in ("dice", "dice_inner")}
     return emit(report, args.json)
 
 
