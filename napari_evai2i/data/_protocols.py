@@ -261,8 +261,9 @@ def sampling_spec(kind: str, ranges: Mapping[str, Mapping[str, tuple[float, floa
     1.3]}}``) without a second copy of the table. Unknown kinds or names, and ranges that are not
     two increasing positive numbers, raise ``ValueError`` naming them.
     """
-    spec = dict(SAMPLING_RANGES[_kind_key(kind)])
-    for name, value in (ranges or {}).get(_kind_key(kind), {}).items():
+    key = _kind_key(kind)
+    spec = dict(SAMPLING_RANGES[key])
+    for name, value in (ranges or {}).get(key, {}).items():
         if name not in spec or not isinstance(spec[name], tuple):
             choices = ", ".join(k for k, v in spec.items() if isinstance(v, tuple))
             raise ValueError(f"protocol range {name!r} of {kind} cannot be set; its ranges are {choices}")

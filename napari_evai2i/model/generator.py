@@ -97,7 +97,7 @@ class HyperDecoder(nn.Module):
 
 
 #: The image is ``OUTPUT_GAIN`` x (decoder + tissue mixture) + 0.5: a unit of tissue intensity is
-#: half a unit of normalised image (``train/steps.py`` ``lesion_value_loss`` relies on it).
+#: half a unit of normalised image (``train/steps.py`` ``mixture_gap_to_wm`` relies on it).
 OUTPUT_GAIN = 0.5
 
 

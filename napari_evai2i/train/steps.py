@@ -112,12 +112,20 @@ def lesion_weight(batch: dict, extra: float, device: torch.device) -> torch.Tens
     return 1.0 + extra * torch.as_tensor(batch["lesion"]).to(device)
 
 
+def mixture_gap_to_wm(tissue_values: torch.Tensor, name: str) -> torch.Tensor:
+    """What the mixture head's ``name``-minus-WM intensity is for each item's physics
+    (``tissue_values``: pure-tissue values of the clean image, in image units).
+
+    The output is ``OUTPUT_GAIN`` x (decoder + mixture) + 0.5, so a tissue ``v_name - v_WM`` above
+    WM in the image is that difference / ``OUTPUT_GAIN`` above WM in the mixture."""
+    wm = tissue_values[:, ALL_TISSUE_NAMES.index("WM")]
+    return (tissue_values[:, ALL_TISSUE_NAMES.index(name)] - wm) / OUTPUT_GAIN
+
+
 def lesion_value_loss(generator, styles: torch.Tensor, tissue_values: torch.Tensor) -> torch.Tensor:
     """L1 between the mixture head's lesion-minus-WM intensity for each target prompt and the
-    physics of its item (``tissue_values``: pure-tissue values of the clean target).
-
-    The output is ``OUTPUT_GAIN`` x (decoder + mixture) + 0.5, so a lesion is ``v_lesion - v_WM``
-    above WM when its intensity is that difference / ``OUTPUT_GAIN`` above WM's. Only the head's
+    physics of its item (``tissue_values``: pure-tissue values of the clean target;
+    :func:`mixture_gap_to_wm`). Only the head's
     own lesion row learns from it: WM's intensity, the shared layers and the prompts stay as the
     pixels taught them (a two-sided gap pulled WM down by 0.1 and cost SSIM). It gets a signal
     from every item, lesion pixels or not.
@@ -131,9 +139,7 @@ def lesion_value_loss(generator, styles: torch.Tensor, tissue_values: torch.Tens
         hidden = shared(styles)
         wm = last(hidden)[:, head.index("WM")]
     lesion = F.linear(hidden, last.weight[row:row + 1], last.bias[row:row + 1])[:, 0]
-    values = tissue_values.to(lesion)
-    truth = (values[:, ALL_TISSUE_NAMES.index("LESION")] - values[:, ALL_TISSUE_NAMES.index("WM")]) / OUTPUT_GAIN
-    return (lesion - wm - truth).abs().mean()
+    return (lesion - wm - mixture_gap_to_wm(tissue_values.to(lesion), "LESION")).abs().mean()
 
 
 def prompt_contrast_loss(generator, styles: torch.Tensor, tissue_values: torch.Tensor) -> torch.Tensor:
@@ -150,11 +156,10 @@ def prompt_contrast_loss(generator, styles: torch.Tensor, tissue_values: torch.T
         raise ValueError("w_prompt_contrast needs a generator with tissue_mixture and GM, WM, CSF tissue classes")
     intensity = generator.tissue_intensity(styles)
     values = tissue_values.to(intensity)
-    wm, wm_value = intensity[:, head.index("WM")], values[:, ALL_TISSUE_NAMES.index("WM")]
+    wm = intensity[:, head.index("WM")]
     loss = intensity.new_zeros(())
     for name in ("GM", "CSF"):
-        truth = (values[:, ALL_TISSUE_NAMES.index(name)] - wm_value) / OUTPUT_GAIN
-        loss = loss + (intensity[:, head.index(name)] - wm - truth).abs().mean()
+        loss = loss + (intensity[:, head.index(name)] - wm - mixture_gap_to_wm(values, name)).abs().mean()
     return loss
 
 

@@ -64,15 +64,19 @@ done
 if [ "$Q" = flair_ti ]; then
     echo "== Q2: T1w->FLAIR tissue Dice, whole head without a source prompt, cases from $FIRST, against v6"
     "$PY" - "$OUT" "$FIRST" <<'PY'
-import json, sys
+import sys
 import numpy as np
-def dice(label):
-    heads = json.load(open(f"{sys.argv[1]}/{label}_cases{sys.argv[2]}.json"))["held_out"]["held_out_heads"]
-    return np.array(heads["T1w->FLAIR"]["whole head, no source prompt"]["per_case"]["dice"])
+sys.path.insert(0, "src_training/launch")
+from paired_held_out import paired_cells
+from summarize_ablation import read_report
+out, first = sys.argv[1:]
+task, setting = "T1w->FLAIR", "whole head, no source prompt"
+v6 = read_report(f"{out}/v6_cases{first}.json")
+before = np.mean(v6["held_out_heads"][task][setting]["per_case"]["dice"])
 for label in ("run", "mean"):
-    d = dice(label) - dice("v6")
+    d = paired_cells(v6, read_report(f"{out}/{label}_cases{first}.json"))[task, setting, "dice"]
     se = d.std(ddof=1) / np.sqrt(len(d))
-    print(f"  {label}: {dice('v6').mean():.3f} -> {dice(label).mean():.3f} ({d.mean():+.3f} +- {se:.3f}) "
+    print(f"  {label}: {before:.3f} -> {before + d.mean():.3f} ({d.mean():+.3f} +- {se:.3f}) "
           + ("holds" if d.mean() > 0 else "fails"))
 PY
 fi
