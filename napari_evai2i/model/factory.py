@@ -47,14 +47,17 @@ class EVAModel(nn.Module):
         self.generator = Generator(config.generator)
         self.discriminator = PatchDiscriminator(config.discriminator) if with_discriminator else None
 
-    def prompt_styles(self, texts: list[str], device: torch.device | str) -> torch.Tensor:
+    def prompt_styles(self, texts: list[str], device: torch.device | str, train_text: bool = True) -> torch.Tensor:
         """The generator's style for each prompt text: its DCLIP embedding (unit norm), plus the
-        numbers it states where the generator reads them (``prompt_numbers``). Differentiable
-        where the text tower trains; the one path from text to style, in training and inference."""
+        numbers it states where the generator reads them (``prompt_numbers``); the one path from
+        text to style, in training and inference. ``train_text=False`` keeps gradients out of the
+        text tower only: the generator's number map still learns."""
         from ..prompts import tokenize
 
         tokens = tokenize(texts, self.config.text.context_length).to(device)
-        return self.generator.style_of(self.dclip.encode_text(tokens).float(), texts)
+        with torch.set_grad_enabled(train_text and torch.is_grad_enabled()):
+            embeddings = self.dclip.encode_text(tokens).float()
+        return self.generator.style_of(embeddings, texts)
 
 
 @dataclass

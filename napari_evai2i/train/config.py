@@ -115,6 +115,10 @@ class TrainConfig:
     atlas: bool = True                  #: atlas pseudo-target for unpaired int (fine-tune)
     source_prompt_probability: float = 0.0   #: how often G is told the source prompt
     tune_text: bool = False             #: stage 2 also trains DCLIP's text tower (through G's losses)
+    #: generator parts (module names, ``[prompt_numbers]``) that stage 2 trains; the rest of the
+    #: generator stays as init_from left it. Empty: all of it. Why: every continuation of v5/v6 that
+    #: trained the whole generator lost a few held-out cells it was not aimed at
+    train_only: list[str] = dataclasses.field(default_factory=list)
     text_lr: float | None = None        #: learning rate of the text tower in stage 2 (default clip_lr)
     perceptual: str = "dclip"           #: dclip, vgg19 or none
     perceptual_weights: str | None = None
@@ -208,6 +212,9 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"amp must be auto, bf16 or off, not {cfg.amp!r}")
     if cfg.simulator not in ("template", "randomized"):
         raise ValueError(f"simulator must be template or randomized, not {cfg.simulator!r}")
+    if cfg.train_only and not cfg.init_from:
+        raise ValueError("train_only trains a part of the init_from model and keeps the rest; set init_from, "
+                         "or leave train_only empty to train the whole generator")
     if cfg.w_keep and not cfg.init_from:
         raise ValueError("w_keep keeps the translations of the init_from model; set init_from, or w_keep: 0")
     for name in ("brain_crop", "shapes", "random_contrast", "lesion_probability"):   # None: the generator's own

@@ -70,10 +70,10 @@ def clip_step(model: EVAModel, batch: dict, cfg: TrainConfig, device: torch.devi
     return StepOutput(loss, {"loss": float(loss.detach()), "clip_top1": float(hit)})
 
 
-def encode_texts(model: EVAModel, texts: list[str], device: torch.device) -> torch.Tensor:
-    """The generator's prompt styles (``EVAModel.prompt_styles``), differentiable where the text
-    tower is being trained."""
-    return model.prompt_styles(texts, device)
+def encode_texts(model: EVAModel, texts: list[str], device: torch.device, train_text: bool = True) -> torch.Tensor:
+    """The generator's prompt styles (``EVAModel.prompt_styles``), differentiable in the
+    generator's number map always and in the text tower when it trains."""
+    return model.prompt_styles(texts, device, train_text=train_text)
 
 
 @torch.no_grad()
@@ -187,8 +187,7 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
     x_in = {r: batch[f"{r}_in"].to(device) for r in ROLES}
     # With ``tune_text`` the reconstruction losses also train the text tower, so prompts that
     # differ only in numbers (TE 30 vs 120 ms) get embeddings as different as their images.
-    encode = encode_texts if cfg.tune_text else embed_texts
-    emb = {r: encode(model, batch[f"{r}_text"], device) for r in ROLES}
+    emb = {r: encode_texts(model, batch[f"{r}_text"], device, train_text=cfg.tune_text) for r in ROLES}
     fixed = {r: e.detach() for r, e in emb.items()}     # what D and the semantic term see
     paired_int = bool(batch["paired_int"].all()) if torch.is_tensor(batch["paired_int"]) else True
     b = x["src"].shape[0]

@@ -67,6 +67,7 @@ class Trainer:
         if cfg.init_from:
             self._init_from(cfg.init_from)
         self.model.to(device)
+        self._check_train_only()
         if cfg.w_keep:                  # the starting generator, before any step or resume changes it
             self.reference = copy.deepcopy(self.model.generator).eval().requires_grad_(False)
         from timm.utils import ModelEmaV3
@@ -92,6 +93,20 @@ class Trainer:
         random.seed(seed)
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)
+
+    def _check_train_only(self) -> None:
+        """Every ``train_only`` name is a part of this generator (a typo would train nothing)."""
+        parts = {name for name, module in self.model.generator.named_modules() if name and
+                 any(True for _ in module.parameters())}
+        unknown = [name for name in self.cfg.train_only if name not in parts]
+        if unknown:
+            top = sorted({name.split(".")[0] for name in parts})
+            raise ValueError(f"train_only: the generator has no part {', '.join(map(repr, unknown))}; "
+                             f"its top-level parts are {', '.join(top)}")
+
+    def _trains(self, parameter_name: str) -> bool:
+        only = self.cfg.train_only
+        return not only or any(parameter_name == n or parameter_name.startswith(n + ".") for n in only)
 
     def _init_from(self, path: str) -> None:
         """Start from a checkpoint's DCLIP (always) and generator (when its config matches ours)."""
@@ -268,7 +283,9 @@ class Trainer:
             self.ema.set(self.ema_parts)            # average from the weights stage 2 starts with
         if self.cfg.tune_text:
             model.dclip.text.train().requires_grad_(True)
-        model.generator.train().requires_grad_(True)
+        model.generator.train()
+        for name, parameter in model.generator.named_parameters():
+            parameter.requires_grad_(self._trains(name))
         model.discriminator.train().requires_grad_(stage == "finetune")
         if self._perceptual is None:
             self._perceptual = PerceptualLoss(self.cfg.perceptual, model.dclip.image,
