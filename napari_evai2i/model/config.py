@@ -74,7 +74,9 @@ class GeneratorConfig:
     * ``tissue_mixture``: adds ``sum_k p_k * intensity_k(prompt)`` to the output, the
       partial-volume form of an MR image, so the prompt sets each tissue's intensity.
     * ``prompt_numbers``: the prompt's TR, TE, TI, flip angle and field, read from its text, are
-      added to its embedding by a learned linear map that starts at zero (:mod:`.prompt_numbers`).
+      added to its embedding by a learned linear map that starts at zero (:mod:`.prompt_numbers`);
+      ``prompt_number_quantities`` names the ones it reads (the others count as not stated), so a
+      map of TI alone leaves every prompt that states no TI exactly as the text tower embeds it.
     """
 
     in_chans: int = 1
@@ -90,6 +92,16 @@ class GeneratorConfig:
     tissue_classes: int = 0
     tissue_mixture: bool = False
     prompt_numbers: bool = False
+    prompt_number_quantities: tuple[str, ...] = ("repetition_time", "echo_time", "inversion_time", "flip_angle",
+                                                 "field_strength")
+
+    def __post_init__(self) -> None:
+        from .prompt_numbers import QUANTITIES
+
+        unknown = [q for q in self.prompt_number_quantities if q not in QUANTITIES]
+        if unknown or not self.prompt_number_quantities:
+            raise ValueError(f"prompt_number_quantities must name some of {', '.join(QUANTITIES)}, "
+                             f"not {list(self.prompt_number_quantities)}")
 
 
 #: The tissue head's channels for each supported ``tissue_classes``.

@@ -162,7 +162,8 @@ class Generator(nn.Module):
             return embeddings
         from .prompt_numbers import number_features
 
-        features = number_features(texts).to(embeddings.device, self.prompt_numbers.weight.dtype)
+        features = number_features(texts, self.config.prompt_number_quantities)
+        features = features.to(embeddings.device, self.prompt_numbers.weight.dtype)
         return embeddings + self.prompt_numbers(features).to(embeddings.dtype)
 
     def encode(self, x: torch.Tensor, source_style: torch.Tensor | None = None) -> list[torch.Tensor]:
@@ -255,7 +256,8 @@ def grows_tissue_classes(old: GeneratorConfig, new: GeneratorConfig) -> bool:
 def adds_prompt_numbers(old: GeneratorConfig, new: GeneratorConfig) -> bool:
     """Whether ``new`` is ``old`` with ``prompt_numbers`` switched on: the old weights load, and
     the new map starts at zero, so the generator first translates exactly as the old one."""
-    return not old.prompt_numbers and dataclasses.replace(old, prompt_numbers=True) == new
+    return (not old.prompt_numbers and new.prompt_numbers and
+            dataclasses.replace(old, prompt_numbers=True, prompt_number_quantities=new.prompt_number_quantities) == new)
 
 
 def load_adding_prompt_numbers(generator: Generator, state: dict[str, torch.Tensor]) -> None:

@@ -46,6 +46,11 @@ def _features(text: str) -> tuple[float, ...]:
     return tuple(out)
 
 
-def number_features(texts: list[str]) -> torch.Tensor:
-    """(N, :data:`NUMBER_FEATURES`) features of the numbers each prompt states (zeros where none)."""
-    return torch.tensor([_features(" ".join(t.split())) for t in texts], dtype=torch.float32)
+def number_features(texts: list[str], quantities: tuple[str, ...] = QUANTITIES) -> torch.Tensor:
+    """(N, :data:`NUMBER_FEATURES`) features of the numbers each prompt states (zeros where none,
+    and for every quantity not in ``quantities``: the layout stays the same whichever are read)."""
+    features = torch.tensor([_features(" ".join(t.split())) for t in texts], dtype=torch.float32)
+    if set(quantities) != set(QUANTITIES):
+        read = torch.tensor([q in quantities for q in QUANTITIES]).repeat_interleave(FEATURES_PER_QUANTITY)
+        features = features * read
+    return features.reshape(len(texts), NUMBER_FEATURES)

@@ -69,3 +69,31 @@ def test_a_saved_numbers_model_follows_ti_through_the_engine(tmp_path):
     a, b, again = (translator.translate(image, FLAIR.replace(ti=ti).prompt()) for ti in (2210.0, 2800.0, 2210.0))
     assert np.array_equal(a, again)
     assert np.abs(a - b).max() > 1e-3 * np.abs(a).max()
+
+
+def test_a_map_of_ti_alone_leaves_every_prompt_without_ti_as_the_text_tower_embeds_it(tmp_path):
+    from napari_evai2i.model import load_pretrained
+    from napari_evai2i.prompts import tokenize
+
+    config = _numbers_config()
+    config = dataclasses.replace(config, generator=dataclasses.replace(
+        config.generator, prompt_number_quantities=("inversion_time",)))
+    model = create_model(config, seed=0)
+    with torch.no_grad():
+        torch.nn.init.normal_(model.generator.prompt_numbers.weight, std=0.5)
+    folder = save_pretrained(model, tmp_path / "ti", CheckpointInfo(trained=False, description="test"))
+    model, _ = load_pretrained(folder, "cpu")               # the choice survives config.json
+    assert model.config.generator.prompt_number_quantities == ("inversion_time",)
+    t2w, flair = preset("T2w").prompt("axial"), FLAIR.prompt("axial")
+    with torch.no_grad():
+        styles = model.prompt_styles([t2w, flair], "cpu")
+        plain = model.dclip.encode_text(tokenize([t2w, flair], config.text.context_length)).float()
+    assert torch.equal(styles[0], plain[0])                   # T2w states TR and TE, no TI
+    assert (styles[1] - plain[1]).abs().max() > 1e-2          # FLAIR states its TI
+    features = number_features([flair], ("inversion_time",))
+    assert _block(features, "inversion_time").abs().sum() > 0 and _block(features, "echo_time").abs().sum() == 0
+
+
+def test_the_quantities_read_are_checked():
+    with pytest.raises(ValueError, match="prompt_number_quantities must name some of"):
+        dataclasses.replace(get_preset("tiny").generator, prompt_number_quantities=("inversion_tme",))
