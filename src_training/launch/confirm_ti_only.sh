@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# demo_cpu_v6_ti_only.yaml's verdicts (fixed in its header before the run), on the run's float16
+# copy with the head box, against v6 as shipped (from git):
+#   Q1: FLAIR's grey-white ratio on the source's classes rises from TI 2210 to 2500 ms by at least
+#       0.012, with and without the source prompt (probe_flair_inversion_time.py, cases 6-17);
+#   Q2: T1w->FLAIR tissue Dice inside the brain mask eroded by 2 pixels (whole head, no source
+#       prompt; probe_edge_rim_dice.py) above v6's on the fresh cases from FIRST (the mean of the
+#       case-by-case differences above zero);
+#   rule 1' on the same cases, rules 2 and 4 (robustness suite), the standard suite's four template
+#   tasks within 0.02 of v6's.
+#   bash src_training/launch/confirm_ti_only.sh [OUT_DIR]     (about 12 minutes on the 2-core CPU)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${1:-runs/confirm_ti_only}
+REF=v6
+source src_training/launch/confirm_common.sh
+RUN=${RUN:-runs/demo_cpu_v6_ti_only}
+FIRST=${FIRST:-352}
+fp16_copy "$RUN"
+CANDIDATE=$RUN/model_fp16
+
+json="$OUT/probe_flair_inversion_time.json"
+[ -s "$json" ] || "$PY" src_training/launch/probe_flair_inversion_time.py v6=$V6 run=$CANDIDATE \
+    --first-case 6 --cases 12 --tis 2210 2500 --json "$json" > /dev/null
+echo "== Q1: FLAIR grey-white from TI 2210 to 2500 ms, cases 6-17 (probe_flair_inversion_time.py)"
+"$PY" - "$json" <<'PY'
+import json, sys
+by_ti = json.load(open(sys.argv[1]))["by TI"]
+low, high = (next(v for k, v in by_ti.items() if k.startswith(ti)) for ti in ("2210 ", "2500 "))
+print(f"  truth {high['truth']['GM/WM'] - low['truth']['GM/WM']:+.3f}")
+for label in ("v6", "run"):
+    rises = {s: high[f"{label}, {s}"]["GM/WM"] - low[f"{label}, {s}"]["GM/WM"] for s in ("no source prompt", "source prompt")}
+    verdict = "" if label == "v6" else (" holds" if all(r >= 0.012 for r in rises.values()) else " fails")
+    print(f"  {label}: " + ", ".join(f"{s} {r:+.3f}" for s, r in rises.items()) + verdict)
+PY
+
+json="$OUT/probe_edge_rim_dice_cases$FIRST.json"
+[ -s "$json" ] || "$PY" src_training/launch/probe_edge_rim_dice.py v6=$V6 run=$CANDIDATE \
+    --first-case $FIRST --cases 24 --per-case --json "$json" > /dev/null
+echo "== Q2: T1w->FLAIR Dice inside the eroded mask, whole head, no source prompt, cases from $FIRST"
+"$PY" - "$json" <<'PY'
+import json, sys
+import numpy as np
+flair = json.load(open(sys.argv[1]))["tasks"]["T1w->FLAIR"]
+for key in ("dice_inner", "dice"):
+    a, b = (np.array(flair[label]["per_case"][key]) for label in ("v6", "run"))
+    d = b - a
+    verdict = (" holds" if d.mean() > 0 else " fails") if key == "dice_inner" else " (reported)"
+    print(f"  {key}: v6 {a.mean():.3f} -> run {b.mean():.3f} ({d.mean():+.3f} +- {d.std(ddof=1) / np.sqrt(len(d)):.3f}){verdict}")
+PY
+
+held_out v6 "$V6" "$FIRST"
+held_out run "$CANDIDATE" "$FIRST"
+rule_1_prime run "$FIRST"
+robustness run "$CANDIDATE"
+rules_2_and_4 run
+json="$OUT/run_standard.json"
+[ -s "$json" ] || "$PY" -m napari_evai2i.train.evaluate --suite standard --model "$CANDIDATE" --seeds 1001 1002 \
+    --resolution 1 --json "$json" > /dev/null
+echo "== run: the standard suite's template tasks against v6 (within 0.02)"
+"$PY" - "$OUT/v6_evaluation.json" "$json" <<'PY'
+import json, sys
+old, new = (json.load(open(p))["tasks"] for p in sys.argv[1:])
+rows = [(t, old[t]["model"]["ssim"], new[t]["model"]["ssim"]) for t in ("T1w->T2w", "T1w->FLAIR", "T2w->T1w", "T1w->PDw")]
+for task, a, b in rows:
+    print(f"  {task:11s} {a:.3f} -> {b:.3f} ({b - a:+.3f})")
+print("  holds" if all(b >= a - 0.02 for _, a, b in rows) else "  fails")
+PY
