@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Reproduce the shipped demo (v6) on the 2-core CPU: five recipes, each continuing the model of the
+# Reproduce the shipped demo (v7) on the 2-core CPU: five recipes, each continuing the model of the
 # one before, then the mean of the last three models' weights (v5); v5's float16 copy trained on
-# with mixed canvases, and the mean of v5 and that run (v6); evaluate (standard and robustness
-# suites) and package. About 6.2 hours of training in all (docs/model_card.md, "How it was
-# trained"), so it spans sessions: run the script again after an interruption. A stage whose model
-# finished is skipped, an unfinished one resumes from its last checkpoint (bit-identical on a CPU).
+# with mixed canvases, and the mean of v5 and that run (v6); v6's float16 copy with a map of the
+# prompt's inversion time, only that map trained (v7); evaluate (standard and robustness suites)
+# and package. About 6.6 hours of training in all (docs/model_card.md, "How it was trained"), so it
+# spans sessions: run the script again after an interruption. A stage whose model finished is
+# skipped, an unfinished one resumes from its last checkpoint (bit-identical on a CPU).
 # Usage: bash src_training/launch/train_demo.sh      (from the repository root, venv active or .venv present)
+#        V6_FROM_GIT=1 bash src_training/launch/train_demo.sh
+#                         starts from v6 as shipped (its files from git, checked by hash): stage 7,
+#                         evaluation and packaging, about 40 minutes
 #        V5_FROM_GIT=1 bash src_training/launch/train_demo.sh
-#                         starts from v5 as shipped (its files from git, checked by hash) instead of
-#                         the 6.2-hour chain: stage 6, the mean, evaluation and packaging, about 50 minutes
+#                         starts from v5 as shipped: stages 6 and 7, about 80 minutes
 # The recipe `demo` alone (python -m napari_evai2i.train --config demo) reproduces v2, v4's start.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,27 +24,38 @@ if [ "${V5_FROM_GIT:-0}" = 1 ] && [ ! -s runs/demo_v5/model_fp16/model.safetenso
     OUT=runs/demo_v5; source src_training/launch/confirm_common.sh   # makes runs/demo_v5 from git
     mkdir -p runs/demo_v5/model_fp16 && cp runs/demo_v5/config.json runs/demo_v5/model.safetensors runs/demo_v5/model_fp16/
 fi
-if [ ! -s runs/demo_v5/model_fp16/model.safetensors ]; then
+if [ ! -s runs/demo_v5/model_fp16/model.safetensors ] && [ "${V6_FROM_GIT:-0}" != 1 ]; then
     for recipe in "${CHAIN[@]}"; do train_stage "$recipe"; done
     $PY src_training/launch/average_weights.py runs/demo_v5/model runs/demo_cpu_plain_sources_longer/model \
         runs/demo_cpu_plain_sources_unknown_gamma/model runs/demo_cpu_plain_sources_coarse/model
     $PY src_training/launch/ship_checkpoint.py runs/demo_v5/model --target runs/demo_v5/model_fp16
 fi
-cp runs/demo_v5/model_fp16/config.json runs/demo_v5/model_fp16/model.safetensors runs/demo_v5/   # init_from of stage 6
-STAGE6=demo_cpu_v5_mixed_canvas_mean
-train_stage "$STAGE6"
-$PY src_training/launch/ship_checkpoint.py "runs/$STAGE6/model" --target "runs/$STAGE6/model_fp16"
-$PY src_training/launch/average_weights.py runs/demo_v6/model runs/demo_v5 "runs/$STAGE6/model_fp16"
-$PY src_training/launch/ship_checkpoint.py runs/demo_v6/model --target runs/demo_v6/model_fp16
-$PY -m napari_evai2i.train.evaluate --suite robustness --model runs/demo_v6/model_fp16 --cases 6 \
-    --figure docs/images/robustness_real_t1.png --json runs/demo_v6/robustness.json
-$PY -m napari_evai2i.train.evaluate --suite standard --model runs/demo_v6/model_fp16 --seeds 1001 1002 \
-    --resolution 1 --json runs/demo_v6/standard.json
+if [ "${V6_FROM_GIT:-0}" = 1 ] && [ ! -s runs/demo_v6/model_fp16/model.safetensors ]; then
+    OUT=runs/demo_v6; REF=v6; source src_training/launch/confirm_common.sh   # makes runs/demo_v6 from git
+    mkdir -p runs/demo_v6/model_fp16 && cp runs/demo_v6/config.json runs/demo_v6/model.safetensors runs/demo_v6/model_fp16/
+fi
+if [ ! -s runs/demo_v6/model_fp16/model.safetensors ]; then
+    cp runs/demo_v5/model_fp16/config.json runs/demo_v5/model_fp16/model.safetensors runs/demo_v5/   # init_from of stage 6
+    STAGE6=demo_cpu_v5_mixed_canvas_mean
+    train_stage "$STAGE6"
+    $PY src_training/launch/ship_checkpoint.py "runs/$STAGE6/model" --target "runs/$STAGE6/model_fp16"
+    $PY src_training/launch/average_weights.py runs/demo_v6/model runs/demo_v5 "runs/$STAGE6/model_fp16"
+    $PY src_training/launch/ship_checkpoint.py runs/demo_v6/model --target runs/demo_v6/model_fp16
+fi
+cp runs/demo_v6/model_fp16/config.json runs/demo_v6/model_fp16/model.safetensors runs/demo_v6/   # init_from of stage 7
+STAGE7=demo_cpu_v6_ti_only
+train_stage "$STAGE7"
+mkdir -p runs/demo_v7
+$PY src_training/launch/ship_checkpoint.py "runs/$STAGE7/model" --target runs/demo_v7/model_fp16
+$PY -m napari_evai2i.train.evaluate --suite robustness --model runs/demo_v7/model_fp16 --cases 6 \
+    --figure docs/images/robustness_real_t1.png --json runs/demo_v7/robustness.json
+$PY -m napari_evai2i.train.evaluate --suite standard --model runs/demo_v7/model_fp16 --seeds 1001 1002 \
+    --resolution 1 --json runs/demo_v7/standard.json
 $PY - <<'PYTHON'
 import json
-standard = json.load(open("runs/demo_v6/standard.json"))
+standard = json.load(open("runs/demo_v7/standard.json"))
 joined = {k: standard[k] for k in ("model", "seeds", "resolution_mm", "tasks", "te_sweep", "te_response")}
-joined["robustness"] = json.load(open("runs/demo_v6/robustness.json"))["robustness"]
-json.dump(joined, open("runs/demo_v6/evaluation.json", "w"), indent=2)
+joined["robustness"] = json.load(open("runs/demo_v7/robustness.json"))["robustness"]
+json.dump(joined, open("runs/demo_v7/evaluation.json", "w"), indent=2)
 PYTHON
-$PY src_training/launch/ship_checkpoint.py runs/demo_v6/model --eval runs/demo_v6/evaluation.json
+$PY src_training/launch/ship_checkpoint.py "runs/$STAGE7/model" --eval runs/demo_v7/evaluation.json

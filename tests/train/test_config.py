@@ -382,3 +382,29 @@ def test_the_flair_ti_pilots_and_the_prompt_numbers_run_change_what_their_header
     ran = load_train_config(configs.parents[1] / "docs" / "results" / "v6_flair_ti_2026-12-07"
                             / "demo_cpu_v6_prompt_numbers_train_config.yaml")
     assert ran.to_dict() == run                                     # the record is what ran
+
+
+def test_the_numbers_only_pilots_and_the_ti_only_run_change_what_their_headers_say():
+    """After prompt_numbers.yaml: only the number map trains (numbers_only), then without the
+    prompt-contrast term (numbers_only_plain), then a map of TI alone (ti_only); the run
+    demo_cpu_v6_ti_only.yaml is the last, longer, on its own data."""
+    import dataclasses
+
+    from napari_evai2i.model import load_config
+
+    configs = Path(__file__).resolve().parents[2] / "src_training" / "configs"
+    chain = [("pilots_v6_flair_ti/prompt_numbers", None),
+             ("pilots_v6_flair_ti/numbers_only", {"train_only", "tune_text", "lr"}),
+             ("pilots_v6_flair_ti/numbers_only_plain", {"w_prompt_contrast"}),
+             ("pilots_v6_flair_ti/ti_only", {"model"}),
+             ("demo_cpu_v6_ti_only", {"seed", "init_steps", "warmup_steps", "max_minutes"})]
+    loaded = {name: load_train_config(configs / f"{name}.yaml").to_dict() for name, _ in chain}
+    for (before, _), (name, changed) in zip(chain, chain[1:]):
+        assert {k for k in loaded[name] if loaded[name][k] != loaded[before][k]} == {"name", "out"} | changed
+    run = loaded["demo_cpu_v6_ti_only"]
+    assert (run["train_only"], run["tune_text"], run["w_prompt_contrast"], run["init_steps"]) == (
+        ["prompt_numbers"], False, 0.0, 1200)
+    numbers, ti = (load_config(configs.parents[1] / loaded[name]["model"]).generator
+                   for name in ("pilots_v6_flair_ti/prompt_numbers", "demo_cpu_v6_ti_only"))
+    assert ti.prompt_number_quantities == ("inversion_time",)
+    assert dataclasses.replace(ti, prompt_number_quantities=numbers.prompt_number_quantities) == numbers
