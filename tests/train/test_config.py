@@ -408,3 +408,6 @@ def test_the_numbers_only_pilots_and_the_ti_only_run_change_what_their_headers_s
                    for name in ("pilots_v6_flair_ti/prompt_numbers", "demo_cpu_v6_ti_only"))
     assert ti.prompt_number_quantities == ("inversion_time",)
     assert dataclasses.replace(ti, prompt_number_quantities=numbers.prompt_number_quantities) == numbers
+    ran = load_train_config(configs.parents[1] / "docs" / "results" / "v7_2026-12-07"
+                            / "demo_cpu_v6_ti_only_train_config.yaml")
+    assert ran.to_dict() == run                                     # the record is what ran (v7)
