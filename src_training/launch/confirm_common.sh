@@ -14,6 +14,8 @@
 #   robustness x runs/x/model_fp16        # $OUT/x_robustness.json: the robustness suite's 6 cases
 #   rule_1_prime x 208 [--show ...]       # paired_held_out.py --real-loss against v5_cases208.json
 #   rules_2_and_4 x                       # ship_rule.py against v5's evaluation.json
+#   template_tasks_within x               # $OUT/x_standard.json's template tasks within 0.02 of the reference's
+#   inner_dice_verdict JSON v6 x          # FLAIR Dice inside the eroded mask, x against v6 (probe_edge_rim_dice.py)
 #   v4_weights                            # "$V4" (runs/demo_v4): demo v4 as shipped, from git, for the
 #                                         #   v4-era scripts (confirm_held_out.sh, confirm_head_box.sh,
 #                                         #   confirm_fresh_block.sh)
@@ -102,6 +104,33 @@ rules_2_and_4() {   # LABEL; the reference's report is its shipped evaluation.js
     [ -s "$OUT/${REF}_evaluation.json" ] || git show \
         "${SHIPPED_AT[$REF]}:napari_evai2i/weights/demo/evaluation.json" >"$OUT/${REF}_evaluation.json"
     "$PY" src_training/launch/ship_rule.py "$OUT/${REF}_evaluation.json" "$OUT/$1_robustness.json" || true
+}
+
+inner_dice_verdict() {   # JSON REF_LABEL LABEL: T1w->FLAIR Dice inside the eroded mask (probe_edge_rim_dice.py
+                        # --per-case), the verdict on the mean of the case-by-case differences above zero
+    "$PY" - "$@" <<'PY'
+import json, sys
+import numpy as np
+path, ref, label = sys.argv[1:]
+flair = json.load(open(path))["tasks"]["T1w->FLAIR"]
+for key in ("dice_inner", "dice"):
+    a, b = (np.array(flair[name]["per_case"][key]) for name in (ref, label))
+    d = b - a
+    verdict = (" holds" if d.mean() > 0 else " fails") if key == "dice_inner" else " (reported)"
+    print(f"  {key}: {ref} {a.mean():.3f} -> {label} {b.mean():.3f} ({d.mean():+.3f} +- {d.std(ddof=1) / np.sqrt(len(d)):.3f}){verdict}")
+PY
+}
+
+template_tasks_within() {   # LABEL: $OUT/LABEL_standard.json's four template tasks within 0.02 SSIM of the reference's
+    echo "== $1: the standard suite's template tasks against $REF (within 0.02)"
+    "$PY" - "$OUT/${REF}_evaluation.json" "$OUT/$1_standard.json" <<'PY'
+import json, sys
+old, new = (json.load(open(p))["tasks"] for p in sys.argv[1:])
+rows = [(t, old[t]["model"]["ssim"], new[t]["model"]["ssim"]) for t in ("T1w->T2w", "T1w->FLAIR", "T2w->T1w", "T1w->PDw")]
+for task, a, b in rows:
+    print(f"  {task:11s} {a:.3f} -> {b:.3f} ({b - a:+.3f})")
+print("  holds" if all(b >= a - 0.02 for _, a, b in rows) else "  fails")
+PY
 }
 
 [ -s "$V5/model.safetensors" ] || v5_weights

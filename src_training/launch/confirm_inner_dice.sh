@@ -28,13 +28,4 @@ json="$OUT/probe_edge_rim_dice_cases$FIRST.json"
 [ -s "$json" ] || "$PY" src_training/launch/probe_edge_rim_dice.py v6=$V6 mean=$MEAN/model_fp16 \
     --first-case $FIRST --cases 24 --per-case --json "$json" > /dev/null
 echo "== Q2': T1w->FLAIR Dice inside the eroded mask, whole head, no source prompt, cases from $FIRST"
-"$PY" - "$json" <<'PY'
-import json, sys
-import numpy as np
-flair = json.load(open(sys.argv[1]))["tasks"]["T1w->FLAIR"]
-for key in ("dice_inner", "dice"):
-    a, b = (np.array(flair[label]["per_case"][key]) for label in ("v6", "mean"))
-    d = b - a
-    verdict = (" holds" if d.mean() > 0 else " fails") if key == "dice_inner" else " (reported)"
-    print(f"  {key}: v6 {a.mean():.3f} -> mean {b.mean():.3f} ({d.mean():+.3f} +- {d.std(ddof=1) / np.sqrt(len(d)):.3f}){verdict}")
-PY
+inner_dice_verdict "$json" v6 mean

@@ -38,16 +38,7 @@ json="$OUT/probe_edge_rim_dice_cases$FIRST.json"
 [ -s "$json" ] || "$PY" src_training/launch/probe_edge_rim_dice.py v6=$V6 run=$CANDIDATE \
     --first-case $FIRST --cases 24 --per-case --json "$json" > /dev/null
 echo "== Q2: T1w->FLAIR Dice inside the eroded mask, whole head, no source prompt, cases from $FIRST"
-"$PY" - "$json" <<'PY'
-import json, sys
-import numpy as np
-flair = json.load(open(sys.argv[1]))["tasks"]["T1w->FLAIR"]
-for key in ("dice_inner", "dice"):
-    a, b = (np.array(flair[label]["per_case"][key]) for label in ("v6", "run"))
-    d = b - a
-    verdict = (" holds" if d.mean() > 0 else " fails") if key == "dice_inner" else " (reported)"
-    print(f"  {key}: v6 {a.mean():.3f} -> run {b.mean():.3f} ({d.mean():+.3f} +- {d.std(ddof=1) / np.sqrt(len(d)):.3f}){verdict}")
-PY
+inner_dice_verdict "$json" v6 run
 
 held_out v6 "$V6" "$FIRST"
 held_out run "$CANDIDATE" "$FIRST"
@@ -57,12 +48,4 @@ rules_2_and_4 run
 json="$OUT/run_standard.json"
 [ -s "$json" ] || "$PY" -m napari_evai2i.train.evaluate --suite standard --model "$CANDIDATE" --seeds 1001 1002 \
     --resolution 1 --json "$json" > /dev/null
-echo "== run: the standard suite's template tasks against v6 (within 0.02)"
-"$PY" - "$OUT/v6_evaluation.json" "$json" <<'PY'
-import json, sys
-old, new = (json.load(open(p))["tasks"] for p in sys.argv[1:])
-rows = [(t, old[t]["model"]["ssim"], new[t]["model"]["ssim"]) for t in ("T1w->T2w", "T1w->FLAIR", "T2w->T1w", "T1w->PDw")]
-for task, a, b in rows:
-    print(f"  {task:11s} {a:.3f} -> {b:.3f} ({b - a:+.3f})")
-print("  holds" if all(b >= a - 0.02 for _, a, b in rows) else "  fails")
-PY
+template_tasks_within run

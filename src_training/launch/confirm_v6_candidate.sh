@@ -89,13 +89,5 @@ for label in run mean; do
     json="$OUT/${label}_standard.json"
     [ -s "$json" ] || "$PY" -m napari_evai2i.train.evaluate --suite standard --model $model --seeds 1001 1002 \
         --resolution 1 --json "$json" > /dev/null
-    echo "== $label: the standard suite's template tasks against v6 (within 0.02)"
-    "$PY" - "$OUT/v6_evaluation.json" "$json" <<'PY'
-import json, sys
-old, new = (json.load(open(p))["tasks"] for p in sys.argv[1:])
-rows = [(t, old[t]["model"]["ssim"], new[t]["model"]["ssim"]) for t in ("T1w->T2w", "T1w->FLAIR", "T2w->T1w", "T1w->PDw")]
-for task, a, b in rows:
-    print(f"  {task:11s} {a:.3f} -> {b:.3f} ({b - a:+.3f})")
-print("  holds" if all(b >= a - 0.02 for _, a, b in rows) else "  fails")
-PY
+    template_tasks_within $label
 done
