@@ -16,6 +16,7 @@
 #   rules_2_and_4 x                       # ship_rule.py against v5's evaluation.json
 #   template_tasks_within x               # $OUT/x_standard.json's template tasks within 0.02 of the reference's
 #   inner_dice_verdict JSON v6 x          # FLAIR Dice inside the eroded mask, x against v6 (probe_edge_rim_dice.py)
+#   ti_rise_verdict JSON v6 x [y]         # FLAIR follows TI 2210 -> 2500 ms, x (and y) against v6 (probe_flair_inversion_time.py)
 #   v4_weights                            # "$V4" (runs/demo_v4): demo v4 as shipped, from git, for the
 #                                         #   v4-era scripts (confirm_held_out.sh, confirm_head_box.sh,
 #                                         #   confirm_fresh_block.sh)
@@ -104,6 +105,22 @@ rules_2_and_4() {   # LABEL; the reference's report is its shipped evaluation.js
     [ -s "$OUT/${REF}_evaluation.json" ] || git show \
         "${SHIPPED_AT[$REF]}:napari_evai2i/weights/demo/evaluation.json" >"$OUT/${REF}_evaluation.json"
     "$PY" src_training/launch/ship_rule.py "$OUT/${REF}_evaluation.json" "$OUT/$1_robustness.json" || true
+}
+
+ti_rise_verdict() {   # JSON REF_LABEL LABEL...: FLAIR grey-white from TI 2210 to 2500 ms (probe_flair_inversion_time.py),
+                     # each LABEL judged on a rise of at least 0.012 with and without the source prompt
+    echo "== Q1: FLAIR grey-white from TI 2210 to 2500 ms, cases 6-17 (probe_flair_inversion_time.py)"
+    "$PY" - "$@" <<'PY'
+import json, sys
+path, ref, *labels = sys.argv[1:]
+by_ti = json.load(open(path))["by TI"]
+low, high = (next(v for k, v in by_ti.items() if k.startswith(ti)) for ti in ("2210 ", "2500 "))
+print(f"  truth {high['truth']['GM/WM'] - low['truth']['GM/WM']:+.3f}")
+for label in (ref, *labels):
+    rises = {s: high[f"{label}, {s}"]["GM/WM"] - low[f"{label}, {s}"]["GM/WM"] for s in ("no source prompt", "source prompt")}
+    verdict = "" if label == ref else (" holds" if all(r >= 0.012 for r in rises.values()) else " fails")
+    print(f"  {label}: " + ", ".join(f"{s} {r:+.3f}" for s, r in rises.items()) + verdict)
+PY
 }
 
 inner_dice_verdict() {   # JSON REF_LABEL LABEL: T1w->FLAIR Dice inside the eroded mask (probe_edge_rim_dice.py

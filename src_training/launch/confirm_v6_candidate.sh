@@ -45,17 +45,7 @@ else
 [ -s "$OUT/probe_flair_inversion_time.json" ] || "$PY" src_training/launch/probe_flair_inversion_time.py v6=$V6 \
     run=$RUN/model_fp16 mean=$MEAN/model_fp16 --first-case 6 --cases 12 --tis 2210 2500 \
     --json "$OUT/probe_flair_inversion_time.json" > /dev/null
-echo "== Q1: FLAIR grey-white from TI 2210 to 2500 ms, cases 6-17 (probe_flair_inversion_time.py)"
-"$PY" - "$OUT/probe_flair_inversion_time.json" <<'PY'
-import json, sys
-by_ti = json.load(open(sys.argv[1]))["by TI"]
-low, high = (next(v for k, v in by_ti.items() if k.startswith(ti)) for ti in ("2210 ", "2500 "))
-print(f"  truth {high['truth']['GM/WM'] - low['truth']['GM/WM']:+.3f}")
-for label in ("v6", "run", "mean"):
-    rises = {s: high[f"{label}, {s}"]["GM/WM"] - low[f"{label}, {s}"]["GM/WM"] for s in ("no source prompt", "source prompt")}
-    verdict = "" if label == "v6" else (" holds" if all(r >= 0.012 for r in rises.values()) else " fails")
-    print(f"  {label}: " + ", ".join(f"{s} {r:+.3f}" for s, r in rises.items()) + verdict)
-PY
+ti_rise_verdict "$OUT/probe_flair_inversion_time.json" v6 run mean
 fi
 
 for label_model in v6=$V6 run=$RUN/model_fp16 mean=$MEAN/model_fp16; do
