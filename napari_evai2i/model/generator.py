@@ -253,19 +253,34 @@ def grows_tissue_classes(old: GeneratorConfig, new: GeneratorConfig) -> bool:
             and dataclasses.replace(old, tissue_classes=new.tissue_classes) == new)
 
 
+def _quantities_read(config: GeneratorConfig) -> set[str]:
+    return set(config.prompt_number_quantities) if config.prompt_numbers else set()
+
+
 def adds_prompt_numbers(old: GeneratorConfig, new: GeneratorConfig) -> bool:
-    """Whether ``new`` is ``old`` with ``prompt_numbers`` switched on: the old weights load, and
-    the new map starts at zero, so the generator first translates exactly as the old one."""
-    return (not old.prompt_numbers and new.prompt_numbers and
+    """Whether ``new`` is ``old`` reading more of the prompt's numbers (with ``prompt_numbers``
+    switched on, or more quantities than ``old`` read): the old weights load, and the map of every
+    newly read quantity starts at zero, so the generator first translates exactly as the old one."""
+    return (new.prompt_numbers and _quantities_read(old) < _quantities_read(new) and
             dataclasses.replace(old, prompt_numbers=True, prompt_number_quantities=new.prompt_number_quantities) == new)
 
 
-def load_adding_prompt_numbers(generator: Generator, state: dict[str, torch.Tensor]) -> None:
-    """Load an older generator's weights into one that reads prompt numbers (their map at zero)."""
+def load_adding_prompt_numbers(generator: Generator, state: dict[str, torch.Tensor],
+                               old_quantities: tuple[str, ...] = ()) -> None:
+    """Load an older generator's weights into one that reads more prompt numbers: the map of each
+    quantity the old one read (``old_quantities``) is kept, the rest of the map starts at zero."""
+    from .prompt_numbers import FEATURES_PER_QUANTITY, QUANTITIES
+
     missing, unexpected = generator.load_state_dict(state, strict=False)
-    if unexpected or set(missing) != {"prompt_numbers.weight"}:
+    expected_missing = set() if old_quantities else {"prompt_numbers.weight"}
+    if unexpected or set(missing) != expected_missing:
         raise ValueError(f"cannot add prompt numbers: missing {missing}, unexpected {unexpected}")
-    nn.init.zeros_(generator.prompt_numbers.weight)
+    with torch.no_grad():
+        weight = generator.prompt_numbers.weight.view(generator.prompt_numbers.weight.shape[0], len(QUANTITIES),
+                                                      FEATURES_PER_QUANTITY)
+        for i, quantity in enumerate(QUANTITIES):
+            if quantity not in old_quantities:
+                weight[:, i].zero_()
 
 
 def load_growing_tissue_classes(generator: Generator, state: dict[str, torch.Tensor]) -> None:

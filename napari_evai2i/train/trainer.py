@@ -126,10 +126,12 @@ class Trainer:
                       f"{ours.tissue_classes} (new classes start as copies of the ones they were counted in)",
                       flush=True)
         elif adds_prompt_numbers(config.generator, ours):
-            load_adding_prompt_numbers(self.model.generator, source.generator.state_dict())
+            old_quantities = tuple(config.generator.prompt_number_quantities) if config.generator.prompt_numbers else ()
+            load_adding_prompt_numbers(self.model.generator, source.generator.state_dict(), old_quantities)
             if self.is_main:
-                print(f"init_from {path}: the generator now reads the prompt's numbers (their map starts at zero)",
-                      flush=True)
+                added = sorted(set(ours.prompt_number_quantities) - set(old_quantities))
+                print(f"init_from {path}: the generator now reads the prompt's {', '.join(added)} "
+                      "(their map starts at zero)", flush=True)
         elif self.is_main:
             print(f"init_from {path}: generator architecture differs; generator starts fresh", flush=True)
 
