@@ -77,6 +77,10 @@ class GeneratorConfig:
       added to its embedding by a learned linear map that starts at zero (:mod:`.prompt_numbers`);
       ``prompt_number_quantities`` names the ones it reads (the others count as not stated), so a
       map of TI alone leaves every prompt that states no TI exactly as the text tower embeds it.
+    * ``prompt_numbers_apart``: the numbers reach the style by the map alone. The text tower reads
+      the prompt without its timing sentence (:func:`~napari_evai2i.prompts.parse.without_timing`),
+      and the map is a small network (width ``prompt_number_width``) of that embedding and the
+      numbers, so a TE or TI between two that training showed gets a style between theirs.
     """
 
     in_chans: int = 1
@@ -94,6 +98,8 @@ class GeneratorConfig:
     prompt_numbers: bool = False
     prompt_number_quantities: tuple[str, ...] = ("repetition_time", "echo_time", "inversion_time", "flip_angle",
                                                  "field_strength")
+    prompt_numbers_apart: bool = False
+    prompt_number_width: int = 256
 
     def __post_init__(self) -> None:
         from .prompt_numbers import QUANTITIES
@@ -102,6 +108,11 @@ class GeneratorConfig:
         if unknown or not self.prompt_number_quantities:
             raise ValueError(f"prompt_number_quantities must name some of {', '.join(QUANTITIES)}, "
                              f"not {list(self.prompt_number_quantities)}")
+        timing = {"repetition_time", "echo_time", "inversion_time", "flip_angle"}
+        if self.prompt_numbers_apart and not (self.prompt_numbers and timing <= set(self.prompt_number_quantities)):
+            raise ValueError("prompt_numbers_apart takes the timing sentence away from the text tower, so the number "
+                             "map must read all of it: set prompt_numbers and prompt_number_quantities with "
+                             f"{', '.join(sorted(timing))}")
 
 
 #: The tissue head's channels for each supported ``tissue_classes``.

@@ -54,7 +54,7 @@ class EVAModel(nn.Module):
         text tower only: the generator's number map still learns."""
         from ..prompts import tokenize
 
-        tokens = tokenize(texts, self.config.text.context_length).to(device)
+        tokens = tokenize(self.generator.tower_texts(texts), self.config.text.context_length).to(device)
         with torch.set_grad_enabled(train_text and torch.is_grad_enabled()):
             embeddings = self.dclip.encode_text(tokens).float()
         return self.generator.style_of(embeddings, texts)

@@ -132,11 +132,19 @@ class Generator(nn.Module):
         if cfg.prompt_numbers:
             from .prompt_numbers import NUMBER_FEATURES
 
-            self.prompt_numbers = nn.Linear(NUMBER_FEATURES, cfg.style_dim, bias=False)
+            if cfg.prompt_numbers_apart:      # of [text embedding, numbers]; the last layer starts at zero
+                width = cfg.prompt_number_width
+                self.prompt_numbers = nn.Sequential(nn.Linear(cfg.style_dim + NUMBER_FEATURES, width), nn.GELU(),
+                                                    nn.Linear(width, width), nn.GELU(), nn.Linear(width, cfg.style_dim))
+            else:
+                self.prompt_numbers = nn.Linear(NUMBER_FEATURES, cfg.style_dim, bias=False)
         self.stride = 2 ** (len(cfg.enc_dims) - 1)
         init_conv_weights(self)
         if self.prompt_numbers is not None:     # starts as the plain embedding
-            nn.init.zeros_(self.prompt_numbers.weight)
+            last = self.prompt_numbers[-1] if cfg.prompt_numbers_apart else self.prompt_numbers
+            nn.init.zeros_(last.weight)
+            if last.bias is not None:
+                nn.init.zeros_(last.bias)
         if self.decoder.skips is not None:      # skips start as identities: detail flows from step 0
             for conv in self.decoder.skips:
                 nn.init.dirac_(conv.weight)
@@ -155,15 +163,28 @@ class Generator(nn.Module):
         pads = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
         return (F.pad(x, pads) if ph or pw else x), pads
 
+    def tower_texts(self, texts: list[str]) -> list[str]:
+        """What the text tower reads of each prompt: all of it, or with ``prompt_numbers_apart``
+        all but its timing sentence (which the number map reads)."""
+        if not self.config.prompt_numbers_apart:
+            return texts
+        from ..prompts.parse import without_timing
+
+        return [without_timing(t) for t in texts]
+
     def style_of(self, embeddings: torch.Tensor, texts: list[str]) -> torch.Tensor:
-        """The style the generator reads for prompts ``texts`` of DCLIP ``embeddings``: the
-        embeddings themselves, plus with ``prompt_numbers`` a linear map of the numbers they state."""
+        """The style the generator reads for prompts ``texts`` whose text tower embeddings (of
+        :meth:`tower_texts`) are ``embeddings``: the embeddings themselves, plus with
+        ``prompt_numbers`` a map of the numbers they state (with ``prompt_numbers_apart``, a map of
+        the numbers and the embedding)."""
         if self.prompt_numbers is None:
             return embeddings
         from .prompt_numbers import number_features
 
-        features = number_features(texts, self.config.prompt_number_quantities)
-        features = features.to(embeddings.device, self.prompt_numbers.weight.dtype)
+        dtype = next(self.prompt_numbers.parameters()).dtype
+        features = number_features(texts, self.config.prompt_number_quantities).to(embeddings.device, dtype)
+        if self.config.prompt_numbers_apart:
+            features = torch.cat([embeddings.to(dtype), features], dim=1)
         return embeddings + self.prompt_numbers(features).to(embeddings.dtype)
 
     def encode(self, x: torch.Tensor, source_style: torch.Tensor | None = None) -> list[torch.Tensor]:

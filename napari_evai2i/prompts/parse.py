@@ -109,3 +109,19 @@ def fields_from_prompt(text: str) -> ProtocolFields | None:
         if is_rendering_of(" ".join(sentences), fields):
             return fields
     return None
+
+
+def without_timing(text: str) -> str:
+    """``text`` without its timing sentence (TR, TE, TI, flip angle) when it is a prompt in this
+    package's wordings (:func:`fields_from_prompt`); any other text unchanged.
+
+    Why: a generator whose number map reads those values (``GeneratorConfig.prompt_numbers_apart``)
+    gives the text tower the rest of the prompt only, so the numbers reach the style by one smooth
+    path and not also as word pieces the tower reads as a step function."""
+    from .template import _timing
+
+    fields = fields_from_prompt(text)
+    timing = _timing(fields) if fields is not None else None
+    if timing is None:
+        return text
+    return " ".join(s for s in split_sentences(text) if s not in timing.variants)

@@ -97,3 +97,28 @@ def test_a_map_of_ti_alone_leaves_every_prompt_without_ti_as_the_text_tower_embe
 def test_the_quantities_read_are_checked():
     with pytest.raises(ValueError, match="prompt_number_quantities must name some of"):
         dataclasses.replace(get_preset("tiny").generator, prompt_number_quantities=("inversion_tme",))
+
+
+def test_a_map_of_ti_widens_to_te_keeping_its_ti_part_and_translating_as_before():
+    from napari_evai2i.model.generator import load_adding_prompt_numbers
+
+    base = _numbers_config()
+    ti_only = dataclasses.replace(base, generator=dataclasses.replace(
+        base.generator, prompt_number_quantities=("inversion_time",)))
+    ti_te = dataclasses.replace(base, generator=dataclasses.replace(
+        base.generator, prompt_number_quantities=("inversion_time", "echo_time")))
+    assert adds_prompt_numbers(ti_only.generator, ti_te.generator)
+    assert not adds_prompt_numbers(ti_te.generator, ti_only.generator)     # reading fewer is no growth
+    old = create_model(ti_only, seed=0)
+    with torch.no_grad():                                    # a trained TI map, and stray TE weights
+        torch.nn.init.normal_(old.generator.prompt_numbers.weight, std=0.5)
+    new = create_model(ti_te, seed=1)
+    new.dclip.load_state_dict(old.dclip.state_dict())
+    load_adding_prompt_numbers(new.generator, old.generator.state_dict(), ("inversion_time",))
+    texts = [FLAIR.prompt("axial"), preset("T2w").prompt("axial"), preset("T2w").replace(te=60.0).prompt("axial")]
+    with torch.no_grad():
+        assert torch.equal(new.prompt_styles(texts, "cpu"), old.prompt_styles(texts, "cpu"))
+        weight = new.generator.prompt_numbers.weight
+        assert _block(weight, "echo_time").abs().sum() == 0          # the new TE part starts at zero
+        assert torch.equal(_block(weight, "inversion_time"), _block(old.generator.prompt_numbers.weight,
+                                                                    "inversion_time"))

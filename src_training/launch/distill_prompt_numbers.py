@@ -1,0 +1,161 @@
+"""Give a model's prompt numbers one smooth path: a copy of TEACHER whose text tower reads each
+prompt without its timing sentence, and whose number map (``prompt_numbers_apart``, a small
+network of that embedding and the stated TR, TE, TI and flip angle) is fitted so that the copy's
+style matches TEACHER's on the prompts training draws. No image is rendered and no other weight
+changes.
+
+    python src_training/launch/distill_prompt_numbers.py TEACHER OUT --model src_training/configs/tiny_prompt_apart.json --recipe src_training/configs/demo_cpu_v6_ti_only.yaml [--json REPORT]
+
+Why: the text tower reads numbers as word pieces and answers them as a step function. v7 embeds
+"T2-weighted, TE 55-90 ms" alike and "TE 40-50 ms" alike, so at TE 60 ms (in the band training
+holds out) it draws the contrast of TE 75-90 ms, and a "T2-weighted" prompt at TE 30 ms (a wording
+training never pairs with that TE) as if it were TE 120 ms. A network of the numbers is smooth in
+log TE and TI, so between two numbers training showed it gives a style between theirs.
+
+The prompts are drawn as the recipe's training draws them (its protocol ranges, kinds, wording
+variants and dropped sentences; none from the held-out bands), plus each one's canonical wording,
+which is what inference uses. A share of them, never seen by the fit, scores it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+
+import numpy as np
+import torch
+
+from _report import emit
+
+
+def training_prompts(recipe: str, count: int, seed: int) -> list[str]:
+    """``count`` prompts as the recipe's randomized stages draw them, each followed by its
+    protocol's canonical prompt in the same plane (so 2 x ``count`` in all)."""
+    from napari_evai2i.data.simulated_dataset import SimulatedDataConfig, SimulatedPairs
+    from napari_evai2i.prompts import canonical_prompt, sample_prompt
+    from napari_evai2i.train.config import load_train_config
+
+    cfg = load_train_config(recipe)
+    pairs = SimulatedPairs(SimulatedDataConfig(seed=seed, protocol_ranges=cfg.protocol_ranges,
+                                               view_in_prompt=cfg.view_in_prompt))
+    rng, text_rng = np.random.default_rng(seed), random.Random(seed)
+    texts: list[str] = []
+    index = 0
+    while len(texts) < 2 * count:
+        for protocol in pairs.draw_protocols(rng, index):
+            plane = text_rng.choice(("axial", "coronal", "sagittal")) if cfg.view_in_prompt else None
+            fields = protocol.prompt_fields(plane)
+            texts += [sample_prompt(fields, text_rng, pairs.config.drop_probability), canonical_prompt(fields)]
+        index += 1
+    return texts[:2 * count]
+
+
+@torch.no_grad()
+def _in_batches(fn, texts: list[str], size: int = 512) -> torch.Tensor:
+    return torch.cat([fn(texts[i:i + size]) for i in range(0, len(texts), size)])
+
+
+def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, steps: int, seed: int):
+    """The student model and a report of how well its styles match the teacher's."""
+    from napari_evai2i.model import create_model, load_config, load_pretrained
+    from napari_evai2i.model.prompt_numbers import number_features
+    from napari_evai2i.prompts import tokenize
+
+    torch.manual_seed(seed)
+    teacher, info = load_pretrained(teacher_path, "cpu")
+    teacher = teacher.float().eval()
+    config = load_config(model_config)
+    if config.text != teacher.config.text or not config.generator.prompt_numbers_apart:
+        raise ValueError(f"{model_config} must keep the teacher's text tower and set prompt_numbers_apart")
+    student = create_model(config, seed=seed).eval()
+    student.dclip.load_state_dict(teacher.dclip.state_dict())
+    kept = {k: v for k, v in teacher.generator.state_dict().items() if not k.startswith("prompt_numbers.")}
+    missing, unexpected = student.generator.load_state_dict(kept, strict=False)
+    if unexpected or any(not k.startswith("prompt_numbers.") for k in missing):
+        raise ValueError(f"the teacher's generator does not fit {model_config}: missing {missing}, "
+                         f"unexpected {unexpected}")
+
+    texts = training_prompts(recipe, prompts, seed)
+    scored = len(texts) // 10                     # the last tenth is never fitted
+    targets = _in_batches(lambda t: teacher.prompt_styles(t, "cpu"), texts)
+    length = config.text.context_length
+    base = _in_batches(lambda t: student.dclip.encode_text(tokenize(student.generator.tower_texts(t), length)).float(),
+                       texts)
+    features = number_features(texts, config.generator.prompt_number_quantities)
+    inputs, wanted = torch.cat([base, features], 1), targets - base
+    fit_in, fit_out = inputs[:-scored], wanted[:-scored]
+
+    net = student.generator.prompt_numbers.train()
+    optimizer = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        batch = torch.randint(0, len(fit_in), (512,), generator=generator)
+        loss = (net(fit_in[batch]) - fit_out[batch]).pow(2).sum(1).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    net.eval()
+
+    with torch.no_grad():
+        styles = base + net(inputs)
+    cosine = torch.nn.functional.cosine_similarity(styles, targets)
+    held = slice(len(texts) - scored, None)
+    report = {"teacher": str(teacher_path), "prompts": len(texts), "scored_prompts": scored, "steps": steps,
+              "seed": seed, "recipe": recipe,
+              "style_error_unseen_prompts": {
+                  "mean_distance": round(float((styles[held] - targets[held]).norm(dim=1).mean()), 4),
+                  "mean_cosine": round(float(cosine[held].mean()), 5),
+                  "lowest_cosine": round(float(cosine[held].min()), 4),
+                  "distance_to_the_tower_without_numbers": round(float(wanted[held].norm(dim=1).mean()), 4)}}
+    return student, info, report
+
+
+def te_table(student, teacher_path: str) -> dict:
+    """Cosines of T2w styles across echo times, teacher and student, against TE 45 and 75 ms."""
+    from napari_evai2i.data.physics import PRESETS
+    from napari_evai2i.model import load_pretrained
+
+    teacher = load_pretrained(teacher_path, "cpu")[0].float().eval()
+    echo_times = (30, 40, 45, 50, 55, 60, 65, 70, 75, 90, 120)
+    texts = [PRESETS["T2W"].replace(te=float(te)).prompt("axial") for te in echo_times]
+    table = {}
+    for label, model in (("teacher", teacher), ("student", student)):
+        with torch.no_grad():
+            s = torch.nn.functional.normalize(model.prompt_styles(texts, "cpu"), dim=1)
+        at45, at75 = s[echo_times.index(45)], s[echo_times.index(75)]
+        table[label] = {f"TE {te}": [round(float(v @ at45), 4), round(float(v @ at75), 4)]
+                        for te, v in zip(echo_times, s)}
+    return {"cosine to TE 45 and to TE 75 (T2w, TR 4000 ms)": table}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from napari_evai2i.model import save_pretrained
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("teacher", help="checkpoint folder or model name")
+    parser.add_argument("out", help="checkpoint folder to write")
+    parser.add_argument("--model", required=True, help="the student's model config (prompt_numbers_apart)")
+    parser.add_argument("--recipe", required=True, help="the recipe whose training prompts to draw")
+    parser.add_argument("--prompts", type=int, default=15000, help="protocols drawn (each gives 2 prompts)")
+    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    student, info, report = distill(args.teacher, args.model, args.recipe, args.prompts, args.steps, args.seed)
+    report.update(te_table(student, args.teacher))
+    provenance = dict(info.provenance) if isinstance(info.provenance, dict) else {}
+    info.provenance = {"prompt_numbers_distilled_from": {"checkpoint": str(args.teacher),
+                                                         "provenance": provenance},
+                       "distillation": {k: report[k] for k in ("prompts", "steps", "seed", "recipe")}}
+    info.description = (f"{info.description}; its prompt numbers given one path (the text tower reads no "
+                        f"timing sentence), fitted to its own styles")
+    save_pretrained(student, args.out, info)
+    return emit(report, args.json)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
