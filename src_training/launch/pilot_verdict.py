@@ -1,0 +1,60 @@
+"""The verdict of the v7 prompt-number pilots (pilots_v7_te/te_map.yaml, pilot_numbers_apart.sh),
+from the reports their script wrote in OUT, a candidate LABEL against REF:
+
+    python src_training/launch/pilot_verdict.py OUT REF LABEL
+
+(a1) the T1w->T2w CSF/GM error at TE 60 ms (held out of training) at most two thirds of REF's;
+(a2) CSF/GM rising from TE 45 to 60 to 75 ms; (b) the mean SSIM of all held-out cells within 0.002
+of REF's; (c) T2w->T1w on 2 mm crops within 0.005; (d) FLAIR Dice inside the eroded mask within
+0.01. Exit status 0 when every part holds.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+SETTING = "no source prompt"
+
+
+def _cells(path: Path) -> dict:
+    heads = json.loads(path.read_text())["held_out"]["held_out_heads"]
+    return {(task, setting): cell for task, settings in heads.items() for setting, cell in settings.items()}
+
+
+def verdict(out: Path, ref: str, label: str) -> dict[str, bool]:
+    te = json.loads((out / "probe_te_cases6.json").read_text())["by TE"]
+    truth = {v: row["truth"]["CSF/GM"] for v, row in te.items()}
+    ratio = {name: {v: row[f"{name}, {SETTING}"]["CSF/GM"] for v, row in te.items()} for name in (ref, label)}
+    print(f"T1w->T2w CSF/GM over the source's classes, cases {json.loads((out / 'probe_te_cases6.json').read_text())['cases']}, {SETTING}:")
+    for v in te:
+        print(f"  TE {v:7s} truth {truth[v]:.3f}  {ref} {ratio[ref][v]:.3f}  {label} {ratio[label][v]:.3f}")
+    error = {name: abs(ratio[name]["60 ms"] - truth["60 ms"]) for name in (ref, label)}
+    rising = [ratio[label][f"{v} ms"] for v in (45, 60, 75)]
+    ok = {"a1": error[label] <= 2 / 3 * error[ref], "a2": rising[0] < rising[1] < rising[2]}
+    print(f"(a1) error at TE 60 ms: {ref} {error[ref]:.3f}, {label} {error[label]:.3f}: {ok['a1']}")
+    print(f"(a2) {label} rises 45 -> 60 -> 75 ms ({', '.join(f'{r:.3f}' for r in rising)}): {ok['a2']}")
+
+    a, b = _cells(out / f"{ref}_cases256.json"), _cells(out / f"{label}_cases256.json")
+    mean = {name: sum(c["ssim"] for c in cells.values()) / len(cells) for name, cells in ((ref, a), (label, b))}
+    ok["b"] = mean[label] >= mean[ref] - 0.002
+    print(f"(b) mean SSIM of {len(a)} held-out cells: {ref} {mean[ref]:.4f}, {label} {mean[label]:.4f}: {ok['b']}")
+    crops = [key for key in a if key[0] == "T2w->T1w" and "crop inside the brain, 2 mm" in key[1]]
+    ok["c"] = all(b[key]["ssim"] >= a[key]["ssim"] - 0.005 for key in crops)
+    print("(c) T2w->T1w 2 mm crops: " + "; ".join(f"{key[1]} {a[key]['ssim']:.4f} -> {b[key]['ssim']:.4f}"
+                                                   for key in crops) + f": {ok['c']}")
+    rim = json.loads((out / "probe_edge_rim_dice_cases256.json").read_text())["tasks"]["T1w->FLAIR"]
+    ok["d"] = rim[label]["dice_inner"] >= rim[ref]["dice_inner"] - 0.01
+    print(f"(d) FLAIR Dice inside the eroded mask: {ref} {rim[ref]['dice_inner']}, {label} "
+          f"{rim[label]['dice_inner']}: {ok['d']}")
+    moved = [(key, a[key]["ssim"], b[key]["ssim"]) for key in a if abs(b[key]["ssim"] - a[key]["ssim"]) > 0.005]
+    print(f"cells moved by more than 0.005 SSIM: {len(moved)}")
+    for key, x, y in moved:
+        print(f"  {key[0]}, {key[1]}: {x:.4f} -> {y:.4f}")
+    print("VERDICT:", "holds" if all(ok.values()) else "fails", ok)
+    return ok
+
+
+if __name__ == "__main__":
+    sys.exit(0 if all(verdict(Path(sys.argv[1]), sys.argv[2], sys.argv[3]).values()) else 1)
