@@ -122,3 +122,36 @@ def test_a_map_of_ti_widens_to_te_keeping_its_ti_part_and_translating_as_before(
         assert _block(weight, "echo_time").abs().sum() == 0          # the new TE part starts at zero
         assert torch.equal(_block(weight, "inversion_time"), _block(old.generator.prompt_numbers.weight,
                                                                     "inversion_time"))
+
+
+def _apart_config():
+    config = _numbers_config()
+    return dataclasses.replace(config, generator=dataclasses.replace(
+        config.generator, prompt_number_quantities=("repetition_time", "echo_time", "inversion_time", "flip_angle"),
+        prompt_numbers_apart=True, prompt_number_width=32))
+
+
+def test_numbers_apart_start_as_the_tower_reading_the_prompt_without_its_timing(tmp_path):
+    from napari_evai2i.model import load_pretrained
+    from napari_evai2i.prompts import tokenize
+    from napari_evai2i.prompts.parse import without_timing
+
+    config = _apart_config()
+    model = create_model(config, seed=0)
+    folder = save_pretrained(model, tmp_path / "apart", CheckpointInfo(trained=False, description="test"))
+    model, _ = load_pretrained(folder, "cpu")               # the choice survives config.json
+    assert model.config.generator.prompt_numbers_apart
+    texts = [preset("T2w").replace(te=float(te)).prompt("axial") for te in (45, 60, 100)]
+    with torch.no_grad():
+        styles = model.prompt_styles(texts, "cpu")
+        tower = model.dclip.encode_text(tokenize([without_timing(t) for t in texts], config.text.context_length)).float()
+        assert torch.equal(styles, tower)                    # the network's last layer starts at zero
+        assert torch.equal(styles[0], styles[2])             # and the tower never sees the TE
+        torch.nn.init.normal_(model.generator.prompt_numbers[-1].weight, std=0.5)
+        moved = model.prompt_styles(texts, "cpu")
+    assert (moved[0] - moved[2]).abs().max() > 1e-3          # so the echo time reaches the style by the network
+
+
+def test_numbers_apart_need_every_timing_quantity():
+    with pytest.raises(ValueError, match="prompt_numbers_apart takes the timing sentence away"):
+        dataclasses.replace(_apart_config().generator, prompt_number_quantities=("echo_time",))

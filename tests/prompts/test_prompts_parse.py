@@ -6,7 +6,7 @@ import pytest
 
 from napari_evai2i.data.physics import PRESETS
 from napari_evai2i.prompts import canonical_prompt, is_rendering_of, sample_prompt
-from napari_evai2i.prompts.parse import fields_from_prompt
+from napari_evai2i.prompts.parse import fields_from_prompt, without_timing
 
 
 @pytest.mark.parametrize("kind", sorted(PRESETS))
@@ -63,3 +63,19 @@ def test_training_protocols_almost_never_contradict_their_word():
                 conflicts.append((kind, protocol.te))
     assert all(c == ("T2W", 40.0) for c in conflicts)           # only the rules' TE 40 ms boundary
     assert len(conflicts) <= 3
+
+
+def test_without_timing_drops_exactly_the_sentence_with_tr_te_ti_and_flip_angle():
+    fields = PRESETS["FLAIR"].prompt_fields("axial")
+    for seed in range(30):
+        text = sample_prompt(fields, random.Random(seed), 0.3)
+        kept = without_timing(text)
+        found = fields_from_prompt(kept)
+        assert found is not None, kept                    # still a prompt in the package's wordings
+        assert (found.repetition_time, found.echo_time, found.inversion_time, found.flip_angle) == (None,) * 4
+        assert found.sequence == fields.sequence and found.field_strength in (None, fields.field_strength)
+        assert len(text.split(". ")) - len(kept.split(". ")) in (0, 1)   # one sentence at most
+    canonical = canonical_prompt(fields)
+    assert "TR 9000 ms" in canonical and "TR" not in without_timing(canonical)
+    for other in ("flair with TI 2500 please", "A T2-weighted magnetic resonance imaging.", ""):
+        assert without_timing(other) == other                # nothing to take: unchanged
