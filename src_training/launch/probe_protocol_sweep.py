@@ -45,7 +45,7 @@ def sweep(models: list[str], target: str, quantity: str, values: list[float], fi
     preset = presets[target]
     fixed = [f"{name} {getattr(preset, name.lower()):g} ms" for name in ("TR", "TE", "TI")
              if name.lower() != quantity and getattr(preset, name.lower()) is not None]
-    report: dict = {"task": f"T1w->{target}, whole head",
+    report: dict = {"task": f"T1w->{ {'T2W': 'T2w', 'PDW': 'PDw'}.get(target, target)}, whole head",
                     "target": ", ".join(fixed + [f"{preset.field_strength:g} T"]),
                     "cases": f"{first_case}-{first_case + cases - 1}",
                     "ratios": "over the source's multi-Otsu classes", f"by {quantity.upper()}": {}}
