@@ -28,11 +28,8 @@ export HF_HUB_OFFLINE=1
 PY=${PYTHON:-$PWD/.venv/bin/python}
 V7=${V7:-runs/demo_v7/model_fp16}
 mkdir -p "$OUT"
-[ -s "$OUT/model/model.safetensors" ] || "$PY" src_training/launch/distill_prompt_numbers.py "$V7" "$OUT/model" \
-    --model src_training/configs/tiny_prompt_apart.json --recipe src_training/configs/demo_cpu_v6_ti_only.yaml \
-    --json "$OUT/distillation.json" > /dev/null
-[ -s "$OUT/model_fp16/model.safetensors" ] || "$PY" src_training/launch/ship_checkpoint.py "$OUT/model" \
-    --target "$OUT/model_fp16" > /dev/null
+source src_training/launch/train_stage.sh
+distill_numbers_stage "$V7" "$OUT"
 M=$OUT/model_fp16
 for label in v7 apart; do
     model=$V7; [ $label = apart ] && model=$M

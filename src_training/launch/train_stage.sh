@@ -1,7 +1,9 @@
-# Train one recipe of src_training/configs as a resumable stage; sourced by train_demo.sh and
-# check_v6_reproduction.sh after they set PY and `cd` to the repository root.
+# Train one recipe of src_training/configs as a resumable stage, or distil a model's prompt numbers;
+# sourced by train_demo.sh, check_v6_reproduction.sh and pilot_numbers_apart.sh after they set PY
+# and `cd` to the repository root.
 #   train_stage RECIPE [OUT_DIR]   # skipped when its model finished before; otherwise trains or
 #                                  # resumes it, and exits 3 if the wall-time guard stopped it
+#   distill_numbers_stage TEACHER OUT_DIR   # v8's last stage (distill_prompt_numbers.py), about 5 minutes
 finished() {  # RUN_FOLDER: its model was exported at the end of the schedule, not by the wall-time guard
     [ -s "$1/model/config.json" ] && ! grep -q '"stopped_by"' "$1/model/config.json"
 }
@@ -13,4 +15,12 @@ train_stage() {  # RECIPE [OUT_DIR]: OUT_DIR defaults to the recipe's own `out`,
     fi
     $PY -m napari_evai2i.train --config "src_training/configs/$1.yaml" ${2:+--out "$2"} --resume
     finished "$out" || { echo "$1 stopped at its wall-time guard; run this script again to resume it"; exit 3; }
+}
+distill_numbers_stage() {  # TEACHER OUT_DIR: OUT_DIR/model(_fp16), TEACHER's prompt numbers given one path
+                           # (distill_prompt_numbers.py with the settings of v8); skipped when made before
+    [ -s "$2/model_fp16/model.safetensors" ] && { echo "$2: distilled before, skipped"; return; }
+    mkdir -p "$2"
+    $PY src_training/launch/distill_prompt_numbers.py "$1" "$2/model" --model src_training/configs/tiny_prompt_apart.json \
+        --recipe src_training/configs/demo_cpu_v6_ti_only.yaml --json "$2/distillation.json" > /dev/null
+    $PY src_training/launch/ship_checkpoint.py "$2/model" --target "$2/model_fp16" > /dev/null
 }
