@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     from napari_evai2i.model import save_pretrained
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("teacher", help="checkpoint folder or model name")
+    parser.add_argument("teacher", help="checkpoint folder")
     parser.add_argument("out", help="checkpoint folder to write")
     parser.add_argument("--model", required=True, help="the student's model config (prompt_numbers_apart)")
     parser.add_argument("--recipe", required=True, help="the recipe whose training prompts to draw")

@@ -411,3 +411,23 @@ def test_the_numbers_only_pilots_and_the_ti_only_run_change_what_their_headers_s
     ran = load_train_config(configs.parents[1] / "docs" / "results" / "v7_2026-12-07"
                             / "demo_cpu_v6_ti_only_train_config.yaml")
     assert ran.to_dict() == run                                     # the record is what ran (v7)
+
+
+def test_the_v7_pilots_change_what_their_headers_say():
+    import dataclasses
+
+    from napari_evai2i.model import load_config
+
+    configs = Path(__file__).resolve().parents[2] / "src_training" / "configs"
+    ti, te = (load_train_config(configs / f"{name}.yaml").to_dict()
+              for name in ("pilots_v6_flair_ti/ti_only", "pilots_v7_te/te_map"))
+    assert {k for k in te if te[k] != ti[k]} == {"name", "out", "init_from", "model", "seed"}
+    assert te["init_from"] == "runs/demo_v7/model_fp16" and te["train_only"] == ["prompt_numbers"]
+    ti_model, te_model, apart = (load_config(configs / f"{name}.json").generator
+                                 for name in ("tiny_prompt_ti", "tiny_prompt_ti_te", "tiny_prompt_apart"))
+    assert te_model.prompt_number_quantities == ("inversion_time", "echo_time")
+    assert dataclasses.replace(te_model, prompt_number_quantities=ti_model.prompt_number_quantities) == ti_model
+    assert apart.prompt_numbers_apart and set(apart.prompt_number_quantities) == {
+        "repetition_time", "echo_time", "inversion_time", "flip_angle"}
+    assert dataclasses.replace(apart, prompt_numbers_apart=False,
+                               prompt_number_quantities=ti_model.prompt_number_quantities) == ti_model

@@ -1,0 +1,48 @@
+"""distill_prompt_numbers.py on the shipped demo, briefly: the student keeps every weight but the
+number network, its styles come near the teacher's, it is repeatable, and it loads and translates
+through the engine with its provenance."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "src_training" / "launch"))
+from distill_prompt_numbers import main  # noqa: E402
+
+ARGS = ["--model", str(ROOT / "src_training" / "configs" / "tiny_prompt_apart.json"),
+        "--recipe", str(ROOT / "src_training" / "configs" / "demo_cpu_v6_ti_only.yaml"),
+        "--prompts", "150", "--steps", "60", "--seed", "3"]
+
+
+def test_a_short_distillation_fits_repeats_and_translates(tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    from napari_evai2i.data.physics import PRESETS
+    from napari_evai2i.engine import load_model
+    from napari_evai2i.engine.translator import demo_checkpoint_path
+    from napari_evai2i.model import load_pretrained
+
+    demo = str(demo_checkpoint_path())
+    for run in ("a", "b"):
+        assert main([demo, str(tmp_path / run), *ARGS, "--json", str(tmp_path / f"{run}.json")]) == 0
+    capsys.readouterr()
+    report = json.loads((tmp_path / "a.json").read_text())
+    error = report["style_error_unseen_prompts"]
+    assert report["prompts"] == 300 and report["scored_prompts"] == 30
+    assert error["mean_distance"] < error["distance_to_the_tower_without_numbers"]   # the network carries the numbers
+    a, b = (load_file(tmp_path / run / "model.safetensors") for run in ("a", "b"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)        # the same seed, the same weights
+
+    teacher, _ = load_pretrained(demo, "cpu")
+    student, info = load_pretrained(tmp_path / "a", "cpu")
+    assert student.config.generator.prompt_numbers_apart and info.provenance["distillation"]["seed"] == 3
+    for name, value in teacher.generator.state_dict().items():                     # nothing else moved
+        if not name.startswith("prompt_numbers."):
+            assert torch.equal(student.generator.state_dict()[name], value.float()), name
+    image = np.random.default_rng(0).random((48, 48)).astype(np.float32)
+    out = load_model(str(tmp_path / "a"), "cpu").translate(image, PRESETS["T2W"].prompt("axial"))
+    assert out.shape == image.shape and np.isfinite(out).all()
