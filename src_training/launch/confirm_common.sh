@@ -15,6 +15,8 @@
 #   rule_1_prime x 208 [--show ...]       # paired_held_out.py --real-loss against v5_cases208.json
 #   rules_2_and_4 x                       # ship_rule.py against v5's evaluation.json
 #   template_tasks_within x               # $OUT/x_standard.json's template tasks within 0.02 of the reference's
+#   ship_checks x runs/x/model_fp16 352   # the five lines above in one: held_out (both), rule_1_prime,
+#                                         #   robustness, rules_2_and_4, the standard suite and template_tasks_within
 #   inner_dice_verdict JSON v6 x          # FLAIR Dice inside the eroded mask, x against v6 (probe_edge_rim_dice.py)
 #   ti_rise_verdict JSON v6 x [y]         # FLAIR follows TI 2210 -> 2500 ms, x (and y) against v6 (probe_flair_inversion_time.py)
 #   v4_weights                            # "$V4" (runs/demo_v4): demo v4 as shipped, from git, for the
@@ -109,6 +111,19 @@ rules_2_and_4() {   # LABEL; the reference's report is its shipped evaluation.js
     [ -s "$OUT/${REF}_evaluation.json" ] || git show \
         "${SHIPPED_AT[$REF]}:napari_evai2i/weights/demo/evaluation.json" >"$OUT/${REF}_evaluation.json"
     "$PY" src_training/launch/ship_rule.py "$OUT/${REF}_evaluation.json" "$OUT/$1_robustness.json" || true
+}
+
+ship_checks() {   # LABEL MODEL FIRST_CASE: against $REF (runs/demo_$REF), rule 1' on 24 cases from FIRST_CASE,
+                  # rules 2 and 4 on the robustness suite, and the standard suite's template tasks within 0.02
+    held_out "$REF" "runs/demo_$REF" "$3"
+    held_out "$1" "$2" "$3"
+    rule_1_prime "$1" "$3"
+    robustness "$1" "$2"
+    rules_2_and_4 "$1"
+    local json="$OUT/$1_standard.json"
+    [ -s "$json" ] || "$PY" -m napari_evai2i.train.evaluate --suite standard --model "$2" --seeds 1001 1002 \
+        --resolution 1 --json "$json" > /dev/null
+    template_tasks_within "$1"
 }
 
 ti_rise_verdict() {   # JSON REF_LABEL LABEL...: FLAIR grey-white from TI 2210 to 2500 ms (probe_flair_inversion_time.py),

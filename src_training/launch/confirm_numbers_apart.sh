@@ -42,17 +42,9 @@ for setting in ("no source prompt", "source prompt"):
 print("  holds" if holds else "  fails")
 PY
 
-held_out v7 "$V7" "$FIRST"
-held_out run "$CANDIDATE" "$FIRST"
-rule_1_prime run "$FIRST"
-robustness run "$CANDIDATE"
-rules_2_and_4 run
-json="$OUT/run_standard.json"
-[ -s "$json" ] || "$PY" -m napari_evai2i.train.evaluate --suite standard --model "$CANDIDATE" --seeds 1001 1002 \
-    --resolution 1 --json "$json" > /dev/null
-template_tasks_within run
+ship_checks run "$CANDIDATE" "$FIRST"
 echo "== Q2: the standard suite's zero-shot T1w->T2w TE 60 against v7"
-"$PY" - "$OUT/v7_evaluation.json" "$json" <<'PY'
+"$PY" - "$OUT/v7_evaluation.json" "$OUT/run_standard.json" <<'PY'
 import json, sys
 old, new = (json.load(open(p))["tasks"]["T1w->T2w TE 60 (held out)"]["model"] for p in sys.argv[1:])
 print(f"  SSIM {old['ssim']:.4f} -> {new['ssim']:.4f}, PSNR {old['psnr']:.2f} -> {new['psnr']:.2f} dB: "

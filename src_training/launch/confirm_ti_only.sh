@@ -30,12 +30,4 @@ json="$OUT/probe_edge_rim_dice_cases$FIRST.json"
 echo "== Q2: T1w->FLAIR Dice inside the eroded mask, whole head, no source prompt, cases from $FIRST"
 inner_dice_verdict "$json" v6 run
 
-held_out v6 "$V6" "$FIRST"
-held_out run "$CANDIDATE" "$FIRST"
-rule_1_prime run "$FIRST"
-robustness run "$CANDIDATE"
-rules_2_and_4 run
-json="$OUT/run_standard.json"
-[ -s "$json" ] || "$PY" -m napari_evai2i.train.evaluate --suite standard --model "$CANDIDATE" --seeds 1001 1002 \
-    --resolution 1 --json "$json" > /dev/null
-template_tasks_within run
+ship_checks run "$CANDIDATE" "$FIRST"
