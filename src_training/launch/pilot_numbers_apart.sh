@@ -31,18 +31,7 @@ mkdir -p "$OUT"
 source src_training/launch/train_stage.sh
 distill_numbers_stage "$V7" "$OUT"
 M=$OUT/model_fp16
-for label in v7 apart; do
-    model=$V7; [ $label = apart ] && model=$M
-    json="$OUT/${label}_cases256.json"
-    [ -s "$json" ] || "$PY" -m napari_evai2i.train.evaluate --suite held-out --model "$model" --first-case 256 \
-        --cases 6 --json "$json" > /dev/null
-done
-json="$OUT/probe_te_cases6.json"
-[ -s "$json" ] || "$PY" src_training/launch/probe_protocol_sweep.py v7=$V7 apart=$M --target T2W --quantity te \
-    --values 45 60 75 --first-case 6 --cases 12 --json "$json" > /dev/null
-json="$OUT/probe_edge_rim_dice_cases256.json"
-[ -s "$json" ] || "$PY" src_training/launch/probe_edge_rim_dice.py v7=$V7 apart=$M --first-case 256 --cases 6 \
-    --json "$json" > /dev/null
+bash src_training/launch/eval_number_pilot.sh "$OUT" v7 "$V7" apart "$M"
 json="$OUT/probe_ti_cases6.json"
 [ -s "$json" ] || "$PY" src_training/launch/probe_flair_inversion_time.py v7=$V7 apart=$M --first-case 6 \
     --cases 12 --tis 1950 2210 2500 --json "$json" > /dev/null

@@ -1,16 +1,22 @@
-"""The verdict of the v7 prompt-number pilots (pilots_v7_te/te_map.yaml, pilot_numbers_apart.sh),
-from the reports their script wrote in OUT, a candidate LABEL against REF:
+"""The verdicts of the prompt-number pilots (pilots_v7_te/te_map.yaml, pilot_numbers_apart.sh,
+pilots_v8/numbers_images.yaml), from the reports their scripts wrote in OUT, a candidate LABEL
+against REF:
 
-    python src_training/launch/pilot_verdict.py OUT REF LABEL
+    python src_training/launch/pilot_verdict.py OUT REF LABEL [--question te_band|flair_ssim]
 
-(a1) the T1w->T2w CSF/GM error at TE 60 ms (held out of training) at most two thirds of REF's;
-(a2) CSF/GM rising from TE 45 to 60 to 75 ms; (b) the mean SSIM of all held-out cells within 0.002
-of REF's; (c) T2w->T1w on 2 mm crops within 0.005; (d) FLAIR Dice inside the eroded mask within
-0.01. Exit status 0 when every part holds.
+te_band (the v7 pilots): (a1) the T1w->T2w CSF/GM error at TE 60 ms (held out of training) at most
+two thirds of REF's; (a2) CSF/GM rising from TE 45 to 60 to 75 ms; (b) the mean SSIM of all
+held-out cells within 0.002 of REF's; (c) T2w->T1w on 2 mm crops within 0.005; (d) FLAIR Dice
+inside the eroded mask within 0.01.
+flair_ssim (the v8 pilot): (a) T1w->FLAIR whole-head SSIM, with and without the source prompt,
+each at least REF's + 0.004; (b) the mean SSIM at least REF's; (c) and (d) as above; (e) CSF/GM
+still rising from TE 45 to 60 to 75 ms, its error at TE 60 ms at most REF's + 0.02.
+Exit status 0 when every part holds.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -23,22 +29,37 @@ def _cells(path: Path) -> dict:
     return {(task, setting): cell for task, settings in heads.items() for setting, cell in settings.items()}
 
 
-def verdict(out: Path, ref: str, label: str) -> dict[str, bool]:
-    te = json.loads((out / "probe_te_cases6.json").read_text())["by TE"]
+def _te_band(out: Path, ref: str, label: str) -> tuple[dict, dict, list]:
+    """CSF/GM error at TE 60 ms per model, and LABEL's ratios at TE 45, 60 and 75 ms."""
+    report = json.loads((out / "probe_te_cases6.json").read_text())
+    te = report["by TE"]
     truth = {v: row["truth"]["CSF/GM"] for v, row in te.items()}
     ratio = {name: {v: row[f"{name}, {SETTING}"]["CSF/GM"] for v, row in te.items()} for name in (ref, label)}
-    print(f"T1w->T2w CSF/GM over the source's classes, cases {json.loads((out / 'probe_te_cases6.json').read_text())['cases']}, {SETTING}:")
+    print(f"T1w->T2w CSF/GM over the source's classes, cases {report['cases']}, {SETTING}:")
     for v in te:
         print(f"  TE {v:7s} truth {truth[v]:.3f}  {ref} {ratio[ref][v]:.3f}  {label} {ratio[label][v]:.3f}")
     error = {name: abs(ratio[name]["60 ms"] - truth["60 ms"]) for name in (ref, label)}
-    rising = [ratio[label][f"{v} ms"] for v in (45, 60, 75)]
-    ok = {"a1": error[label] <= 2 / 3 * error[ref], "a2": rising[0] < rising[1] < rising[2]}
-    print(f"(a1) error at TE 60 ms: {ref} {error[ref]:.3f}, {label} {error[label]:.3f}: {ok['a1']}")
-    print(f"(a2) {label} rises 45 -> 60 -> 75 ms ({', '.join(f'{r:.3f}' for r in rising)}): {ok['a2']}")
+    return error, ratio, [ratio[label][f"{v} ms"] for v in (45, 60, 75)]
 
+
+def verdict(out: Path, ref: str, label: str, question: str = "te_band") -> dict[str, bool]:
+    error, _, rising = _te_band(out, ref, label)
+    rises = rising[0] < rising[1] < rising[2]
     a, b = _cells(out / f"{ref}_cases256.json"), _cells(out / f"{label}_cases256.json")
+    ok: dict[str, bool] = {}
+    if question == "te_band":
+        ok = {"a1": error[label] <= 2 / 3 * error[ref], "a2": rises}
+        print(f"(a1) error at TE 60 ms: {ref} {error[ref]:.3f}, {label} {error[label]:.3f}: {ok['a1']}")
+        print(f"(a2) {label} rises 45 -> 60 -> 75 ms ({', '.join(f'{r:.3f}' for r in rising)}): {ok['a2']}")
+        margin = -0.002
+    else:
+        flair = [("T1w->FLAIR", f"whole head, {s}") for s in ("no source prompt", "source prompt")]
+        ok["a"] = all(b[key]["ssim"] >= a[key]["ssim"] + 0.004 for key in flair)
+        print("(a) T1w->FLAIR: " + "; ".join(f"{key[1]} {a[key]['ssim']:.4f} -> {b[key]['ssim']:.4f}"
+                                             for key in flair) + f": {ok['a']}")
+        margin = 0.0
     mean = {name: sum(c["ssim"] for c in cells.values()) / len(cells) for name, cells in ((ref, a), (label, b))}
-    ok["b"] = mean[label] >= mean[ref] - 0.002
+    ok["b"] = mean[label] >= mean[ref] + margin
     print(f"(b) mean SSIM of {len(a)} held-out cells: {ref} {mean[ref]:.4f}, {label} {mean[label]:.4f}: {ok['b']}")
     crops = [key for key in a if key[0] == "T2w->T1w" and "crop inside the brain, 2 mm" in key[1]]
     ok["c"] = all(b[key]["ssim"] >= a[key]["ssim"] - 0.005 for key in crops)
@@ -48,6 +69,10 @@ def verdict(out: Path, ref: str, label: str) -> dict[str, bool]:
     ok["d"] = rim[label]["dice_inner"] >= rim[ref]["dice_inner"] - 0.01
     print(f"(d) FLAIR Dice inside the eroded mask: {ref} {rim[ref]['dice_inner']}, {label} "
           f"{rim[label]['dice_inner']}: {ok['d']}")
+    if question == "flair_ssim":
+        ok["e"] = rises and error[label] <= error[ref] + 0.02
+        print(f"(e) {label} rises 45 -> 60 -> 75 ms ({', '.join(f'{r:.3f}' for r in rising)}), error at TE 60 ms "
+              f"{ref} {error[ref]:.3f}, {label} {error[label]:.3f}: {ok['e']}")
     moved = [(key, a[key]["ssim"], b[key]["ssim"]) for key in a if abs(b[key]["ssim"] - a[key]["ssim"]) > 0.005]
     print(f"cells moved by more than 0.005 SSIM: {len(moved)}")
     for key, x, y in moved:
@@ -57,4 +82,10 @@ def verdict(out: Path, ref: str, label: str) -> dict[str, bool]:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if all(verdict(Path(sys.argv[1]), sys.argv[2], sys.argv[3]).values()) else 1)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out")
+    parser.add_argument("ref")
+    parser.add_argument("label")
+    parser.add_argument("--question", choices=("te_band", "flair_ssim"), default="te_band")
+    args = parser.parse_args()
+    sys.exit(0 if all(verdict(Path(args.out), args.ref, args.label, args.question).values()) else 1)
