@@ -1,6 +1,6 @@
 """The FLAIR inversion-time probe on the shipped demo: the truth moves with TI the way the signal
-equations say, every model row carries ratios and scores, and the demo (v7, its map of TI) follows
-the truth's direction."""
+equations say, every model row carries ratios and scores, and the demo (v8, which keeps v7's map
+of TI) follows the truth's direction."""
 
 import json
 import sys
@@ -24,7 +24,7 @@ def test_truth_follows_ti_and_the_demo_is_scored_at_each(tmp_path, capsys):
         assert set(row) == {"truth", "demo, no source prompt", "demo, source prompt"}
         for key in ("demo, no source prompt", "demo, source prompt"):
             assert 0.5 < row[key]["ssim"] <= 1 and 0 < row[key]["dice"] <= 1 and row[key]["GM/WM"] > 0
-    # v7 reads the prompt's TI (v6 drew one FLAIR whatever the TI: +0.003 over cases 6-17)
+    # v7 and v8 read the prompt's TI (v6 drew one FLAIR whatever the TI: +0.003 over cases 6-17)
     for key in ("demo, no source prompt", "demo, source prompt"):
         assert at_preset[key]["GM/WM"] > at_null[key]["GM/WM"] + 0.01
         assert at_preset[key]["CSF/GM"] > at_null[key]["CSF/GM"] + 0.01
