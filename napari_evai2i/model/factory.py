@@ -74,11 +74,16 @@ class CheckpointInfo:
                 "normalization": self.normalization, "provenance": self.provenance}
 
     def recipes(self) -> list[dict[str, Any]]:
-        """Every training recipe the provenance names: the run's own, or, for an average of
-        checkpoints (``src_training/launch/average_weights.py``), each source's."""
+        """Every training recipe the provenance names: the run's own; for an average of
+        checkpoints (``src_training/launch/average_weights.py``), each source's; for a model whose
+        prompt numbers were fitted to another's styles (``distill_prompt_numbers.py``, no images),
+        that model's."""
         provenance = self.provenance if isinstance(self.provenance, dict) else {}
         if isinstance(provenance.get("recipe"), dict):
             return [provenance["recipe"]]
+        distilled = provenance.get("prompt_numbers_distilled_from")
+        if isinstance(distilled, dict):
+            return CheckpointInfo(provenance=distilled.get("provenance") or {}).recipes()
         sources = provenance.get("sources")
         if not isinstance(sources, list):
             return []

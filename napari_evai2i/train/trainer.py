@@ -450,15 +450,16 @@ class Trainer:
 
 def continued_from_record(path: str | Path, info: CheckpointInfo) -> dict:
     """What a continued run started from: the folder, and the steps, recipe, device and own
-    ``continued_from`` (or, for an average, ``averaged_weights_of``) its config records, so a
-    chain of continuations stays readable."""
+    ``continued_from`` (or, for an average, ``averaged_weights_of``; for a distilled model,
+    ``prompt_numbers_distilled_from``) its config records, so a chain of continuations stays
+    readable."""
     provenance = info.provenance if isinstance(info.provenance, dict) else {}
     recipe = provenance.get("recipe")
     record = {"checkpoint": str(path), "description": info.description,
               "steps_done": provenance.get("steps_done"),
               "recipe": recipe.get("name") if isinstance(recipe, dict) else None,
               "device": provenance.get("device"), "torch": provenance.get("torch")}
-    for key in ("stopped_by", "continued_from", "averaged_weights_of"):
+    for key in ("stopped_by", "continued_from", "averaged_weights_of", "prompt_numbers_distilled_from"):
         if key in provenance:
             record[key] = provenance[key]
     return {k: v for k, v in record.items() if v is not None}

@@ -44,5 +44,7 @@ def test_a_short_distillation_fits_repeats_and_translates(tmp_path, capsys):
         if not name.startswith("prompt_numbers."):
             assert torch.equal(student.generator.state_dict()[name], value.float()), name
     image = np.random.default_rng(0).random((48, 48)).astype(np.float32)
-    out = load_model(str(tmp_path / "a"), "cpu").translate(image, PRESETS["T2W"].prompt("axial"))
+    translator = load_model(str(tmp_path / "a"), "cpu")
+    assert translator.trained_modalities == ("MR",)         # the teacher's recipes, through the fit
+    out = translator.translate(image, PRESETS["T2W"].prompt("axial"))
     assert out.shape == image.shape and np.isfinite(out).all()
