@@ -274,7 +274,8 @@ def grows_tissue_classes(old: GeneratorConfig, new: GeneratorConfig) -> bool:
             and dataclasses.replace(old, tissue_classes=new.tissue_classes) == new)
 
 
-def _quantities_read(config: GeneratorConfig) -> set[str]:
+def quantities_read(config: GeneratorConfig) -> set[str]:
+    """The prompt numbers a generator of ``config`` reads (none without ``prompt_numbers``)."""
     return set(config.prompt_number_quantities) if config.prompt_numbers else set()
 
 
@@ -282,16 +283,17 @@ def adds_prompt_numbers(old: GeneratorConfig, new: GeneratorConfig) -> bool:
     """Whether ``new`` is ``old`` reading more of the prompt's numbers (with ``prompt_numbers``
     switched on, or more quantities than ``old`` read): the old weights load, and the map of every
     newly read quantity starts at zero, so the generator first translates exactly as the old one."""
-    return (new.prompt_numbers and _quantities_read(old) < _quantities_read(new) and
+    return (new.prompt_numbers and quantities_read(old) < quantities_read(new) and
             dataclasses.replace(old, prompt_numbers=True, prompt_number_quantities=new.prompt_number_quantities) == new)
 
 
-def load_adding_prompt_numbers(generator: Generator, state: dict[str, torch.Tensor],
-                               old_quantities: tuple[str, ...] = ()) -> None:
-    """Load an older generator's weights into one that reads more prompt numbers: the map of each
-    quantity the old one read (``old_quantities``) is kept, the rest of the map starts at zero."""
+def load_adding_prompt_numbers(generator: Generator, state: dict[str, torch.Tensor], old: GeneratorConfig) -> None:
+    """Load the weights ``state`` of an older generator (of config ``old``) into one that reads more
+    prompt numbers (:func:`adds_prompt_numbers`): the map of each quantity the old one read is kept,
+    the rest of the map starts at zero."""
     from .prompt_numbers import FEATURES_PER_QUANTITY, QUANTITIES
 
+    old_quantities = quantities_read(old)
     missing, unexpected = generator.load_state_dict(state, strict=False)
     expected_missing = set() if old_quantities else {"prompt_numbers.weight"}
     if unexpected or set(missing) != expected_missing:

@@ -30,7 +30,7 @@ from ..engine.translator import resolve_device
 from ..model import (CheckpointInfo, create_model, get_preset, load_config, load_pretrained,
                      read_checkpoint_config, save_pretrained)
 from ..model.generator import (adds_prompt_numbers, grows_tissue_classes, load_adding_prompt_numbers,
-                               load_growing_tissue_classes)
+                               load_growing_tissue_classes, quantities_read)
 from .checkpoint import (checkpoint_to_resume, load_training_checkpoint, remove_unfinished_writes,
                          save_training_checkpoint)
 from .config import STAGES, TrainConfig, randomization_ranges, save_train_config
@@ -126,10 +126,9 @@ class Trainer:
                       f"{ours.tissue_classes} (new classes start as copies of the ones they were counted in)",
                       flush=True)
         elif adds_prompt_numbers(config.generator, ours):
-            old_quantities = tuple(config.generator.prompt_number_quantities) if config.generator.prompt_numbers else ()
-            load_adding_prompt_numbers(self.model.generator, source.generator.state_dict(), old_quantities)
+            load_adding_prompt_numbers(self.model.generator, source.generator.state_dict(), config.generator)
             if self.is_main:
-                added = sorted(set(ours.prompt_number_quantities) - set(old_quantities))
+                added = sorted(quantities_read(ours) - quantities_read(config.generator))
                 print(f"init_from {path}: the generator now reads the prompt's {', '.join(added)} "
                       "(their map starts at zero)", flush=True)
         elif self.is_main:

@@ -27,7 +27,7 @@ def _with_prompt_numbers(model, config):
     """``model`` grown to ``config``, which only adds the prompt-number map (at zero: the same model)."""
     grown = create_model(config)
     grown.dclip.load_state_dict(model.dclip.state_dict())
-    load_adding_prompt_numbers(grown.generator, model.generator.state_dict())
+    load_adding_prompt_numbers(grown.generator, model.generator.state_dict(), model.config.generator)
     return grown
 
 

@@ -48,12 +48,12 @@ def test_an_older_generator_grows_the_map_at_zero_and_translates_as_before(tiny_
     assert not adds_prompt_numbers(config.generator, config.generator)
     new = create_model(config, seed=1)
     new.dclip.load_state_dict(old.dclip.state_dict())
-    load_adding_prompt_numbers(new.generator, old.generator.state_dict())
+    load_adding_prompt_numbers(new.generator, old.generator.state_dict(), old.config.generator)
     texts = [FLAIR.prompt("axial"), FLAIR.replace(ti=2800.0).prompt("axial")]
     with torch.no_grad():
         assert torch.equal(new.prompt_styles(texts, "cpu"), old.prompt_styles(texts, "cpu"))
     with pytest.raises(ValueError, match="cannot add prompt numbers"):
-        load_adding_prompt_numbers(new.generator, {})
+        load_adding_prompt_numbers(new.generator, {}, old.config.generator)
 
 
 def test_a_saved_numbers_model_follows_ti_through_the_engine(tmp_path):
@@ -114,7 +114,7 @@ def test_a_map_of_ti_widens_to_te_keeping_its_ti_part_and_translating_as_before(
         torch.nn.init.normal_(old.generator.prompt_numbers.weight, std=0.5)
     new = create_model(ti_te, seed=1)
     new.dclip.load_state_dict(old.dclip.state_dict())
-    load_adding_prompt_numbers(new.generator, old.generator.state_dict(), ("inversion_time",))
+    load_adding_prompt_numbers(new.generator, old.generator.state_dict(), ti_only.generator)
     texts = [FLAIR.prompt("axial"), preset("T2w").prompt("axial"), preset("T2w").replace(te=60.0).prompt("axial")]
     with torch.no_grad():
         assert torch.equal(new.prompt_styles(texts, "cpu"), old.prompt_styles(texts, "cpu"))

@@ -71,3 +71,25 @@ def test_a_model_without_the_number_map_averages_as_if_its_map_were_zero(tmp_pat
     torch.testing.assert_close(state["generator.prompt_numbers.weight"], b["generator.prompt_numbers.weight"] / 2)
     key = "generator.tissue_intensity.0.weight"
     torch.testing.assert_close(state[key], (a[key] + b[key]) / 2)
+
+
+def test_a_model_reading_fewer_numbers_averages_as_if_the_others_were_zero(tmp_path):
+    from napari_evai2i.model.prompt_numbers import FEATURES_PER_QUANTITY, QUANTITIES
+
+    folders = {}
+    for name, quantities in (("ti_te", ["inversion_time", "echo_time"]), ("ti", ["inversion_time"])):
+        config = get_preset("tiny").to_dict()
+        config["generator"].update(prompt_numbers=True, prompt_number_quantities=quantities)
+        model = create_model(ModelConfig.from_dict(config), seed=len(quantities))
+        with torch.no_grad():
+            torch.nn.init.normal_(model.generator.prompt_numbers.weight, std=0.1)
+        folders[name] = tmp_path / name
+        save_pretrained(model, folders[name], CheckpointInfo(trained=True))
+    result = _run(tmp_path / "mean", folders["ti_te"], folders["ti"])     # the one reading more first
+    assert result.returncode == 0, result.stderr
+    mean = load_pretrained(tmp_path / "mean")[0].state_dict()["generator.prompt_numbers.weight"]
+    a, b = (load_pretrained(folders[n])[0].state_dict()["generator.prompt_numbers.weight"] for n in ("ti_te", "ti"))
+    blocks = {q: slice(i * FEATURES_PER_QUANTITY, (i + 1) * FEATURES_PER_QUANTITY) for i, q in enumerate(QUANTITIES)}
+    torch.testing.assert_close(mean[:, blocks["inversion_time"]],
+                               (a[:, blocks["inversion_time"]] + b[:, blocks["inversion_time"]]) / 2)
+    torch.testing.assert_close(mean[:, blocks["echo_time"]], a[:, blocks["echo_time"]] / 2)   # TI-only's TE part: zero
