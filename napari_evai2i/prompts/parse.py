@@ -14,7 +14,7 @@ import re
 
 from .fields import ProtocolFields
 from .glossary import ORGAN_SYNONYMS
-from .template import is_rendering_of, split_sentences
+from .template import build_slots, is_rendering_of, split_sentences
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _TIMING = {"TR": "repetition_time", "TE": "echo_time", "TI": "inversion_time", "flip angle": "flip_angle"}
@@ -118,10 +118,10 @@ def without_timing(text: str) -> str:
     Why: a generator whose number map reads those values (``GeneratorConfig.prompt_numbers_apart``)
     gives the text tower the rest of the prompt only, so the numbers reach the style by one smooth
     path and not also as word pieces the tower reads as a step function."""
-    from .template import _timing
-
     fields = fields_from_prompt(text)
-    timing = _timing(fields) if fields is not None else None
+    if fields is None:
+        return text
+    timing = next((slot for slot in build_slots(fields) if slot.name == "timing"), None)
     if timing is None:
         return text
     return " ".join(s for s in split_sentences(text) if s not in timing.variants)
