@@ -56,7 +56,8 @@ def _in_batches(fn, texts: list[str], size: int = 512) -> torch.Tensor:
 
 
 def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, steps: int, seed: int):
-    """The student model and a report of how well its styles match the teacher's."""
+    """The student model, the teacher (float32) and its checkpoint info, and a report of how well
+    the student's styles match the teacher's."""
     from napari_evai2i.model import create_model, load_config, load_pretrained
     from napari_evai2i.model.prompt_numbers import number_features
     from napari_evai2i.prompts import tokenize
@@ -109,15 +110,13 @@ def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, ste
                   "mean_cosine": round(float(cosine[held].mean()), 5),
                   "lowest_cosine": round(float(cosine[held].min()), 4),
                   "distance_to_the_tower_without_numbers": round(float(wanted[held].norm(dim=1).mean()), 4)}}
-    return student, info, report
+    return student, teacher, info, report
 
 
-def te_table(student, teacher_path: str) -> dict:
+def te_table(student, teacher) -> dict:
     """Cosines of T2w styles across echo times, teacher and student, against TE 45 and 75 ms."""
     from napari_evai2i.data.physics import PRESETS
-    from napari_evai2i.model import load_pretrained
 
-    teacher = load_pretrained(teacher_path, "cpu")[0].float().eval()
     echo_times = (30, 40, 45, 50, 55, 60, 65, 70, 75, 90, 120)
     texts = [PRESETS["T2W"].replace(te=float(te)).prompt("axial") for te in echo_times]
     table = {}
@@ -144,9 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    student, info, report = distill(args.teacher, args.model, args.recipe, args.prompts, args.steps, args.seed)
-    report.update(te_table(student, args.teacher))
+    student, teacher, info, report = distill(args.teacher, args.model, args.recipe, args.prompts, args.steps,
+                                             args.seed)
+    report.update(te_table(student, teacher))
     provenance = dict(info.provenance) if isinstance(info.provenance, dict) else {}
     info.provenance = {"prompt_numbers_distilled_from": {"checkpoint": str(args.teacher),
                                                          "provenance": provenance},
