@@ -1,8 +1,8 @@
 """The verdicts of the prompt-number pilots (pilots_v7_te/te_map.yaml, pilot_numbers_apart.sh,
-pilots_v8/numbers_images.yaml), from the reports their scripts wrote in OUT, a candidate LABEL
-against REF:
+pilots_v8/numbers_images.yaml, pilots_v8/ti_below_null.yaml), from the reports their scripts
+wrote in OUT, a candidate LABEL against REF:
 
-    python src_training/launch/pilot_verdict.py OUT REF LABEL [--question te_band|flair_ssim]
+    python src_training/launch/pilot_verdict.py OUT REF LABEL [--question te_band|flair_ssim|ti_below_null]
 
 te_band (the v7 pilots): (a1) the T1w->T2w CSF/GM error at TE 60 ms (held out of training) at most
 two thirds of REF's; (a2) CSF/GM rising from TE 45 to 60 to 75 ms; (b) the mean SSIM of all
@@ -11,6 +11,10 @@ inside the eroded mask within 0.01.
 flair_ssim (the v8 pilot): (a) T1w->FLAIR whole-head SSIM, with and without the source prompt,
 each at least REF's + 0.004; (b) the mean SSIM at least REF's; (c) and (d) as above; (e) CSF/GM
 still rising from TE 45 to 60 to 75 ms, its error at TE 60 ms at most REF's + 0.02.
+ti_below_null (the second v8 pilot; probe_ti_cases6.json): (a1) the T1w->FLAIR CSF/GM error at TI
+1950 ms at most two thirds of REF's; (a2) CSF/GM higher at 1950 than at 2210 ms; (a3) at 2210 and
+2500 ms the CSF/GM and GM/WM errors each at most REF's + 0.02; (b) the mean SSIM within 0.002 of
+REF's; (c), (d) and (e) as above.
 Exit status 0 when every part holds.
 """
 
@@ -42,6 +46,38 @@ def _te_band(out: Path, ref: str, label: str) -> tuple[dict, dict, list]:
     return error, ratio, [ratio[label][f"{v} ms"] for v in (45, 60, 75)]
 
 
+def _ti_rows(out: Path, ref: str, label: str) -> dict[int, dict]:
+    """Truth, REF and LABEL ratios of the FLAIR TI probe by TI in ms (no source prompt)."""
+    report = json.loads((out / "probe_ti_cases6.json").read_text())
+    rows = {}
+    print(f"T1w->FLAIR over the source's classes, cases {report['cases']}, {SETTING} (CSF/GM, GM/WM):")
+    for key, row in report["by TI"].items():
+        ti = int(float(key.split()[0]))
+        rows[ti] = {"truth": row["truth"], ref: row[f"{ref}, {SETTING}"], label: row[f"{label}, {SETTING}"]}
+        print(f"  {key:24s} " + "  ".join(f"{name} {rows[ti][name]['CSF/GM']:.3f} {rows[ti][name]['GM/WM']:.3f}"
+                                         for name in ("truth", ref, label)))
+    return rows
+
+
+def _ti_below_null(out: Path, ref: str, label: str) -> dict[str, bool]:
+    rows = _ti_rows(out, ref, label)
+
+    def error(ti: int, name: str, ratio: str) -> float:
+        return abs(rows[ti][name][ratio] - rows[ti]["truth"][ratio])
+
+    ok = {"a1": error(1950, label, "CSF/GM") <= 2 / 3 * error(1950, ref, "CSF/GM"),
+          "a2": rows[1950][label]["CSF/GM"] > rows[2210][label]["CSF/GM"],
+          "a3": all(error(ti, label, r) <= error(ti, ref, r) + 0.02 for ti in (2210, 2500) for r in ("CSF/GM", "GM/WM"))}
+    print(f"(a1) CSF/GM error at 1950 ms: {ref} {error(1950, ref, 'CSF/GM'):.3f}, {label} "
+          f"{error(1950, label, 'CSF/GM'):.3f}: {ok['a1']}")
+    print(f"(a2) {label} CSF/GM at 1950 ms {rows[1950][label]['CSF/GM']:.3f} > at 2210 ms "
+          f"{rows[2210][label]['CSF/GM']:.3f}: {ok['a2']}")
+    print("(a3) errors at 2210 / 2500 ms (CSF/GM, GM/WM): " + "; ".join(
+        f"{ti} {r} {error(ti, ref, r):.3f} -> {error(ti, label, r):.3f}"
+        for ti in (2210, 2500) for r in ("CSF/GM", "GM/WM")) + f": {ok['a3']}")
+    return ok
+
+
 def verdict(out: Path, ref: str, label: str, question: str = "te_band") -> dict[str, bool]:
     error, _, rising = _te_band(out, ref, label)
     rises = rising[0] < rising[1] < rising[2]
@@ -51,6 +87,9 @@ def verdict(out: Path, ref: str, label: str, question: str = "te_band") -> dict[
         ok = {"a1": error[label] <= 2 / 3 * error[ref], "a2": rises}
         print(f"(a1) error at TE 60 ms: {ref} {error[ref]:.3f}, {label} {error[label]:.3f}: {ok['a1']}")
         print(f"(a2) {label} rises 45 -> 60 -> 75 ms ({', '.join(f'{r:.3f}' for r in rising)}): {ok['a2']}")
+        margin = -0.002
+    elif question == "ti_below_null":
+        ok = _ti_below_null(out, ref, label)
         margin = -0.002
     else:
         flair = [("T1w->FLAIR", f"whole head, {s}") for s in ("no source prompt", "source prompt")]
@@ -69,7 +108,7 @@ def verdict(out: Path, ref: str, label: str, question: str = "te_band") -> dict[
     ok["d"] = rim[label]["dice_inner"] >= rim[ref]["dice_inner"] - 0.01
     print(f"(d) FLAIR Dice inside the eroded mask: {ref} {rim[ref]['dice_inner']}, {label} "
           f"{rim[label]['dice_inner']}: {ok['d']}")
-    if question == "flair_ssim":
+    if question in ("flair_ssim", "ti_below_null"):
         ok["e"] = rises and error[label] <= error[ref] + 0.02
         print(f"(e) {label} rises 45 -> 60 -> 75 ms ({', '.join(f'{r:.3f}' for r in rising)}), error at TE 60 ms "
               f"{ref} {error[ref]:.3f}, {label} {error[label]:.3f}: {ok['e']}")
@@ -86,6 +125,6 @@ if __name__ == "__main__":
     parser.add_argument("out")
     parser.add_argument("ref")
     parser.add_argument("label")
-    parser.add_argument("--question", choices=("te_band", "flair_ssim"), default="te_band")
+    parser.add_argument("--question", choices=("te_band", "flair_ssim", "ti_below_null"), default="te_band")
     args = parser.parse_args()
     sys.exit(0 if all(verdict(Path(args.out), args.ref, args.label, args.question).values()) else 1)

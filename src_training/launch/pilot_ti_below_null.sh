@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Pilot: demo v8's number network trained on images with FLAIR TIs drawn from 0.70 x the CSF null
+# (src_training/configs/pilots_v8/ti_below_null.yaml, whose header holds the verdict), then the
+# reports that verdict reads and pilot_verdict.py --question ti_below_null.
+#   bash src_training/launch/pilot_ti_below_null.sh      (about 20 minutes on the 2-core CPU)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export HF_HUB_OFFLINE=1
+PY=${PYTHON:-$PWD/.venv/bin/python}
+V8=${V8:-runs/demo_v8/model_fp16}
+RUN=runs/pilot_v8_ti_below_null
+OUT=$RUN/verdict
+source src_training/launch/train_stage.sh
+train_stage pilots_v8/ti_below_null "$RUN"
+[ -s "$RUN/model_fp16/model.safetensors" ] || \
+    "$PY" src_training/launch/ship_checkpoint.py "$RUN/model" --target "$RUN/model_fp16" > /dev/null
+bash src_training/launch/eval_number_pilot.sh "$OUT" v8 "$V8" below "$RUN/model_fp16"
+json="$OUT/probe_ti_cases6.json"
+[ -s "$json" ] || "$PY" src_training/launch/probe_flair_inversion_time.py v8=$V8 below=$RUN/model_fp16 \
+    --first-case 6 --cases 12 --tis 1700 1950 2210 2500 --json "$json" > /dev/null
+"$PY" src_training/launch/pilot_verdict.py "$OUT" v8 below --question ti_below_null
