@@ -15,6 +15,12 @@ log TE and TI, so between two numbers training showed it gives a style between t
 The prompts are drawn as the recipe's training draws them (its protocol ranges, kinds, wording
 variants and dropped sentences; none from the held-out bands), plus each one's canonical wording,
 which is what inference uses. A share of them, never seen by the fit, scores it.
+
+``--below-null-teacher OTHER``: inversion-recovery prompts whose TI lies below the CSF null of
+their TR and field take their styles from OTHER instead. Why: v8's FLAIR below the null comes
+from an extrapolation that runs the wrong way, and a copy of v8 trained on images there
+(pilots_v8/ti_below_null.yaml) learnt it but moved every other protocol too; this keeps each
+teacher only where it was taught.
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ import torch
 from _report import emit
 
 
-def training_prompts(recipe: str, count: int, seed: int) -> list[str]:
+def training_prompts(recipe: str, count: int, seed: int) -> tuple[list[str], list[bool]]:
     """``count`` prompts as the recipe's randomized stages draw them, each followed by its
-    protocol's canonical prompt in the same plane (so 2 x ``count`` in all)."""
+    protocol's canonical prompt in the same plane (so 2 x ``count`` in all), and for each whether
+    it states an inversion time below the CSF null."""
+    from napari_evai2i.data._signal import csf_null_ti
     from napari_evai2i.data.simulated_dataset import SimulatedDataConfig, SimulatedPairs
     from napari_evai2i.prompts import canonical_prompt, sample_prompt
     from napari_evai2i.train.config import load_train_config
@@ -40,14 +48,18 @@ def training_prompts(recipe: str, count: int, seed: int) -> list[str]:
                                                view_in_prompt=cfg.view_in_prompt))
     rng, text_rng = np.random.default_rng(seed), random.Random(seed)
     texts: list[str] = []
+    below_null: list[bool] = []
     index = 0
     while len(texts) < 2 * count:
         for protocol in pairs.draw_protocols(rng, index):
             plane = text_rng.choice(("axial", "coronal", "sagittal")) if cfg.view_in_prompt else None
             fields = protocol.prompt_fields(plane)
             texts += [sample_prompt(fields, text_rng, pairs.config.drop_probability), canonical_prompt(fields)]
+            below = (protocol.sequence_type == "IR" and protocol.ti is not None
+                     and protocol.ti < csf_null_ti(protocol.tr, protocol.field_strength))
+            below_null += [below, below]
         index += 1
-    return texts[:2 * count]
+    return texts[:2 * count], below_null[:2 * count]
 
 
 @torch.no_grad()
@@ -55,9 +67,11 @@ def _in_batches(fn, texts: list[str], size: int = 512) -> torch.Tensor:
     return torch.cat([fn(texts[i:i + size]) for i in range(0, len(texts), size)])
 
 
-def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, steps: int, seed: int):
+def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, steps: int, seed: int,
+            below_null_teacher: str | None = None):
     """The student model, the teacher (float32) and its checkpoint info, and a report of how well
-    the student's styles match the teacher's."""
+    the student's styles match the teacher's (``below_null_teacher``'s for inversion-recovery
+    prompts below the CSF null, when given)."""
     from napari_evai2i.model import create_model, load_config, load_pretrained
     from napari_evai2i.model.prompt_numbers import number_features
     from napari_evai2i.prompts import tokenize
@@ -76,9 +90,14 @@ def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, ste
         raise ValueError(f"the teacher's generator does not fit {model_config}: missing {missing}, "
                          f"unexpected {unexpected}")
 
-    texts = training_prompts(recipe, prompts, seed)
+    texts, below_null = training_prompts(recipe, prompts, seed)
     scored = len(texts) // 10                     # the last tenth is never fitted
     targets = _in_batches(lambda t: teacher.prompt_styles(t, "cpu"), texts)
+    below = torch.tensor(below_null)
+    if below_null_teacher is not None:
+        other = load_pretrained(below_null_teacher, "cpu")[0].float().eval()
+        chosen = [t for t, b in zip(texts, below_null) if b]
+        targets[below] = _in_batches(lambda t: other.prompt_styles(t, "cpu"), chosen)
     length = config.text.context_length
     base = _in_batches(lambda t: student.dclip.encode_text(tokenize(student.generator.tower_texts(t), length)).float(),
                        texts)
@@ -104,7 +123,8 @@ def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, ste
     cosine = torch.nn.functional.cosine_similarity(styles, targets)
     held = slice(len(texts) - scored, None)
     report = {"teacher": str(teacher_path), "prompts": len(texts), "scored_prompts": scored, "steps": steps,
-              "seed": seed, "recipe": recipe,
+              "seed": seed, "recipe": recipe, "below_null_teacher": below_null_teacher,
+              "prompts_below_the_csf_null": int(below.sum()),
               "style_error_unseen_prompts": {
                   "mean_distance": round(float((styles[held] - targets[held]).norm(dim=1).mean()), 4),
                   "mean_cosine": round(float(cosine[held].mean()), 5),
@@ -131,6 +151,7 @@ def te_table(student, teacher) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from napari_evai2i.model import save_pretrained
+    from napari_evai2i.model.factory import read_checkpoint_config
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("teacher", help="checkpoint folder")
@@ -140,16 +161,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", type=int, default=15000, help="protocols drawn (each gives 2 prompts)")
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--below-null-teacher", help="checkpoint folder whose styles inversion-recovery "
+                        "prompts below the CSF null are fitted to")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
     student, teacher, info, report = distill(args.teacher, args.model, args.recipe, args.prompts, args.steps,
-                                             args.seed)
+                                             args.seed, args.below_null_teacher)
     report.update(te_table(student, teacher))
     provenance = dict(info.provenance) if isinstance(info.provenance, dict) else {}
     info.provenance = {"prompt_numbers_distilled_from": {"checkpoint": str(args.teacher),
                                                          "provenance": provenance},
                        "distillation": {k: report[k] for k in ("prompts", "steps", "seed", "recipe")}}
+    if args.below_null_teacher:
+        other = read_checkpoint_config(args.below_null_teacher)[1]
+        info.provenance["below_null_teacher"] = {"checkpoint": str(args.below_null_teacher),
+                                                 "provenance": other.provenance}
     info.description = (f"{info.description}; its prompt numbers given one path (the text tower reads no "
                         f"timing sentence), fitted to its own styles")
     save_pretrained(student, args.out, info)
