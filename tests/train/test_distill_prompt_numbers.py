@@ -48,3 +48,33 @@ def test_a_short_distillation_fits_repeats_and_translates(tmp_path, capsys):
     assert translator.trained_modalities == ("MR",)         # the teacher's recipes, through the fit
     out = translator.translate(image, PRESETS["T2W"].prompt("axial"))
     assert out.shape == image.shape and np.isfinite(out).all()
+
+
+def test_prompts_below_the_csf_null_take_the_second_teachers_styles(tmp_path, capsys):
+    from distill_prompt_numbers import training_prompts
+
+    from napari_evai2i.data._signal import csf_null_ti
+    from napari_evai2i.engine.translator import demo_checkpoint_path
+    from napari_evai2i.model.factory import read_checkpoint_config
+    from napari_evai2i.prompts.parse import fields_from_prompt
+
+    recipe = str(ROOT / "src_training" / "configs" / "pilots_v8" / "ti_below_null.yaml")
+    texts, below = training_prompts(recipe, 300, seed=5)
+    assert len(texts) == len(below) == 600 and 0 < sum(below) < 300
+    for text, flagged in list(zip(texts, below))[1::2]:       # the canonical prompts state every number
+        fields = fields_from_prompt(text)
+        if "gradient recalled" in fields.scanning_sequence or fields.inversion_time is None:   # MPRAGE, no TI
+            assert not flagged, text
+        else:
+            null = csf_null_ti(fields.repetition_time, fields.field_strength)
+            assert flagged == (fields.inversion_time < null), text
+
+    demo = str(demo_checkpoint_path())
+    args = [demo, str(tmp_path / "b"), *ARGS[:2], "--recipe", recipe, "--prompts", "150", "--steps", "30",
+            "--below-null-teacher", demo, "--json", str(tmp_path / "b.json")]
+    assert main(args) == 0
+    capsys.readouterr()
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert report["below_null_teacher"] == demo and report["prompts_below_the_csf_null"] > 0
+    _, info = read_checkpoint_config(tmp_path / "b")
+    assert info.provenance["below_null_teacher"]["checkpoint"] == demo
