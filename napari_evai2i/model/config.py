@@ -81,6 +81,10 @@ class GeneratorConfig:
       the prompt without its timing sentence (:func:`~napari_evai2i.prompts.parse.without_timing`),
       and the map is a small network (width ``prompt_number_width``) of that embedding and the
       numbers, so a TE or TI between two that training showed gets a style between theirs.
+    * ``below_null_correction``: a second network of the same inputs, added to the style in
+      proportion to how far an inversion-recovery prompt's TI lies below the CSF null of its TR
+      and field (:func:`~napari_evai2i.model.prompt_numbers.below_null_depth`); zero at and above
+      the null and for every other prompt, so those translate exactly as without it.
     """
 
     in_chans: int = 1
@@ -100,6 +104,7 @@ class GeneratorConfig:
                                                  "field_strength")
     prompt_numbers_apart: bool = False
     prompt_number_width: int = 256
+    below_null_correction: bool = False
 
     def __post_init__(self) -> None:
         from .prompt_numbers import QUANTITIES
@@ -113,6 +118,8 @@ class GeneratorConfig:
             raise ValueError("prompt_numbers_apart takes the timing sentence away from the text tower, so the number "
                              "map must read all of it: set prompt_numbers and prompt_number_quantities with "
                              f"{', '.join(sorted(timing))}")
+        if self.below_null_correction and not self.prompt_numbers_apart:
+            raise ValueError("below_null_correction reads what the number network reads: set prompt_numbers_apart")
 
 
 #: The tissue head's channels for each supported ``tissue_classes``.

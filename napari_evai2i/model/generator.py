@@ -138,6 +138,12 @@ class Generator(nn.Module):
                                                     nn.Linear(width, width), nn.GELU(), nn.Linear(width, cfg.style_dim))
             else:
                 self.prompt_numbers = nn.Linear(NUMBER_FEATURES, cfg.style_dim, bias=False)
+        self.below_null_correction = None
+        if cfg.below_null_correction:          # the number network's shape; its last layer starts at zero
+            width = cfg.prompt_number_width
+            self.below_null_correction = nn.Sequential(
+                nn.Linear(cfg.style_dim + NUMBER_FEATURES, width), nn.GELU(), nn.Linear(width, width), nn.GELU(),
+                nn.Linear(width, cfg.style_dim))
         self.stride = 2 ** (len(cfg.enc_dims) - 1)
         init_conv_weights(self)
         if self.prompt_numbers is not None:     # starts as the plain embedding
@@ -145,6 +151,9 @@ class Generator(nn.Module):
             nn.init.zeros_(last.weight)
             if last.bias is not None:
                 nn.init.zeros_(last.bias)
+        if self.below_null_correction is not None:
+            nn.init.zeros_(self.below_null_correction[-1].weight)
+            nn.init.zeros_(self.below_null_correction[-1].bias)
         if self.decoder.skips is not None:      # skips start as identities: detail flows from step 0
             for conv in self.decoder.skips:
                 nn.init.dirac_(conv.weight)
@@ -185,7 +194,23 @@ class Generator(nn.Module):
         features = number_features(texts, self.config.prompt_number_quantities).to(embeddings.device, dtype)
         if self.config.prompt_numbers_apart:
             features = torch.cat([embeddings.to(dtype), features], dim=1)
-        return embeddings + self.prompt_numbers(features).to(embeddings.dtype)
+        numbers = self.prompt_numbers(features)
+        if self.below_null_correction is not None:
+            numbers = numbers + self.below_null_term(features, texts)
+        return embeddings + numbers.to(embeddings.dtype)
+
+    def below_null_term(self, features: torch.Tensor, texts: list[str]) -> torch.Tensor:
+        """``below_null_correction``'s part of the style: the network's output scaled by
+        :func:`~.prompt_numbers.below_null_depth`, computed only for the prompts below the null (the
+        others get exact zeros, so they translate bit for bit as without it)."""
+        from .prompt_numbers import below_null_depth
+
+        depth = below_null_depth(texts).to(features.device, features.dtype)
+        term = torch.zeros(features.shape[0], self.config.style_dim, device=features.device, dtype=features.dtype)
+        rows = depth > 0
+        if bool(rows.any()):
+            term[rows] = depth[rows, None] * self.below_null_correction(features[rows])
+        return term
 
     def encode(self, x: torch.Tensor, source_style: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Structure features of an already padded, normalised image (B, 1, H, W)."""
@@ -304,6 +329,20 @@ def load_adding_prompt_numbers(generator: Generator, state: dict[str, torch.Tens
         for i, quantity in enumerate(QUANTITIES):
             if quantity not in old_quantities:
                 weight[:, i].zero_()
+
+
+def adds_below_null_correction(old: GeneratorConfig, new: GeneratorConfig) -> bool:
+    """Whether ``new`` is ``old`` with ``below_null_correction`` switched on: the old weights load,
+    and the correction starts at zero."""
+    return not old.below_null_correction and dataclasses.replace(old, below_null_correction=True) == new
+
+
+def load_adding_below_null_correction(generator: Generator, state: dict[str, torch.Tensor]) -> None:
+    """Load an older generator's weights into one with ``below_null_correction``
+    (:func:`adds_below_null_correction`); the correction keeps its zero start."""
+    missing, unexpected = generator.load_state_dict(state, strict=False)
+    if unexpected or not missing or any(not k.startswith("below_null_correction.") for k in missing):
+        raise ValueError(f"cannot add the below-null correction: missing {missing}, unexpected {unexpected}")
 
 
 def load_growing_tissue_classes(generator: Generator, state: dict[str, torch.Tensor]) -> None:

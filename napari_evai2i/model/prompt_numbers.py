@@ -1,5 +1,6 @@
 """The protocol numbers a prompt states (TR, TE, TI, flip angle, field), as features the generator
-can read directly (``GeneratorConfig.prompt_numbers``).
+can read directly (``GeneratorConfig.prompt_numbers``), and how far an inversion-recovery prompt's
+TI lies below the CSF null (``GeneratorConfig.below_null_correction``).
 
 Why: the text tower learned to ignore the inversion time. v6's FLAIR prompts at TI 2210 and 2500 ms
 have embeddings of cosine 0.9997 and translate alike, though the physics of the two differ as much
@@ -54,3 +55,33 @@ def number_features(texts: list[str], quantities: tuple[str, ...] = QUANTITIES) 
         read = torch.tensor([q in quantities for q in QUANTITIES]).repeat_interleave(FEATURES_PER_QUANTITY)
         features = features * read
     return features.reshape(len(texts), NUMBER_FEATURES)
+
+
+#: the correction below the CSF null is off from this TI / null ratio down: it is fitted on FLAIR
+#: TIs of 0.70-1.0 x the null, and a STIR (about 0.1 x) keeps the style without it
+BELOW_NULL_FLOOR = 0.5
+
+
+@functools.lru_cache(maxsize=8192)
+def _below_null_depth(text: str) -> float:
+    from ..data._signal import csf_null_ti
+    from ..prompts.parse import fields_from_prompt
+
+    fields = fields_from_prompt(text)
+    if fields is None or fields.inversion_time is None or fields.repetition_time is None:
+        return 0.0
+    sequences = fields.scanning_sequence or ()
+    if "inversion recovery" not in sequences or "gradient recalled" in sequences:    # not a spin-echo IR
+        return 0.0
+    ratio = fields.inversion_time / csf_null_ti(fields.repetition_time, fields.field_strength or 1.5)
+    return 1.0 - ratio if BELOW_NULL_FLOOR <= ratio < 1.0 else 0.0
+
+
+def below_null_depth(texts: list[str]) -> torch.Tensor:
+    """(N,) 1 - TI / CSF null for spin-echo inversion-recovery prompts whose TI lies between
+    :data:`BELOW_NULL_FLOOR` x the null and the null (field 1.5 T where the prompt states none);
+    0 for every other prompt.
+
+    Why: below the null a magnitude image brightens CSF again, the mirror of its fall above it, so
+    the correction grows from zero at the null, where the style is the number network's alone."""
+    return torch.tensor([_below_null_depth(" ".join(t.split())) for t in texts], dtype=torch.float32)

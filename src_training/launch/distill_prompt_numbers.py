@@ -67,14 +67,25 @@ def _in_batches(fn, texts: list[str], size: int = 512) -> torch.Tensor:
     return torch.cat([fn(texts[i:i + size]) for i in range(0, len(texts), size)])
 
 
+def _network_inputs(model, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The text tower's embedding of each prompt (without its timing sentence), and what the
+    number network reads: that embedding and the prompt's number features."""
+    from napari_evai2i.model.prompt_numbers import number_features
+    from napari_evai2i.prompts import tokenize
+
+    length = model.config.text.context_length
+    base = _in_batches(lambda t: model.dclip.encode_text(tokenize(model.generator.tower_texts(t), length)).float(),
+                       texts)
+    features = number_features(texts, model.config.generator.prompt_number_quantities)
+    return base, torch.cat([base, features], 1)
+
+
 def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, steps: int, seed: int,
             below_null_teacher: str | None = None):
     """The student model, the teacher (float32) and its checkpoint info, and a report of how well
     the student's styles match the teacher's (``below_null_teacher``'s for inversion-recovery
     prompts below the CSF null, when given)."""
     from napari_evai2i.model import create_model, load_config, load_pretrained
-    from napari_evai2i.model.prompt_numbers import number_features
-    from napari_evai2i.prompts import tokenize
 
     torch.manual_seed(seed)
     teacher, info = load_pretrained(teacher_path, "cpu")
@@ -98,11 +109,8 @@ def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, ste
         other = load_pretrained(below_null_teacher, "cpu")[0].float().eval()
         chosen = [t for t, b in zip(texts, below_null) if b]
         targets[below] = _in_batches(lambda t: other.prompt_styles(t, "cpu"), chosen)
-    length = config.text.context_length
-    base = _in_batches(lambda t: student.dclip.encode_text(tokenize(student.generator.tower_texts(t), length)).float(),
-                       texts)
-    features = number_features(texts, config.generator.prompt_number_quantities)
-    inputs, wanted = torch.cat([base, features], 1), targets - base
+    base, inputs = _network_inputs(student, texts)
+    wanted = targets - base
     fit_in, fit_out = inputs[:-scored], wanted[:-scored]
 
     net = student.generator.prompt_numbers.train()
@@ -130,6 +138,63 @@ def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, ste
                   "mean_cosine": round(float(cosine[held].mean()), 5),
                   "lowest_cosine": round(float(cosine[held].min()), 4),
                   "distance_to_the_tower_without_numbers": round(float(wanted[held].norm(dim=1).mean()), 4)}}
+    return student, teacher, info, report
+
+
+def fit_below_null_correction(teacher_path: str, model_config: str, recipe: str, prompts: int, steps: int,
+                              seed: int, below_null_teacher: str):
+    """For a student with ``below_null_correction``: every weight of TEACHER kept, and the
+    correction fitted so that the student's style matches ``below_null_teacher``'s on the prompts
+    below the CSF null (the only ones it acts on). The same return as :func:`distill`."""
+    from napari_evai2i.model import create_model, load_config, load_pretrained
+    from napari_evai2i.model.generator import adds_below_null_correction, load_adding_below_null_correction
+    from napari_evai2i.model.prompt_numbers import below_null_depth
+
+    torch.manual_seed(seed)
+    teacher, info = load_pretrained(teacher_path, "cpu")
+    teacher = teacher.float().eval()
+    config = load_config(model_config)
+    if config.text != teacher.config.text or not adds_below_null_correction(teacher.config.generator,
+                                                                           config.generator):
+        raise ValueError(f"{model_config} must be the teacher's model with below_null_correction")
+    student = create_model(config, seed=seed).eval()
+    student.dclip.load_state_dict(teacher.dclip.state_dict())
+    load_adding_below_null_correction(student.generator, teacher.generator.state_dict())
+
+    texts, _ = training_prompts(recipe, prompts, seed)
+    depth = below_null_depth(texts)
+    texts = [t for t, d in zip(texts, depth.tolist()) if d > 0]
+    depth = depth[depth > 0][:, None]
+    scored = len(texts) // 10                     # the last tenth is never fitted
+    other = load_pretrained(below_null_teacher, "cpu")[0].float().eval()
+    targets = _in_batches(lambda t: other.prompt_styles(t, "cpu"), texts)
+    before = _in_batches(lambda t: teacher.prompt_styles(t, "cpu"), texts)
+    inputs = _network_inputs(student, texts)[1]
+    wanted = targets - before
+    net = student.generator.below_null_correction.train()
+    optimizer = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    draw = torch.Generator().manual_seed(seed)
+    fit = len(texts) - scored
+    for _ in range(steps):
+        batch = torch.randint(0, fit, (512,), generator=draw)
+        loss = (depth[batch] * net(inputs[batch]) - wanted[batch]).pow(2).sum(1).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    net.eval()
+    with torch.no_grad():
+        styles = _in_batches(lambda t: student.prompt_styles(t, "cpu"), texts)
+    held = slice(fit, None)
+    cosine = torch.nn.functional.cosine_similarity(styles[held], targets[held])
+    report = {"teacher": str(teacher_path), "below_null_teacher": below_null_teacher, "fitted": "below_null_correction",
+              "prompts": 2 * prompts, "prompts_below_the_csf_null": len(texts), "scored_prompts": scored, "steps": steps, "seed": seed,
+              "recipe": recipe,
+              "style_error_unseen_prompts": {
+                  "mean_distance": round(float((styles[held] - targets[held]).norm(dim=1).mean()), 4),
+                  "mean_cosine": round(float(cosine.mean()), 5), "lowest_cosine": round(float(cosine.min()), 4),
+                  "distance_of_the_teacher": round(float(wanted[held].norm(dim=1).mean()), 4)}}
     return student, teacher, info, report
 
 
@@ -166,8 +231,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
-    student, teacher, info, report = distill(args.teacher, args.model, args.recipe, args.prompts, args.steps,
-                                             args.seed, args.below_null_teacher)
+    from napari_evai2i.model import load_config
+
+    if load_config(args.model).generator.below_null_correction:
+        if not args.below_null_teacher:
+            parser.error("a model with below_null_correction is fitted to --below-null-teacher's styles")
+        student, teacher, info, report = fit_below_null_correction(
+            args.teacher, args.model, args.recipe, args.prompts, args.steps, args.seed, args.below_null_teacher)
+    else:
+        student, teacher, info, report = distill(args.teacher, args.model, args.recipe, args.prompts, args.steps,
+                                                 args.seed, args.below_null_teacher)
     report.update(te_table(student, teacher))
     provenance = dict(info.provenance) if isinstance(info.provenance, dict) else {}
     info.provenance = {"prompt_numbers_distilled_from": {"checkpoint": str(args.teacher),
@@ -177,8 +250,12 @@ def main(argv: list[str] | None = None) -> int:
         other = read_checkpoint_config(args.below_null_teacher)[1]
         info.provenance["below_null_teacher"] = {"checkpoint": str(args.below_null_teacher),
                                                  "provenance": other.provenance}
-    info.description = (f"{info.description}; its prompt numbers given one path (the text tower reads no "
-                        f"timing sentence), fitted to its own styles")
+    if report.get("fitted") == "below_null_correction":
+        info.description = (f"{info.description}; with a correction of inversion-recovery prompts below the CSF "
+                            f"null, fitted to the styles of {args.below_null_teacher}")
+    else:
+        info.description = (f"{info.description}; its prompt numbers given one path (the text tower reads no "
+                            f"timing sentence), fitted to its own styles")
     save_pretrained(student, args.out, info)
     return emit(report, args.json)
 
