@@ -13,6 +13,9 @@
 #   rule 1' on the fresh cases 400-423 (paired_held_out.py --real-loss), ship_rule.py rules 2 and 4
 #   on the robustness suite, and the standard suite's four template tasks within 0.02 of v8's.
 #   bash src_training/launch/confirm_ti_below_null.sh [OUT_DIR]     (about 20 minutes on the 2-core CPU)
+# The first two candidates failed their pilots and were never confirmed; the one that held is v8 with
+# its correction below the null (pilot_below_null_correction.sh), judged by the verdicts above:
+#   RUN=runs/pilot_v8_below_null_correction bash src_training/launch/confirm_ti_below_null.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-runs/confirm_ti_below_null}
@@ -20,7 +23,7 @@ REF=v8
 source src_training/launch/confirm_common.sh
 RUN=${RUN:-runs/pilot_v8_ti_below_null}
 FIRST=${FIRST:-400}
-[ -s "$RUN/model_fp16/model.safetensors" ] || bash src_training/launch/pilot_ti_below_null.sh > /dev/null
+[ -s "$RUN/model_fp16/model.safetensors" ] || { echo "$RUN/model_fp16: run its pilot script first" >&2; exit 2; }
 CANDIDATE=$RUN/model_fp16
 
 json="$OUT/probe_ti_cases$FIRST.json"
