@@ -24,14 +24,9 @@ BELOW=runs/pilot_v8_ti_below_null/model_fp16
 RUN=runs/pilot_v8_below_null_correction
 OUT=$RUN/verdict
 [ -s "$BELOW/model.safetensors" ] || bash src_training/launch/pilot_ti_below_null.sh > /dev/null || true
+source src_training/launch/train_stage.sh
+below_null_stage "$V8" "$BELOW" "$RUN"
 mkdir -p "$OUT"
-[ -s "$RUN/model_fp16/model.safetensors" ] || {
-    "$PY" src_training/launch/distill_prompt_numbers.py "$V8" "$RUN/model" \
-        --model src_training/configs/tiny_prompt_apart_below_null.json \
-        --recipe src_training/configs/pilots_v8/ti_below_null.yaml --below-null-teacher "$BELOW" --prompts 30000 \
-        --json "$RUN/distillation.json" > /dev/null
-    "$PY" src_training/launch/ship_checkpoint.py "$RUN/model" --target "$RUN/model_fp16" > /dev/null
-}
 # v8's held-out report is the first pilot's (the same cases, a deterministic evaluation)
 [ -s "$OUT/v8_cases256.json" ] || cp runs/pilot_v8_ti_below_null/verdict/v8_cases256.json "$OUT/" 2>/dev/null || true
 bash src_training/launch/eval_number_pilot.sh "$OUT" v8 "$V8" corrected "$RUN/model_fp16"
