@@ -77,13 +77,15 @@ class CheckpointInfo:
         """Every training recipe the provenance names: the run's own; for an average of
         checkpoints (``src_training/launch/average_weights.py``), each source's; for a model whose
         prompt numbers were fitted to another's styles (``distill_prompt_numbers.py``, no images),
-        that model's."""
+        that model's, and the below-null teacher's when styles were also fitted to one."""
         provenance = self.provenance if isinstance(self.provenance, dict) else {}
         if isinstance(provenance.get("recipe"), dict):
             return [provenance["recipe"]]
         distilled = provenance.get("prompt_numbers_distilled_from")
         if isinstance(distilled, dict):
-            return CheckpointInfo(provenance=distilled.get("provenance") or {}).recipes()
+            teachers = [distilled, provenance.get("below_null_teacher")]
+            return [recipe for teacher in teachers if isinstance(teacher, dict)
+                    for recipe in CheckpointInfo(provenance=teacher.get("provenance") or {}).recipes()]
         sources = provenance.get("sources")
         if not isinstance(sources, list):
             return []

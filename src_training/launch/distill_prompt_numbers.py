@@ -80,6 +80,25 @@ def _network_inputs(model, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor
     return base, torch.cat([base, features], 1)
 
 
+def _fit(net: torch.nn.Module, inputs: torch.Tensor, wanted: torch.Tensor, fitted: int, steps: int, seed: int,
+         scale: torch.Tensor | None = None) -> torch.nn.Module:
+    """Fit ``net`` (times ``scale``, per row, when given) to ``wanted`` on the first ``fitted`` rows:
+    squared distance, batches of 512, AdamW lr 2e-3 with a cosine schedule, seeded."""
+    net.train()
+    optimizer = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        batch = torch.randint(0, fitted, (512,), generator=generator)
+        out = net(inputs[batch]) if scale is None else scale[batch] * net(inputs[batch])
+        loss = (out - wanted[batch]).pow(2).sum(1).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    return net.eval()
+
+
 def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, steps: int, seed: int,
             below_null_teacher: str | None = None):
     """The student model, the teacher (float32) and its checkpoint info, and a report of how well
@@ -111,28 +130,17 @@ def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, ste
         targets[below] = _in_batches(lambda t: other.prompt_styles(t, "cpu"), chosen)
     base, inputs = _network_inputs(student, texts)
     wanted = targets - base
-    fit_in, fit_out = inputs[:-scored], wanted[:-scored]
 
-    net = student.generator.prompt_numbers.train()
-    optimizer = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        batch = torch.randint(0, len(fit_in), (512,), generator=generator)
-        loss = (net(fit_in[batch]) - fit_out[batch]).pow(2).sum(1).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-    net.eval()
+    net = _fit(student.generator.prompt_numbers, inputs, wanted, len(texts) - scored, steps, seed)
 
     with torch.no_grad():
         styles = base + net(inputs)
     cosine = torch.nn.functional.cosine_similarity(styles, targets)
     held = slice(len(texts) - scored, None)
     report = {"teacher": str(teacher_path), "prompts": len(texts), "scored_prompts": scored, "steps": steps,
-              "seed": seed, "recipe": recipe, "below_null_teacher": below_null_teacher,
-              "prompts_below_the_csf_null": int(below.sum()),
+              "seed": seed, "recipe": recipe,
+              **({"below_null_teacher": below_null_teacher, "prompts_below_the_csf_null": int(below.sum())}
+                 if below_null_teacher is not None else {}),
               "style_error_unseen_prompts": {
                   "mean_distance": round(float((styles[held] - targets[held]).norm(dim=1).mean()), 4),
                   "mean_cosine": round(float(cosine[held].mean()), 5),
@@ -171,19 +179,8 @@ def fit_below_null_correction(teacher_path: str, model_config: str, recipe: str,
     before = _in_batches(lambda t: teacher.prompt_styles(t, "cpu"), texts)
     inputs = _network_inputs(student, texts)[1]
     wanted = targets - before
-    net = student.generator.below_null_correction.train()
-    optimizer = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    draw = torch.Generator().manual_seed(seed)
     fit = len(texts) - scored
-    for _ in range(steps):
-        batch = torch.randint(0, fit, (512,), generator=draw)
-        loss = (depth[batch] * net(inputs[batch]) - wanted[batch]).pow(2).sum(1).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-    net.eval()
+    _fit(student.generator.below_null_correction, inputs, wanted, fit, steps, seed, scale=depth)
     with torch.no_grad():
         styles = _in_batches(lambda t: student.prompt_styles(t, "cpu"), texts)
     held = slice(fit, None)

@@ -29,8 +29,5 @@ below_null_stage "$V8" "$BELOW" "$RUN"
 mkdir -p "$OUT"
 # v8's held-out report is the first pilot's (the same cases, a deterministic evaluation)
 [ -s "$OUT/v8_cases256.json" ] || cp runs/pilot_v8_ti_below_null/verdict/v8_cases256.json "$OUT/" 2>/dev/null || true
-bash src_training/launch/eval_number_pilot.sh "$OUT" v8 "$V8" corrected "$RUN/model_fp16"
-json="$OUT/probe_ti_cases6.json"
-[ -s "$json" ] || "$PY" src_training/launch/probe_flair_inversion_time.py v8=$V8 corrected=$RUN/model_fp16 \
-    --first-case 6 --cases 12 --tis 1700 1950 2210 2500 --json "$json" > /dev/null
+TIS="1700 1950 2210 2500" bash src_training/launch/eval_number_pilot.sh "$OUT" v8 "$V8" corrected "$RUN/model_fp16"
 "$PY" src_training/launch/pilot_verdict.py "$OUT" v8 corrected --question ti_below_null

@@ -31,8 +31,5 @@ mkdir -p "$OUT"
 source src_training/launch/train_stage.sh
 distill_numbers_stage "$V7" "$OUT"
 M=$OUT/model_fp16
-bash src_training/launch/eval_number_pilot.sh "$OUT" v7 "$V7" apart "$M"
-json="$OUT/probe_ti_cases6.json"
-[ -s "$json" ] || "$PY" src_training/launch/probe_flair_inversion_time.py v7=$V7 apart=$M --first-case 6 \
-    --cases 12 --tis 1950 2210 2500 --json "$json" > /dev/null
+TIS="1950 2210 2500" bash src_training/launch/eval_number_pilot.sh "$OUT" v7 "$V7" apart "$M"
 "$PY" src_training/launch/pilot_verdict.py "$OUT" v7 apart

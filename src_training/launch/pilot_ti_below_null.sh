@@ -14,8 +14,5 @@ source src_training/launch/train_stage.sh
 train_stage pilots_v8/ti_below_null "$RUN"
 [ -s "$RUN/model_fp16/model.safetensors" ] || \
     "$PY" src_training/launch/ship_checkpoint.py "$RUN/model" --target "$RUN/model_fp16" > /dev/null
-bash src_training/launch/eval_number_pilot.sh "$OUT" v8 "$V8" below "$RUN/model_fp16"
-json="$OUT/probe_ti_cases6.json"
-[ -s "$json" ] || "$PY" src_training/launch/probe_flair_inversion_time.py v8=$V8 below=$RUN/model_fp16 \
-    --first-case 6 --cases 12 --tis 1700 1950 2210 2500 --json "$json" > /dev/null
+TIS="1700 1950 2210 2500" bash src_training/launch/eval_number_pilot.sh "$OUT" v8 "$V8" below "$RUN/model_fp16"
 "$PY" src_training/launch/pilot_verdict.py "$OUT" v8 below --question ti_below_null

@@ -12,7 +12,7 @@
 # Usage: bash src_training/launch/train_demo.sh      (from the repository root, venv active or .venv present)
 #        V8_FROM_GIT=1 bash src_training/launch/train_demo.sh
 #                         starts from v8 as shipped (its files from git, checked by hash): stage 9,
-#                         evaluation and packaging, about 25 minutes
+#                         evaluation and packaging, about 15 minutes
 #        V7_FROM_GIT=1 bash src_training/launch/train_demo.sh
 #                         starts from v7 as shipped: stages 8 and 9, about 30 minutes
 #        V6_FROM_GIT=1 bash src_training/launch/train_demo.sh

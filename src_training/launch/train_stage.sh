@@ -5,7 +5,7 @@
 #                                  # resumes it, and exits 3 if the wall-time guard stopped it
 #   distill_numbers_stage TEACHER OUT_DIR   # v8's last stage (distill_prompt_numbers.py), about 5 minutes
 #   below_null_stage MODEL BELOW OUT_DIR    # v9's last stage: MODEL with a correction below the CSF null
-#                                           # fitted to BELOW's styles there, about 4 minutes
+#                                           # fitted to BELOW's styles there, about 1 minute
 finished() {  # RUN_FOLDER: its model was exported at the end of the schedule, not by the wall-time guard
     [ -s "$1/model/config.json" ] && ! grep -q '"stopped_by"' "$1/model/config.json"
 }

@@ -1,5 +1,6 @@
-"""The correction below the CSF null (``below_null_correction``): which prompts it acts on, and that
-grown from the shipped demo it leaves every other prompt's style exactly as the demo's."""
+"""The correction below the CSF null (``below_null_correction``): which prompts it acts on, that it
+grows onto a model at zero and leaves every other prompt's style exactly as that model's, and that
+the shipped demo (v9) is its number network alone wherever a prompt's TI is not below the null."""
 
 import dataclasses
 
@@ -27,32 +28,52 @@ def test_the_depth_is_how_far_below_the_null_an_inversion_recovery_ti_lies():
     assert depth[4:] == [0] * 5                               # past the floor, a STIR, an MPRAGE, no TI, free text
 
 
-def test_grown_from_the_demo_it_changes_only_prompts_below_the_null():
-    from napari_evai2i.engine.translator import demo_checkpoint_path
-    from napari_evai2i.model import create_model, load_pretrained
+KEPT = [preset(k).prompt("axial") for k in ("T1w", "T2w", "PDw", "FLAIR", "STIR", "MPRAGE")]
+BELOW = [FLAIR.replace(ti=ti).prompt("axial") for ti in (1700.0, 1950.0)]
+
+
+def test_grown_from_a_model_without_it_the_correction_starts_at_zero_and_acts_only_below_the_null():
+    from napari_evai2i.model import create_model, get_preset
     from napari_evai2i.model.generator import adds_below_null_correction, load_adding_below_null_correction
 
-    demo, _ = load_pretrained(demo_checkpoint_path(), "cpu")
-    demo = demo.float().eval()
-    config = dataclasses.replace(demo.config, generator=dataclasses.replace(demo.config.generator,
-                                                                             below_null_correction=True))
-    assert adds_below_null_correction(demo.config.generator, config.generator)
-    grown = create_model(config, seed=0).eval()
-    grown.dclip.load_state_dict(demo.dclip.state_dict())
-    load_adding_below_null_correction(grown.generator, demo.generator.state_dict())
-    kept = [preset(k).prompt("axial") for k in ("T1w", "T2w", "PDw", "FLAIR", "STIR", "MPRAGE")]
-    below = [FLAIR.replace(ti=ti).prompt("axial") for ti in (1700.0, 1950.0)]
+    tiny = get_preset("tiny")
+    apart = dataclasses.replace(tiny, generator=dataclasses.replace(
+        tiny.generator, prompt_numbers=True, prompt_numbers_apart=True, prompt_number_width=32,
+        prompt_number_quantities=("repetition_time", "echo_time", "inversion_time", "flip_angle")))
+    corrected = dataclasses.replace(apart, generator=dataclasses.replace(apart.generator, below_null_correction=True))
+    assert adds_below_null_correction(apart.generator, corrected.generator)
+    assert not adds_below_null_correction(corrected.generator, corrected.generator)
+    old = create_model(apart, seed=0).eval()
+    torch.manual_seed(0)
+    torch.nn.init.normal_(old.generator.prompt_numbers[-1].weight, std=0.5)     # a number network that does something
+    grown = create_model(corrected, seed=1).eval()
+    grown.dclip.load_state_dict(old.dclip.state_dict())
+    load_adding_below_null_correction(grown.generator, old.generator.state_dict())
     with torch.no_grad():
-        before = demo.prompt_styles(kept + below, "cpu")
-        assert torch.equal(grown.prompt_styles(kept + below, "cpu"), before)
-        torch.manual_seed(0)
+        before = old.prompt_styles(KEPT + BELOW, "cpu")
+        assert torch.equal(grown.prompt_styles(KEPT + BELOW, "cpu"), before)
         torch.nn.init.normal_(grown.generator.below_null_correction[-1].weight, std=0.5)   # as if fitted
-        after = grown.prompt_styles(kept + below, "cpu")
-        assert torch.equal(after[:len(kept)], before[:len(kept)])                        # bit for bit
-        moved = (after[len(kept):] - before[len(kept):]).norm(dim=1)
+        after = grown.prompt_styles(KEPT + BELOW, "cpu")
+    assert torch.equal(after[:len(KEPT)], before[:len(KEPT)])                        # bit for bit
+    moved = (after[len(KEPT):] - before[len(KEPT):]).norm(dim=1)
     assert (moved > 1e-3).all() and moved[0] > moved[1]      # further below the null, a larger correction
     with pytest.raises(ValueError, match="cannot add the below-null correction"):
         load_adding_below_null_correction(grown.generator, {})
+
+
+def test_the_demo_is_its_number_network_alone_but_below_the_null():
+    from napari_evai2i.engine.translator import demo_checkpoint_path
+    from napari_evai2i.model import load_pretrained
+
+    demo, _ = load_pretrained(demo_checkpoint_path(), "cpu")
+    demo = demo.float().eval()
+    assert demo.config.generator.below_null_correction
+    with torch.no_grad():
+        with_it = demo.prompt_styles(KEPT + BELOW, "cpu")
+        demo.generator.below_null_correction = None          # the model it was fitted onto (v8)
+        without = demo.prompt_styles(KEPT + BELOW, "cpu")
+    assert torch.equal(with_it[:len(KEPT)], without[:len(KEPT)])
+    assert ((with_it[len(KEPT):] - without[len(KEPT):]).norm(dim=1) > 0.05).all()
 
 
 def test_the_correction_needs_the_number_network():

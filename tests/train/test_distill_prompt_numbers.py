@@ -1,12 +1,15 @@
 """distill_prompt_numbers.py on the shipped demo, briefly: the student keeps every weight but the
 number network, its styles come near the teacher's, it is repeatable, and it loads and translates
-through the engine with its provenance."""
+through the engine with its provenance; and fitting v9's correction below the CSF null keeps every
+other prompt's style. The teacher is the demo without its correction below the null (v8's weights)."""
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,15 +21,30 @@ ARGS = ["--model", str(ROOT / "src_training" / "configs" / "tiny_prompt_apart.js
         "--prompts", "150", "--steps", "60", "--seed", "3"]
 
 
-def test_a_short_distillation_fits_repeats_and_translates(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def number_teacher(tmp_path_factory) -> str:
+    """The shipped demo without its correction below the null: v9 is v8 plus that network."""
+    from napari_evai2i.engine.translator import demo_checkpoint_path
+    from napari_evai2i.model import create_model, load_pretrained, save_pretrained
+
+    demo, info = load_pretrained(demo_checkpoint_path(), "cpu")
+    config = dataclasses.replace(demo.config, generator=dataclasses.replace(demo.config.generator,
+                                                                             below_null_correction=False))
+    teacher = create_model(config)
+    teacher.dclip.load_state_dict(demo.dclip.state_dict())
+    teacher.generator.load_state_dict({k: v for k, v in demo.generator.state_dict().items()
+                                       if not k.startswith("below_null_correction.")})
+    return str(save_pretrained(teacher, tmp_path_factory.mktemp("v8") / "numbers", info))
+
+
+def test_a_short_distillation_fits_repeats_and_translates(tmp_path, capsys, number_teacher):
     from safetensors.torch import load_file
 
     from napari_evai2i.data.physics import PRESETS
     from napari_evai2i.engine import load_model
-    from napari_evai2i.engine.translator import demo_checkpoint_path
     from napari_evai2i.model import load_pretrained
 
-    demo = str(demo_checkpoint_path())
+    demo = number_teacher
     for run in ("a", "b"):
         assert main([demo, str(tmp_path / run), *ARGS, "--json", str(tmp_path / f"{run}.json")]) == 0
     capsys.readouterr()
@@ -50,7 +68,7 @@ def test_a_short_distillation_fits_repeats_and_translates(tmp_path, capsys):
     assert out.shape == image.shape and np.isfinite(out).all()
 
 
-def test_prompts_below_the_csf_null_take_the_second_teachers_styles(tmp_path, capsys):
+def test_prompts_below_the_csf_null_take_the_second_teachers_styles(tmp_path, capsys, number_teacher):
     from distill_prompt_numbers import training_prompts
 
     from napari_evai2i.data._signal import csf_null_ti
@@ -70,7 +88,7 @@ def test_prompts_below_the_csf_null_take_the_second_teachers_styles(tmp_path, ca
             assert flagged == (fields.inversion_time < null), text
 
     demo = str(demo_checkpoint_path())
-    args = [demo, str(tmp_path / "b"), *ARGS[:2], "--recipe", recipe, "--prompts", "150", "--steps", "30",
+    args = [number_teacher, str(tmp_path / "b"), *ARGS[:2], "--recipe", recipe, "--prompts", "150", "--steps", "30",
             "--below-null-teacher", demo, "--json", str(tmp_path / "b.json")]
     assert main(args) == 0
     capsys.readouterr()
@@ -78,3 +96,33 @@ def test_prompts_below_the_csf_null_take_the_second_teachers_styles(tmp_path, ca
     assert report["below_null_teacher"] == demo and report["prompts_below_the_csf_null"] > 0
     _, info = read_checkpoint_config(tmp_path / "b")
     assert info.provenance["below_null_teacher"]["checkpoint"] == demo
+    _, teachers = read_checkpoint_config(demo)
+    assert len(info.recipes()) == 2 * len(teachers.recipes()) > 0      # the recipes behind both teachers
+
+
+def test_the_correction_below_the_null_is_fitted_alone(tmp_path, capsys, number_teacher):
+    from napari_evai2i.data.physics import preset
+    from napari_evai2i.engine.translator import demo_checkpoint_path
+    from napari_evai2i.model import load_pretrained
+
+    demo = str(demo_checkpoint_path())
+    args = [number_teacher, str(tmp_path / "c"), "--model",
+            str(ROOT / "src_training" / "configs" / "tiny_prompt_apart_below_null.json"),
+            "--recipe", str(ROOT / "src_training" / "configs" / "pilots_v8" / "ti_below_null.yaml"),
+            "--prompts", "400", "--steps", "200", "--below-null-teacher", demo, "--json", str(tmp_path / "c.json")]
+    assert main(args) == 0
+    capsys.readouterr()
+    report = json.loads((tmp_path / "c.json").read_text())
+    assert report["fitted"] == "below_null_correction" and report["prompts_below_the_csf_null"] > 0
+    error = report["style_error_unseen_prompts"]
+    assert error["mean_distance"] < error["distance_of_the_teacher"]            # nearer the second teacher
+    teacher, student, target = (load_pretrained(path, "cpu")[0].float().eval()
+                                for path in (number_teacher, tmp_path / "c", demo))
+    kept = [preset(k).prompt("axial") for k in ("T1w", "T2w", "FLAIR", "STIR")]
+    below = [preset("FLAIR").replace(ti=1950.0).prompt("axial")]
+    with torch.no_grad():
+        a, b, c = (m.prompt_styles(kept + below, "cpu") for m in (teacher, student, target))
+    assert torch.equal(a[:len(kept)], b[:len(kept)])                           # every other prompt as before
+    assert (b[-1] - c[-1]).norm() < (a[-1] - c[-1]).norm()
+    with pytest.raises(SystemExit):                                             # the correction needs its teacher
+        main(args[:-4] + ["--json", str(tmp_path / "d.json")])
