@@ -1,12 +1,14 @@
 """Does a model follow one number of its target prompt? T1w->TARGET on held-out whole heads, the
-target rendered and prompted with the preset's TE or TI replaced by each value, scored by the
+target rendered and prompted with the preset's TE, TI or field strength replaced by each value
+(the source stays the 1.5 T preset), scored by the
 grey-white and CSF/GM ratios over the source's tissue classes (probe_tissue_contrast.py
 ``--select source``) and by SSIM and tissue Dice inside the brain; the truth's ratios beside them.
 
 Why: a prompt's numbers are what make it a protocol and not only a name. Whether the translation
 moves with them as the physics does, inside the ranges training draws and across the bands it
 holds out (spin-echo TE 50-70 ms, FLAIR TI 1900-2100 ms), is a question about the prompt path that
-SSIM at one preset does not ask.
+SSIM at one preset does not ask. The field strength reaches v8 and v9 through the text tower only
+(their number network reads TR, TE, TI and flip angle).
 
     python src_training/launch/probe_protocol_sweep.py v7=demo [LABEL=MODEL ...] --target T2W --quantity te --values 45 60 75 --first-case 6 --cases 12 --json OUT.json
 """
@@ -21,11 +23,14 @@ from _report import emit
 from probe_tissue_contrast import pure_means, ratios, source_masks
 
 #: the prompt numbers a sweep can move, as Protocol field names
-QUANTITIES = ("te", "ti")
+QUANTITIES = ("te", "ti", "field_strength")
 
 
 def value_label(protocol, quantity: str, value: float) -> str:
-    """'60 ms', or for an inversion time also its multiple of the CSF null ('2500 ms (1.131 x null)')."""
+    """'60 ms', '3 T', or for an inversion time also its multiple of the CSF null
+    ('2500 ms (1.131 x null)')."""
+    if quantity == "field_strength":
+        return f"{value:g} T"
     if quantity != "ti":
         return f"{value:g} ms"
     from napari_evai2i.data.physics import csf_null_ti
@@ -45,8 +50,10 @@ def sweep(models: list[str], target: str, quantity: str, values: list[float], fi
     preset = presets[target]
     fixed = [f"{name} {getattr(preset, name.lower()):g} ms" for name in ("TR", "TE", "TI")
              if name.lower() != quantity and getattr(preset, name.lower()) is not None]
+    if quantity != "field_strength":
+        fixed.append(f"{preset.field_strength:g} T")
     report: dict = {"task": f"T1w->{ {'T2W': 'T2w', 'PDW': 'PDw'}.get(target, target)}, whole head",
-                    "target": ", ".join(fixed + [f"{preset.field_strength:g} T"]),
+                    "target": ", ".join(fixed),
                     "cases": f"{first_case}-{first_case + cases - 1}",
                     "ratios": "over the source's multi-Otsu classes", f"by {quantity.upper()}": {}}
     for value in values:
@@ -74,7 +81,7 @@ def sweep(models: list[str], target: str, quantity: str, values: list[float], fi
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="LABEL=MODEL (a name or a checkpoint folder)")
-    parser.add_argument("--target", default="T2W", choices=("T2W", "PDW", "FLAIR"))
+    parser.add_argument("--target", default="T2W", choices=("T2W", "PDW", "FLAIR", "FLASH", "MPRAGE"))
     parser.add_argument("--quantity", default="te", choices=QUANTITIES)
     parser.add_argument("--values", type=float, nargs="+", required=True, help="in ms")
     parser.add_argument("--first-case", type=int, default=6)

@@ -23,3 +23,16 @@ def test_truth_follows_te_and_the_demo_is_scored_at_each(tmp_path, capsys):
         assert set(row) == {"truth", "demo, no source prompt", "demo, source prompt"}
         for key in ("demo, no source prompt", "demo, source prompt"):
             assert 0.5 < row[key]["ssim"] <= 1 and 0 < row[key]["dice"] <= 1 and row[key]["CSF/GM"] > 0
+
+
+def test_the_field_strength_moves_flairs_grey_white_contrast_and_the_demo_follows(tmp_path, capsys):
+    out = tmp_path / "field.json"
+    assert main(["demo=demo", "--target", "FLAIR", "--quantity", "field_strength", "--values", "1.5", "3",
+                 "--first-case", "6", "--cases", "1", "--json", str(out)]) == 0
+    capsys.readouterr()
+    report = json.loads(out.read_text())
+    assert report["target"] == "TR 9000 ms, TE 120 ms, TI 2500 ms"                 # the field is what moves
+    low, high = report["by FIELD_STRENGTH"]["1.5 T"], report["by FIELD_STRENGTH"]["3 T"]
+    assert high["truth"]["GM/WM"] < low["truth"]["GM/WM"] - 0.05    # longer T1 at 3 T: grey and white closer
+    for key in ("demo, no source prompt", "demo, source prompt"):   # the text tower reads the field
+        assert high[key]["GM/WM"] < low[key]["GM/WM"] - 0.03
