@@ -21,7 +21,7 @@ json="$OUT/probe_te_cases6.json"
     --quantity te --values 45 60 75 --first-case 6 --cases 12 --json "$json" > /dev/null
 json="$OUT/probe_edge_rim_dice_cases256.json"
 [ -s "$json" ] || "$PY" src_training/launch/probe_edge_rim_dice.py "$REF=$REF_MODEL" "$LABEL=$MODEL" --first-case 256 \
-    --cases 6 --json "$json" > /dev/null
+    --cases 6 --per-case --json "$json" > /dev/null
 json="$OUT/probe_ti_cases6.json"
 [ -z "${TIS:-}" ] || [ -s "$json" ] || "$PY" src_training/launch/probe_flair_inversion_time.py "$REF=$REF_MODEL" \
     "$LABEL=$MODEL" --first-case 6 --cases 12 --tis $TIS --json "$json" > /dev/null

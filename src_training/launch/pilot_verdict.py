@@ -108,6 +108,9 @@ def verdict(out: Path, ref: str, label: str, question: str = "te_band") -> dict[
     ok["d"] = rim[label]["dice_inner"] >= rim[ref]["dice_inner"] - 0.01
     print(f"(d) FLAIR Dice inside the eroded mask: {ref} {rim[ref]['dice_inner']}, {label} "
           f"{rim[label]['dice_inner']}: {ok['d']}")
+    if "per_case" in rim[ref] and "per_case" in rim[label]:      # multi-Otsu on FLAIR can flip a whole case
+        pairs = zip(rim[ref]["per_case"]["dice_inner"], rim[label]["per_case"]["dice_inner"])
+        print("    case by case: " + ", ".join(f"{a:.3f} -> {b:.3f}" for a, b in pairs))
     if question in ("flair_ssim", "ti_below_null"):
         ok["e"] = rises and error[label] <= error[ref] + 0.02
         print(f"(e) {label} rises 45 -> 60 -> 75 ms ({', '.join(f'{r:.3f}' for r in rising)}), error at TE 60 ms "
