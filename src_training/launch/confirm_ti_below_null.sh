@@ -12,7 +12,7 @@
 #       no source prompt) still rising 45 -> 60 -> 75 ms, its error at TE 60 ms at most v8's + 0.02;
 #   rule 1' on the fresh cases 400-423 (paired_held_out.py --real-loss), ship_rule.py rules 2 and 4
 #   on the robustness suite, and the standard suite's four template tasks within 0.02 of v8's.
-#   bash src_training/launch/confirm_ti_below_null.sh [OUT_DIR]     (about 20 minutes on the 2-core CPU)
+#   bash src_training/launch/confirm_ti_below_null.sh [OUT_DIR]     (about 8 minutes on the 2-core CPU)
 # The first two candidates failed their pilots and were never confirmed; the one that held is v8 with
 # its correction below the null (pilot_below_null_correction.sh), judged by the verdicts above:
 #   RUN=runs/pilot_v8_below_null_correction bash src_training/launch/confirm_ti_below_null.sh

@@ -5,7 +5,7 @@
 # null and the null (zero for every other prompt), fitted without images to the styles of
 # pilots_v8/ti_below_null.yaml's model on the prompts that recipe draws below the null
 # (distill_prompt_numbers.py --below-null-teacher, 30,000 protocols drawn, seed 0, 6,000 steps).
-#   bash src_training/launch/pilot_below_null_correction.sh      (about 15 minutes on the 2-core CPU)
+#   bash src_training/launch/pilot_below_null_correction.sh      (about 3 minutes on the 2-core CPU, with the first pilot done)
 #
 # Why: both earlier pilots learnt FLAIR below the null (CSF/GM error at 1950 ms 0.095 -> 0.002 and
 # 0.005), and both failed because they also moved prompts at and above the null: the first every

@@ -2,7 +2,7 @@
 # Pilot: demo v8's number network trained on images with FLAIR TIs drawn from 0.70 x the CSF null
 # (src_training/configs/pilots_v8/ti_below_null.yaml, whose header holds the verdict), then the
 # reports that verdict reads and pilot_verdict.py --question ti_below_null.
-#   bash src_training/launch/pilot_ti_below_null.sh      (about 20 minutes on the 2-core CPU)
+#   bash src_training/launch/pilot_ti_below_null.sh      (about 13 minutes on the 2-core CPU)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export HF_HUB_OFFLINE=1

@@ -3,7 +3,7 @@
 # two teachers: v8 itself for every prompt, except inversion-recovery prompts below the CSF null,
 # which take the styles of pilots_v8/ti_below_null.yaml's model (v8's network trained on images
 # with FLAIR TIs from 0.70 x the null). Prompts drawn as that recipe draws them.
-#   bash src_training/launch/pilot_ti_split.sh      (about 15 minutes on the 2-core CPU)
+#   bash src_training/launch/pilot_ti_split.sh      (about 5 minutes on the 2-core CPU, with the first pilot done)
 #
 # Why: that model's FLAIR below the null was right (CSF/GM error at 1950 ms 0.095 -> 0.002), but
 # its verdict failed elsewhere: CSF at the null came out brighter (error 0.022 -> 0.052), and
