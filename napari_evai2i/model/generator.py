@@ -101,6 +101,13 @@ class HyperDecoder(nn.Module):
 OUTPUT_GAIN = 0.5
 
 
+def _number_network(cfg: GeneratorConfig, number_features: int) -> nn.Sequential:
+    """[text embedding, number features] -> style: two hidden layers of ``prompt_number_width``."""
+    width = cfg.prompt_number_width
+    return nn.Sequential(nn.Linear(cfg.style_dim + number_features, width), nn.GELU(),
+                         nn.Linear(width, width), nn.GELU(), nn.Linear(width, cfg.style_dim))
+
+
 class Generator(nn.Module):
     """G(x, t) = Dec(E_phi(x), t): translate slices into the domain of a prompt embedding.
 
@@ -132,28 +139,21 @@ class Generator(nn.Module):
         if cfg.prompt_numbers:
             from .prompt_numbers import NUMBER_FEATURES
 
-            if cfg.prompt_numbers_apart:      # of [text embedding, numbers]; the last layer starts at zero
-                width = cfg.prompt_number_width
-                self.prompt_numbers = nn.Sequential(nn.Linear(cfg.style_dim + NUMBER_FEATURES, width), nn.GELU(),
-                                                    nn.Linear(width, width), nn.GELU(), nn.Linear(width, cfg.style_dim))
+            if cfg.prompt_numbers_apart:      # of [text embedding, numbers]
+                self.prompt_numbers = _number_network(cfg, NUMBER_FEATURES)
             else:
                 self.prompt_numbers = nn.Linear(NUMBER_FEATURES, cfg.style_dim, bias=False)
         self.below_null_correction = None
-        if cfg.below_null_correction:          # the number network's shape; its last layer starts at zero
-            width = cfg.prompt_number_width
-            self.below_null_correction = nn.Sequential(
-                nn.Linear(cfg.style_dim + NUMBER_FEATURES, width), nn.GELU(), nn.Linear(width, width), nn.GELU(),
-                nn.Linear(width, cfg.style_dim))
+        if cfg.below_null_correction:          # the number network's shape
+            self.below_null_correction = _number_network(cfg, NUMBER_FEATURES)
         self.stride = 2 ** (len(cfg.enc_dims) - 1)
         init_conv_weights(self)
-        if self.prompt_numbers is not None:     # starts as the plain embedding
-            last = self.prompt_numbers[-1] if cfg.prompt_numbers_apart else self.prompt_numbers
-            nn.init.zeros_(last.weight)
-            if last.bias is not None:
-                nn.init.zeros_(last.bias)
-        if self.below_null_correction is not None:
-            nn.init.zeros_(self.below_null_correction[-1].weight)
-            nn.init.zeros_(self.below_null_correction[-1].bias)
+        for net in (self.prompt_numbers, self.below_null_correction):   # each starts adding nothing
+            if net is not None:
+                last = net[-1] if isinstance(net, nn.Sequential) else net
+                nn.init.zeros_(last.weight)
+                if last.bias is not None:
+                    nn.init.zeros_(last.bias)
         if self.decoder.skips is not None:      # skips start as identities: detail flows from step 0
             for conv in self.decoder.skips:
                 nn.init.dirac_(conv.weight)

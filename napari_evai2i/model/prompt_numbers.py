@@ -30,10 +30,17 @@ NUMBER_FEATURES = len(QUANTITIES) * FEATURES_PER_QUANTITY
 
 
 @functools.lru_cache(maxsize=8192)
-def _features(text: str) -> tuple[float, ...]:
+def _fields(text: str):
+    """The prompt's fields (``prompts.parse.fields_from_prompt``), parsed once per distinct text for
+    both the number features and the depth below the CSF null."""
     from ..prompts.parse import fields_from_prompt
 
-    fields = fields_from_prompt(text)
+    return fields_from_prompt(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _features(text: str) -> tuple[float, ...]:
+    fields = _fields(text)
     out: list[float] = []
     for name in QUANTITIES:
         value = getattr(fields, name, None) if fields is not None else None
@@ -62,12 +69,12 @@ def number_features(texts: list[str], quantities: tuple[str, ...] = QUANTITIES) 
 BELOW_NULL_FLOOR = 0.5
 
 
-@functools.lru_cache(maxsize=8192)
-def _below_null_depth(text: str) -> float:
+def depth_below_null(fields) -> float:
+    """1 - TI / CSF null of the ``ProtocolFields`` ``fields`` when they are a spin-echo inversion
+    recovery with TI between :data:`BELOW_NULL_FLOOR` x the null and the null (field 1.5 T where
+    they state none); 0 otherwise, and for ``None``."""
     from ..data._signal import csf_null_ti
-    from ..prompts.parse import fields_from_prompt
 
-    fields = fields_from_prompt(text)
     if fields is None or fields.inversion_time is None or fields.repetition_time is None:
         return 0.0
     sequences = fields.scanning_sequence or ()
@@ -84,4 +91,4 @@ def below_null_depth(texts: list[str]) -> torch.Tensor:
 
     Why: below the null a magnitude image brightens CSF again, the mirror of its fall above it, so
     the correction grows from zero at the null, where the style is the number network's alone."""
-    return torch.tensor([_below_null_depth(" ".join(t.split())) for t in texts], dtype=torch.float32)
+    return torch.tensor([depth_below_null(_fields(" ".join(t.split()))) for t in texts], dtype=torch.float32)

@@ -37,9 +37,9 @@ from _report import emit
 def training_prompts(recipe: str, count: int, seed: int) -> tuple[list[str], list[bool]]:
     """``count`` prompts as the recipe's randomized stages draw them, each followed by its
     protocol's canonical prompt in the same plane (so 2 x ``count`` in all), and for each whether
-    it states an inversion time below the CSF null."""
-    from napari_evai2i.data._signal import csf_null_ti
+    its protocol's TI lies below the CSF null (``model.prompt_numbers.depth_below_null``)."""
     from napari_evai2i.data.simulated_dataset import SimulatedDataConfig, SimulatedPairs
+    from napari_evai2i.model.prompt_numbers import depth_below_null
     from napari_evai2i.prompts import canonical_prompt, sample_prompt
     from napari_evai2i.train.config import load_train_config
 
@@ -55,8 +55,7 @@ def training_prompts(recipe: str, count: int, seed: int) -> tuple[list[str], lis
             plane = text_rng.choice(("axial", "coronal", "sagittal")) if cfg.view_in_prompt else None
             fields = protocol.prompt_fields(plane)
             texts += [sample_prompt(fields, text_rng, pairs.config.drop_probability), canonical_prompt(fields)]
-            below = (protocol.sequence_type == "IR" and protocol.ti is not None
-                     and protocol.ti < csf_null_ti(protocol.tr, protocol.field_strength))
+            below = depth_below_null(fields) > 0       # the protocol's, whatever its sampled wording drops
             below_null += [below, below]
         index += 1
     return texts[:2 * count], below_null[:2 * count]
@@ -99,21 +98,44 @@ def _fit(net: torch.nn.Module, inputs: torch.Tensor, wanted: torch.Tensor, fitte
     return net.eval()
 
 
+def _float_model(path: str):
+    """A checkpoint as float32 for inference, and its checkpoint info."""
+    from napari_evai2i.model import load_pretrained
+
+    model, info = load_pretrained(path, "cpu")
+    return model.float().eval(), info
+
+
+def _student_of(teacher_path: str, model_config: str, seed: int):
+    """The teacher (float32), its checkpoint info, and a seeded student of ``model_config`` that has
+    the teacher's DCLIP; ``model_config`` must keep the teacher's text tower."""
+    from napari_evai2i.model import create_model, load_config
+
+    torch.manual_seed(seed)
+    teacher, info = _float_model(teacher_path)
+    config = load_config(model_config)
+    if config.text != teacher.config.text:
+        raise ValueError(f"{model_config} must keep the teacher's text tower")
+    student = create_model(config, seed=seed).eval()
+    student.dclip.load_state_dict(teacher.dclip.state_dict())
+    return teacher, info, student
+
+
+def _style_error(styles: torch.Tensor, targets: torch.Tensor) -> dict:
+    """How far ``styles`` lie from ``targets``: mean distance, mean and lowest cosine."""
+    cosine = torch.nn.functional.cosine_similarity(styles, targets)
+    return {"mean_distance": round(float((styles - targets).norm(dim=1).mean()), 4),
+            "mean_cosine": round(float(cosine.mean()), 5), "lowest_cosine": round(float(cosine.min()), 4)}
+
+
 def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, steps: int, seed: int,
             below_null_teacher: str | None = None):
     """The student model, the teacher (float32) and its checkpoint info, and a report of how well
     the student's styles match the teacher's (``below_null_teacher``'s for inversion-recovery
     prompts below the CSF null, when given)."""
-    from napari_evai2i.model import create_model, load_config, load_pretrained
-
-    torch.manual_seed(seed)
-    teacher, info = load_pretrained(teacher_path, "cpu")
-    teacher = teacher.float().eval()
-    config = load_config(model_config)
-    if config.text != teacher.config.text or not config.generator.prompt_numbers_apart:
-        raise ValueError(f"{model_config} must keep the teacher's text tower and set prompt_numbers_apart")
-    student = create_model(config, seed=seed).eval()
-    student.dclip.load_state_dict(teacher.dclip.state_dict())
+    teacher, info, student = _student_of(teacher_path, model_config, seed)
+    if not student.config.generator.prompt_numbers_apart:
+        raise ValueError(f"{model_config} must set prompt_numbers_apart")
     kept = {k: v for k, v in teacher.generator.state_dict().items() if not k.startswith("prompt_numbers.")}
     missing, unexpected = student.generator.load_state_dict(kept, strict=False)
     if unexpected or any(not k.startswith("prompt_numbers.") for k in missing):
@@ -125,7 +147,7 @@ def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, ste
     targets = _in_batches(lambda t: teacher.prompt_styles(t, "cpu"), texts)
     below = torch.tensor(below_null)
     if below_null_teacher is not None:
-        other = load_pretrained(below_null_teacher, "cpu")[0].float().eval()
+        other = _float_model(below_null_teacher)[0]
         chosen = [t for t, b in zip(texts, below_null) if b]
         targets[below] = _in_batches(lambda t: other.prompt_styles(t, "cpu"), chosen)
     base, inputs = _network_inputs(student, texts)
@@ -135,16 +157,13 @@ def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, ste
 
     with torch.no_grad():
         styles = base + net(inputs)
-    cosine = torch.nn.functional.cosine_similarity(styles, targets)
     held = slice(len(texts) - scored, None)
     report = {"teacher": str(teacher_path), "prompts": len(texts), "scored_prompts": scored, "steps": steps,
               "seed": seed, "recipe": recipe,
               **({"below_null_teacher": below_null_teacher, "prompts_below_the_csf_null": int(below.sum())}
                  if below_null_teacher is not None else {}),
               "style_error_unseen_prompts": {
-                  "mean_distance": round(float((styles[held] - targets[held]).norm(dim=1).mean()), 4),
-                  "mean_cosine": round(float(cosine[held].mean()), 5),
-                  "lowest_cosine": round(float(cosine[held].min()), 4),
+                  **_style_error(styles[held], targets[held]),
                   "distance_to_the_tower_without_numbers": round(float(wanted[held].norm(dim=1).mean()), 4)}}
     return student, teacher, info, report
 
@@ -154,19 +173,12 @@ def fit_below_null_correction(teacher_path: str, model_config: str, recipe: str,
     """For a student with ``below_null_correction``: every weight of TEACHER kept, and the
     correction fitted so that the student's style matches ``below_null_teacher``'s on the prompts
     below the CSF null (the only ones it acts on). The same return as :func:`distill`."""
-    from napari_evai2i.model import create_model, load_config, load_pretrained
     from napari_evai2i.model.generator import adds_below_null_correction, load_adding_below_null_correction
     from napari_evai2i.model.prompt_numbers import below_null_depth
 
-    torch.manual_seed(seed)
-    teacher, info = load_pretrained(teacher_path, "cpu")
-    teacher = teacher.float().eval()
-    config = load_config(model_config)
-    if config.text != teacher.config.text or not adds_below_null_correction(teacher.config.generator,
-                                                                           config.generator):
+    teacher, info, student = _student_of(teacher_path, model_config, seed)
+    if not adds_below_null_correction(teacher.config.generator, student.config.generator):
         raise ValueError(f"{model_config} must be the teacher's model with below_null_correction")
-    student = create_model(config, seed=seed).eval()
-    student.dclip.load_state_dict(teacher.dclip.state_dict())
     load_adding_below_null_correction(student.generator, teacher.generator.state_dict())
 
     texts, _ = training_prompts(recipe, prompts, seed)
@@ -174,7 +186,7 @@ def fit_below_null_correction(teacher_path: str, model_config: str, recipe: str,
     texts = [t for t, d in zip(texts, depth.tolist()) if d > 0]
     depth = depth[depth > 0][:, None]
     scored = len(texts) // 10                     # the last tenth is never fitted
-    other = load_pretrained(below_null_teacher, "cpu")[0].float().eval()
+    other = _float_model(below_null_teacher)[0]
     targets = _in_batches(lambda t: other.prompt_styles(t, "cpu"), texts)
     before = _in_batches(lambda t: teacher.prompt_styles(t, "cpu"), texts)
     inputs = _network_inputs(student, texts)[1]
@@ -184,13 +196,11 @@ def fit_below_null_correction(teacher_path: str, model_config: str, recipe: str,
     with torch.no_grad():
         styles = _in_batches(lambda t: student.prompt_styles(t, "cpu"), texts)
     held = slice(fit, None)
-    cosine = torch.nn.functional.cosine_similarity(styles[held], targets[held])
     report = {"teacher": str(teacher_path), "below_null_teacher": below_null_teacher, "fitted": "below_null_correction",
               "prompts": 2 * prompts, "prompts_below_the_csf_null": len(texts), "scored_prompts": scored, "steps": steps, "seed": seed,
               "recipe": recipe,
               "style_error_unseen_prompts": {
-                  "mean_distance": round(float((styles[held] - targets[held]).norm(dim=1).mean()), 4),
-                  "mean_cosine": round(float(cosine.mean()), 5), "lowest_cosine": round(float(cosine.min()), 4),
+                  **_style_error(styles[held], targets[held]),
                   "distance_of_the_teacher": round(float(wanted[held].norm(dim=1).mean()), 4)}}
     return student, teacher, info, report
 
