@@ -85,6 +85,10 @@ class GeneratorConfig:
       proportion to how far an inversion-recovery prompt's TI lies below the CSF null of its TR
       and field (:func:`~napari_evai2i.model.prompt_numbers.below_null_depth`); zero at and above
       the null and for every other prompt, so those translate exactly as without it.
+    * ``mixture_sharpness``: the tissue mixture's logits are multiplied by a factor read from the
+      prompt's style (a small network whose last layer starts at zero, so the factor starts at
+      exactly 1), so each target can draw its tissues as sharply as its images ask; the tissue
+      head's own logits, which the tissue loss trains, are left as they are.
     """
 
     in_chans: int = 1
@@ -105,6 +109,7 @@ class GeneratorConfig:
     prompt_numbers_apart: bool = False
     prompt_number_width: int = 256
     below_null_correction: bool = False
+    mixture_sharpness: bool = False
 
     def __post_init__(self) -> None:
         from .prompt_numbers import QUANTITIES
@@ -120,6 +125,8 @@ class GeneratorConfig:
                              f"{', '.join(sorted(timing))}")
         if self.below_null_correction and not self.prompt_numbers_apart:
             raise ValueError("below_null_correction reads what the number network reads: set prompt_numbers_apart")
+        if self.mixture_sharpness and not self.tissue_mixture:
+            raise ValueError("mixture_sharpness sharpens the tissue mixture: set tissue_mixture")
 
 
 #: The tissue head's channels for each supported ``tissue_classes``.

@@ -8,6 +8,7 @@ above, with a small leak below zero, as in EVA-I2I.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 import torch.nn.functional as F
@@ -96,6 +97,10 @@ class HyperDecoder(nn.Module):
         return x, hidden
 
 
+#: ``mixture_sharpness`` multiplies the mixture's logits by exp(SHARPNESS_LIMIT x tanh(network)):
+#: between 1/3 and 3, so a prompt far from training cannot make the mixture a hard argmax or flat
+SHARPNESS_LIMIT = math.log(3.0)
+
 #: The image is ``OUTPUT_GAIN`` x (decoder + tissue mixture) + 0.5: a unit of tissue intensity is
 #: half a unit of normalised image (``train/steps.py`` ``mixture_gap_to_wm`` relies on it).
 OUTPUT_GAIN = 0.5
@@ -146,9 +151,13 @@ class Generator(nn.Module):
         self.below_null_correction = None
         if cfg.below_null_correction:          # the number network's shape
             self.below_null_correction = _number_network(cfg, NUMBER_FEATURES)
+        self.mixture_sharpness = None
+        if cfg.mixture_sharpness:              # style -> log of the mixture's logit factor
+            self.mixture_sharpness = nn.Sequential(nn.Linear(cfg.style_dim, cfg.style_dim), nn.GELU(),
+                                                   nn.Linear(cfg.style_dim, 1))
         self.stride = 2 ** (len(cfg.enc_dims) - 1)
         init_conv_weights(self)
-        for net in (self.prompt_numbers, self.below_null_correction):   # each starts adding nothing
+        for net in (self.prompt_numbers, self.below_null_correction, self.mixture_sharpness):   # each starts doing nothing
             if net is not None:
                 last = net[-1] if isinstance(net, nn.Sequential) else net
                 nn.init.zeros_(last.weight)
@@ -212,6 +221,15 @@ class Generator(nn.Module):
             term[rows] = depth[rows, None] * self.below_null_correction(features[rows])
         return term
 
+    def sharpness(self, style: torch.Tensor) -> torch.Tensor:
+        """(B, 1) factor on the tissue mixture's logits for styles (B, S) (``mixture_sharpness``):
+        exactly 1 while the network's last layer is zero, within [1/3, 3] always.
+
+        Why: the tissue head is calibrated for the fractions the source can tell, which suits most
+        targets; FLAIR's images come out flatter than its source allows, and a factor from the
+        prompt lets that one target draw its tissues more sharply without moving the others."""
+        return torch.exp(SHARPNESS_LIMIT * torch.tanh(self.mixture_sharpness(style)))
+
     def encode(self, x: torch.Tensor, source_style: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Structure features of an already padded, normalised image (B, 1, H, W)."""
         return self.encoder(2 * x - 1, source_style)
@@ -234,8 +252,12 @@ class Generator(nn.Module):
         y, hidden = self.decoder(feats, style)
         tissue = self.tissue_head(hidden) if self.tissue_head is not None else None
         if self.tissue_intensity is not None:
-            intensity = self.tissue_intensity(style.style if isinstance(style, BoundPrompt) else style)
-            y = y + (tissue.softmax(dim=1) * intensity[..., None, None].to(tissue.dtype)).sum(1, keepdim=True)
+            style_vector = style.style if isinstance(style, BoundPrompt) else style
+            intensity = self.tissue_intensity(style_vector)
+            logits = tissue
+            if self.mixture_sharpness is not None:
+                logits = tissue * self.sharpness(style_vector)[..., None, None].to(tissue.dtype)
+            y = y + (logits.softmax(dim=1) * intensity[..., None, None].to(tissue.dtype)).sum(1, keepdim=True)
         y = F.leaky_relu(OUTPUT_GAIN * y + 0.5, 0.01)
         y = y[..., top:top + h, left:left + w]
         if not return_features:
@@ -331,18 +353,25 @@ def load_adding_prompt_numbers(generator: Generator, state: dict[str, torch.Tens
                 weight[:, i].zero_()
 
 
-def adds_below_null_correction(old: GeneratorConfig, new: GeneratorConfig) -> bool:
-    """Whether ``new`` is ``old`` with ``below_null_correction`` switched on: the old weights load,
-    and the correction starts at zero."""
-    return not old.below_null_correction and dataclasses.replace(old, below_null_correction=True) == new
+#: options that add a part starting at zero: switched on over an older model, its weights load and
+#: the model translates exactly as before until the part is trained
+ZERO_START_PARTS = ("below_null_correction", "mixture_sharpness")
 
 
-def load_adding_below_null_correction(generator: Generator, state: dict[str, torch.Tensor]) -> None:
-    """Load an older generator's weights into one with ``below_null_correction``
-    (:func:`adds_below_null_correction`); the correction keeps its zero start."""
+def added_zero_start_parts(old: GeneratorConfig, new: GeneratorConfig) -> tuple[str, ...]:
+    """The :data:`ZERO_START_PARTS` that ``new`` switches on over ``old`` when it differs from
+    ``old`` in nothing else; empty otherwise."""
+    added = tuple(p for p in ZERO_START_PARTS if getattr(new, p) and not getattr(old, p))
+    same = dataclasses.replace(old, **{p: True for p in added}) == new
+    return added if added and same else ()
+
+
+def load_adding_zero_start_parts(generator: Generator, state: dict[str, torch.Tensor], parts: tuple[str, ...]) -> None:
+    """Load an older generator's weights into one with ``parts`` added (:func:`added_zero_start_parts`);
+    the parts keep their zero start."""
     missing, unexpected = generator.load_state_dict(state, strict=False)
-    if unexpected or not missing or any(not k.startswith("below_null_correction.") for k in missing):
-        raise ValueError(f"cannot add the below-null correction: missing {missing}, unexpected {unexpected}")
+    if unexpected or not missing or any(not k.startswith(tuple(p + "." for p in parts)) for k in missing):
+        raise ValueError(f"cannot add {', '.join(parts) or 'nothing'}: missing {missing}, unexpected {unexpected}")
 
 
 def load_growing_tissue_classes(generator: Generator, state: dict[str, torch.Tensor]) -> None:

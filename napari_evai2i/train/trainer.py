@@ -29,8 +29,8 @@ from torch import nn
 from ..engine.translator import resolve_device
 from ..model import (CheckpointInfo, create_model, get_preset, load_config, load_pretrained,
                      read_checkpoint_config, save_pretrained)
-from ..model.generator import (adds_below_null_correction, adds_prompt_numbers, grows_tissue_classes,
-                               load_adding_below_null_correction, load_adding_prompt_numbers,
+from ..model.generator import (added_zero_start_parts, adds_prompt_numbers, grows_tissue_classes,
+                               load_adding_prompt_numbers, load_adding_zero_start_parts,
                                load_growing_tissue_classes, quantities_read)
 from .checkpoint import (checkpoint_to_resume, load_training_checkpoint, remove_unfinished_writes,
                          save_training_checkpoint)
@@ -126,11 +126,10 @@ class Trainer:
                 print(f"init_from {path}: tissue classes {config.generator.tissue_classes} -> "
                       f"{ours.tissue_classes} (new classes start as copies of the ones they were counted in)",
                       flush=True)
-        elif adds_below_null_correction(config.generator, ours):
-            load_adding_below_null_correction(self.model.generator, source.generator.state_dict())
+        elif added := added_zero_start_parts(config.generator, ours):
+            load_adding_zero_start_parts(self.model.generator, source.generator.state_dict(), added)
             if self.is_main:
-                print(f"init_from {path}: the generator adds a correction below the CSF null (starts at zero)",
-                      flush=True)
+                print(f"init_from {path}: the generator adds {', '.join(added)} (starting at zero)", flush=True)
         elif adds_prompt_numbers(config.generator, ours):
             load_adding_prompt_numbers(self.model.generator, source.generator.state_dict(), config.generator)
             if self.is_main:

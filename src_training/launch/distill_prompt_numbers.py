@@ -173,13 +173,14 @@ def fit_below_null_correction(teacher_path: str, model_config: str, recipe: str,
     """For a student with ``below_null_correction``: every weight of TEACHER kept, and the
     correction fitted so that the student's style matches ``below_null_teacher``'s on the prompts
     below the CSF null (the only ones it acts on). The same return as :func:`distill`."""
-    from napari_evai2i.model.generator import adds_below_null_correction, load_adding_below_null_correction
+    from napari_evai2i.model.generator import added_zero_start_parts, load_adding_zero_start_parts
     from napari_evai2i.model.prompt_numbers import below_null_depth
 
     teacher, info, student = _student_of(teacher_path, model_config, seed)
-    if not adds_below_null_correction(teacher.config.generator, student.config.generator):
+    added = added_zero_start_parts(teacher.config.generator, student.config.generator)
+    if added != ("below_null_correction",):
         raise ValueError(f"{model_config} must be the teacher's model with below_null_correction")
-    load_adding_below_null_correction(student.generator, teacher.generator.state_dict())
+    load_adding_zero_start_parts(student.generator, teacher.generator.state_dict(), added)
 
     texts, _ = training_prompts(recipe, prompts, seed)
     depth = below_null_depth(texts)

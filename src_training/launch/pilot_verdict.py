@@ -1,8 +1,8 @@
 """The verdicts of the prompt-number pilots (pilots_v7_te/te_map.yaml, pilot_numbers_apart.sh,
-pilots_v8/numbers_images.yaml, pilots_v8/ti_below_null.yaml), from the reports their scripts
-wrote in OUT, a candidate LABEL against REF:
+pilots_v8/numbers_images.yaml, pilots_v8/ti_below_null.yaml) and of pilots_v9/mixture_sharpness.yaml,
+from the reports their scripts wrote in OUT, a candidate LABEL against REF:
 
-    python src_training/launch/pilot_verdict.py OUT REF LABEL [--question te_band|flair_ssim|ti_below_null]
+    python src_training/launch/pilot_verdict.py OUT REF LABEL [--question te_band|flair_ssim|ti_below_null|mixture_sharpness]
 
 te_band (the v7 pilots): (a1) the T1w->T2w CSF/GM error at TE 60 ms (held out of training) at most
 two thirds of REF's; (a2) CSF/GM rising from TE 45 to 60 to 75 ms; (b) the mean SSIM of all
@@ -15,6 +15,9 @@ ti_below_null (the second v8 pilot; probe_ti_cases6.json): (a1) the T1w->FLAIR C
 1950 ms at most two thirds of REF's; (a2) CSF/GM higher at 1950 than at 2210 ms; (a3) at 2210 and
 2500 ms the CSF/GM and GM/WM errors each at most REF's + 0.02; (b) the mean SSIM within 0.002 of
 REF's; (c), (d) and (e) as above.
+mixture_sharpness (the v9 pilot): (a) T1w->FLAIR's mean tissue Dice over its held-out settings at
+least REF's + 0.01 and its mean SSIM at least REF's; (b) the mean SSIM within 0.001 of REF's; (c) and
+(d) as above; (e) no T1w->T2w cell's SSIM below REF's - 0.005; (f) as (e) of the others.
 Exit status 0 when every part holds.
 """
 
@@ -91,6 +94,14 @@ def verdict(out: Path, ref: str, label: str, question: str = "te_band") -> dict[
     elif question == "ti_below_null":
         ok = _ti_below_null(out, ref, label)
         margin = -0.002
+    elif question == "mixture_sharpness":
+        flair = [key for key in a if key[0] == "T1w->FLAIR"]
+        dice, ssim = ({name: sum(c[key][m] for key in flair) / len(flair) for name, c in ((ref, a), (label, b))}
+                      for m in ("dice", "ssim"))
+        ok["a"] = dice[label] >= dice[ref] + 0.01 and ssim[label] >= ssim[ref]
+        print(f"(a) T1w->FLAIR over its {len(flair)} settings: Dice {dice[ref]:.4f} -> {dice[label]:.4f}, "
+              f"SSIM {ssim[ref]:.4f} -> {ssim[label]:.4f}: {ok['a']}")
+        margin = -0.001
     else:
         flair = [("T1w->FLAIR", f"whole head, {s}") for s in ("no source prompt", "source prompt")]
         ok["a"] = all(b[key]["ssim"] >= a[key]["ssim"] + 0.004 for key in flair)
@@ -111,10 +122,15 @@ def verdict(out: Path, ref: str, label: str, question: str = "te_band") -> dict[
     if "per_case" in rim[ref] and "per_case" in rim[label]:      # multi-Otsu on FLAIR can flip a whole case
         pairs = zip(rim[ref]["per_case"]["dice_inner"], rim[label]["per_case"]["dice_inner"])
         print("    case by case: " + ", ".join(f"{a:.3f} -> {b:.3f}" for a, b in pairs))
-    if question in ("flair_ssim", "ti_below_null"):
-        ok["e"] = rises and error[label] <= error[ref] + 0.02
-        print(f"(e) {label} rises 45 -> 60 -> 75 ms ({', '.join(f'{r:.3f}' for r in rising)}), error at TE 60 ms "
-              f"{ref} {error[ref]:.3f}, {label} {error[label]:.3f}: {ok['e']}")
+    if question == "mixture_sharpness":
+        t2w = [key for key in a if key[0] == "T1w->T2w"]
+        ok["e"] = all(b[key]["ssim"] >= a[key]["ssim"] - 0.005 for key in t2w)
+        print(f"(e) T1w->T2w: worst cell change {min(b[k]['ssim'] - a[k]['ssim'] for k in t2w):+.4f}: {ok['e']}")
+    if question in ("flair_ssim", "ti_below_null", "mixture_sharpness"):
+        te = "f" if question == "mixture_sharpness" else "e"
+        ok[te] = rises and error[label] <= error[ref] + 0.02
+        print(f"({te}) {label} rises 45 -> 60 -> 75 ms ({', '.join(f'{r:.3f}' for r in rising)}), error at TE 60 ms "
+              f"{ref} {error[ref]:.3f}, {label} {error[label]:.3f}: {ok[te]}")
     moved = [(key, a[key]["ssim"], b[key]["ssim"]) for key in a if abs(b[key]["ssim"] - a[key]["ssim"]) > 0.005]
     print(f"cells moved by more than 0.005 SSIM: {len(moved)}")
     for key, x, y in moved:
@@ -128,6 +144,6 @@ if __name__ == "__main__":
     parser.add_argument("out")
     parser.add_argument("ref")
     parser.add_argument("label")
-    parser.add_argument("--question", choices=("te_band", "flair_ssim", "ti_below_null"), default="te_band")
+    parser.add_argument("--question", choices=("te_band", "flair_ssim", "ti_below_null", "mixture_sharpness"), default="te_band")
     args = parser.parse_args()
     sys.exit(0 if all(verdict(Path(args.out), args.ref, args.label, args.question).values()) else 1)

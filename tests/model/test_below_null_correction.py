@@ -34,21 +34,21 @@ BELOW = [FLAIR.replace(ti=ti).prompt("axial") for ti in (1700.0, 1950.0)]
 
 def test_grown_from_a_model_without_it_the_correction_starts_at_zero_and_acts_only_below_the_null():
     from napari_evai2i.model import create_model, get_preset
-    from napari_evai2i.model.generator import adds_below_null_correction, load_adding_below_null_correction
+    from napari_evai2i.model.generator import added_zero_start_parts, load_adding_zero_start_parts
 
     tiny = get_preset("tiny")
     apart = dataclasses.replace(tiny, generator=dataclasses.replace(
         tiny.generator, prompt_numbers=True, prompt_numbers_apart=True, prompt_number_width=32,
         prompt_number_quantities=("repetition_time", "echo_time", "inversion_time", "flip_angle")))
     corrected = dataclasses.replace(apart, generator=dataclasses.replace(apart.generator, below_null_correction=True))
-    assert adds_below_null_correction(apart.generator, corrected.generator)
-    assert not adds_below_null_correction(corrected.generator, corrected.generator)
+    assert added_zero_start_parts(apart.generator, corrected.generator) == ("below_null_correction",)
+    assert added_zero_start_parts(corrected.generator, corrected.generator) == ()
     old = create_model(apart, seed=0).eval()
     torch.manual_seed(0)
     torch.nn.init.normal_(old.generator.prompt_numbers[-1].weight, std=0.5)     # a number network that does something
     grown = create_model(corrected, seed=1).eval()
     grown.dclip.load_state_dict(old.dclip.state_dict())
-    load_adding_below_null_correction(grown.generator, old.generator.state_dict())
+    load_adding_zero_start_parts(grown.generator, old.generator.state_dict(), ("below_null_correction",))
     with torch.no_grad():
         before = old.prompt_styles(KEPT + BELOW, "cpu")
         assert torch.equal(grown.prompt_styles(KEPT + BELOW, "cpu"), before)
@@ -57,8 +57,8 @@ def test_grown_from_a_model_without_it_the_correction_starts_at_zero_and_acts_on
     assert torch.equal(after[:len(KEPT)], before[:len(KEPT)])                        # bit for bit
     moved = (after[len(KEPT):] - before[len(KEPT):]).norm(dim=1)
     assert (moved > 1e-3).all() and moved[0] > moved[1]      # further below the null, a larger correction
-    with pytest.raises(ValueError, match="cannot add the below-null correction"):
-        load_adding_below_null_correction(grown.generator, {})
+    with pytest.raises(ValueError, match="cannot add below_null_correction"):
+        load_adding_zero_start_parts(grown.generator, {}, ("below_null_correction",))
 
 
 def test_the_demo_is_its_number_network_alone_but_below_the_null():
