@@ -110,6 +110,9 @@ class TrainConfig:
     #: the mixture head's GM-WM and CSF-WM intensities for each prompt against its item's physics
     #: (train/steps.py prompt_contrast_loss); with tune_text it reaches the text tower
     w_prompt_contrast: float = 0.0
+    #: 1 - SSIM inside the brain (train/losses.py brain_ssim_loss) of the translation against its
+    #: target, each image scaled to its brain median: the structure the pixel L1 alone leaves soft
+    w_ssim: float = 0.0
     w_pixel_contrast: float = 1.0
     triangle: bool = True               #: src -> int -> tgt path
     atlas: bool = True                  #: atlas pseudo-target for unpaired int (fine-tune)

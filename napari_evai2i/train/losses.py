@@ -86,6 +86,22 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | Non
     return ((pred - target).abs() * mask).sum() / mask.expand_as(pred).sum().clamp(min=1)
 
 
+def brain_ssim_loss(pred: torch.Tensor, target: torch.Tensor, brain: torch.Tensor) -> torch.Tensor:
+    """1 - the mean SSIM inside ``brain`` (B, 1, H, W) of images each scaled so that its median
+    inside the brain is 0.5: the held-out suite's score (``train/robustness.py`` ``slice_scores``)
+    as a loss, blind to the image's level, which the pixel L1 sets."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    inside = brain.expand_as(pred).bool()
+    items = [i for i in range(pred.shape[0]) if bool(inside[i].any())]
+    if not items:
+        return pred.sum() * 0
+    scaled = [torch.stack([img[i] * (0.5 / img[i][inside[i]].median().clamp(min=1e-6)) for i in items])
+              for img in (pred, target)]
+    _, full = structural_similarity_index_measure(scaled[0], scaled[1], data_range=1.0, return_full_image=True)
+    return 1 - full[inside[items]].mean()
+
+
 def lsgan_loss(scores: torch.Tensor, real: bool) -> torch.Tensor:
     return F.mse_loss(scores, torch.full_like(scores, 1.0 if real else 0.0))
 

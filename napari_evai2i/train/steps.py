@@ -25,7 +25,7 @@ from ..model.generator import OUTPUT_GAIN
 from ..prompts import tokenize
 from .config import TrainConfig
 from .distributed import gather_objects
-from .losses import (PerceptualLoss, contrast_to_white_matter_loss, lsgan_loss, masked_l1,
+from .losses import (PerceptualLoss, brain_ssim_loss, contrast_to_white_matter_loss, lsgan_loss, masked_l1,
                      multi_positive_contrastive_loss, pixel_contrastive_loss, pure_tissue_masks, tissue_loss)
 
 ROLES = ("src", "tgt", "int")
@@ -242,6 +242,12 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
             pixel_contrastive_loss(codes[a], codes[c], m, cfg.tau, generator=rng) for a, c in pairs)
     loss = cfg.w_rec * rec + cfg.w_per * per + cfg.w_con * con
     logs.update(rec=float(rec.detach()), per=float(per.detach()), con=float(con.detach()))
+
+    if cfg.w_ssim:
+        brain = (tissue_target(batch, 4)[:, :3].sum(1, keepdim=True) > 0.5).to(device) if "tissue" in batch else m > 0
+        sim = brain_ssim_loss(fakes["s2t"], x["tgt"], brain)
+        loss = loss + cfg.w_ssim * sim
+        logs["ssim"] = float(sim.detach())
 
     if cfg.w_keep and reference is not None:
         keep = keep_loss(reference, fakes["s2t"], x_in["src"], emb["tgt"], emb["src"], known[:b].to(device), m,

@@ -106,3 +106,26 @@ def test_contrast_to_white_matter_loss_scores_gm_and_csf_against_wm_by_a_loop():
     flat[gm_px], flat[wm_px] = 0.6, 0.5
     assert torch.isclose(contrast_to_white_matter_loss(flat, sharp, pure_tissue_masks(fractions[:2]))[0], torch.tensor(0.2))
     assert contrast_to_white_matter_loss(brighter, sharp, pure_tissue_masks(fractions[:2])).max() < 1e-6
+
+
+def test_brain_ssim_loss_is_the_suites_score_blind_to_level_and_trains_contrast():
+    import numpy as np
+
+    from napari_evai2i.train.losses import brain_ssim_loss
+    from napari_evai2i.train.robustness import slice_scores
+
+    torch.manual_seed(0)
+    target = F.avg_pool2d(torch.rand(2, 1, 48, 48), 5, 1, 2) + 0.2
+    brain = torch.zeros(2, 1, 48, 48, dtype=torch.bool)
+    brain[..., 8:40, 8:40] = True
+    assert brain_ssim_loss(target, target, brain).item() == pytest.approx(0.0, abs=1e-6)
+    flat = (0.5 * (target - target.mean()) + target.mean()).requires_grad_(True)   # the contrast halved
+    loss = brain_ssim_loss(flat, target, brain)
+    assert loss.item() > 0.01
+    assert brain_ssim_loss(3 * flat, target, brain).item() == pytest.approx(loss.item(), rel=1e-5)   # level-blind
+    loss.backward()
+    assert flat.grad.abs().sum() > 0
+    suite = np.mean([slice_scores(flat[i, 0].detach().numpy(), target[i, 0].numpy(), brain[i, 0].numpy())["ssim"]
+                     for i in range(2)])
+    assert 1 - loss.item() == pytest.approx(suite, abs=0.02)     # the held-out suite's number, near enough
+    assert brain_ssim_loss(flat, target, torch.zeros_like(brain)).item() == 0.0
