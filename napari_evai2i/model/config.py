@@ -89,6 +89,8 @@ class GeneratorConfig:
       prompt's style (a small network whose last layer starts at zero, so the factor starts at
       exactly 1), so each target can draw its tissues as sharply as its images ask; the tissue
       head's own logits, which the tissue loss trains, are left as they are.
+      ``sharpness_reads_code``: the network also reads the structure code's mean over the slice,
+      so the factor can follow what the input can show (its resolution, its field of view).
     """
 
     in_chans: int = 1
@@ -110,6 +112,7 @@ class GeneratorConfig:
     prompt_number_width: int = 256
     below_null_correction: bool = False
     mixture_sharpness: bool = False
+    sharpness_reads_code: bool = False
 
     def __post_init__(self) -> None:
         from .prompt_numbers import QUANTITIES
@@ -127,6 +130,8 @@ class GeneratorConfig:
             raise ValueError("below_null_correction reads what the number network reads: set prompt_numbers_apart")
         if self.mixture_sharpness and not self.tissue_mixture:
             raise ValueError("mixture_sharpness sharpens the tissue mixture: set tissue_mixture")
+        if self.sharpness_reads_code and not self.mixture_sharpness:
+            raise ValueError("sharpness_reads_code is an input of mixture_sharpness: set mixture_sharpness")
 
 
 #: The tissue head's channels for each supported ``tissue_classes``.

@@ -152,8 +152,9 @@ class Generator(nn.Module):
         if cfg.below_null_correction:          # the number network's shape
             self.below_null_correction = _number_network(cfg, NUMBER_FEATURES)
         self.mixture_sharpness = None
-        if cfg.mixture_sharpness:              # style -> log of the mixture's logit factor
-            self.mixture_sharpness = nn.Sequential(nn.Linear(cfg.style_dim, cfg.style_dim), nn.GELU(),
+        if cfg.mixture_sharpness:              # style [, mean code] -> log of the mixture's logit factor
+            reads = cfg.style_dim + (cfg.enc_dims[-1] if cfg.sharpness_reads_code else 0)
+            self.mixture_sharpness = nn.Sequential(nn.Linear(reads, cfg.style_dim), nn.GELU(),
                                                    nn.Linear(cfg.style_dim, 1))
         self.stride = 2 ** (len(cfg.enc_dims) - 1)
         init_conv_weights(self)
@@ -221,13 +222,19 @@ class Generator(nn.Module):
             term[rows] = depth[rows, None] * self.below_null_correction(features[rows])
         return term
 
-    def sharpness(self, style: torch.Tensor) -> torch.Tensor:
-        """(B, 1) factor on the tissue mixture's logits for styles (B, S) (``mixture_sharpness``):
-        exactly 1 while the network's last layer is zero, within [1/3, 3] always.
+    def sharpness(self, style: torch.Tensor, code: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 1) factor on the tissue mixture's logits for styles (B|1, S) (``mixture_sharpness``)
+        and, with ``sharpness_reads_code``, structure codes (B, C, h, w): exactly 1 while the
+        network's last layer is zero, within [1/3, 3] always.
 
         Why: the tissue head is calibrated for the fractions the source can tell, which suits most
         targets; FLAIR's images come out flatter than its source allows, and a factor from the
         prompt lets that one target draw its tissues more sharply without moving the others."""
+        if self.config.sharpness_reads_code:
+            if code is None:
+                raise ValueError("this generator's sharpness reads the structure code: pass it")
+            pooled = code.mean(dim=(2, 3)).to(style.dtype)
+            style = torch.cat([style.expand(pooled.shape[0], -1), pooled], dim=1)
         return torch.exp(SHARPNESS_LIMIT * torch.tanh(self.mixture_sharpness(style)))
 
     def encode(self, x: torch.Tensor, source_style: torch.Tensor | None = None) -> list[torch.Tensor]:
@@ -256,7 +263,7 @@ class Generator(nn.Module):
             intensity = self.tissue_intensity(style_vector)
             logits = tissue
             if self.mixture_sharpness is not None:
-                logits = tissue * self.sharpness(style_vector)[..., None, None].to(tissue.dtype)
+                logits = tissue * self.sharpness(style_vector, feats[-1])[..., None, None].to(tissue.dtype)
             y = y + (logits.softmax(dim=1) * intensity[..., None, None].to(tissue.dtype)).sum(1, keepdim=True)
         y = F.leaky_relu(OUTPUT_GAIN * y + 0.5, 0.01)
         y = y[..., top:top + h, left:left + w]
@@ -356,13 +363,16 @@ def load_adding_prompt_numbers(generator: Generator, state: dict[str, torch.Tens
 #: options that add a part starting at zero: switched on over an older model, its weights load and
 #: the model translates exactly as before until the part is trained
 ZERO_START_PARTS = ("below_null_correction", "mixture_sharpness")
+#: settings that shape a part and come with it
+PART_SETTINGS = {"mixture_sharpness": ("sharpness_reads_code",)}
 
 
 def added_zero_start_parts(old: GeneratorConfig, new: GeneratorConfig) -> tuple[str, ...]:
     """The :data:`ZERO_START_PARTS` that ``new`` switches on over ``old`` when it differs from
     ``old`` in nothing else; empty otherwise."""
     added = tuple(p for p in ZERO_START_PARTS if getattr(new, p) and not getattr(old, p))
-    same = dataclasses.replace(old, **{p: True for p in added}) == new
+    settings = {s: getattr(new, s) for p in added for s in PART_SETTINGS.get(p, ())}
+    same = dataclasses.replace(old, **{p: True for p in added}, **settings) == new
     return added if added and same else ()
 
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Pilot: demo v9 with the tissue mixture's sharpness read from the prompt, only that small network
 # trained (src_training/configs/pilots_v9/mixture_sharpness.yaml, whose header fixes the verdict and
-# says why); then its float16 copy, the reports it is judged on, the factor each preset prompt gets,
+# says why); then its float16 copy, the reports it is judged on, the factor it puts on held-out inputs
+# (probe_mixture_sharpness.py),
 # and the verdict (pilot_verdict.py --question mixture_sharpness), against v9 as shipped.
+#   RECIPE=mixture_sharpness_input bash src_training/launch/pilot_mixture_sharpness.sh   (the third)
 #   bash src_training/launch/pilot_mixture_sharpness.sh      (about 15 minutes on the 2-core CPU)
 #   RECIPE=mixture_sharpness_ssim bash src_training/launch/pilot_mixture_sharpness.sh   (the second pilot)
 set -euo pipefail
@@ -20,14 +22,5 @@ mkdir -p "$OUT"     # v9's held-out report is the first pilot's (the same cases,
 [ -s "$RUN/model_fp16/model.safetensors" ] || \
     "$PY" src_training/launch/ship_checkpoint.py "$RUN/model" --target "$RUN/model_fp16" > /dev/null
 bash src_training/launch/eval_number_pilot.sh "$OUT" v9 "$V9" sharp "$RUN/model_fp16"
-"$PY" - "$RUN/model_fp16" <<'PYEOF'
-import sys, torch
-from napari_evai2i import load_model
-from napari_evai2i.data.physics import PRESETS
-model = load_model(sys.argv[1], "cpu").model
-with torch.no_grad():
-    for kind, protocol in PRESETS.items():
-        style = model.prompt_styles([protocol.prompt()], "cpu")
-        print(f"sharpness factor, {kind} preset: {model.generator.sharpness(style).item():.3f}")
-PYEOF
+"$PY" src_training/launch/probe_mixture_sharpness.py "$RUN/model_fp16" --first-case 256 --cases 3
 "$PY" src_training/launch/pilot_verdict.py "$OUT" v9 sharp --question mixture_sharpness

@@ -54,3 +54,25 @@ def test_the_option_needs_a_tissue_mixture():
 
     with pytest.raises(ValueError, match="set tissue_mixture"):
         GeneratorConfig(mixture_sharpness=True)
+
+
+def test_a_sharpness_that_reads_the_structure_code_grows_at_one_and_can_differ_by_input():
+    tiny = get_preset("tiny")
+    reading = dataclasses.replace(tiny, generator=dataclasses.replace(
+        tiny.generator, mixture_sharpness=True, sharpness_reads_code=True))
+    assert added_zero_start_parts(tiny.generator, reading.generator) == ("mixture_sharpness",)
+    old = create_model(tiny, seed=0).eval()
+    grown = create_model(reading, seed=1).eval()
+    load_adding_zero_start_parts(grown.generator, old.generator.state_dict(), ("mixture_sharpness",))
+    x = torch.stack([torch.rand(1, 48, 40), torch.zeros(1, 48, 40)])          # a slice, and air
+    style = torch.randn(1, tiny.generator.style_dim)                        # one prompt for both
+    with torch.no_grad():
+        assert torch.equal(grown.generator(x, style), old.generator(x, style))
+        torch.nn.init.normal_(grown.generator.mixture_sharpness[-1].weight, std=1.0)   # as if trained
+        codes = grown.generator.encode(grown.generator._pad(x)[0])[-1]
+        factor = grown.generator.sharpness(style, codes)
+    assert factor.shape == (2, 1) and abs(factor[0] - factor[1]).item() > 1e-4
+    with pytest.raises(ValueError, match="reads the structure code"):
+        grown.generator.sharpness(style)
+    with pytest.raises(ValueError, match="set mixture_sharpness"):
+        dataclasses.replace(tiny.generator, sharpness_reads_code=True)
