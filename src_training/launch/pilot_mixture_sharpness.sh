@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Pilot: demo v9 with the tissue mixture's sharpness read from the prompt, only that small network
-# trained (src_training/configs/pilots_v9/mixture_sharpness.yaml, whose header fixes the verdict and
-# says why); then its float16 copy, the reports it is judged on, the factor it puts on held-out inputs
-# (probe_mixture_sharpness.py),
-# and the verdict (pilot_verdict.py --question mixture_sharpness), against v9 as shipped.
-#   RECIPE=mixture_sharpness_input bash src_training/launch/pilot_mixture_sharpness.sh   (the third)
-#   bash src_training/launch/pilot_mixture_sharpness.sh      (about 15 minutes on the 2-core CPU)
-#   RECIPE=mixture_sharpness_ssim bash src_training/launch/pilot_mixture_sharpness.sh   (the second pilot)
+# Pilots of a sharper tissue mixture on demo v9 (src_training/configs/pilots_v9/RECIPE.yaml, whose
+# headers fix the verdict and say why): only the sharpness network trained; then the float16 copy,
+# the reports it is judged on, the factor it put on held-out inputs (probe_mixture_sharpness.py) and
+# the verdict (pilot_verdict.py --question mixture_sharpness), against v9 as shipped.
+#   bash src_training/launch/pilot_mixture_sharpness.sh                                  (pilot 1; about 12 minutes)
+#   RECIPE=mixture_sharpness_ssim bash src_training/launch/pilot_mixture_sharpness.sh    (pilot 2)
+#   RECIPE=mixture_sharpness_input bash src_training/launch/pilot_mixture_sharpness.sh   (pilot 3)
+# Pilots 1 and 2 ran with this script's first form, which printed the factor of each preset prompt
+# instead of the probe (their records: docs/results/v9_sharpness_2026-12-07/).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export HF_HUB_OFFLINE=1
