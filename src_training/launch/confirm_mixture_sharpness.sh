@@ -3,6 +3,7 @@
 # against demo v9 as shipped (from git, checked by its hash). Every step writes one file under OUT
 # and is skipped when it exists.
 #   RUN=runs/pilot_v9_mixture_sharpness bash src_training/launch/confirm_mixture_sharpness.sh [OUT]   (about 12 minutes)
+# No pilot held, so it has not run.
 #
 # Verdicts, fixed before the pilot's results were seen:
 #  Q1  T1w->FLAIR on fresh held-out cases 424-447 (24): the mean tissue Dice of its 10 settings at
@@ -18,7 +19,7 @@ OUT=${1:-runs/confirm_mixture_sharpness}
 REF=v9
 source src_training/launch/confirm_common.sh
 RUN=${RUN:-runs/pilot_v9_mixture_sharpness}
-FIRST=${FIRST:-424}
+FIRST=${FIRST:-448}    # written for 424-447, which a diagnosis of T 0.7 on v9 spent (model card, "Tried after v9")
 [ -s "$RUN/model_fp16/model.safetensors" ] || { echo "$RUN/model_fp16: run its pilot script first" >&2; exit 2; }
 CANDIDATE=$RUN/model_fp16
 
