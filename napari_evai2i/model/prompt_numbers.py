@@ -19,6 +19,8 @@ import math
 
 import torch
 
+from ..prompts.parse import fields_from_prompt
+
 #: the quantities read, in ``ProtocolFields`` names
 QUANTITIES = ("repetition_time", "echo_time", "inversion_time", "flip_angle", "field_strength")
 #: cycles per decade of log10(1 + value): coarse enough to interpolate, fine enough to tell TI
@@ -30,17 +32,8 @@ NUMBER_FEATURES = len(QUANTITIES) * FEATURES_PER_QUANTITY
 
 
 @functools.lru_cache(maxsize=8192)
-def _fields(text: str):
-    """The prompt's fields (``prompts.parse.fields_from_prompt``), parsed once per distinct text for
-    both the number features and the depth below the CSF null."""
-    from ..prompts.parse import fields_from_prompt
-
-    return fields_from_prompt(text)
-
-
-@functools.lru_cache(maxsize=8192)
 def _features(text: str) -> tuple[float, ...]:
-    fields = _fields(text)
+    fields = fields_from_prompt(text)
     out: list[float] = []
     for name in QUANTITIES:
         value = getattr(fields, name, None) if fields is not None else None
@@ -91,4 +84,4 @@ def below_null_depth(texts: list[str]) -> torch.Tensor:
 
     Why: below the null a magnitude image brightens CSF again, the mirror of its fall above it, so
     the correction grows from zero at the null, where the style is the number network's alone."""
-    return torch.tensor([depth_below_null(_fields(" ".join(t.split()))) for t in texts], dtype=torch.float32)
+    return torch.tensor([depth_below_null(fields_from_prompt(" ".join(t.split()))) for t in texts], dtype=torch.float32)

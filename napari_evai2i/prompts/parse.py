@@ -9,6 +9,7 @@ accepts the result only when the text is a legal rendering of those fields
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -91,8 +92,12 @@ def _sentence(sentence: str, out: dict) -> None:
     _numbers(sentence, _WORDED_TIMING if body.startswith("The image is acquired with") else _TIMING, out)
 
 
+@functools.lru_cache(maxsize=8192)
 def fields_from_prompt(text: str) -> ProtocolFields | None:
-    """The MR protocol fields ``text`` renders (in this package's template wordings), or None."""
+    """The MR protocol fields ``text`` renders (in this package's template wordings), or None.
+
+    Cached per distinct text (the fields are frozen): a generator reads each prompt's numbers, its
+    depth below the CSF null and its text without timing at every forward pass."""
     sentences = split_sentences(text or "")
     if not sentences:
         return None
@@ -111,6 +116,7 @@ def fields_from_prompt(text: str) -> ProtocolFields | None:
     return None
 
 
+@functools.lru_cache(maxsize=8192)
 def without_timing(text: str) -> str:
     """``text`` without its timing sentence (TR, TE, TI, flip angle) when it is a prompt in this
     package's wordings (:func:`fields_from_prompt`); any other text unchanged.
