@@ -88,8 +88,9 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | Non
 
 def brain_ssim_loss(pred: torch.Tensor, target: torch.Tensor, brain: torch.Tensor) -> torch.Tensor:
     """1 - the mean SSIM inside ``brain`` (B, 1, H, W) of images each scaled so that its median
-    inside the brain is 0.5: the held-out suite's score (``train/robustness.py`` ``slice_scores``)
-    as a loss, blind to the image's level, which the pixel L1 sets."""
+    inside the brain is 0.5: the held-out suite's SSIM (``train/robustness.py`` ``slice_scores``:
+    the same scaling and window; the suite's mask is the parenchyma with some CSF) as a loss,
+    blind to the image's level, which the pixel L1 sets."""
     from torchmetrics.functional.image import structural_similarity_index_measure
 
     inside = brain.expand_as(pred).bool()
