@@ -1,7 +1,8 @@
 """The translation network: structure encoder E_phi + prompt-conditioned hyper decoder.
 
-Images enter in normalised units (MR: 1 = the volume's 99.5th percentile), are mapped to
-``2x - 1`` for the networks, and leave as ``LeakyReLU_0.01(0.5 y + 0.5)``: unbounded
+Images enter in normalised units (MR: by the rule the checkpoint records, ``engine.normalization``;
+the demo's puts the median of the brain's core at 0.5, older ones the 99.5th percentile at 1), are
+mapped to ``2x - 1`` for the networks, and leave as ``LeakyReLU_0.01(0.5 y + 0.5)``: unbounded
 above, with a small leak below zero, as in EVA-I2I.
 """
 
