@@ -2,7 +2,7 @@
 pilots_v8/numbers_images.yaml, pilots_v8/ti_below_null.yaml) and of pilots_v9/mixture_sharpness.yaml,
 from the reports their scripts wrote in OUT, a candidate LABEL against REF:
 
-    python src_training/launch/pilot_verdict.py OUT REF LABEL [--question te_band|flair_ssim|ti_below_null|mixture_sharpness]
+    python src_training/launch/pilot_verdict.py OUT REF LABEL [--question te_band|flair_ssim|ti_below_null|mixture_sharpness|ti_deep_below_null]
 
 te_band (the v7 pilots): (a1) the T1w->T2w CSF/GM error at TE 60 ms (held out of training) at most
 two thirds of REF's; (a2) CSF/GM rising from TE 45 to 60 to 75 ms; (b) the mean SSIM of all
@@ -18,6 +18,10 @@ REF's; (c), (d) and (e) as above.
 mixture_sharpness (the v9 pilot): (a) T1w->FLAIR's mean tissue Dice over its held-out settings at
 least REF's + 0.01 and its mean SSIM at least REF's; (b) the mean SSIM within 0.001 of REF's; (c) and
 (d) as above; (e) no T1w->T2w cell's SSIM below REF's - 0.005; (f) as (e) of the others.
+ti_deep_below_null (pilots_v9/ti_deep_below_null.yaml; probe_ti_cases6.json alone): (a1) the CSF/GM
+error at TI 1700 ms at most two thirds of REF's; (a2) at 1950 ms at most REF's + 0.01; (a3) the GM/WM
+errors at 1700 and 1950 ms each at most REF's + 0.02; (a4) CSF/GM falling 1700 -> 1950 -> 2210 ms;
+(a5) every ratio at 2500 ms equal to REF's, at 2210 ms (0.9995 x the null) within 0.005.
 Exit status 0 when every part holds.
 """
 
@@ -81,7 +85,32 @@ def _ti_below_null(out: Path, ref: str, label: str) -> dict[str, bool]:
     return ok
 
 
+def _ti_deep_below_null(out: Path, ref: str, label: str) -> dict[str, bool]:
+    rows = _ti_rows(out, ref, label)
+
+    def error(ti: int, name: str, ratio: str) -> float:
+        return abs(rows[ti][name][ratio] - rows[ti]["truth"][ratio])
+
+    csf = [rows[ti][label]["CSF/GM"] for ti in (1700, 1950, 2210)]
+    ok = {"a1": error(1700, label, "CSF/GM") <= 2 / 3 * error(1700, ref, "CSF/GM"),
+          "a2": error(1950, label, "CSF/GM") <= error(1950, ref, "CSF/GM") + 0.01,
+          "a3": all(error(ti, label, "GM/WM") <= error(ti, ref, "GM/WM") + 0.02 for ti in (1700, 1950)),
+          "a4": csf[0] > csf[1] > csf[2],
+          "a5": rows[2500][label] == rows[2500][ref]
+          and all(abs(rows[2210][label][r] - rows[2210][ref][r]) <= 0.005 for r in ("CSF/GM", "GM/WM"))}
+    print(f"(a1) CSF/GM error at 1700 ms: {ref} {error(1700, ref, 'CSF/GM'):.3f}, {label} {error(1700, label, 'CSF/GM'):.3f}: {ok['a1']}")
+    print(f"(a2) CSF/GM error at 1950 ms: {ref} {error(1950, ref, 'CSF/GM'):.3f}, {label} {error(1950, label, 'CSF/GM'):.3f}: {ok['a2']}")
+    print("(a3) GM/WM errors at 1700 / 1950 ms: " + "; ".join(
+        f"{ti} {error(ti, ref, 'GM/WM'):.3f} -> {error(ti, label, 'GM/WM'):.3f}" for ti in (1700, 1950)) + f": {ok['a3']}")
+    print(f"(a4) {label} CSF/GM at 1700 / 1950 / 2210 ms: {' / '.join(f'{c:.3f}' for c in csf)}: {ok['a4']}")
+    print(f"(a5) at 2500 ms every ratio equal to {ref}'s, at 2210 ms within 0.005: {ok['a5']}")
+    print("VERDICT:", "holds" if all(ok.values()) else "fails", ok)
+    return ok
+
+
 def verdict(out: Path, ref: str, label: str, question: str = "te_band") -> dict[str, bool]:
+    if question == "ti_deep_below_null":
+        return _ti_deep_below_null(out, ref, label)
     error, _, rising = _te_band(out, ref, label)
     rises = rising[0] < rising[1] < rising[2]
     a, b = _cells(out / f"{ref}_cases256.json"), _cells(out / f"{label}_cases256.json")
@@ -144,6 +173,7 @@ if __name__ == "__main__":
     parser.add_argument("out")
     parser.add_argument("ref")
     parser.add_argument("label")
-    parser.add_argument("--question", choices=("te_band", "flair_ssim", "ti_below_null", "mixture_sharpness"), default="te_band")
+    parser.add_argument("--question", choices=("te_band", "flair_ssim", "ti_below_null", "mixture_sharpness",
+                                                 "ti_deep_below_null"), default="te_band")
     args = parser.parse_args()
     sys.exit(0 if all(verdict(Path(args.out), args.ref, args.label, args.question).values()) else 1)
