@@ -16,3 +16,10 @@ def test_the_first_mixture_sharpness_pilot_fails_a_alone(capsys):
     printed = capsys.readouterr().out
     assert "(a) T1w->FLAIR over its 10 settings: Dice 0.5551 -> 0.5553, SSIM 0.8649 -> 0.8647: False" in printed
     assert printed.strip().endswith(str(ok)) and "VERDICT: fails" in printed
+
+
+def test_the_deeper_below_null_pilot_fails_at_1950_and_2210_ms(capsys):
+    out = ROOT / "docs" / "results" / "v9_ti_deep_2026-12-07"
+    ok = verdict(out, "v9", "deep", "ti_deep_below_null")
+    assert ok == {"a1": True, "a2": False, "a3": True, "a4": True, "a5": False}
+    assert "(a1) CSF/GM error at 1700 ms: v9 0.109, deep 0.011: True" in capsys.readouterr().out
