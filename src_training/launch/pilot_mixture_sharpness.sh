@@ -17,11 +17,9 @@ RECIPE=${RECIPE:-mixture_sharpness}
 RUN=runs/pilot_v9_$RECIPE
 OUT=$RUN/verdict
 source src_training/launch/train_stage.sh
-train_stage "pilots_v9/$RECIPE" "$RUN"
+train_stage_fp16 "pilots_v9/$RECIPE" "$RUN"
 mkdir -p "$OUT"     # v9's held-out report is the first pilot's (the same cases, a deterministic evaluation)
 [ -s "$OUT/v9_cases256.json" ] || cp runs/pilot_v9_mixture_sharpness/verdict/v9_cases256.json "$OUT/" 2>/dev/null || true
-[ -s "$RUN/model_fp16/model.safetensors" ] || \
-    "$PY" src_training/launch/ship_checkpoint.py "$RUN/model" --target "$RUN/model_fp16" > /dev/null
 bash src_training/launch/eval_number_pilot.sh "$OUT" v9 "$V9" sharp "$RUN/model_fp16"
 "$PY" src_training/launch/probe_mixture_sharpness.py "$RUN/model_fp16" --first-case 256 --cases 3
 "$PY" src_training/launch/pilot_verdict.py "$OUT" v9 sharp --question mixture_sharpness

@@ -11,8 +11,6 @@ V8=${V8:-runs/demo_v8/model_fp16}
 RUN=runs/pilot_v8_ti_below_null
 OUT=$RUN/verdict
 source src_training/launch/train_stage.sh
-train_stage pilots_v8/ti_below_null "$RUN"
-[ -s "$RUN/model_fp16/model.safetensors" ] || \
-    "$PY" src_training/launch/ship_checkpoint.py "$RUN/model" --target "$RUN/model_fp16" > /dev/null
+train_stage_fp16 pilots_v8/ti_below_null "$RUN"
 TIS="1700 1950 2210 2500" bash src_training/launch/eval_number_pilot.sh "$OUT" v8 "$V8" below "$RUN/model_fp16"
 "$PY" src_training/launch/pilot_verdict.py "$OUT" v8 below --question ti_below_null

@@ -15,9 +15,7 @@ TEACHER=runs/pilot_v9_ti_deep_below_null
 RUN=runs/pilot_v9_ti_deep_corrected
 OUT=$RUN/verdict
 source src_training/launch/train_stage.sh
-train_stage pilots_v9/ti_deep_below_null "$TEACHER"
-[ -s "$TEACHER/model_fp16/model.safetensors" ] || \
-    "$PY" src_training/launch/ship_checkpoint.py "$TEACHER/model" --target "$TEACHER/model_fp16" > /dev/null
+train_stage_fp16 pilots_v9/ti_deep_below_null "$TEACHER"
 below_null_stage "$V8" "$TEACHER/model_fp16" "$RUN" pilots_v9/ti_deep_below_null
 mkdir -p "$OUT"
 json="$OUT/probe_ti_cases6.json"

@@ -60,9 +60,7 @@ if [ ! -s runs/demo_v8/model_fp16/model.safetensors ]; then
     distill_numbers_stage runs/demo_v7/model_fp16 runs/demo_v8                  # stage 8
 fi
 STAGE9=demo_cpu_v8_ti_below_null                                             # stage 9a
-train_stage "$STAGE9"
-[ -s "runs/$STAGE9/model_fp16/model.safetensors" ] || \
-    $PY src_training/launch/ship_checkpoint.py "runs/$STAGE9/model" --target "runs/$STAGE9/model_fp16" > /dev/null
+train_stage_fp16 "$STAGE9"
 below_null_stage runs/demo_v8/model_fp16 "runs/$STAGE9/model_fp16" runs/demo_v9   # stage 9b
 $PY -m napari_evai2i.train.evaluate --suite robustness --model runs/demo_v9/model_fp16 --cases 6 \
     --figure docs/images/robustness_real_t1.png --json runs/demo_v9/robustness.json

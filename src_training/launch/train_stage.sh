@@ -3,6 +3,7 @@
 # and `cd` to the repository root.
 #   train_stage RECIPE [OUT_DIR]   # skipped when its model finished before; otherwise trains or
 #                                  # resumes it, and exits 3 if the wall-time guard stopped it
+#   train_stage_fp16 RECIPE [OUT_DIR]  # train_stage, then OUT_DIR/model_fp16, the float16 copy as it would ship
 #   distill_numbers_stage TEACHER OUT_DIR   # v8's last stage (distill_prompt_numbers.py), about 5 minutes
 #   below_null_stage MODEL BELOW OUT_DIR [RECIPE]   # v9's last stage: MODEL with a correction below the CSF
 #                                           # null fitted to BELOW's styles there, on prompts drawn as
@@ -18,6 +19,12 @@ train_stage() {  # RECIPE [OUT_DIR]: OUT_DIR defaults to the recipe's own `out`,
     fi
     $PY -m napari_evai2i.train --config "src_training/configs/$1.yaml" ${2:+--out "$2"} --resume
     finished "$out" || { echo "$1 stopped at its wall-time guard; run this script again to resume it"; exit 3; }
+}
+train_stage_fp16() {  # RECIPE [OUT_DIR]: train_stage, then OUT_DIR/model_fp16 (made once)
+    local out=${2:-runs/$1}
+    train_stage "$@"
+    [ -s "$out/model_fp16/model.safetensors" ] || \
+        $PY src_training/launch/ship_checkpoint.py "$out/model" --target "$out/model_fp16" > /dev/null
 }
 distill_numbers_stage() {  # TEACHER OUT_DIR: OUT_DIR/model(_fp16), TEACHER's prompt numbers given one path
                            # (distill_prompt_numbers.py with the settings of v8); skipped when made before
