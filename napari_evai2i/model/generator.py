@@ -102,6 +102,11 @@ class HyperDecoder(nn.Module):
 #: between 1/3 and 3, so a prompt far from training cannot make the mixture a hard argmax or flat
 SHARPNESS_LIMIT = math.log(3.0)
 
+
+def sharpness_factor(raw: torch.Tensor) -> torch.Tensor:
+    """The factor on the mixture's logits for the sharpness network's output ``raw``: 1 at 0."""
+    return torch.exp(SHARPNESS_LIMIT * torch.tanh(raw))
+
 #: The image is ``OUTPUT_GAIN`` x (decoder + tissue mixture) + 0.5: a unit of tissue intensity is
 #: half a unit of normalised image (``train/steps.py`` ``mixture_gap_to_wm`` relies on it).
 OUTPUT_GAIN = 0.5
@@ -228,15 +233,15 @@ class Generator(nn.Module):
         and, with ``sharpness_reads_code``, structure codes (B, C, h, w): exactly 1 while the
         network's last layer is zero, within [1/3, 3] always.
 
-        Why: the tissue head is calibrated for the fractions the source can tell, which suits most
-        targets; FLAIR's images come out flatter than its source allows, and a factor from the
-        prompt lets that one target draw its tissues more sharply without moving the others."""
+        Why: the tissue head is calibrated for the fractions the source can tell; a factor per prompt
+        (and input) lets one target draw its tissues more sharply without moving the others. Tried
+        after v9, it learnt factors of about 1 (docs/model_card.md, "Tried after v9")."""
         if self.config.sharpness_reads_code:
             if code is None:
                 raise ValueError("this generator's sharpness reads the structure code: pass it")
             pooled = code.mean(dim=(2, 3)).to(style.dtype)
             style = torch.cat([style.expand(pooled.shape[0], -1), pooled], dim=1)
-        return torch.exp(SHARPNESS_LIMIT * torch.tanh(self.mixture_sharpness(style)))
+        return sharpness_factor(self.mixture_sharpness(style))
 
     def encode(self, x: torch.Tensor, source_style: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Structure features of an already padded, normalised image (B, 1, H, W)."""

@@ -28,6 +28,7 @@ Exit status 0 when every part holds.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -66,11 +67,14 @@ def _ti_rows(out: Path, ref: str, label: str) -> dict[int, dict]:
     return rows
 
 
+def _ti_error(rows: dict[int, dict], ti: int, name: str, ratio: str) -> float:
+    """How far model ``name``'s ``ratio`` at TI ``ti`` lies from the truth's (rows of :func:`_ti_rows`)."""
+    return abs(rows[ti][name][ratio] - rows[ti]["truth"][ratio])
+
+
 def _ti_below_null(out: Path, ref: str, label: str) -> dict[str, bool]:
     rows = _ti_rows(out, ref, label)
-
-    def error(ti: int, name: str, ratio: str) -> float:
-        return abs(rows[ti][name][ratio] - rows[ti]["truth"][ratio])
+    error = functools.partial(_ti_error, rows)
 
     ok = {"a1": error(1950, label, "CSF/GM") <= 2 / 3 * error(1950, ref, "CSF/GM"),
           "a2": rows[1950][label]["CSF/GM"] > rows[2210][label]["CSF/GM"],
@@ -87,9 +91,7 @@ def _ti_below_null(out: Path, ref: str, label: str) -> dict[str, bool]:
 
 def _ti_deep_below_null(out: Path, ref: str, label: str) -> dict[str, bool]:
     rows = _ti_rows(out, ref, label)
-
-    def error(ti: int, name: str, ratio: str) -> float:
-        return abs(rows[ti][name][ratio] - rows[ti]["truth"][ratio])
+    error = functools.partial(_ti_error, rows)
 
     csf = [rows[ti][label]["CSF/GM"] for ti in (1700, 1950, 2210)]
     ok = {"a1": error(1700, label, "CSF/GM") <= 2 / 3 * error(1700, ref, "CSF/GM"),

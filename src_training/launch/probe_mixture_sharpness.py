@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from napari_evai2i import load_model
-    from napari_evai2i.model.generator import SHARPNESS_LIMIT
+    from napari_evai2i.model.generator import sharpness_factor
     from napari_evai2i.train.robustness import CASE_SIZE, READING_FACTORS, HeldOutCase, _translate
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -33,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     if net is None:
         parser.error(f"{args.model} has no mixture_sharpness")
     caught: list[float] = []
-    net.register_forward_hook(lambda _m, _i, out: caught.extend(
-        torch.exp(SHARPNESS_LIMIT * torch.tanh(out.float())).flatten().tolist()))
+    net.register_forward_hook(lambda _m, _i, out: caught.extend(sharpness_factor(out.float()).flatten().tolist()))
     for target in ("T2W", "FLAIR", "PDW"):
         for setting in ("whole head", "crop inside the brain, 2 mm pixels"):
             for with_prompt in (False, True):
