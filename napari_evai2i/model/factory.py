@@ -77,13 +77,14 @@ class CheckpointInfo:
         """Every training recipe the provenance names: the run's own; for an average of
         checkpoints (``src_training/launch/average_weights.py``), each source's; for a model whose
         prompt numbers were fitted to another's styles (``distill_prompt_numbers.py``, no images),
-        that model's, and the below-null teacher's when styles were also fitted to one."""
+        that model's, and those of the below-null and near-null teachers when styles were also
+        fitted to them."""
         provenance = self.provenance if isinstance(self.provenance, dict) else {}
         if isinstance(provenance.get("recipe"), dict):
             return [provenance["recipe"]]
         distilled = provenance.get("prompt_numbers_distilled_from")
         if isinstance(distilled, dict):
-            teachers = [distilled, provenance.get("below_null_teacher")]
+            teachers = [distilled, provenance.get("below_null_teacher"), provenance.get("near_null_teacher")]
             return [recipe for teacher in teachers if isinstance(teacher, dict)
                     for recipe in CheckpointInfo(provenance=teacher.get("provenance") or {}).recipes()]
         sources = provenance.get("sources")

@@ -21,6 +21,12 @@ their TR and field take their styles from OTHER instead. Why: v8's FLAIR below t
 from an extrapolation that runs the wrong way, and a copy of v8 trained on images there
 (pilots_v8/ti_below_null.yaml) learnt it but moved every other protocol too; this keeps each
 teacher only where it was taught.
+
+``--near-null-teacher NEAR --near-null-band LOW HIGH`` (with a model that has
+``below_null_correction``): the styles below the null are OTHER's where TI is at most LOW x the
+null, NEAR's from HIGH x the null up to it, and a straight mix between. Why: a teacher trained only
+far below the null (pilots_v9/ti_deep_below_null.yaml) learnt TI 1700 ms but not 1950 ms, where
+v9's teacher was already right.
 """
 
 from __future__ import annotations
@@ -168,11 +174,22 @@ def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, ste
     return student, teacher, info, report
 
 
+def near_null_share(depth: torch.Tensor, band: tuple[float, float]) -> torch.Tensor:
+    """How much of the near-null teacher's style each prompt takes, from its depth below the null
+    (1 - TI / null): 0 where TI / null is at most ``band[0]``, 1 from ``band[1]``, straight between."""
+    low, high = band
+    if not 0.0 < low < high <= 1.0:
+        raise ValueError(f"the near-null band must satisfy 0 < LOW < HIGH <= 1, got {low} {high}")
+    return ((1.0 - depth - low) / (high - low)).clamp(0.0, 1.0)
+
+
 def fit_below_null_correction(teacher_path: str, model_config: str, recipe: str, prompts: int, steps: int,
-                              seed: int, below_null_teacher: str):
+                              seed: int, below_null_teacher: str, near_null_teacher: str | None = None,
+                              near_null_band: tuple[float, float] = (0.80, 0.90)):
     """For a student with ``below_null_correction``: every weight of TEACHER kept, and the
     correction fitted so that the student's style matches ``below_null_teacher``'s on the prompts
-    below the CSF null (the only ones it acts on). The same return as :func:`distill`."""
+    below the CSF null (the only ones it acts on), mixed toward ``near_null_teacher``'s near the null
+    when given (:func:`near_null_share`). The same return as :func:`distill`."""
     from napari_evai2i.model.generator import added_zero_start_parts, load_adding_zero_start_parts
     from napari_evai2i.model.prompt_numbers import below_null_depth
 
@@ -189,6 +206,10 @@ def fit_below_null_correction(teacher_path: str, model_config: str, recipe: str,
     scored = len(texts) // 10                     # the last tenth is never fitted
     other = _float_model(below_null_teacher)[0]
     targets = _in_batches(lambda t: other.prompt_styles(t, "cpu"), texts)
+    if near_null_teacher is not None:
+        near = _float_model(near_null_teacher)[0]
+        share = near_null_share(depth, near_null_band)
+        targets = (1.0 - share) * targets + share * _in_batches(lambda t: near.prompt_styles(t, "cpu"), texts)
     before = _in_batches(lambda t: teacher.prompt_styles(t, "cpu"), texts)
     inputs = _network_inputs(student, texts)[1]
     wanted = targets - before
@@ -200,6 +221,8 @@ def fit_below_null_correction(teacher_path: str, model_config: str, recipe: str,
     report = {"teacher": str(teacher_path), "below_null_teacher": below_null_teacher, "fitted": "below_null_correction",
               "prompts": 2 * prompts, "prompts_below_the_csf_null": len(texts), "scored_prompts": scored, "steps": steps, "seed": seed,
               "recipe": recipe,
+              **({"near_null_teacher": near_null_teacher, "near_null_band": list(near_null_band)}
+                 if near_null_teacher is not None else {}),
               "style_error_unseen_prompts": {
                   **_style_error(styles[held], targets[held]),
                   "distance_of_the_teacher": round(float(wanted[held].norm(dim=1).mean()), 4)}}
@@ -236,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--below-null-teacher", help="checkpoint folder whose styles inversion-recovery "
                         "prompts below the CSF null are fitted to")
+    parser.add_argument("--near-null-teacher", help="checkpoint folder whose styles prompts near the CSF null "
+                        "take instead (needs a model with below_null_correction)")
+    parser.add_argument("--near-null-band", type=float, nargs=2, default=(0.80, 0.90), metavar=("LOW", "HIGH"),
+                        help="TI / null where the mix starts and where it is all the near-null teacher's")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
@@ -245,7 +272,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.below_null_teacher:
             parser.error("a model with below_null_correction is fitted to --below-null-teacher's styles")
         student, teacher, info, report = fit_below_null_correction(
-            args.teacher, args.model, args.recipe, args.prompts, args.steps, args.seed, args.below_null_teacher)
+            args.teacher, args.model, args.recipe, args.prompts, args.steps, args.seed, args.below_null_teacher,
+            args.near_null_teacher, tuple(args.near_null_band))
+    elif args.near_null_teacher:
+        parser.error("--near-null-teacher mixes the styles of a below_null_correction; this model has none")
     else:
         student, teacher, info, report = distill(args.teacher, args.model, args.recipe, args.prompts, args.steps,
                                                  args.seed, args.below_null_teacher)
@@ -258,9 +288,14 @@ def main(argv: list[str] | None = None) -> int:
         other = read_checkpoint_config(args.below_null_teacher)[1]
         info.provenance["below_null_teacher"] = {"checkpoint": str(args.below_null_teacher),
                                                  "provenance": other.provenance}
+    if args.near_null_teacher:
+        near = read_checkpoint_config(args.near_null_teacher)[1]
+        info.provenance["near_null_teacher"] = {"checkpoint": str(args.near_null_teacher), "band": report["near_null_band"],
+                                                "provenance": near.provenance}
     if report.get("fitted") == "below_null_correction":
         info.description = (f"{info.description}; with a correction of inversion-recovery prompts below the CSF "
-                            f"null, fitted to the styles of {args.below_null_teacher}")
+                            f"null, fitted to the styles of {args.below_null_teacher}"
+                            + (f", mixed toward {args.near_null_teacher}'s near the null" if args.near_null_teacher else ""))
     else:
         info.description = (f"{info.description}; its prompt numbers given one path (the text tower reads no "
                             f"timing sentence), fitted to its own styles")

@@ -5,9 +5,10 @@
 #                                  # resumes it, and exits 3 if the wall-time guard stopped it
 #   train_stage_fp16 RECIPE [OUT_DIR]  # train_stage, then OUT_DIR/model_fp16, the float16 copy as it would ship
 #   distill_numbers_stage TEACHER OUT_DIR   # v8's last stage (distill_prompt_numbers.py), about 5 minutes
-#   below_null_stage MODEL BELOW OUT_DIR [RECIPE]   # v9's last stage: MODEL with a correction below the CSF
-#                                           # null fitted to BELOW's styles there, on prompts drawn as
-#                                           # RECIPE draws them (default v9's, pilots_v8/ti_below_null), about 1 minute
+#   below_null_stage MODEL BELOW OUT_DIR [RECIPE [ARG...]]   # v9's last stage: MODEL with a correction below
+#                                           # the CSF null fitted to BELOW's styles there, on prompts drawn as
+#                                           # RECIPE draws them (default v9's, pilots_v8/ti_below_null), about 1 minute;
+#                                           # ARGs go to distill_prompt_numbers.py (--near-null-teacher ...)
 finished() {  # RUN_FOLDER: its model was exported at the end of the schedule, not by the wall-time guard
     [ -s "$1/model/config.json" ] && ! grep -q '"stopped_by"' "$1/model/config.json"
 }
@@ -34,12 +35,12 @@ distill_numbers_stage() {  # TEACHER OUT_DIR: OUT_DIR/model(_fp16), TEACHER's pr
         --recipe src_training/configs/demo_cpu_v6_ti_only.yaml --json "$2/distillation.json" > /dev/null
     $PY src_training/launch/ship_checkpoint.py "$2/model" --target "$2/model_fp16" > /dev/null
 }
-below_null_stage() {  # MODEL BELOW OUT_DIR [RECIPE]: OUT_DIR/model(_fp16), MODEL with below_null_correction fitted
-                      # to BELOW's styles (distill_prompt_numbers.py with the settings of v9); skipped when made before
+below_null_stage() {  # MODEL BELOW OUT_DIR [RECIPE [ARG...]]: OUT_DIR/model(_fp16), MODEL with below_null_correction
+                      # fitted to BELOW's styles (distill_prompt_numbers.py with the settings of v9); skipped when made before
     [ -s "$3/model_fp16/model.safetensors" ] && { echo "$3: fitted before, skipped"; return; }
     mkdir -p "$3"
     $PY src_training/launch/distill_prompt_numbers.py "$1" "$3/model" \
         --model src_training/configs/tiny_prompt_apart_below_null.json --recipe "src_training/configs/${4:-pilots_v8/ti_below_null}.yaml" \
-        --below-null-teacher "$2" --prompts 30000 --json "$3/distillation.json" > /dev/null
+        --below-null-teacher "$2" --prompts 30000 --json "$3/distillation.json" "${@:5}" > /dev/null
     $PY src_training/launch/ship_checkpoint.py "$3/model" --target "$3/model_fp16" > /dev/null
 }

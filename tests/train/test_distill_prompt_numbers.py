@@ -126,3 +126,44 @@ def test_the_correction_below_the_null_is_fitted_alone(tmp_path, capsys, number_
     assert (b[-1] - c[-1]).norm() < (a[-1] - c[-1]).norm()
     with pytest.raises(SystemExit):                                             # the correction needs its teacher
         main(args[:-4] + ["--json", str(tmp_path / "d.json")])
+
+
+def test_the_near_null_share_ramps_across_its_band():
+    from distill_prompt_numbers import near_null_share
+
+    depth = 1.0 - torch.tensor([0.5, 0.8, 0.85, 0.9, 0.99])            # TI / null as given
+    assert torch.allclose(near_null_share(depth, (0.8, 0.9)), torch.tensor([0.0, 0.0, 0.5, 1.0, 1.0]), atol=1e-6)
+    with pytest.raises(ValueError, match="LOW < HIGH"):
+        near_null_share(depth, (0.9, 0.8))
+
+
+def test_a_near_null_teacher_takes_over_its_band(tmp_path, capsys, number_teacher):
+    """With the near-null teacher the uncorrected model and a band that covers almost every depth,
+    the fitted correction stays near zero where the below-null teacher alone pulls it away."""
+    from napari_evai2i.data.physics import preset
+    from napari_evai2i.engine.translator import demo_checkpoint_path
+    from napari_evai2i.model import load_pretrained
+    from napari_evai2i.model.factory import read_checkpoint_config
+
+    demo = str(demo_checkpoint_path())
+    args = [number_teacher, str(tmp_path / "e"), "--model",
+            str(ROOT / "src_training" / "configs" / "tiny_prompt_apart_below_null.json"),
+            "--recipe", str(ROOT / "src_training" / "configs" / "pilots_v9" / "ti_deep_below_null.yaml"),
+            "--prompts", "400", "--steps", "200", "--below-null-teacher", demo,
+            "--near-null-teacher", number_teacher, "--near-null-band", "0.5", "0.55", "--json", str(tmp_path / "e.json")]
+    assert main(args) == 0
+    capsys.readouterr()
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["near_null_teacher"] == number_teacher and report["near_null_band"] == [0.5, 0.55]
+    _, info = read_checkpoint_config(tmp_path / "e")
+    assert info.provenance["near_null_teacher"]["band"] == [0.5, 0.55]
+    _, teachers = read_checkpoint_config(demo)
+    assert len(info.recipes()) == 3 * len(teachers.recipes()) > 0      # the recipes behind all three teachers
+    uncorrected, student, below = (load_pretrained(path, "cpu")[0].float().eval()
+                                   for path in (number_teacher, tmp_path / "e", demo))
+    prompts = [preset("FLAIR").replace(ti=ti).prompt("axial") for ti in (1400.0, 1700.0)]
+    with torch.no_grad():
+        a, b, c = (m.prompt_styles(prompts, "cpu") for m in (uncorrected, student, below))
+    assert ((b - a).norm(dim=1) < 0.5 * (c - a).norm(dim=1)).all()
+    with pytest.raises(SystemExit):                      # only a model with the correction mixes teachers
+        main([number_teacher, str(tmp_path / "f"), *ARGS, "--below-null-teacher", demo, "--near-null-teacher", demo])
