@@ -23,3 +23,10 @@ def test_the_deeper_below_null_pilot_fails_at_1950_and_2210_ms(capsys):
     ok = verdict(out, "v9", "deep", "ti_deep_below_null")
     assert ok == {"a1": True, "a2": False, "a3": True, "a4": True, "a5": False}
     assert "(a1) CSF/GM error at 1700 ms: v9 0.109, deep 0.011: True" in capsys.readouterr().out
+
+
+def test_the_blended_below_null_pilot_fails_at_1950_ms_alone(capsys):
+    out = ROOT / "docs" / "results" / "v9_ti_blended_2026-12-07"
+    ok = verdict(out, "v9", "blend", "ti_deep_below_null")
+    assert ok == {"a1": True, "a2": False, "a3": True, "a4": True, "a5": True}
+    assert "(a2) CSF/GM error at 1950 ms: v9 0.003, blend 0.023: False" in capsys.readouterr().out
