@@ -11,8 +11,7 @@
 # it names the T1 contrasts with FLAIR at up to p 0.90 in one case of six.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export HF_HUB_OFFLINE=1
-PY=${PYTHON:-$PWD/.venv/bin/python}
+source src_training/launch/train_stage.sh   # PY, V7-V9, the stage helpers
 RUN=runs/contrast_reader_v2
 [ -s "$RUN/model/model.safetensors" ] || $PY -m napari_evai2i.train.contrast_reader --out "$RUN" --steps 6000 \
     --brain-crop 0.6 --seed 13 --resume > "$RUN.log" 2>&1

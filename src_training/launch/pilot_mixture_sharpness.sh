@@ -10,13 +10,10 @@
 # instead of the probe (their records: docs/results/v9_sharpness_2026-12-07/).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export HF_HUB_OFFLINE=1
-PY=${PYTHON:-$PWD/.venv/bin/python}
-V9=${V9:-runs/demo_v9/model_fp16}
+source src_training/launch/train_stage.sh   # PY, V7-V9, the stage helpers
 RECIPE=${RECIPE:-mixture_sharpness}
 RUN=runs/pilot_v9_$RECIPE
 OUT=$RUN/verdict
-source src_training/launch/train_stage.sh
 train_stage_fp16 "pilots_v9/$RECIPE" "$RUN"
 mkdir -p "$OUT"     # v9's held-out report is the first pilot's (the same cases, a deterministic evaluation)
 [ -s "$OUT/v9_cases256.json" ] || cp runs/pilot_v9_mixture_sharpness/verdict/v9_cases256.json "$OUT/" 2>/dev/null || true

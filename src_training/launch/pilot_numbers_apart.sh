@@ -23,12 +23,9 @@
 #  Reported, not judged: the FLAIR TI probe at 1950, 2210 and 2500 ms (cases 6-17).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source src_training/launch/train_stage.sh   # PY, V7-V9, the stage helpers
 OUT=${1:-runs/pilot_numbers_apart}
-export HF_HUB_OFFLINE=1
-PY=${PYTHON:-$PWD/.venv/bin/python}
-V7=${V7:-runs/demo_v7/model_fp16}
 mkdir -p "$OUT"
-source src_training/launch/train_stage.sh
 distill_numbers_stage "$V7" "$OUT"
 M=$OUT/model_fp16
 TIS="1950 2210 2500" bash src_training/launch/eval_number_pilot.sh "$OUT" v7 "$V7" apart "$M"

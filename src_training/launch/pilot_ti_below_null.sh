@@ -5,12 +5,9 @@
 #   bash src_training/launch/pilot_ti_below_null.sh      (about 13 minutes on the 2-core CPU)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export HF_HUB_OFFLINE=1
-PY=${PYTHON:-$PWD/.venv/bin/python}
-V8=${V8:-runs/demo_v8/model_fp16}
+source src_training/launch/train_stage.sh   # PY, V7-V9, the stage helpers
 RUN=runs/pilot_v8_ti_below_null
 OUT=$RUN/verdict
-source src_training/launch/train_stage.sh
 train_stage_fp16 pilots_v8/ti_below_null "$RUN"
 TIS="1700 1950 2210 2500" bash src_training/launch/eval_number_pilot.sh "$OUT" v8 "$V8" below "$RUN/model_fp16"
 "$PY" src_training/launch/pilot_verdict.py "$OUT" v8 below --question ti_below_null

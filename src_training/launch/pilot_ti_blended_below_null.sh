@@ -22,15 +22,11 @@
 # fixed before pilot 4 ran); only if this verdict holds does that run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export HF_HUB_OFFLINE=1
-PY=${PYTHON:-$PWD/.venv/bin/python}
-V8=${V8:-runs/demo_v8/model_fp16}
-V9=${V9:-runs/demo_v9/model_fp16}
+source src_training/launch/train_stage.sh   # PY, V7-V9, the stage helpers
 DEEP=runs/pilot_v9_ti_deep_below_null
 NEAR=runs/demo_cpu_v8_ti_below_null
 RUN=runs/pilot_v9_ti_blended_corrected
 OUT=$RUN/verdict
-source src_training/launch/train_stage.sh
 train_stage_fp16 pilots_v9/ti_deep_below_null "$DEEP"
 train_stage_fp16 demo_cpu_v8_ti_below_null "$NEAR"
 below_null_stage "$V8" "$DEEP/model_fp16" "$RUN" pilots_v9/ti_deep_below_null \

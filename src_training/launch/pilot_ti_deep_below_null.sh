@@ -7,14 +7,10 @@
 #   bash src_training/launch/pilot_ti_deep_below_null.sh      (about 20 minutes on the 2-core CPU)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export HF_HUB_OFFLINE=1
-PY=${PYTHON:-$PWD/.venv/bin/python}
-V8=${V8:-runs/demo_v8/model_fp16}
-V9=${V9:-runs/demo_v9/model_fp16}
+source src_training/launch/train_stage.sh   # PY, V7-V9, the stage helpers
 TEACHER=runs/pilot_v9_ti_deep_below_null
 RUN=runs/pilot_v9_ti_deep_corrected
 OUT=$RUN/verdict
-source src_training/launch/train_stage.sh
 train_stage_fp16 pilots_v9/ti_deep_below_null "$TEACHER"
 below_null_stage "$V8" "$TEACHER/model_fp16" "$RUN" pilots_v9/ti_deep_below_null
 mkdir -p "$OUT"

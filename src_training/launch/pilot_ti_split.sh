@@ -14,9 +14,7 @@
 # (pilot_verdict.py --question ti_below_null; (a1)-(a3), (b)-(e)).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export HF_HUB_OFFLINE=1
-PY=${PYTHON:-$PWD/.venv/bin/python}
-V8=${V8:-runs/demo_v8/model_fp16}
+source src_training/launch/train_stage.sh   # PY, V7-V9, the stage helpers
 BELOW=runs/pilot_v8_ti_below_null/model_fp16
 RUN=runs/pilot_v8_ti_split
 OUT=$RUN/verdict

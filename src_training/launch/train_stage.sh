@@ -1,6 +1,8 @@
 # Train one recipe of src_training/configs as a resumable stage, or distil a model's prompt numbers;
-# sourced by train_demo.sh, check_v6_reproduction.sh and pilot_numbers_apart.sh after they set PY
-# and `cd` to the repository root.
+# sourced by train_demo.sh, check_v6_reproduction.sh and the pilot scripts after they `cd` to the
+# repository root. It also sets what they share, each kept when the caller set it: PY (or PYTHON;
+# default .venv's python), an offline Hugging Face hub, and V7, V8, V9, the shipped models' float16
+# folders as train_demo.sh leaves them.
 #   train_stage RECIPE [OUT_DIR]   # skipped when its model finished before; otherwise trains or
 #                                  # resumes it, and exits 3 if the wall-time guard stopped it
 #   train_stage_fp16 RECIPE [OUT_DIR]  # train_stage, then OUT_DIR/model_fp16, the float16 copy as it would ship
@@ -9,6 +11,11 @@
 #                                           # the CSF null fitted to BELOW's styles there, on prompts drawn as
 #                                           # RECIPE draws them (default v9's, pilots_v8/ti_below_null), about 1 minute;
 #                                           # ARGs go to distill_prompt_numbers.py (--near-null-teacher ...)
+export HF_HUB_OFFLINE=1
+PY=${PY:-${PYTHON:-$PWD/.venv/bin/python}}
+V7=${V7:-runs/demo_v7/model_fp16}
+V8=${V8:-runs/demo_v8/model_fp16}
+V9=${V9:-runs/demo_v9/model_fp16}
 finished() {  # RUN_FOLDER: its model was exported at the end of the schedule, not by the wall-time guard
     [ -s "$1/model/config.json" ] && ! grep -q '"stopped_by"' "$1/model/config.json"
 }
