@@ -57,3 +57,10 @@ def test_each_part_of_the_verdict_can_fail(capsys):
     wrong["real"]["nibabel crop"]["new"]["right"] = False
     assert not verdict(wrong, "old", "new")["v4"]
     capsys.readouterr()
+
+
+def test_the_second_reader_fails_its_recorded_verdict(capsys):
+    report = json.loads((ROOT / "docs" / "results" / "contrast_reader_v2_2026-12-07" / "compare.json").read_text())
+    assert verdict(report, "shipped", "candidate") == {"threshold": 0.95, "v1": True, "v2": False, "v3": True,
+                                                      "v4": False}
+    assert "nibabel anatomical.nii (2 mm brain crop): shipped FLASH p 0.7109; candidate FLAIR p 0.6394" in capsys.readouterr().out
