@@ -53,3 +53,19 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
     assert resumed.config.canvas == 48                  # its training images' side, for reading crops
     with pytest.raises(ValueError, match="started with other settings"):
         train_contrast_reader(tmp_path / "run", resume=True, **{**settings, "batch": 5})
+
+
+def test_flair_can_be_drawn_with_grey_matter_above_white():
+    import numpy as np
+
+    from napari_evai2i.train.contrast_reader import reader_protocol
+
+    def white_over_grey(flag):
+        rng = np.random.default_rng(3)
+        signals = [reader_protocol(rng, "FLAIR", flag).tissue_signals() for _ in range(300)]
+        return np.array([s["WM"] / s["GM"] for s in signals])
+
+    assert (white_over_grey(False) >= 1).any()            # the generator's own ranges allow it
+    assert (white_over_grey(True) < 1).all()
+    rng = np.random.default_rng(3)
+    assert reader_protocol(rng, "T1W", True).name == "T1W"      # other contrasts as drawn
