@@ -65,7 +65,7 @@ def reader_protocol(rng: np.random.Generator, kind: str, flair_grey_above_white:
 
     while True:
         protocol = Protocol.sample(rng, kind)
-        if not (flair_grey_above_white and protocol.name == "FLAIR"):
+        if not (flair_grey_above_white and protocol.short_name == "FLAIR"):
             return protocol
         signals = protocol.tissue_signals()
         if signals["GM"] > signals["WM"]:

@@ -68,4 +68,4 @@ def test_flair_can_be_drawn_with_grey_matter_above_white():
     assert (white_over_grey(False) >= 1).any()            # the generator's own ranges allow it
     assert (white_over_grey(True) < 1).all()
     rng = np.random.default_rng(3)
-    assert reader_protocol(rng, "T1W", True).name == "T1W"      # other contrasts as drawn
+    assert reader_protocol(rng, "T1W", True).short_name == "T1w"      # other contrasts as drawn
