@@ -64,3 +64,11 @@ def test_the_second_reader_fails_its_recorded_verdict(capsys):
     assert verdict(report, "shipped", "candidate") == {"threshold": 0.95, "v1": True, "v2": False, "v3": True,
                                                       "v4": False}
     assert "nibabel anatomical.nii (2 mm brain crop): shipped FLASH p 0.7109; candidate FLAIR p 0.6394" in capsys.readouterr().out
+
+
+def test_the_grey_above_white_reader_fails_its_recorded_verdict(capsys):
+    report = json.loads((ROOT / "docs" / "results" / "contrast_reader_grey_above_white_2026-12-07"
+                         / "compare.json").read_text())
+    assert verdict(report, "shipped", "candidate") == {"threshold": 0.9, "v1": True, "v2": False, "v3": True,
+                                                      "v4": False}
+    assert "crop inside the brain, 2 mm pixels: 0.528 -> 0.569: False" in capsys.readouterr().out
