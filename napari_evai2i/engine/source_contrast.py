@@ -129,7 +129,8 @@ def read_contrast(array: np.ndarray, spacing=None, axis: int = 0, slices: int = 
     ``array`` and ``spacing`` (mm per axis, 1 mm if None) are in the training axes, as the
     engine turns them. The volume is normalised with the reader's rule (``scale``: an
     :class:`~.normalization.IntensityScale` already fitted with that rule, reused); slices whose
-    pixels lie outside its trained range are resampled into it, and slices smaller than its
+    pixels lie outside its trained range (or are coarser than its ``read_at_mm``) are resampled
+    into it, and slices smaller than its
     training images are centred on a background of that size (:func:`on_canvas`); the slices'
     log-probabilities are averaged."""
     import torch
@@ -146,6 +147,8 @@ def read_contrast(array: np.ndarray, spacing=None, axis: int = 0, slices: int = 
         scale = fit_intensity_scale(data, "MR", config.normalization, spacing)
     in_plane = spacing if data.ndim == 2 else tuple(s for i, s in enumerate(spacing) if i != axis)
     low, high = config.pixel_mm
+    if config.read_at_mm is not None:
+        high = min(high, max(low, config.read_at_mm))
     log_probs = []
     with torch.no_grad():
         for plane in _reading_slices(data, axis, slices):

@@ -82,11 +82,13 @@ def _real(folders: dict[str, str]) -> dict:
     return out
 
 
-def compare(folders: dict[str, str], cases_per_block: int | None = None) -> dict:
+def compare(folders: dict[str, str], cases_per_block: int | None = None, fresh_first: int | None = None) -> dict:
     """The report: every block's counts per reader and threshold, and the real scans' readings;
-    ``cases_per_block`` shortens each block (a quick look, not the verdict's blocks)."""
+    ``cases_per_block`` shortens each block (a quick look, not the verdict's blocks);
+    ``fresh_first`` moves the fresh block (once a block has been looked at, it is not fresh)."""
     report = {"readers": folders, "blocks": {}}
-    for block, (first, cases) in BLOCKS.items():
+    blocks = dict(BLOCKS, **({"fresh": (fresh_first, BLOCKS["fresh"][1])} if fresh_first is not None else {}))
+    for block, (first, cases) in blocks.items():
         cases = cases_per_block or cases
         rows = _readings(folders, first, cases)
         report["blocks"][block] = {"cases": f"{first}-{first + cases - 1}",
@@ -136,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verdict", nargs=2, metavar=("SHIPPED", "CANDIDATE"),
                         help="print the candidate's verdict against the shipped reader")
     parser.add_argument("--cases", type=int, help="cases per block instead of the verdict's (a quick look)")
+    parser.add_argument("--fresh-first-case", type=int, help="first case of the fresh block (default 460)")
     parser.add_argument("--report", help="a report this script wrote before: judge it instead of reading again")
     args = parser.parse_args(argv)
     folders = dict(item.split("=", 1) for item in args.readers)
@@ -145,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
         report = json.loads(Path(args.report).read_text())
     else:
-        report = compare(folders, args.cases)
+        report = compare(folders, args.cases, args.fresh_first_case)
         emit(report, args.json)
     if args.verdict:
         ok = verdict(report, *args.verdict)

@@ -156,3 +156,25 @@ def test_the_shipped_reader_reads_held_out_brain_crops_on_2_mm_pixels_and_is_nev
             assert WEIGHTING_OF[reading.kind] == WEIGHTING_OF[kind] or not reading.used, (kind, index, reading)
             used += reading.used
     assert used >= 27, used                     # 75 % of 36; 28 with the background, 23 without
+
+
+def test_a_reader_may_read_coarse_slices_upsampled(tmp_path):
+    """``read_at_mm`` in a reader's config.json: a 2 mm slice is read upsampled (another reading),
+    a 1 mm slice exactly as before."""
+    import json
+    import shutil
+
+    from napari_evai2i.engine.source_contrast import read_contrast, reader_folder
+    from napari_evai2i.train.robustness import CASE_SIZE, HeldOutCase
+
+    folder = tmp_path / "reader"
+    shutil.copytree(reader_folder(), folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["contrast_reader"]["read_at_mm"] = 1.0
+    (folder / "config.json").write_text(json.dumps(config))
+    fine = HeldOutCase(3, CASE_SIZE).render("T1W", "T2W", crop_mm=(80.0, 96.0), pixel_mm=1.0)
+    coarse = HeldOutCase(3, CASE_SIZE).render("T1W", "T2W", crop_mm=(80.0, 96.0), pixel_mm=2.0)
+    assert fine["src"].shape[0] == 2 * coarse["src"].shape[0]
+    for case, same in ((fine, True), (coarse, False)):
+        a, b = (read_contrast(case["src"], (case["pixel_mm"],) * 2, folder=f) for f in (reader_folder(), folder))
+        assert (a.probabilities == b.probabilities) is same
