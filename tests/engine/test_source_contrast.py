@@ -167,14 +167,17 @@ def test_a_reader_may_read_coarse_slices_upsampled(tmp_path):
     from napari_evai2i.engine.source_contrast import read_contrast, reader_folder
     from napari_evai2i.train.robustness import CASE_SIZE, HeldOutCase
 
-    folder = tmp_path / "reader"
-    shutil.copytree(reader_folder(), folder)
-    config = json.loads((folder / "config.json").read_text())
-    config["contrast_reader"]["read_at_mm"] = 1.0
-    (folder / "config.json").write_text(json.dumps(config))
+    assert json.loads((reader_folder() / "config.json").read_text())["contrast_reader"]["read_at_mm"] == 1.0
+    folders = {}
+    for read_at_mm in (None, 1.0):                  # the shipped reader's weights, both ways
+        folders[read_at_mm] = folder = tmp_path / f"reader_{read_at_mm}"
+        shutil.copytree(reader_folder(), folder)
+        config = json.loads((folder / "config.json").read_text())
+        config["contrast_reader"]["read_at_mm"] = read_at_mm
+        (folder / "config.json").write_text(json.dumps(config))
     fine = HeldOutCase(3, CASE_SIZE).render("T1W", "T2W", crop_mm=(80.0, 96.0), pixel_mm=1.0)
     coarse = HeldOutCase(3, CASE_SIZE).render("T1W", "T2W", crop_mm=(80.0, 96.0), pixel_mm=2.0)
     assert fine["src"].shape[0] == 2 * coarse["src"].shape[0]
     for case, same in ((fine, True), (coarse, False)):
-        a, b = (read_contrast(case["src"], (case["pixel_mm"],) * 2, folder=f) for f in (reader_folder(), folder))
+        a, b = (read_contrast(case["src"], (case["pixel_mm"],) * 2, folder=f) for f in folders.values())
         assert (a.probabilities == b.probabilities) is same

@@ -72,3 +72,10 @@ def test_the_grey_above_white_reader_fails_its_recorded_verdict(capsys):
     assert verdict(report, "shipped", "candidate") == {"threshold": 0.9, "v1": True, "v2": False, "v3": True,
                                                       "v4": False}
     assert "crop inside the brain, 2 mm pixels: 0.528 -> 0.569: False" in capsys.readouterr().out
+
+
+def test_reading_at_1_mm_holds_its_recorded_verdict(capsys):
+    report = json.loads((ROOT / "docs" / "results" / "contrast_reader_read_1mm_2026-12-07" / "compare.json").read_text())
+    assert report["blocks"]["fresh"]["cases"] == "472-483"
+    assert verdict(report, "shipped", "candidate") == {"threshold": 0.9, "v1": True, "v2": True, "v3": True, "v4": True}
+    assert "crop inside the brain, 2 mm pixels: 0.764 -> 0.833: True" in capsys.readouterr().out
