@@ -119,6 +119,7 @@ def train_contrast_reader(out: str | Path, steps: int = 2000, batch: int = 32, l
     """Train a reader into ``out/model``; returns that folder."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    # the option is recorded only when set, so a run started before it existed still resumes
     args = {"steps": steps, "batch": batch, "lr": lr, "seed": seed, "size": size, "brain_crop": brain_crop,
             **({"flair_grey_above_white": True} if flair_grey_above_white else {})}
     torch.manual_seed(seed)

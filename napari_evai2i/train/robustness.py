@@ -749,6 +749,22 @@ def _reading_right(kind: str, weighting: str) -> bool:
     return WEIGHTING_OF[kind] == {"T1": "T1-weighted", "T2": "T2-weighted"}[weighting]
 
 
+def held_out_readings(folders: dict, first_case: int = 0, cases: int = 6, size: int = CASE_SIZE):
+    """Every source image of the reading factors (:data:`READING_FACTORS` x the reader's contrasts x
+    cases ``first_case`` on) read by each contrast reader of ``folders`` (label -> folder, None for
+    the shipped one): yields (factor, contrast, case index, label -> ``ContrastReading``), each
+    image rendered once."""
+    from ..engine.source_contrast import read_contrast
+    from ..model.contrast_reader import READER_KINDS
+
+    for factor, kwargs in READING_FACTORS.items():
+        for kind in READER_KINDS:
+            for i in range(first_case, first_case + cases):
+                case = HeldOutCase(i, size).render(kind, "T2W", **kwargs)
+                yield factor, kind, i, {label: read_contrast(case["src"], (case["pixel_mm"],) * 2, folder=folder)
+                                        for label, folder in folders.items()}
+
+
 def contrast_reading(cases: int = 6, size: int = CASE_SIZE) -> dict:
     """The contrast reader (engine.source_contrast.read_contrast) on held-out heads and real scans.
 
@@ -759,15 +775,13 @@ def contrast_reading(cases: int = 6, size: int = CASE_SIZE) -> dict:
     from ..engine.source_contrast import read_contrast
     from ..model.contrast_reader import READER_KINDS, WEIGHTING_OF
 
+    by_factor: dict[str, list[dict]] = {name: [] for name in READING_FACTORS}
+    for name, kind, _, readings in held_out_readings({"shipped": None}, 0, cases, size):
+        reading = readings["shipped"]
+        by_factor[name].append({"kind": kind, "right": reading.kind == kind,
+                                "weighting": WEIGHTING_OF[reading.kind] == WEIGHTING_OF[kind], "used": reading.used})
     factors = {}
-    for name, kwargs in READING_FACTORS.items():
-        rows = []
-        for kind in READER_KINDS:
-            for i in range(cases):
-                case = HeldOutCase(i, size).render(kind, "T2W", **kwargs)
-                reading = read_contrast(case["src"], (case["pixel_mm"],) * 2)
-                rows.append({"kind": kind, "right": reading.kind == kind,
-                             "weighting": WEIGHTING_OF[reading.kind] == WEIGHTING_OF[kind], "used": reading.used})
+    for name, rows in by_factor.items():
         n = len(rows)
         factors[name] = {
             "accuracy": round(sum(r["right"] for r in rows) / n, 3),

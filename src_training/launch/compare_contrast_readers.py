@@ -38,20 +38,15 @@ CANDIDATE_THRESHOLDS = (0.9, 0.95)
 
 def _readings(folders: dict[str, str], first: int, cases: int) -> dict[str, list[dict]]:
     """Per reader, one row per image of the block: factor, contrast, weighting right, probability."""
-    from napari_evai2i.engine.source_contrast import read_contrast
-    from napari_evai2i.model.contrast_reader import READER_KINDS, WEIGHTING_OF
-    from napari_evai2i.train.robustness import CASE_SIZE, READING_FACTORS, HeldOutCase
+    from napari_evai2i.model.contrast_reader import WEIGHTING_OF
+    from napari_evai2i.train.robustness import held_out_readings
 
     rows: dict[str, list[dict]] = {label: [] for label in folders}
-    for factor, kwargs in READING_FACTORS.items():
-        for kind in READER_KINDS:
-            for i in range(first, first + cases):
-                case = HeldOutCase(i, CASE_SIZE).render(kind, "T2W", **kwargs)
-                for label, folder in folders.items():
-                    reading = read_contrast(case["src"], (case["pixel_mm"],) * 2, folder=folder)
-                    rows[label].append({"factor": factor, "kind": kind, "case": i,
-                                        "right": WEIGHTING_OF[reading.kind] == WEIGHTING_OF[kind],
-                                        "p": round(reading.probability, 4)})
+    for factor, kind, i, readings in held_out_readings(folders, first, cases):
+        for label, reading in readings.items():
+            rows[label].append({"factor": factor, "kind": kind, "case": i,
+                                "right": WEIGHTING_OF[reading.kind] == WEIGHTING_OF[kind],
+                                "p": round(reading.probability, 4)})
     return rows
 
 

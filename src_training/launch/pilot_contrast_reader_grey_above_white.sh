@@ -16,7 +16,4 @@ source src_training/launch/train_stage.sh   # PY, V7-V9, the stage helpers
 RUN=runs/contrast_reader_grey_above_white
 [ -s "$RUN/model/model.safetensors" ] || $PY -m napari_evai2i.train.contrast_reader --out "$RUN" --steps 3000 \
     --brain-crop 0.4 --seed 12 --flair-grey-above-white --resume > "$RUN.log" 2>&1
-[ -s "$RUN/compare.json" ] || $PY src_training/launch/compare_contrast_readers.py \
-    shipped=napari_evai2i/weights/contrast_reader candidate="$RUN/model" --json "$RUN/compare.json" > /dev/null
-$PY src_training/launch/compare_contrast_readers.py shipped=napari_evai2i/weights/contrast_reader \
-    candidate="$RUN/model" --report "$RUN/compare.json" --verdict shipped candidate
+reader_verdict "$RUN"

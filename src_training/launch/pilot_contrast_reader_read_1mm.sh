@@ -21,7 +21,4 @@ config = json.load(open(sys.argv[1]))
 config["contrast_reader"]["read_at_mm"] = 1.0
 json.dump(config, open(sys.argv[2], "w"), indent=1)
 PY
-[ -s "$RUN/compare.json" ] || $PY src_training/launch/compare_contrast_readers.py shipped=$SHIPPED \
-    candidate="$RUN/model" --fresh-first-case 472 --json "$RUN/compare.json" > /dev/null
-$PY src_training/launch/compare_contrast_readers.py shipped=$SHIPPED candidate="$RUN/model" \
-    --report "$RUN/compare.json" --verdict shipped candidate
+reader_verdict "$RUN" --fresh-first-case 472

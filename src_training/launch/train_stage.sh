@@ -11,6 +11,11 @@
 #                                           # the CSF null fitted to BELOW's styles there, on prompts drawn as
 #                                           # RECIPE draws them (default v9's, pilots_v8/ti_below_null), about 1 minute;
 #                                           # ARGs go to distill_prompt_numbers.py (--near-null-teacher ...)
+#   reader_verdict RUN [ARG...]            # a contrast-reader pilot's verdict: RUN/compare.json (the reader the
+#                                           # pilots were judged against, RUN/baseline: the shipped weights read
+#                                           # without read_at_mm, as before 2026-12-07, against RUN/model;
+#                                           # compare_contrast_readers.py, ARGs go to it; made once), then the
+#                                           # verdict fixed in that script
 export HF_HUB_OFFLINE=1
 PY=${PY:-${PYTHON:-$PWD/.venv/bin/python}}
 V7=${V7:-runs/demo_v7/model_fp16}
@@ -50,4 +55,20 @@ below_null_stage() {  # MODEL BELOW OUT_DIR [RECIPE [ARG...]]: OUT_DIR/model(_fp
         --model src_training/configs/tiny_prompt_apart_below_null.json --recipe "src_training/configs/${4:-pilots_v8/ti_below_null}.yaml" \
         --below-null-teacher "$2" --prompts 30000 --json "$3/distillation.json" "${@:5}" > /dev/null
     $PY src_training/launch/ship_checkpoint.py "$3/model" --target "$3/model_fp16" > /dev/null
+}
+reader_verdict() {  # RUN [ARG...]: see the header
+    local shipped=napari_evai2i/weights/contrast_reader base=$1/baseline
+    if [ ! -s "$base/config.json" ]; then
+        mkdir -p "$base" && cp "$shipped/model.safetensors" "$base/"
+        $PY - "$shipped/config.json" "$base/config.json" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config["contrast_reader"]["read_at_mm"] = None
+json.dump(config, open(sys.argv[2], "w"), indent=1)
+PY
+    fi
+    [ -s "$1/compare.json" ] || $PY src_training/launch/compare_contrast_readers.py shipped="$base" \
+        candidate="$1/model" --json "$1/compare.json" "${@:2}" > /dev/null
+    $PY src_training/launch/compare_contrast_readers.py shipped="$base" candidate="$1/model" \
+        --report "$1/compare.json" --verdict shipped candidate
 }
