@@ -3,10 +3,16 @@
 Prints a Markdown table (target, value per task, met) for the model card and a closing note,
 so the verdicts are computed from the recorded numbers rather than read off by hand.
 ``--previous`` names the evaluation of the version being replaced, for the target "the
-template tasks each hold (at least the previous value - 0.02)".
+template tasks each hold (at least the previous value - 0.02)". ``--wide`` names a held-out
+report on more cases (``evaluate --suite held-out --cases N``, every case's scores kept): the
+held-out targets are then also given as mean +- standard error over its cases, since the
+suite's 6 cases move with the block drawn. ``--factors`` prints the held-out table, setting by
+setting, instead of the targets.
 
     python src_training/launch/targets_table.py runs/demo/eval.json \
         --previous napari_evai2i/weights/demo/evaluation.json
+    python src_training/launch/targets_table.py napari_evai2i/weights/demo/evaluation.json \
+        --wide docs/results/held_out_demo_v9_cases0-47.json [--factors]
 """
 
 from __future__ import annotations
@@ -33,6 +39,69 @@ def _verdict(passed: list[bool], names=CANONICAL) -> str:
     if not any(passed):
         return "no"
     return "only " + ", ".join(n for n, ok in zip(names, passed) if ok)
+
+
+def mean_and_se(values: list[float]) -> tuple[float, float]:
+    """Mean and standard error (sample SD / sqrt n; 0 for one value)."""
+    n = len(values)
+    mean = sum(values) / n
+    var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
+    return mean, (var / n) ** 0.5
+
+
+def _wide_cell(wide: dict, task: str, setting: str, key: str) -> tuple[float, float]:
+    return mean_and_se(wide["held_out_heads"][task][setting]["per_case"][key])
+
+
+def _wide_verdict(cells: list[tuple[float, float]], passes) -> str:
+    """Met where the mean passes; "not settled" where it lies within 2 SE of the threshold's other side."""
+    verdicts = []
+    for name, (mean, se) in zip(CANONICAL, cells):
+        sure = passes(mean - 2 * se) == passes(mean + 2 * se)
+        verdicts.append((name, passes(mean), sure))
+    met = [ok for _, ok, _ in verdicts]
+    unsettled = [n for n, _, sure in verdicts if not sure]
+    return _verdict(met) + (f" (within 2 SE: {', '.join(unsettled)})" if unsettled else "")
+
+
+def wide_rows(wide: dict) -> list[tuple[str, str, str]]:
+    """The held-out targets on a wider block of cases: mean +- SE per task, and the verdict of the mean."""
+    n, first = wide["cases"], wide["first_case"]
+    where = f"cases {first}-{first + n - 1}, mean +- SE"
+    rows = []
+    for label, setting, key, passes in (
+            ("whole head, no source prompt: SSIM >= 0.85", HEAD, "ssim", lambda v: v >= 0.85),
+            ("... and tissue Dice >= 0.80", HEAD, "dice", lambda v: v >= 0.80),
+            ("with the source prompt: SSIM >= 0.90", PROMPTED, "ssim", lambda v: v >= 0.90),
+            ("5 mm slices: SSIM >= 0.80", THICK, "ssim", lambda v: v >= 0.80)):
+        cells = [_wide_cell(wide, t, setting, key) for t in CANONICAL]
+        rows.append((f"{label} ({where})", " / ".join(f"{m:.3f} ± {e:.3f}" for m, e in cells),
+                     _wide_verdict(cells, passes)))
+    gaps = []
+    for t in CANONICAL:
+        cases = wide["held_out_heads"][t]
+        gaps.append(mean_and_se([h - b for h, b in zip(cases[HEAD]["per_case"]["ssim"],
+                                                       cases[BRAIN_ONLY]["per_case"]["ssim"])]))
+    rows.append((f"whole head vs brain only: SSIM within 0.03 ({where}, case by case)",
+                 " / ".join(f"{m:+.3f} ± {e:.3f}" for m, e in gaps), _wide_verdict(gaps, lambda v: abs(v) <= 0.03)))
+    return rows
+
+
+def factor_table(evaluation: dict, wide: dict | None = None) -> str:
+    """The held-out heads setting by setting, SSIM / Dice per task; with ``wide``, its mean +- SE beside."""
+    heads = evaluation["robustness"]["held_out_heads"]
+    settings = [name for name in heads[CANONICAL[0]] if name != "lesions"]
+    lines = ["| setting | " + " | ".join(CANONICAL) + " |", "|---|" + "---|" * len(CANONICAL)]
+    for name in settings:
+        cells = []
+        for t in CANONICAL:
+            cell = f"{heads[t][name]['ssim']:.3f} / {heads[t][name]['dice']:.2f}"
+            if wide is not None:
+                (s, se), (d, de) = (_wide_cell(wide, t, name, k) for k in ("ssim", "dice"))
+                cell += f" ({s:.3f} ± {se:.3f} / {d:.2f} ± {de:.2f})"
+            cells.append(cell)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def target_rows(evaluation: dict, previous: dict | None = None) -> list[tuple[str, str, str]]:
@@ -172,13 +241,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("evaluation", help="evaluation.json of the checkpoint (evaluate --suite all)")
     parser.add_argument("--previous", help="evaluation.json of the version it replaces")
+    parser.add_argument("--wide", help="a held-out report on more cases (evaluate --suite held-out --json)")
+    parser.add_argument("--factors", action="store_true", help="print the held-out table setting by setting")
     args = parser.parse_args(argv)
     try:
         evaluation = json.loads(Path(args.evaluation).read_text())
         previous = json.loads(Path(args.previous).read_text()) if args.previous else None
-        print(markdown(target_rows(evaluation, previous)))
+        wide = json.loads(Path(args.wide).read_text())["held_out"] if args.wide else None
+        if args.factors:
+            print(factor_table(evaluation, wide))
+        else:
+            print(markdown(target_rows(evaluation, previous) + (wide_rows(wide) if wide else [])))
     except (OSError, ValueError, KeyError) as exc:
-        print(f"targets_table: {exc!r} (give the evaluation.json of `evaluate --suite all`)", file=sys.stderr)
+        print(f"targets_table: {exc!r} (give the evaluation.json of `evaluate --suite all`, "
+              "and to --wide the report of `evaluate --suite held-out`)", file=sys.stderr)
         return 2
     return 0
 

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,10 @@ from napari_evai2i.engine.translator import demo_checkpoint_path
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "src_training" / "launch" / "targets_table.py"
 sys.path.insert(0, str(SCRIPT.parent))
-from targets_table import CANONICAL, HEAD, target_rows  # noqa: E402
+from targets_table import CANONICAL, HEAD, PROMPTED, factor_table, target_rows, wide_rows  # noqa: E402
+
+#: the shipped demo's held-out heads on 48 fresh cases, every case's scores (docs/model_card.md)
+WIDE = ROOT / "docs" / "results" / "held_out_demo_v9_cases484-531.json"
 
 
 def _shipped() -> dict:
@@ -128,3 +132,41 @@ def test_the_real_anatomy_rows_follow_the_recorded_scores():
                             f"{first['histogram_matching']['ssim']:.2f} / ")
     del evaluation["robustness"]["real_anatomy"]
     assert not any(t.startswith("reported: real anatomy") for t, _, _ in target_rows(evaluation))
+
+
+def test_the_wide_rows_are_each_cells_mean_and_standard_error_and_their_verdict_follows_them():
+    wide = json.loads(WIDE.read_text())["held_out"]
+    assert wide["cases"] == 48
+    label = "with the source prompt: SSIM >= 0.90 (cases 484-531, mean +- SE)"
+    values = dict((target, (values, met)) for target, values, met in wide_rows(wide))[label][0]
+    for task, text in zip(CANONICAL, values.split(" / ")):
+        cases = wide["held_out_heads"][task][PROMPTED]["per_case"]["ssim"]
+        mean, se = sum(cases) / 48, statistics.stdev(cases) / 48 ** 0.5
+        assert text == f"{mean:.3f} ± {se:.3f}"
+    changed = copy.deepcopy(wide)
+    cell = changed["held_out_heads"]["T1w->FLAIR"][PROMPTED]["per_case"]
+    cell["ssim"] = [0.95 + (0.001 if i % 2 else -0.001) for i in range(48)]       # far above 0.90
+    met = dict((t, m) for t, _, m in wide_rows(changed))[label]
+    assert "within 2 SE" not in met or "T1w->FLAIR" not in met.split("within 2 SE")[1]
+    assert met == "yes" or ("T1w->FLAIR" in met and met.startswith("only"))
+    cell["ssim"] = [0.90 + (0.05 if i % 2 else -0.05) for i in range(48)]         # mean on the line, wide spread
+    met = dict((t, m) for t, _, m in wide_rows(changed))[label]
+    assert "within 2 SE:" in met and "T1w->FLAIR" in met.split("within 2 SE:")[1]
+
+
+def test_the_factor_table_prints_the_recorded_cells_with_the_wide_block_beside():
+    evaluation = _shipped()
+    wide = json.loads(WIDE.read_text())["held_out"]
+    table = factor_table(evaluation, wide).splitlines()
+    line = next(x for x in table if x.startswith(f"| {HEAD} |"))
+    recorded = evaluation["robustness"]["held_out_heads"]["T1w->FLAIR"][HEAD]
+    cases = wide["held_out_heads"]["T1w->FLAIR"][HEAD]["per_case"]["dice"]
+    flair = line.split(" | ")[2]
+    assert flair.startswith(f"{recorded['ssim']:.3f} / {recorded['dice']:.2f} (")
+    assert f"/ {sum(cases) / 48:.2f} ± {statistics.stdev(cases) / 48 ** 0.5:.2f})" in flair
+    done = subprocess.run([sys.executable, str(SCRIPT), str(demo_checkpoint_path() / "evaluation.json"),
+                           "--wide", str(WIDE), "--factors"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.splitlines() == table
+    wrong = subprocess.run([sys.executable, str(SCRIPT), str(demo_checkpoint_path() / "evaluation.json"),
+                            "--wide", str(demo_checkpoint_path() / "evaluation.json")], capture_output=True, text=True)
+    assert wrong.returncode == 2 and "--suite held-out" in wrong.stderr
