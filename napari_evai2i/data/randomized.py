@@ -68,14 +68,14 @@ class RandomizationRanges:
     flip: float = 0.5                            # left-right mirror
     #: probability of a field of view cut to a box inside the brain (a brain crop: tissue up to the
     #: image edge, zero padding around it, as a cropped NIfTI reaches the network). Off: v3 trained
-    #: with 0.15 (TrainConfig.brain_crop) and did not beat v2 (docs/model_card.md)
+    #: with 0.15 (TrainConfig.brain_crop) and did not beat v2 (docs/model_history.md)
     brain_crop: float = 0.0
     brain_crop_mm: tuple[float, float] = (60.0, 140.0)   # side of the box
     #: brain crops: every input normalised by the engine's own rule applied to the box alone
     #: (``engine.normalization.brain_core_level``), as inference normalises a cropped scan, not by
     #: the template's level. Why: a crop that is mostly ventricle has a core level far from the
     #: brain's (T2w about 2x), and v5 inverted such crops without a prompt. Off: one CPU run with it
-    #: was not shipped (docs/model_card.md)
+    #: was not shipped (docs/model_history.md)
     crop_levels_from_crop: bool = False
     #: probability of an item whose layout is not a brain at all: grey matter, white matter and
     #: CSF in random smooth blobs (:meth:`HeadSliceGenerator.shape_anatomy`), always with the
@@ -105,7 +105,7 @@ class RandomizationRanges:
     gain: tuple[float, float] = (0.8, 1.25)
     #: gamma and gain also on inputs that come with their prompt. Off, only sources without a
     #: prompt get them (drawn either way, so every other draw stays the same): gamma changes
-    #: the tissue ratios a prompt implies (model card, "an ablation of the generator")
+    #: the tissue ratios a prompt implies (model history, "an ablation of the generator")
     levels_when_prompted: bool = True
     #: thick slices and in-plane resolution loss also on inputs that come with their prompt. Off,
     #: only sources without a prompt get them (drawn either way, as ``levels_when_prompted``)

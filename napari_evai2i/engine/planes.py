@@ -54,7 +54,7 @@ class PlanePlan:
 #: resampled to it, translated, and averaged back onto their own grid (``Translator.iter_translate``).
 #: Why: the demo trained on grids of 0.8-2 mm, yet on held-out simulated heads at 2 mm it lost
 #: 0.06-0.14 SSIM against 1 mm, and 0.07-0.37 inside the brain; resampled first, most of that came
-#: back (docs/model_card.md).
+#: back (docs/model_history.md).
 WORKING_PIXEL_MM = 1.0
 RESAMPLE_ABOVE_MM = 1.25
 
@@ -76,7 +76,7 @@ def in_plane_zoom(spacing: Sequence[float] | None, axis: int, working_pixel_mm: 
 #: generator's global context averages its features over the whole slice, so the air around a
 #: head changes how the head is drawn. The same held-out heads (cases 6-17, 1 mm) lost up to 0.04
 #: SSIM when padded with air, and whole heads on the 1 mm working grid got back up to 0.024 when
-#: cut to this box (docs/model_card.md, "The head box").
+#: cut to this box (docs/model_history.md, "The head box").
 HEAD_MARGIN_MM = 10.0
 #: the box is used only where it leaves out at least this share of the slice
 MIN_HEAD_BOX_GAIN = 0.1

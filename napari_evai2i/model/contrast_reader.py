@@ -51,7 +51,7 @@ class ContrastReaderConfig:
     #: this size, so a smaller slice is read centred on such a background, as it was learnt
     canvas: int = 128
     #: when set, a slice whose pixels are coarser than this (mm) is upsampled to it before reading.
-    #: Why: the reader is surer of a small coarse crop with more pixels (docs/model_card.md); None
+    #: Why: the reader is surer of a small coarse crop with more pixels (docs/model_history.md); None
     #: reads every slice at its own pixel size within ``pixel_mm``, as the reader was first shipped
     read_at_mm: float | None = None
     record: dict = field(default_factory=dict)

@@ -235,7 +235,7 @@ class Generator(nn.Module):
 
         Why: the tissue head is calibrated for the fractions the source can tell; a factor per prompt
         (and input) lets one target draw its tissues more sharply without moving the others. Tried
-        after v9, it learnt factors of about 1 (docs/model_card.md, "Tried after v9")."""
+        after v9, it learnt factors of about 1 (docs/model_history.md, "Tried after v9")."""
         if self.config.sharpness_reads_code:
             if code is None:
                 raise ValueError("this generator's sharpness reads the structure code: pass it")

@@ -5,7 +5,7 @@ TI lies below the CSF null (``GeneratorConfig.below_null_correction``).
 Why: the text tower learned to ignore the inversion time. v6's FLAIR prompts at TI 2210 and 2500 ms
 have embeddings of cosine 0.9997 and translate alike, though the physics of the two differ as much
 as a grey-white ratio of 1.08 from one of 1.11; training the tower harder through the generator
-did not separate them (model card, "Tried after v6: FLAIR's inversion time"). Here the numbers
+did not separate them (model history, "Tried after v6: FLAIR's inversion time"). Here the numbers
 bypass the tower: :func:`number_features` reads them from the prompt's own sentences
 (:func:`~napari_evai2i.prompts.parse.fields_from_prompt`, the package's wordings; any other text
 states no numbers, as a prompt without its parameter sentence does in training), and the

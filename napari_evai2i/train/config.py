@@ -42,7 +42,7 @@ class TrainConfig:
     crop_size: int = 128
     #: generator stages: every ``large_canvas_every``-th step draws its pairs on canvases of this
     #: size instead (0: off). Why: trained only on crop_size canvases, a model pays for the air
-    #: around a whole head; trained only on large ones, it loses small crops (docs/model_card.md,
+    #: around a whole head; trained only on large ones, it loses small crops (docs/model_history.md,
     #: "The GPU lease of 2026-12-06")
     large_canvas_size: int = 0
     large_canvas_batch: int = 0         #: pairs per large step; 0: gen_batch scaled to the same pixels

@@ -61,7 +61,7 @@ def reader_protocol(rng: np.random.Generator, kind: str, flair_grey_above_white:
     Why: clinical FLAIR shows grey matter above white, but 12 % of the generator's FLAIR draws
     do not (WM/GM up to 1.03, where spin-echo T1w starts at 1.16), and a gamma and 2 mm partial
     volume could make a T1 crop and such a FLAIR look alike to the reader. Off in the shipped
-    reader: a reader trained with it still read nibabel's real crop as FLAIR (docs/model_card.md)."""
+    reader: a reader trained with it still read nibabel's real crop as FLAIR (docs/model_history.md)."""
     from ..data.physics import Protocol
 
     while True:

@@ -136,7 +136,7 @@ def contrast_to_white_matter_loss(pred: torch.Tensor, target: torch.Tensor, pure
     tissue's level the mean over its pure pixels in one item (``pure``: :func:`pure_tissue_masks`).
 
     Why: the pixel L1 left FLAIR's grey-white contrast about half the physics' on every demo up to v6
-    (model card, "Tried after v6"). Differences, not levels, so a global gain the source leaves
+    (model history, "Tried after v6"). Differences, not levels, so a global gain the source leaves
     uncertain does not take the gradient. GM and CSF come apart so each gets its own weight: with the
     GM term alone a pilot drew CSF nearer GM on T1w and T2w targets. Items with fewer than
     ``min_pixels`` pure pixels of a tissue or of WM are left out of that tissue's mean.

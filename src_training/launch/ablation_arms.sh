@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Small from-scratch ablations (model card, "Tried after v4"): the demo recipe at 64-pixel crops
+# Small from-scratch ablations (model history, "Tried after v4"): the demo recipe at 64-pixel crops
 # and 1,500 generator steps, one arm after another (never two trainings at once), each about
 # 19 minutes on the 2-core CPU, then the ring phantom, real anatomy and 3 held-out cases per
 # setting for each arm. An arm is one change to the data:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The mean of v6 and demo_cpu_v6_prompt_numbers (runs/mean_v6_prompt_numbers, made by
 # confirm_prompt_numbers.sh) judged again on FLAIR Dice inside the brain mask eroded by 2 pixels,
-# on fresh held-out cases 328-351. Model card, "Tried after v6: FLAIR's inversion time".
+# on fresh held-out cases 328-351. Model history, "Tried after v6: FLAIR's inversion time".
 # Why: the mean followed TI (Q1) and held rules 1', 2 and 4 and the template tasks, but failed Q2,
 # whole-mask FLAIR Dice on cases 304-327 (0.667 -> 0.660, -0.007 +- 0.004). The edge probe then
 # showed that whole-mask FLAIR Dice rewards v6's rim, drawn darker than the truth: inside the

@@ -19,7 +19,7 @@ OUT=${1:-runs/confirm_mixture_sharpness}
 REF=v9
 source src_training/launch/confirm_common.sh
 RUN=${RUN:-runs/pilot_v9_mixture_sharpness}
-FIRST=${FIRST:-448}    # written for 424-447, which a diagnosis of T 0.7 on v9 spent (model card, "Tried after v9")
+FIRST=${FIRST:-448}    # written for 424-447, which a diagnosis of T 0.7 on v9 spent (model history, "Tried after v9")
 [ -s "$RUN/model_fp16/model.safetensors" ] || { echo "$RUN/model_fp16: run its pilot script first" >&2; exit 2; }
 CANDIDATE=$RUN/model_fp16
 

@@ -1,4 +1,4 @@
-"""Does a background border around a small slice help? (tried, not adopted: docs/model_card.md)
+"""Does a background border around a small slice help? (tried, not adopted: docs/model_history.md)
 
 Held-out simulated crops inside the brain (the robustness suite's cases, no source prompt),
 translated as they are and inside a zero (background) border that makes them at least

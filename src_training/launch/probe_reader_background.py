@@ -1,5 +1,5 @@
 """Read bare, or centred on the background of its training images: the contrast reader on
-held-out simulated slices (docs/model_card.md, "Reading the source contrast"). Per factor of
+held-out simulated slices (docs/model_history.md, "Reading the source contrast"). Per factor of
 the robustness suite: the suite's cases 0-5 and the calibration cases 100-111, 6 contrasts
 each. Prints JSON: weighting right, used (p >= threshold), and used with the wrong weighting.
 

@@ -1,6 +1,6 @@
 """The robustness suite's real-anatomy check (train/robustness.py real_anatomy_check) for several
 models side by side: SSIM / tissue Dice of each canonical task on the tissues of real scans, with
-no source prompt and with the preset's (docs/model_card.md, "Other people's brains").
+no source prompt and with the preset's (docs/model_history.md, "Other people's brains").
 
     git show 61f9ad0^:napari_evai2i/weights/demo/config.json > runs/v1/config.json   # and model.safetensors
     python src_training/launch/probe_real_anatomy.py v1=runs/v1 v2=runs/v2 v4=demo \\

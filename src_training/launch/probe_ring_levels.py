@@ -2,7 +2,7 @@
 
 The brain-core-median rule puts the median of what lies 10 mm inside the foreground at 0.5; in
 the ring phantom that median falls in its grey-matter ring, which need not put each tissue at
-the level training gave it (measured: 6-9 % apart, docs/model_card.md). This probe
+the level training gave it (measured: 6-9 % apart, docs/model_history.md). This probe
 translates the ring phantom twice per model and task: normalised by the checkpoint's rule (what
 the robustness suite does) and at the training level (each tissue at the value the generator
 gives it: signal x 0.5 / the template core's median, ``data.randomized.training_level``). A model that

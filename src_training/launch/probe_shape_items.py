@@ -1,5 +1,5 @@
 """Held-out items that are no brain (data/randomized.py shape_anatomy), translated with the
-source prompt, by each model given: mean SSIM / tissue Dice over 8 items per task (docs/model_card.md,
+source prompt, by each model given: mean SSIM / tissue Dice over 8 items per task (docs/model_history.md,
 "Tried after v4: layouts that are no brain"). Items come from seeds (999, i), which no recipe draws.
 
     python src_training/launch/probe_shape_items.py demo runs/shapes_fp16 runs/shapes_keep_fp16 runs/shapes_half_fp16

@@ -3,7 +3,7 @@ tissue (fraction above 0.9; GM and WM inside the brain mask, CSF wherever it is 
 whole heads.
 
 Why: v6's FLAIR has GM too dark and WM too bright in pure tissue, far from any edge, with the
-source prompt or without (model card, "Tried after v6"). Ratios are taken of means, so they do
+source prompt or without (model history, "Tried after v6"). Ratios are taken of means, so they do
 not depend on the image's scale, and the truth's own ratio varies with each case's tissue jitter.
 
     python src_training/launch/probe_tissue_contrast.py v6=demo [LABEL=MODEL ...] --first-case 6 --cases 12 --json OUT.json

@@ -1,4 +1,4 @@
-"""The 1 mm working grid for coarse slices, measured on held-out simulated heads (docs/model_card.md,
+"""The 1 mm working grid for coarse slices, measured on held-out simulated heads (docs/model_history.md,
 "2 mm pixels"). For in-plane pixels of 1.5 and 2 mm: the demo on the slices' own grid against the
 engine's working grid; and, as a check that the scoring grid is not what costs, 1 mm translations
 averaged onto the 2 mm grid. Mean SSIM / tissue Dice over 6 cases, no source prompt.

@@ -155,7 +155,7 @@ def test_the_gpu_recipe_is_what_trained_the_shipped_demo():
 
 
 def test_the_cpu_crops_experiment_is_demo_continued_with_crops_and_its_record_matches():
-    """src_training/configs/demo_cpu_crops.yaml (model card, "Tried after v4"): demo's data and
+    """src_training/configs/demo_cpu_crops.yaml (model history, "Tried after v4"): demo's data and
     losses from v4's weights with brain crops; docs/results holds the run's own record of it."""
     root = Path(__file__).resolve().parents[2]
     crops = load_train_config(root / "src_training" / "configs" / "demo_cpu_crops.yaml").to_dict()
@@ -169,7 +169,7 @@ def test_the_cpu_crops_experiment_is_demo_continued_with_crops_and_its_record_ma
 
 
 def test_the_lesion_class_experiments_match_their_records_and_change_only_the_lesion_keys():
-    """src_training/configs/demo_*_lesion_*.yaml (model card, "Tried after v4"): the CPU runs'
+    """src_training/configs/demo_*_lesion_*.yaml (model history, "Tried after v4"): the CPU runs'
     own records in docs/results are their recipes, and the prepared GPU recipe is demo_gpu from
     v4 with the 5-class model and the lesion keys, nothing else."""
     root = Path(__file__).resolve().parents[2]
@@ -188,7 +188,7 @@ def test_the_lesion_class_experiments_match_their_records_and_change_only_the_le
 
 
 def test_the_shape_experiments_match_their_record_and_change_only_the_shape_share():
-    """demo_cpu_shapes.yaml (model card, "Tried after v4"): the CPU crops run's schedule from
+    """demo_cpu_shapes.yaml (model history, "Tried after v4"): the CPU crops run's schedule from
     v4 with shape items in place of crops, its record in docs/results; the prepared GPU recipe is
     demo_gpu from v4 with the same share, nothing else."""
     root = Path(__file__).resolve().parents[2]
@@ -229,7 +229,7 @@ def test_the_random_contrast_share_is_a_recipe_key_that_reaches_the_training_dat
 
 
 def test_the_physical_sources_experiment_matches_its_record_and_changes_only_the_random_contrast_share():
-    """demo_cpu_physical_sources.yaml (model card, "Tried after v4"): the shape run's schedule with
+    """demo_cpu_physical_sources.yaml (model history, "Tried after v4"): the shape run's schedule with
     no shape items and no random-contrast sources; its record in docs/results is its recipe."""
     root = Path(__file__).resolve().parents[2]
     configs, results = root / "src_training" / "configs", root / "docs" / "results"
@@ -259,7 +259,7 @@ def test_any_other_range_of_the_generator_is_a_recipe_key_that_reaches_the_train
 
 
 def test_the_fixed_levels_experiment_changes_only_the_sources_gamma_and_gain():
-    """demo_cpu_fixed_levels.yaml (model card, "Tried after v4"): the physical-sources run's
+    """demo_cpu_fixed_levels.yaml (model history, "Tried after v4"): the physical-sources run's
     schedule from v4 with random-contrast sources back and no gamma or gain on the sources."""
     root = Path(__file__).resolve().parents[2]
     configs = root / "src_training" / "configs"
@@ -289,7 +289,7 @@ def test_every_ablation_arm_is_a_recipe_that_loads():
 
 
 def test_the_gpu_lease_arms_match_their_records_and_differ_only_in_the_canvas():
-    """demo_gpu_v5*.yaml (model card, "Tried after v5"): the recipes are what ran on the H100, the
+    """demo_gpu_v5*.yaml (model history, "Tried after v5"): the recipes are what ran on the H100, the
     two arms differ in the canvas and its batch alone, and the mixed-canvas CPU recipe keeps the
     last CPU stage's data."""
     root = Path(__file__).resolve().parents[2]
