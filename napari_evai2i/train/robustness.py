@@ -138,7 +138,8 @@ class HeldOutCase:
     def render(self, kind_src: str, kind_tgt: str, *, whole_head: bool = True, thickness_mm: float = 0.0,
                lesions: bool = False, rotation_deg: float = 0.0, crop_mm: tuple[float, float] | None = None,
                textbook_target: bool = False, pixel_mm: float = 1.0) -> dict:
-        """Source (as scanned), target (clean), brain mask, lesion, WM, GM and CSF masks, pixel size, plane.
+        """Source (as scanned), target (clean), brain mask, lesion, WM, GM and CSF masks, the target slice's
+        tissue fractions, pixel size, plane.
 
         ``crop_mm``: cut every image to a box of that size about the brain's centre, so tissue runs
         to the image edge (a field of view inside the brain, as nibabel's ``anatomical.nii``).
@@ -182,6 +183,7 @@ class HeldOutCase:
         out["wm"] = (centre[1] > 0.9).numpy()
         out["gm"] = (centre[0] > 0.9).numpy()
         out["csf"] = (centre[ALL_TISSUE_NAMES.index("CSF")] > 0.9).numpy()   # mostly outside ``brain``
+        out["fractions"] = centre.numpy()                  # (9, n, n) in ALL_TISSUE_NAMES order: the truth's anatomy
         if crop_mm is not None:
             rows, cols = np.nonzero(out["brain"])
             box = [min(self.size, int(round(mm / anatomy["pixel_mm"]))) for mm in crop_mm]
@@ -190,6 +192,7 @@ class HeldOutCase:
             for key in ("src", "tgt", "tgt_textbook", "brain", "lesion", "wm", "gm", "csf"):
                 if key in out:
                     out[key] = np.ascontiguousarray(out[key][window])
+            out["fractions"] = np.ascontiguousarray(out["fractions"][(slice(None),) + window])
         return out
 
 
