@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import platform
 import resource
 import sys
 import time
 
 import torch
 
-from napari_evai2i.engine.translator import native_bf16_on_cpu
+from napari_evai2i.engine.translator import describe_machine
 
 
 def emit(record: dict) -> None:
@@ -21,14 +19,7 @@ def emit(record: dict) -> None:
 
 def machine() -> dict:
     """What a figure depends on; the instruction set goes beside every figure we quote."""
-    info = {"python": platform.python_version(), "torch": torch.__version__,
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "native_bf16": native_bf16_on_cpu()}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
+    return describe_machine()
 
 
 def sync(device: torch.device) -> None:

@@ -145,6 +145,37 @@ def cpu_flags() -> set[str]:
     return set()
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else what ``platform`` knows."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_machine() -> dict:
+    """What a timing or a float result depends on: Python, torch, the CPU and its instruction set.
+
+    Why: float kernels differ between CPU models, so a run repeats bit for bit only on the kind
+    of CPU it ran on (docs/training.md, "Reproducing a run"); timings are quoted with their
+    instruction set (docs/performance.md)."""
+    import os
+    import platform
+
+    info = {"python": platform.python_version(), "torch": torch.__version__, "cpu": cpu_model(),
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "native_bf16": native_bf16_on_cpu()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
 def effective_precision(precision: str, device: torch.device) -> str:
     """The precision that actually runs for a requested one: "fp32" or "bf16".
 

@@ -15,6 +15,7 @@ PREVIOUS_CHECKPOINT_DIR = "checkpoints/previous"  #: the one before it, kept in 
 METRICS_FILE = "metrics.jsonl"              #: one JSON object per logged step
 SAMPLE_FILE = "samples/latest.png"          #: the newest source | translation | target grid
 RECIPE_FILE = "train_config.yaml"           #: the resolved recipe of the run
+MACHINE_FILE = "machine.json"               #: the machine each start of the run trained on
 TENSORBOARD_DIR = "tensorboard"
 
 
@@ -27,6 +28,7 @@ class RunFolder:
         self.previous_checkpoint = root / PREVIOUS_CHECKPOINT_DIR
         self.metrics, self.sample = root / METRICS_FILE, root / SAMPLE_FILE
         self.recipe, self.tensorboard = root / RECIPE_FILE, root / TENSORBOARD_DIR
+        self.machine = root / MACHINE_FILE
 
     def __repr__(self) -> str:
         return f"RunFolder({str(self.root)!r})"

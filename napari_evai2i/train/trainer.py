@@ -26,6 +26,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .._atomic import atomic_file
 from ..engine.translator import resolve_device
 from ..model import (CheckpointInfo, create_model, get_preset, load_config, load_pretrained,
                      read_checkpoint_config, save_pretrained)
@@ -202,6 +203,17 @@ class Trainer:
                             persistent_workers=False)
         return iter(loader)
 
+    def _record_machine(self, resume: bool) -> None:
+        """Append this start's machine to the run's ``machine.json``: float kernels differ between CPU
+        models, so a run repeats bit for bit only where the machines agree (check_reproduction.py)."""
+        from ..engine.translator import describe_machine
+
+        path = self.files.machine
+        starts = json.loads(path.read_text()) if path.is_file() else []
+        starts.append({"resume": resume, "device": str(self.device), **describe_machine()})
+        with atomic_file(path) as tmp:
+            tmp.write_text(json.dumps(starts, indent=1) + "\n")
+
     # ------------------------------------------------------------------ loop
     def run(self, stage: str = "all", resume: bool = False) -> Path:
         """Train the requested stage(s); returns the exported inference checkpoint folder."""
@@ -211,6 +223,7 @@ class Trainer:
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             save_train_config(self.cfg, self.files.recipe)
+            self._record_machine(resume)
         if resume:
             self._resume()
         if self.is_main:

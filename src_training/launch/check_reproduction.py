@@ -8,7 +8,9 @@ wall-time guard: ``python -m napari_evai2i.train --config demo --out runs/repro 
 Prints JSON: how many logged (stage, step) points both runs reached, how many of them agree
 bit for bit in every logged number, and the largest difference. Exit status 1 when any
 shared point differs. Timing fields (``seconds``, ``time``) are ignored; every other number,
-the learning rate included, must match.
+the learning rate included, must match. Where a run folder holds ``machine.json`` (written by
+the trainer at each start), the report names the CPUs both runs trained on: float kernels differ
+between CPU models, so two runs repeat bit for bit only on the same kind of CPU.
 """
 
 from __future__ import annotations
@@ -60,12 +62,27 @@ def compare(reference: Path, candidate: Path) -> dict:
             "last_shared_step_per_stage": stages, "first_difference": first_difference}
 
 
+def trained_on(metrics: Path) -> list[str] | None:
+    """The CPU models of every start of the run whose ``metrics.jsonl`` this is (None: not recorded)."""
+    path = metrics.parent / "machine.json"
+    if not path.is_file():
+        return None
+    return sorted({start.get("cpu", "?") for start in json.loads(path.read_text())})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reference", type=Path, help="metrics.jsonl of the shipped run")
     parser.add_argument("candidate", type=Path, help="metrics.jsonl of the rerun")
     args = parser.parse_args(argv)
     report = compare(args.reference, args.candidate)
+    machines = {"reference": trained_on(args.reference), "candidate": trained_on(args.candidate)}
+    report["trained_on"] = machines
+    if report["first_difference"] is not None:
+        if None in machines.values():
+            report["note"] = "a run has no machine.json: whether both trained on one kind of CPU is unknown"
+        elif machines["reference"] != machines["candidate"]:
+            report["note"] = "the runs trained on different CPUs, whose float kernels differ: not expected to agree bit for bit"
     print(json.dumps(report, indent=1))
     return 0 if report["shared_points"] and report["identical_points"] == report["shared_points"] else 1
 

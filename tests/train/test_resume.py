@@ -169,4 +169,18 @@ def test_randomized_recipe_is_deterministic_by_the_reproduction_check(tmp_path):
     (tmp_path / "b" / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     changed = subprocess.run([sys.executable, str(script), tmp_path / "a" / "metrics.jsonl",
                               tmp_path / "b" / "metrics.jsonl"], capture_output=True, text=True, timeout=60)
-    assert changed.returncode == 1 and json.loads(changed.stdout)["first_difference"] is not None
+    changed_report = json.loads(changed.stdout)
+    assert changed.returncode == 1 and changed_report["first_difference"] is not None
+
+    # each start of a run records its machine, and the report says where the runs trained
+    from napari_evai2i.engine.translator import cpu_model
+
+    starts = json.loads((tmp_path / "b" / "machine.json").read_text())
+    assert len(starts) == 1 and starts[0]["cpu"] == cpu_model() and starts[0]["resume"] is False
+    assert changed_report["trained_on"] == {"reference": [cpu_model()], "candidate": [cpu_model()]}
+    assert "note" not in changed_report                       # same CPU: a difference is a real one
+    (tmp_path / "b" / "machine.json").write_text(json.dumps([{**starts[0], "cpu": "Another CPU"}]))
+    other = json.loads(subprocess.run([sys.executable, str(script), tmp_path / "a" / "metrics.jsonl",
+                                       tmp_path / "b" / "metrics.jsonl"], capture_output=True, text=True,
+                                      timeout=60).stdout)
+    assert other["trained_on"]["candidate"] == ["Another CPU"] and "different CPUs" in other["note"]
