@@ -204,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                              "its held-out heads, with every case's scores (see --first-case)")
     parser.add_argument("--cases", type=int, default=6, help="robustness: held-out cases per setting")
     parser.add_argument("--first-case", type=int, default=0,
-                        help="held-out: index of the first case (the robustness suite uses 0-5; a later block "
-                             "is a fresh sample to confirm a choice made on those)")
+                        help="held-out and lesions: index of the first case (the robustness suite uses 0-5; a "
+                             "later block is a fresh sample to confirm a choice made on those)")
     parser.add_argument("--no-head-box", action="store_true",
                         help="held-out: translate whole slices, air and all (the engine before its head box)")
     parser.add_argument("--figure", default=None, help="robustness: PNG of the real inputs (T1 scans, a T2w volume) and translations")
@@ -240,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.suite == "lesions":
         from .robustness import lesion_contrast
 
-        report["lesions"] = lesion_contrast(translator, args.cases)
+        report["lesions"] = {**lesion_contrast(translator, args.cases, first_case=args.first_case),
+                             "first_case": args.first_case}
     if args.suite in ("volume", "all"):
         from .volume_quality import volume_report
 

@@ -282,8 +282,9 @@ def anatomy_oracle(cases: int = 6, size: int = CASE_SIZE) -> dict:
     return report
 
 
-def lesion_contrast(translator, cases: int = 6, size: int = CASE_SIZE) -> dict:
-    """Lesion / white-matter mean of the translation against the truth (no source prompt).
+def lesion_contrast(translator, cases: int = 6, size: int = CASE_SIZE, first_case: int = 0) -> dict:
+    """Lesion / white-matter mean of the translation against the truth (no source prompt), over
+    held-out cases ``first_case`` on.
 
     Beside it, the same ratio in the source and grey matter's ratio in the truth. On T1w a
     lesion is about as bright as grey matter, so a model that reads it as grey matter lands
@@ -295,7 +296,7 @@ def lesion_contrast(translator, cases: int = 6, size: int = CASE_SIZE) -> dict:
     for task, (src, tgt) in (("T1w->T2w", TASKS["T1w->T2w"]), ("T1w->FLAIR", TASKS["T1w->FLAIR"]),
                              ("T2w->FLAIR", ("T2W", "FLAIR"))):
         rows = []
-        for i in range(cases):
+        for i in range(first_case, first_case + cases):
             case = HeldOutCase(i, size).render(src, tgt, lesions=True)
             if not case["lesion"].any() or not case["wm"].any() or not case["gm"].any():
                 continue
