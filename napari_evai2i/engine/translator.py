@@ -133,30 +133,28 @@ def native_bf16_on_cpu() -> bool:
     return "AMX" in capability or "BF16" in capability or bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."""
+def _cpuinfo(key: str) -> str | None:
+    """The first value of ``key`` in Linux /proc/cpuinfo (None elsewhere, or where it is missing)."""
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return set()
+    return None
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."""
+    return set((_cpuinfo("flags") or "").split())
 
 
 def cpu_model() -> str:
     """The CPU's model name (Linux /proc/cpuinfo), else what ``platform`` knows."""
     import platform
 
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def describe_machine() -> dict:

@@ -27,7 +27,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .._atomic import atomic_file
-from ..engine.translator import resolve_device
+from ..engine.translator import describe_machine, resolve_device
 from ..model import (CheckpointInfo, create_model, get_preset, load_config, load_pretrained,
                      read_checkpoint_config, save_pretrained)
 from ..model.generator import (added_zero_start_parts, adds_prompt_numbers, grows_tissue_classes,
@@ -206,8 +206,6 @@ class Trainer:
     def _record_machine(self, resume: bool) -> None:
         """Append this start's machine to the run's ``machine.json``: float kernels differ between CPU
         models, so a run repeats bit for bit only where the machines agree (check_reproduction.py)."""
-        from ..engine.translator import describe_machine
-
         path = self.files.machine
         starts = json.loads(path.read_text()) if path.is_file() else []
         starts.append({"resume": resume, "device": str(self.device), **describe_machine()})
