@@ -12,13 +12,5 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source src_training/launch/train_stage.sh   # PY, V7-V9, the stage helpers
 RUN=runs/contrast_reader_read_1mm
-SHIPPED=napari_evai2i/weights/contrast_reader
-mkdir -p "$RUN/model"
-[ -s "$RUN/model/model.safetensors" ] || cp "$SHIPPED/model.safetensors" "$RUN/model/"
-[ -s "$RUN/model/config.json" ] || $PY - "$SHIPPED/config.json" "$RUN/model/config.json" <<'PY'
-import json, sys
-config = json.load(open(sys.argv[1]))
-config["contrast_reader"]["read_at_mm"] = 1.0
-json.dump(config, open(sys.argv[2], "w"), indent=1)
-PY
+reader_copy napari_evai2i/weights/contrast_reader "$RUN/model" 1.0
 reader_verdict "$RUN" --fresh-first-case 472

@@ -11,6 +11,7 @@
 #                                           # the CSF null fitted to BELOW's styles there, on prompts drawn as
 #                                           # RECIPE draws them (default v9's, pilots_v8/ti_below_null), about 1 minute;
 #                                           # ARGs go to distill_prompt_numbers.py (--near-null-teacher ...)
+#   reader_copy SRC DST READ_AT_MM         # a contrast reader's weights with read_at_mm set in its config.json
 #   reader_verdict RUN [ARG...]            # a contrast-reader pilot's verdict: RUN/compare.json (the reader the
 #                                           # pilots were judged against, RUN/baseline: the shipped weights read
 #                                           # without read_at_mm, as before 2026-12-07, against RUN/model;
@@ -56,19 +57,21 @@ below_null_stage() {  # MODEL BELOW OUT_DIR [RECIPE [ARG...]]: OUT_DIR/model(_fp
         --below-null-teacher "$2" --prompts 30000 --json "$3/distillation.json" "${@:5}" > /dev/null
     $PY src_training/launch/ship_checkpoint.py "$3/model" --target "$3/model_fp16" > /dev/null
 }
-reader_verdict() {  # RUN [ARG...]: see the header
-    local shipped=napari_evai2i/weights/contrast_reader base=$1/baseline
-    if [ ! -s "$base/config.json" ]; then
-        mkdir -p "$base" && cp "$shipped/model.safetensors" "$base/"
-        $PY - "$shipped/config.json" "$base/config.json" <<'PY'
+reader_copy() {  # SRC DST READ_AT_MM: the reader SRC's weights in DST, its config.json with read_at_mm set
+                 # (a JSON value: 1.0, or null to read as first shipped); each file made once
+    mkdir -p "$2"
+    [ -s "$2/model.safetensors" ] || cp "$1/model.safetensors" "$2/"
+    [ -s "$2/config.json" ] || $PY - "$1/config.json" "$2/config.json" "$3" <<'PY'
 import json, sys
 config = json.load(open(sys.argv[1]))
-config["contrast_reader"]["read_at_mm"] = None
+config["contrast_reader"]["read_at_mm"] = json.loads(sys.argv[3])
 json.dump(config, open(sys.argv[2], "w"), indent=1)
 PY
-    fi
-    [ -s "$1/compare.json" ] || $PY src_training/launch/compare_contrast_readers.py shipped="$base" \
+}
+reader_verdict() {  # RUN [ARG...]: see the header
+    reader_copy napari_evai2i/weights/contrast_reader "$1/baseline" null
+    [ -s "$1/compare.json" ] || $PY src_training/launch/compare_contrast_readers.py shipped="$1/baseline" \
         candidate="$1/model" --json "$1/compare.json" "${@:2}" > /dev/null
-    $PY src_training/launch/compare_contrast_readers.py shipped="$base" candidate="$1/model" \
+    $PY src_training/launch/compare_contrast_readers.py shipped="$1/baseline" candidate="$1/model" \
         --report "$1/compare.json" --verdict shipped candidate
 }
