@@ -78,15 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         per_task = {}
         for task in tasks:
             src, tgt = TASKS[task]
-            per_prompt = {}
-            for name, with_prompt in (("no source prompt", False), ("source prompt", True)):
-                rows = []
-                for i in range(args.first_case, args.first_case + args.cases):
-                    case = HeldOutCase(i, CASE_SIZE).render(src, tgt, whole_head=True)
-                    rows.append(decompose(_translate(translator, case, with_prompt), case["tgt"],
-                                          case["fractions"], case["brain"]))
-                per_prompt[name] = mean_scores(rows)
-            per_task[task] = per_prompt
+            settings = {"no source prompt": False, "source prompt": True}
+            rows: dict[str, list[dict]] = {name: [] for name in settings}
+            for i in range(args.first_case, args.first_case + args.cases):
+                case = HeldOutCase(i, CASE_SIZE).render(src, tgt, whole_head=True)    # rendered once
+                for name, with_prompt in settings.items():
+                    rows[name].append(decompose(_translate(translator, case, with_prompt), case["tgt"],
+                                                case["fractions"], case["brain"]))
+            per_task[task] = {name: mean_scores(r) for name, r in rows.items()}
         report["models"][label or path] = per_task
     return emit(report, args.json)
 
