@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                              "by factor and real T1 and T2w scans (train/robustness.py); volume: 2-D vs tri-planar, "
                              "uncertainty and tissue Dice on held-out 3-D volumes (train/volume_quality.py); "
                              "lesions: only the robustness suite's lesion contrast (a minute); held-out: only "
-                             "its held-out heads, with every case's scores (see --first-case)")
+                             "its held-out heads, with every case's scores, the anatomy-exact yardstick and each case's "
+                             "plane and partial-volume CSF (see --first-case)")
     parser.add_argument("--cases", type=int, default=6, help="robustness: held-out cases per setting")
     parser.add_argument("--first-case", type=int, default=0,
                         help="held-out and lesions: index of the first case (the robustness suite uses 0-5; a "
@@ -230,11 +231,13 @@ def main(argv: list[str] | None = None) -> int:
 
         report["robustness"] = robustness_report(translator, args.cases, figure=args.figure)
     if args.suite == "held-out":
-        from .robustness import held_out_factors
+        from .robustness import anatomy_oracle, case_anatomy, held_out_factors
 
-        report["held_out"] = {"held_out_heads": held_out_factors(translator, args.cases, first_case=args.first_case,
-                                                                 per_case=True, lesions=False,
-                                                                 crop_to_head=not args.no_head_box),
+        block = {"first_case": args.first_case}
+        report["held_out"] = {"held_out_heads": held_out_factors(translator, args.cases, per_case=True, lesions=False,
+                                                                 crop_to_head=not args.no_head_box, **block),
+                              "anatomy_oracle": anatomy_oracle(args.cases, per_case=True, **block),
+                              "case_anatomy": case_anatomy(args.cases, **block),
                               "first_case": args.first_case, "cases": args.cases,
                               "head_box": not args.no_head_box}
     if args.suite == "lesions":

@@ -72,6 +72,8 @@ CROP_MM = (80.0, 96.0)
 COARSE_MM = 2.0
 #: side of a held-out case in pixels (1 mm): room for a whole head
 CASE_SIZE = 160
+#: CSF fractions (exclusive) that :func:`partial_csf_share` counts as CSF mixed into tissue
+PARTIAL_CSF = (0.15, 0.6)
 #: the source-prompt setting "as the product does it": the contrast reader's prompt where it is sure
 READ = "read"
 #: factor settings of the contrast reader's held-out check (HeldOutCase.render arguments)
@@ -263,7 +265,7 @@ def held_out_factors(translator, cases: int = 6, size: int = CASE_SIZE, *, first
     return report
 
 
-def anatomy_oracle(cases: int = 6, size: int = CASE_SIZE) -> dict:
+def anatomy_oracle(cases: int = 6, size: int = CASE_SIZE, *, first_case: int = 0, per_case: bool = False) -> dict:
     """Scores of a translation with the anatomy exactly right but textbook tissue values.
 
     Each held-out subject has its own tissue values (5 % jitter of PD, T1, T2, T2*), shared by
@@ -271,15 +273,40 @@ def anatomy_oracle(cases: int = 6, size: int = CASE_SIZE) -> dict:
     so a translation can seldom know the rest. This yardstick renders the target of the same
     anatomy with the tables' values and scores it against the truth (whole head, the suite's
     metrics): where it is low, the metric asks for what the source does not show.
+    ``first_case`` and ``per_case``: as for :func:`held_out_factors`.
     """
     report = {}
     for task, (src, tgt) in TASKS.items():
         rows = []
-        for i in range(cases):
+        for i in range(first_case, first_case + cases):
             case = HeldOutCase(i, size).render(src, tgt, whole_head=True, textbook_target=True)
             rows.append(slice_scores(case["tgt_textbook"], case["tgt"], case["brain"]))
         report[task] = mean_scores(rows)
+        if per_case:
+            report[task]["per_case"] = {k: [round(float(r[k]), 4) for r in rows] for k in rows[0]}
     return report
+
+
+def partial_csf_share(fractions: np.ndarray, brain: np.ndarray) -> float:
+    """Share of the scored brain whose CSF fraction lies within :data:`PARTIAL_CSF`: CSF mixed
+    into tissue rather than a pure fluid space or none."""
+    csf = fractions[ALL_TISSUE_NAMES.index("CSF")][brain]
+    return float(np.mean((csf > PARTIAL_CSF[0]) & (csf < PARTIAL_CSF[1])))
+
+
+def case_anatomy(cases: int = 6, size: int = CASE_SIZE, *, first_case: int = 0) -> dict:
+    """Each held-out case's slice plane and :func:`partial_csf_share` (whole head, as scored).
+
+    Why: a block's mean hides which anatomy its misses come from. Near the template's midline a
+    sagittal slice cuts through the interhemispheric fissure, which the 152-subject average
+    blurs into CSF mixed over much of the medial cortex; such slices carry most of FLAIR's
+    shortfall (``targets_table.py --wide F --by-anatomy``)."""
+    planes, shares = [], []
+    for i in range(first_case, first_case + cases):
+        case = HeldOutCase(i, size).render(*TASKS["T1w->T2w"], whole_head=True)   # the anatomy is every task's
+        planes.append(case["plane"])
+        shares.append(round(partial_csf_share(case["fractions"], case["brain"]), 4))
+    return {"plane": planes, "partial_csf_share": shares}
 
 
 def lesion_contrast(translator, cases: int = 6, size: int = CASE_SIZE, first_case: int = 0) -> dict:

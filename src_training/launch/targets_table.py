@@ -7,12 +7,14 @@ template tasks each hold (at least the previous value - 0.02)". ``--wide`` names
 report on more cases (``evaluate --suite held-out --cases N``, every case's scores kept): the
 held-out targets are then also given as mean +- standard error over its cases, since the
 suite's 6 cases move with the block drawn. ``--factors`` prints the held-out table, setting by
-setting, instead of the targets.
+setting, instead of the targets; ``--by-anatomy`` prints where in the anatomy the wide block's
+whole-head SSIM is lost (its report must come from ``evaluate --suite held-out`` since it
+records each case's plane and partial-volume CSF).
 
     python src_training/launch/targets_table.py runs/demo/eval.json \
         --previous napari_evai2i/weights/demo/evaluation.json
     python src_training/launch/targets_table.py napari_evai2i/weights/demo/evaluation.json \
-        --wide docs/results/held_out_demo_v9_cases484-531.json [--factors]
+        --wide docs/results/held_out_demo_v9_cases484-531.json [--factors | --by-anatomy]
 """
 
 from __future__ import annotations
@@ -235,6 +237,41 @@ def target_rows(evaluation: dict, previous: dict | None = None) -> list[tuple[st
     return rows
 
 
+def _pearson(x: list[float], y: list[float]) -> float:
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+    sxx, syy = sum((a - mx) ** 2 for a in x), sum((b - my) ** 2 for b in y)
+    return sxy / (sxx * syy) ** 0.5
+
+
+def anatomy_table(wide: dict) -> str:
+    """Where in the anatomy a block's whole-head SSIM is lost: its mean by slice plane, its
+    correlation with each case's share of partial-volume CSF, the sixth of the cases with the
+    most of it against the rest, and the anatomy-exact yardstick on the same cases."""
+    anatomy, oracle = wide["case_anatomy"], wide["anatomy_oracle"]
+    planes, share = anatomy["plane"], anatomy["partial_csf_share"]
+    n = len(share)
+    most = set(sorted(range(n), key=lambda i: share[i], reverse=True)[:max(1, n // 6)])
+    names = ("axial", "coronal", "sagittal")
+    lines = [f"cases {wide['first_case']}-{wide['first_case'] + n - 1}; planes: "
+             + ", ".join(f"{p} {planes.count(p)}" for p in names)
+             + f"; the sixth with most partial-volume CSF: {len(most)} cases, "
+             + ", ".join(sorted({planes[i] for i in most})) + f", share {min(share[i] for i in most):.2f}"
+             + f"-{max(share[i] for i in most):.2f} (the rest {min(share[i] for i in range(n) if i not in most):.2f}"
+             + f"-{max(share[i] for i in range(n) if i not in most):.2f})", "",
+             "| task | setting | SSIM, all | axial / coronal / sagittal | r (partial CSF, SSIM) "
+             "| most partial CSF / the rest | anatomy-exact yardstick |", "|---|---|---|---|---|---|---|"]
+    for task in CANONICAL:
+        yardstick = oracle[task]["per_case"]["ssim"]
+        for setting in (HEAD, PROMPTED):
+            ssim = wide["held_out_heads"][task][setting]["per_case"]["ssim"]
+            by_plane = [mean_and_se([v for v, p in zip(ssim, planes) if p == name])[0] for name in names]
+            split = (mean_and_se([ssim[i] for i in most])[0], mean_and_se([ssim[i] for i in range(n) if i not in most])[0])
+            lines.append(f"| {task} | {setting} | {mean_and_se(ssim)[0]:.3f} | {_values(by_plane, 3)} "
+                         f"| {_pearson(share, ssim):+.2f} | {_values(split, 3)} | {mean_and_se(yardstick)[0]:.3f} |")
+    return "\n".join(lines)
+
+
 def markdown(rows: list[tuple[str, str, str]]) -> str:
     lines = ["| target | value (T1w->T2w / T1w->FLAIR / T2w->T1w / T1w->PDw where four) | met |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
@@ -247,12 +284,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--previous", help="evaluation.json of the version it replaces")
     parser.add_argument("--wide", help="a held-out report on more cases (evaluate --suite held-out --json)")
     parser.add_argument("--factors", action="store_true", help="print the held-out table setting by setting")
+    parser.add_argument("--by-anatomy", action="store_true",
+                        help="with --wide: where in the anatomy its whole-head SSIM is lost (slice plane, "
+                             "partial-volume CSF, the anatomy-exact yardstick)")
     args = parser.parse_args(argv)
     try:
         evaluation = json.loads(Path(args.evaluation).read_text())
         previous = json.loads(Path(args.previous).read_text()) if args.previous else None
         wide = json.loads(Path(args.wide).read_text())["held_out"] if args.wide else None
-        if args.factors:
+        if args.by_anatomy:
+            if wide is None:
+                raise ValueError("--by-anatomy reads the block given to --wide")
+            print(anatomy_table(wide))
+        elif args.factors:
             print(factor_table(evaluation, wide))
         else:
             print(markdown(target_rows(evaluation, previous) + (wide_rows(wide) if wide else [])))
