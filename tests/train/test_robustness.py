@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_evai2i.train.robustness import (READING_FACTORS, T2_SOURCE_ORDER, TASKS, TISSUE_ORDER, HeldOutCase,
-                                            partial_volume_physics, real_anatomy_inputs, real_t1_inputs,
+                                            case_anatomy, partial_csf_share, partial_volume_physics, real_anatomy_inputs, real_t1_inputs,
                                             real_t2_inputs, render_fractions, ring_phantom, robustness_report,
                                             t1_tissues, t2_tissues, tissue_dice, tissue_fractions)
 
@@ -223,3 +223,18 @@ def test_the_coarse_factor_renders_the_same_head_on_a_2_mm_grid():
     assert 3.0 < fine["brain"].sum() / coarse["brain"].sum() < 5.0       # a quarter of the brain pixels
     crop = HeldOutCase(1, 160).render("T1W", "T2W", whole_head=True, crop_mm=(80.0, 96.0), pixel_mm=2.0)
     assert crop["src"].shape == (40, 48)                                # nibabel's crop is 41 x 33 pixels
+
+
+def test_the_partial_csf_share_counts_csf_mixed_into_tissue_inside_the_scored_brain():
+    from napari_evai2i.data.head import ALL_TISSUE_NAMES
+
+    fractions = np.zeros((len(ALL_TISSUE_NAMES), 2, 4))
+    fractions[ALL_TISSUE_NAMES.index("CSF")] = [[0.0, 0.1, 0.3, 0.5], [0.7, 1.0, 0.4, 0.4]]
+    brain = np.array([[True, True, True, True], [True, True, False, False]])
+    assert partial_csf_share(fractions, brain) == 2 / 6        # 0.3 and 0.5; pure fluid, none and outside do not count
+    anatomy = case_anatomy(cases=2, size=160, first_case=485)
+    case = HeldOutCase(485, 160).render("T1W", "FLAIR", whole_head=True)
+    shares = anatomy["partial_csf_share"]
+    assert shares[0] == round(partial_csf_share(case["fractions"], case["brain"]), 4)
+    assert anatomy["plane"] == ["sagittal", "axial"] == [case["plane"], "axial"]
+    assert shares[0] > 0.3 > shares[1]                    # case 485 cuts the template's midline fissure

@@ -89,6 +89,12 @@ def test_the_held_out_suite_keeps_every_case_and_the_paired_rule_reads_it(tmp_pa
                 assert len(scores) == 2 and abs(sum(scores) / 2 - cell[metric]) < 2e-4
     cell = heads["T1w->T2w"][SETTING]["per_case"]["ssim"]
     assert cell[0] != cell[1]                                       # two different heads
+    anatomy = report["held_out"]["case_anatomy"]
+    assert anatomy["plane"] == ["axial", "coronal"]                 # cases 6 and 7: the plane cycles with the index
+    assert all(0 <= share < 1 for share in anatomy["partial_csf_share"])
+    for task in TASKS:                                              # the yardstick on the same two cases
+        oracle = report["held_out"]["anatomy_oracle"][task]
+        assert len(oracle["per_case"]["ssim"]) == 2 and abs(sum(oracle["per_case"]["ssim"]) / 2 - oracle["ssim"]) < 2e-4
 
     same = subprocess.run([sys.executable, str(LAUNCH / "paired_held_out.py"), str(path), str(path)],
                           capture_output=True, text=True)

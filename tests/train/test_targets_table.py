@@ -12,7 +12,7 @@ from napari_evai2i.engine.translator import demo_checkpoint_path
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "src_training" / "launch" / "targets_table.py"
 sys.path.insert(0, str(SCRIPT.parent))
-from targets_table import CANONICAL, HEAD, PROMPTED, factor_table, target_rows, wide_rows  # noqa: E402
+from targets_table import CANONICAL, HEAD, PROMPTED, anatomy_table, factor_table, target_rows, wide_rows  # noqa: E402
 
 #: the shipped demo's held-out heads on 48 fresh cases, every case's scores (docs/model_card.md)
 WIDE = ROOT / "docs" / "results" / "held_out_demo_v9_cases484-531.json"
@@ -170,3 +170,33 @@ def test_the_factor_table_prints_the_recorded_cells_with_the_wide_block_beside()
     wrong = subprocess.run([sys.executable, str(SCRIPT), str(demo_checkpoint_path() / "evaluation.json"),
                             "--wide", str(demo_checkpoint_path() / "evaluation.json")], capture_output=True, text=True)
     assert wrong.returncode == 2 and "--suite held-out" in wrong.stderr
+
+
+def test_the_anatomy_table_splits_each_task_by_plane_and_partial_volume_csf():
+    import numpy as np
+
+    wide = json.loads(WIDE.read_text())["held_out"]
+    planes, share = wide["case_anatomy"]["plane"], np.array(wide["case_anatomy"]["partial_csf_share"])
+    table = anatomy_table(wide).splitlines()
+    row = next(x for x in table if x.startswith(f"| T1w->FLAIR | {PROMPTED} |")).split(" | ")
+    ssim = np.array(wide["held_out_heads"]["T1w->FLAIR"][PROMPTED]["per_case"]["ssim"])
+    assert row[2] == f"{ssim.mean():.3f}"
+    assert row[3] == " / ".join(f"{ssim[np.array(planes) == p].mean():.3f}" for p in ("axial", "coronal", "sagittal"))
+    assert row[4] == f"{np.corrcoef(share, ssim)[0, 1]:+.2f}"
+    most = np.argsort(-share, kind="stable")[:8]                      # the sixth of 48 cases
+    rest = np.setdiff1d(np.arange(48), most)
+    assert row[5] == f"{ssim[most].mean():.3f} / {ssim[rest].mean():.3f}"
+    yardstick = wide["anatomy_oracle"]["T1w->FLAIR"]["per_case"]["ssim"]
+    assert row[6] == f"{np.mean(yardstick):.3f} |"
+    changed = copy.deepcopy(wide)                                     # the split follows the shares
+    changed["case_anatomy"]["partial_csf_share"] = list(-share)
+    moved = next(x for x in anatomy_table(changed).splitlines() if x.startswith(f"| T1w->FLAIR | {PROMPTED} |"))
+    assert moved.split(" | ")[4] == f"{-np.corrcoef(share, ssim)[0, 1]:+.2f}"
+    least = np.argsort(share, kind="stable")
+    assert moved.split(" | ")[5] == f"{ssim[least[:8]].mean():.3f} / {ssim[least[8:]].mean():.3f}"
+    done = subprocess.run([sys.executable, str(SCRIPT), str(demo_checkpoint_path() / "evaluation.json"),
+                           "--wide", str(WIDE), "--by-anatomy"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.splitlines() == table
+    alone = subprocess.run([sys.executable, str(SCRIPT), str(demo_checkpoint_path() / "evaluation.json"),
+                            "--by-anatomy"], capture_output=True, text=True)
+    assert alone.returncode == 2 and "--by-anatomy reads the block given to --wide" in alone.stderr
