@@ -198,17 +198,20 @@ class HeldOutCase:
         return out
 
 
-def _translate(translator, case: dict, with_prompt: bool | str, crop_to_head: bool = True) -> np.ndarray:
+def _translate(translator, case: dict, with_prompt: bool | str, crop_to_head: bool = True,
+               scale: IntensityScale | None = None) -> np.ndarray:
     """``with_prompt``: True (the true source prompt), False (none) or ``READ`` (the prompt the
     contrast reader gives, where it is sure: what the product does with an untagged input).
-    ``crop_to_head``: False translates the whole slice, air and all (the engine before the head box)."""
+    ``crop_to_head``: False translates the whole slice, air and all (the engine before the head box).
+    ``scale``: normalise the source by this instead of the engine's rule fitted to the slice."""
     target = case["tgt_protocol"].prompt(case["plane"])
     p = case["pixel_mm"]
     if with_prompt == READ:
         source = _read_source_prompt(case["src"], (p, p))
     else:
         source = case["src_protocol"].prompt(case["plane"]) if with_prompt else None
-    return translator.translate(case["src"], target, source_prompt=source, spacing=(p, p), crop_to_head=crop_to_head)
+    return translator.translate(case["src"], target, source_prompt=source, spacing=(p, p), crop_to_head=crop_to_head,
+                                scale=scale)
 
 
 def _read_source_prompt(image: np.ndarray, spacing) -> str | None:

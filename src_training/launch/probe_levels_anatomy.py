@@ -1,4 +1,4 @@
-"""Where a translation's SSIM goes: the levels it gives each tissue, or where it draws them.
+"""Where a translation's SSIM goes: the levels it gives each tissue, where it draws them, and a lone slice's normalisation.
 
 A held-out target slice is exactly its tissue fractions times the tissue signals. Regressing a
 translation on the same fractions (GM, WM, CSF, and the rest together) splits it into the level
@@ -7,6 +7,12 @@ from the truth. Two swaps then score each part alone against the truth, inside t
 
 * **levels only**: the truth's anatomy drawn at the translation's levels;
 * **anatomy only**: the translation's residual added to the truth's own levels.
+
+A third score asks what the engine's normalisation of a lone slice costs: **source at its
+training level** translates the source normalised as training normalised it (a held-out source
+is rendered at that level, so its scale is 1) instead of by the rule fitted to the slice alone,
+whose brain-core median moves with what the slice holds. Each case's fitted scale is recorded
+(``engine_scale``; 1 is the training level), with every case's scores (``per_case``).
 
 Why: a model whose loss is mostly in its levels needs the prompt's contrast taught better; one
 whose loss is mostly in its anatomy needs to read the source's structure better, and no contrast
@@ -23,6 +29,8 @@ import numpy as np
 
 from _report import emit
 
+#: the scores kept case by case
+PER_CASE = ("ssim", "ssim_source_at_training_level", "engine_scale")
 #: the regression's columns: three brain tissues, then every other tissue summed (lesion, head)
 TISSUES = ("GM", "WM", "CSF")
 
@@ -65,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from napari_evai2i.engine import load_model
-    from napari_evai2i.train.robustness import CASE_SIZE, TASKS, HeldOutCase, _translate, mean_scores
+    from napari_evai2i.engine.normalization import BRAIN_LEVEL, IntensityScale
+    from napari_evai2i.train.robustness import CASE_SIZE, TASKS, HeldOutCase, _translate, mean_scores, slice_scores
+
+    training_level = IntensityScale.at_brain_level(BRAIN_LEVEL, "the training level")     # scale 1
 
     tasks = args.tasks or list(TASKS)
     unknown = [t for t in tasks if t not in TASKS]
@@ -82,10 +93,16 @@ def main(argv: list[str] | None = None) -> int:
             rows: dict[str, list[dict]] = {name: [] for name in settings}
             for i in range(args.first_case, args.first_case + args.cases):
                 case = HeldOutCase(i, CASE_SIZE).render(src, tgt, whole_head=True)    # rendered once
+                fitted = translator.fit_scale(case["src"], "MR", (case["pixel_mm"],) * 2).scale
                 for name, with_prompt in settings.items():
-                    rows[name].append(decompose(_translate(translator, case, with_prompt), case["tgt"],
-                                                case["fractions"], case["brain"]))
-            per_task[task] = {name: mean_scores(r) for name, r in rows.items()}
+                    row = decompose(_translate(translator, case, with_prompt), case["tgt"], case["fractions"],
+                                    case["brain"])
+                    at_level = _translate(translator, case, with_prompt, scale=training_level)
+                    row["ssim_source_at_training_level"] = slice_scores(at_level, case["tgt"], case["brain"])["ssim"]
+                    row["engine_scale"] = fitted
+                    rows[name].append(row)
+            per_task[task] = {name: {**mean_scores(r), "per_case": {
+                key: [round(float(x[key]), 4) for x in r] for key in PER_CASE}} for name, r in rows.items()}
         report["models"][label or path] = per_task
     return emit(report, args.json)
 

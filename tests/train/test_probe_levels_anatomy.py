@@ -61,3 +61,21 @@ def test_the_command_reports_both_prompt_settings_for_a_real_checkpoint(tmp_path
         assert 0 < cell["ssim"] < 1 and cell["ssim"] <= min(cell["ssim_levels_only"], cell["ssim_anatomy_only"]) + 0.05
     with pytest.raises(SystemExit):
         main(["demo", "--tasks", "T1w->CT"])
+
+
+def test_the_source_at_its_training_level_is_translated_at_scale_one(tmp_path):
+    from napari_evai2i.engine import load_model
+    from napari_evai2i.engine.normalization import IntensityScale
+    from napari_evai2i.train.robustness import CASE_SIZE, HeldOutCase, _translate, slice_scores
+
+    out = tmp_path / "split.json"        # case 485: a sagittal slice near the midline, its own level 14 % low
+    assert main(["demo", "--first-case", "485", "--cases", "1", "--tasks", "T1w->FLAIR", "--json", str(out)]) == 0
+    cell = json.loads(out.read_text())["models"]["demo"]["T1w->FLAIR"]["source prompt"]
+    translator = load_model("demo", "cpu")
+    case = HeldOutCase(485, CASE_SIZE).render("T1W", "FLAIR", whole_head=True)
+    fitted = translator.fit_scale(case["src"], "MR", (1.0, 1.0))
+    assert cell["per_case"]["engine_scale"] == [round(fitted.scale, 4)] and fitted.scale < 0.9
+    np.testing.assert_array_equal(_translate(translator, case, True, scale=fitted), _translate(translator, case, True))
+    at_one = _translate(translator, case, True, scale=IntensityScale("MR", 0.0, 1.0, 0.0))
+    assert cell["ssim_source_at_training_level"] == round(slice_scores(at_one, case["tgt"], case["brain"])["ssim"], 4)
+    assert cell["ssim_source_at_training_level"] > cell["ssim"] + 0.05
