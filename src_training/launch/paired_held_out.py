@@ -26,6 +26,7 @@ import numpy as np
 
 from ship_rule import RULE_1_LIMITS, held_out_loss_cells   # this folder: the script's own sys.path entry
 from summarize_ablation import TASKS, read_report
+from targets_table import mean_and_se
 
 
 def paired_cells(old: dict, new: dict) -> dict[tuple[str, str, str], np.ndarray]:
@@ -85,10 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     real = []
     for task, setting, metric, before, after in losses:
         line = f"{task}, {setting}: {metric} {before:.3f} -> {after:.3f}"
-        d = differences[task, setting, metric]
-        se = d.std(ddof=1) / np.sqrt(n)
-        print(f"    {line} (change {d.mean():+.3f} +- {se:.3f})")
-        if d.mean() + 2 * se < 0:
+        change, se = mean_and_se(list(differences[task, setting, metric]))
+        print(f"    {line} (change {change:+.3f} +- {se:.3f})")
+        if change + 2 * se < 0:
             real.append(line)
     print(f"rule 1' (past the limit and change + 2 SE < 0): {'holds' if not real else 'broken'}")
     for line in real:
@@ -97,19 +97,18 @@ def main(argv: list[str] | None = None) -> int:
         if (task, setting, metric) not in differences:
             print(f"error: no cell {task!r}, {setting!r}, {metric!r} in the reports", file=sys.stderr)
             return 2
-        d = differences[task, setting, metric]
+        change, se = mean_and_se(list(differences[task, setting, metric]))
         before = float(np.mean(old["held_out_heads"][task][setting]["per_case"][metric]))
-        se = d.std(ddof=1) / np.sqrt(n)
-        verdict = "real loss" if d.mean() + 2 * se < 0 else "real gain" if d.mean() - 2 * se > 0 else "not real"
-        print(f"cell {task}, {setting}: {metric} {before:.3f} -> {before + d.mean():.3f} "
-              f"(change {d.mean():+.3f} +- {se:.3f}, {verdict})")
+        verdict = "real loss" if change + 2 * se < 0 else "real gain" if change - 2 * se > 0 else "not real"
+        print(f"cell {task}, {setting}: {metric} {before:.3f} -> {before + change:.3f} "
+              f"(change {change:+.3f} +- {se:.3f}, {verdict})")
     print(f"cells past their limit by chance alone: {chance_breaks(differences, args.draws):.1f} "
           f"of {len(differences)} (random signs, {args.draws} draws)")
     print(f"{'held-out setting (mean SSIM of 4 tasks)':62s}   old    new  change")
     for setting in old["held_out_heads"][TASKS[0]]:
-        d = np.mean([differences[t, setting, "ssim"] for t in TASKS], axis=0)
+        change, se = mean_and_se(list(np.mean([differences[t, setting, "ssim"] for t in TASKS], axis=0)))
         before = np.mean([old["held_out_heads"][t][setting]["ssim"] for t in TASKS])
-        print(f"{setting:62s} {before:.3f}  {before + d.mean():.3f}  {d.mean():+.3f} +- {d.std(ddof=1) / np.sqrt(n):.3f}")
+        print(f"{setting:62s} {before:.3f}  {before + change:.3f}  {change:+.3f} +- {se:.3f}")
     return 0 if not (real if args.real_loss else losses) else 1
 
 
