@@ -13,6 +13,13 @@ instead finds the brain-core level of the robustness suite's held-out inputs (4 
 contrasts x the suite's 7 distinct inputs x CASES cases, default 12), which the generator rendered at level 0.5,
 and prints one JSON line per contrast and setting: the lowest and highest found/rendered
 ratio and how many inputs are more than 25 % off, then the total.
+
+    python src_training/prepare/normalisation_check.py --volumes [CASES]
+
+finds the level of whole held-out volumes (the volume suite's, rendered at level 0.5; CASES
+default 4) and of lone slices cut from them (every 8th slice along each axis that holds at least
+a fifth of the axis's largest brain section): the engine fits a volume on the whole, and a lone
+2-D image on itself (docs/data.md, section 4b). One JSON line per contrast.
 """
 
 from __future__ import annotations
@@ -75,8 +82,40 @@ def held_out(cases: int) -> None:
     print(json.dumps({"inputs": total, "off_by_over_25_percent": off}))
 
 
+def volume_and_slice_levels(case: int, kind: str, size: int = 176, step: int = 8) -> tuple[float, list[float]]:
+    """Found/rendered level of one held-out volume as a whole, and of lone slices cut from it."""
+    from napari_evai2i.train.volume_quality import held_out_volume
+
+    volume = held_out_volume(case, kind, "T1W", size=size, depth_mm=size)
+    source, brain = volume["src"], volume["brain"]
+    whole = brain_core_level(source, (1.0, 1.0, 1.0)) / BRAIN_LEVEL
+    lone = []
+    for axis in range(3):
+        area = brain.sum(axis=tuple(a for a in range(3) if a != axis))
+        for index in range(0, source.shape[axis], step):
+            if area[index] >= 0.2 * area.max():
+                lone.append(brain_core_level(np.take(source, index, axis=axis), (1.0, 1.0)) / BRAIN_LEVEL)
+    return whole, lone
+
+
+def volumes(cases: int) -> None:
+    for kind in ("T1W", "T2W", "FLAIR", "PDW"):
+        wholes, lone = [], []
+        for i in range(cases):
+            whole, slices = volume_and_slice_levels(i, kind)
+            wholes.append(whole)
+            lone += slices
+        logs = np.log(lone)
+        print(json.dumps({"contrast": kind, "volumes": [round(v, 3) for v in wholes], "lone_slices": len(lone),
+                          "lone_min": round(float(np.min(lone)), 2), "lone_max": round(float(np.max(lone)), 2),
+                          "lone_log_sd": round(float(logs.std()), 3),
+                          "lone_off_by_over_10_percent": int((np.abs(logs) > np.log(1.1)).sum())}), flush=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--held-out"]:
         held_out(int(sys.argv[2]) if len(sys.argv) > 2 else 12)
+    elif sys.argv[1:2] == ["--volumes"]:
+        volumes(int(sys.argv[2]) if len(sys.argv) > 2 else 4)
     else:
         main()
