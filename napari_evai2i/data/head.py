@@ -40,8 +40,8 @@ import torch
 
 from .anatomy import TISSUE_NAMES, load_tissue_maps
 
-__all__ = ["SHELLS", "SHELL_TISSUES", "HEAD_TISSUE_NAMES", "ALL_TISSUE_NAMES", "ShellRanges", "BrainDistance",
-           "brain_distance", "shell_fractions", "head_fractions", "template_head"]
+__all__ = ["SHELLS", "SHELL_TISSUES", "HEAD_TISSUE_NAMES", "ALL_TISSUE_NAMES", "PARTIAL_CSF", "ShellRanges",
+           "BrainDistance", "brain_distance", "shell_fractions", "head_fractions", "partial_csf", "template_head"]
 
 #: Shell layers from the brain outward, and the tissue each one is made of.
 SHELLS = ("csf_rim", "inner_table", "diploe", "outer_table", "muscle", "fat", "skin")
@@ -49,6 +49,14 @@ SHELL_TISSUES = ("CSF", "BONE", "MARROW", "BONE", "MUSCLE", "FAT", "SKIN")
 #: Tissues beyond the three brain classes, in the order of the generator's tissue channels.
 HEAD_TISSUE_NAMES = ("LESION", "FAT", "MUSCLE", "SKIN", "BONE", "MARROW")
 ALL_TISSUE_NAMES = TISSUE_NAMES + HEAD_TISSUE_NAMES
+#: CSF fractions (exclusive) that count as CSF mixed into tissue: neither a fluid space nor none
+PARTIAL_CSF = (0.15, 0.6)
+
+
+def partial_csf(csf_fraction):
+    """Where ``csf_fraction`` (numpy or torch) is CSF mixed into tissue (:data:`PARTIAL_CSF`).
+    Why: the demo draws such pixels too bright in FLAIR (docs/model_card.md, "Held-out heads")."""
+    return (csf_fraction > PARTIAL_CSF[0]) & (csf_fraction < PARTIAL_CSF[1])
 
 _PAD_MM = 40.0            # room around the template grid for the thickest head
 _SHELL_START_MM = -2.0     # shells begin inside the brain mask (see the module docstring)

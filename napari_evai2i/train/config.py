@@ -99,6 +99,10 @@ class TrainConfig:
     w_lesion: float = 0.0
     #: the same for the tissue heads' cross-entropy (a 5-class head, lesions a class of their own)
     w_lesion_tissue: float = 0.0
+    #: extra L1 weight on pixels of CSF mixed into tissue (``data.head.partial_csf``; randomized
+    #: simulator): such a pixel counts 1 + w_partial_csf times, and ``w_keep`` leaves it out, so a
+    #: continuation relearns those pixels and holds the rest to the model it started from
+    w_partial_csf: float = 0.0
     #: a 5-class mixture head's lesion-minus-WM intensity for each target prompt, against the
     #: physics of that item (L1): the lesion's value is taught on every item, lesion pixels or not
     w_lesion_value: float = 0.0
@@ -220,6 +224,9 @@ def _validated(values: dict[str, Any]) -> TrainConfig:
                          "or leave train_only empty to train the whole generator")
     if cfg.w_keep and not cfg.init_from:
         raise ValueError("w_keep keeps the translations of the init_from model; set init_from, or w_keep: 0")
+    if cfg.w_partial_csf and not (cfg.data == "simulator" and cfg.simulator == "randomized"):
+        raise ValueError("w_partial_csf weighs pixels by their CSF fraction, which only the randomized simulator's "
+                         "items carry; set simulator: randomized, or w_partial_csf: 0")
     for name in ("brain_crop", "shapes", "random_contrast", "lesion_probability"):   # None: the generator's own
         value = getattr(cfg, name)
         if value is not None and not 0.0 <= value <= 1.0:

@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.head import ALL_TISSUE_NAMES
+from ..data.head import ALL_TISSUE_NAMES, partial_csf
 from ..data.physics import PRESETS, all_tissue_parameters
 from ..engine.metrics import ssim
 from ..engine.normalization import IntensityScale
@@ -72,8 +72,6 @@ CROP_MM = (80.0, 96.0)
 COARSE_MM = 2.0
 #: side of a held-out case in pixels (1 mm): room for a whole head
 CASE_SIZE = 160
-#: CSF fractions (exclusive) that :func:`partial_csf_share` counts as CSF mixed into tissue
-PARTIAL_CSF = (0.15, 0.6)
 #: the source-prompt setting "as the product does it": the contrast reader's prompt where it is sure
 READ = "read"
 #: factor settings of the contrast reader's held-out check (HeldOutCase.render arguments)
@@ -291,10 +289,8 @@ def anatomy_oracle(cases: int = 6, size: int = CASE_SIZE, *, first_case: int = 0
 
 
 def partial_csf_share(fractions: np.ndarray, brain: np.ndarray) -> float:
-    """Share of the scored brain whose CSF fraction lies within :data:`PARTIAL_CSF`: CSF mixed
-    into tissue rather than a pure fluid space or none."""
-    csf = fractions[ALL_TISSUE_NAMES.index("CSF")][brain]
-    return float(np.mean((csf > PARTIAL_CSF[0]) & (csf < PARTIAL_CSF[1])))
+    """Share of the scored brain that is CSF mixed into tissue (``data.head.partial_csf``)."""
+    return float(np.mean(partial_csf(fractions[ALL_TISSUE_NAMES.index("CSF")][brain])))
 
 
 def case_anatomy(cases: int = 6, size: int = CASE_SIZE, *, first_case: int = 0) -> dict:

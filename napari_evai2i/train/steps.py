@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..data.head import ALL_TISSUE_NAMES
+from ..data.head import ALL_TISSUE_NAMES, partial_csf
 from ..data.simulated_dataset import match_matrix
 from ..model import EVAModel
 from ..model.config import TISSUE_CHANNELS
@@ -110,6 +110,14 @@ def lesion_weight(batch: dict, extra: float, device: torch.device) -> torch.Tens
     if not extra or "lesion" not in batch:
         return None
     return 1.0 + extra * torch.as_tensor(batch["lesion"]).to(device)
+
+
+def partial_csf_weight(batch: dict, extra: float, device: torch.device) -> torch.Tensor | None:
+    """Per-pixel 1 where the item's CSF is mixed into tissue (``data.head.partial_csf``), else 0;
+    None when ``extra`` is 0. The CSF fraction is channel 2 of ``batch["tissue"]`` (GM, WM, CSF, rest)."""
+    if not extra:
+        return None
+    return partial_csf(torch.as_tensor(batch["tissue"])[:, 2:3]).float().to(device)
 
 
 def mixture_gap_to_wm(tissue_values: torch.Tensor, name: str) -> torch.Tensor:
@@ -218,6 +226,9 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
     logs: dict[str, float] = {}
     weight = lesion_weight(batch, cfg.w_lesion, device)
     m_rec = m if weight is None else m * weight
+    mixed_csf = partial_csf_weight(batch, cfg.w_partial_csf, device)
+    if mixed_csf is not None:
+        m_rec = m_rec * (1.0 + cfg.w_partial_csf * mixed_csf)
     rec = masked_l1(fakes["s2t"], x["tgt"], m_rec) + masked_l1(fakes["t2s"], x["src"], m_rec)
     per = perceptual(fakes["s2t"], x["tgt"]) + perceptual(fakes["t2s"], x["src"])
     if tri:
@@ -250,7 +261,8 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
         logs["ssim"] = float(sim.detach())
 
     if cfg.w_keep and reference is not None:
-        keep = keep_loss(reference, fakes["s2t"], x_in["src"], emb["tgt"], emb["src"], known[:b].to(device), m,
+        m_keep = m if mixed_csf is None else m * (1.0 - mixed_csf)
+        keep = keep_loss(reference, fakes["s2t"], x_in["src"], emb["tgt"], emb["src"], known[:b].to(device), m_keep,
                          batch.get("shapes"))
         loss = loss + cfg.w_keep * keep
         logs["keep"] = float(keep.detach())

@@ -47,3 +47,26 @@ def test_a_continuation_with_w_keep_logs_it_and_needs_a_starting_checkpoint(tmp_
         assert torch.equal(value, start[key]), key
     assert not any(p.requires_grad for p in trainer.reference.parameters())
     load_pretrained(folder, "cpu")
+
+
+def test_partial_csf_pixels_are_found_and_reweigh_the_l1(tmp_path):
+    from napari_evai2i.train.steps import partial_csf_weight
+
+    tissue = torch.zeros(1, 4, 2, 3)
+    tissue[0, 2] = torch.tensor([[0.0, 0.1, 0.3], [0.59, 0.6, 1.0]])             # the CSF channel
+    weight = partial_csf_weight({"tissue": tissue.numpy()}, 4.0, torch.device("cpu"))
+    assert weight.shape == (1, 1, 2, 3)
+    assert weight[0, 0].tolist() == [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    assert partial_csf_weight({"tissue": tissue.numpy()}, 0.0, torch.device("cpu")) is None
+    with pytest.raises(ValueError, match="w_partial_csf weighs pixels by their CSF fraction"):
+        load_train_config(None, ["w_partial_csf=4", "simulator=template"])
+    first = Trainer(load_train_config(None, [f"out={tmp_path / 'a'}", "init_steps=1", *QUICK])).run("init")
+    logs = {}
+    for w in (0, 4):                 # the same items and start: only the weight differs
+        Trainer(load_train_config(None, [f"out={tmp_path / str(w)}", "init_steps=1", f"init_from={first}",
+                                         "w_keep=10", f"w_partial_csf={w}", *QUICK])).run("init")
+        logs[w] = json.loads((tmp_path / str(w) / "metrics.jsonl").read_text().splitlines()[0])
+    # the L1 is a weighted mean: other weights give another value on the very same first step
+    assert logs[4]["rec"] != pytest.approx(logs[0]["rec"], rel=1e-4)
+    for w in (0, 4):                                  # step 1: the generator is still the reference
+        assert logs[w]["keep"] == pytest.approx(0, abs=1e-5)
