@@ -3,7 +3,7 @@
 # (src_training/configs/pilots_v9/partial_csf.yaml, whose header holds the verdict), then the reports
 # that verdict reads, against v9 as shipped. Every step writes one file under OUT and is skipped
 # when it exists, so a stopped run resumes.
-#   bash src_training/launch/pilot_partial_csf.sh [OUT]   (about 14 minutes of training, 12 of evaluation)
+#   bash src_training/launch/pilot_partial_csf.sh [OUT]   (about 15 minutes of training, 10 of evaluation)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source src_training/launch/train_stage.sh   # PY, V9, the stage helpers
