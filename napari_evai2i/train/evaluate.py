@@ -233,11 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.suite == "held-out":
         from .robustness import anatomy_oracle, case_anatomy, held_out_factors
 
-        block = {"first_case": args.first_case}
-        report["held_out"] = {"held_out_heads": held_out_factors(translator, args.cases, per_case=True, lesions=False,
-                                                                 crop_to_head=not args.no_head_box, **block),
-                              "anatomy_oracle": anatomy_oracle(args.cases, per_case=True, **block),
-                              "case_anatomy": case_anatomy(args.cases, **block),
+        first = args.first_case
+        report["held_out"] = {"held_out_heads": held_out_factors(translator, args.cases, first_case=first, per_case=True,
+                                                                 lesions=False, crop_to_head=not args.no_head_box),
+                              "anatomy_oracle": anatomy_oracle(args.cases, first_case=first, per_case=True),
+                              "case_anatomy": case_anatomy(args.cases, first_case=first),
                               "first_case": args.first_case, "cases": args.cases,
                               "head_box": not args.no_head_box}
     if args.suite == "lesions":

@@ -223,6 +223,12 @@ def mean_scores(rows: list[dict], digits: int = 4) -> dict:
     return {k: round(float(np.mean([r[k] for r in rows])), digits) for k in rows[0]}
 
 
+def per_case_scores(rows: list[dict], keys=None, digits: int = 4) -> dict[str, list[float]]:
+    """Key by key, every row's score rounded to ``digits`` decimals (``keys``: default every key),
+    so two models can be compared case by case."""
+    return {k: [round(float(r[k]), digits) for r in rows] for k in (keys or rows[0])}
+
+
 #: the held-out suite's settings: :meth:`HeldOutCase.render` arguments, and the source prompt
 #: given (True, False or :data:`READ`)
 HELD_OUT_SETTINGS = {
@@ -260,7 +266,7 @@ def held_out_factors(translator, cases: int = 6, size: int = CASE_SIZE, *, first
                                          case["brain"]))
             report[task][name] = mean_scores(rows)
             if per_case:
-                report[task][name]["per_case"] = {k: [round(float(r[k]), 4) for r in rows] for k in rows[0]}
+                report[task][name]["per_case"] = per_case_scores(rows)
     if lesions:
         report["lesions"] = lesion_contrast(translator, cases, size)
     return report
@@ -284,7 +290,7 @@ def anatomy_oracle(cases: int = 6, size: int = CASE_SIZE, *, first_case: int = 0
             rows.append(slice_scores(case["tgt_textbook"], case["tgt"], case["brain"]))
         report[task] = mean_scores(rows)
         if per_case:
-            report[task]["per_case"] = {k: [round(float(r[k]), 4) for r in rows] for k in rows[0]}
+            report[task]["per_case"] = per_case_scores(rows)
     return report
 
 

@@ -112,11 +112,9 @@ def lesion_weight(batch: dict, extra: float, device: torch.device) -> torch.Tens
     return 1.0 + extra * torch.as_tensor(batch["lesion"]).to(device)
 
 
-def partial_csf_weight(batch: dict, extra: float, device: torch.device) -> torch.Tensor | None:
-    """Per-pixel 1 where the item's CSF is mixed into tissue (``data.head.partial_csf``), else 0;
-    None when ``extra`` is 0. The CSF fraction is channel 2 of ``batch["tissue"]`` (GM, WM, CSF, rest)."""
-    if not extra:
-        return None
+def partial_csf_mask(batch: dict, device: torch.device) -> torch.Tensor:
+    """Per-pixel 1 where the item's CSF is mixed into tissue (``data.head.partial_csf``), else 0.
+    The CSF fraction is channel 2 of ``batch["tissue"]`` (GM, WM, CSF, rest)."""
     return partial_csf(torch.as_tensor(batch["tissue"])[:, 2:3]).float().to(device)
 
 
@@ -226,7 +224,7 @@ def generator_forward(model: EVAModel, batch: dict, cfg: TrainConfig, device: to
     logs: dict[str, float] = {}
     weight = lesion_weight(batch, cfg.w_lesion, device)
     m_rec = m if weight is None else m * weight
-    mixed_csf = partial_csf_weight(batch, cfg.w_partial_csf, device)
+    mixed_csf = partial_csf_mask(batch, device) if cfg.w_partial_csf else None
     if mixed_csf is not None:
         m_rec = m_rec * (1.0 + cfg.w_partial_csf * mixed_csf)
     rec = masked_l1(fakes["s2t"], x["tgt"], m_rec) + masked_l1(fakes["t2s"], x["src"], m_rec)

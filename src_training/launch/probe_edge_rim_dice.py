@@ -42,7 +42,7 @@ def edge_scores(pred: np.ndarray, truth: np.ndarray, brain: np.ndarray) -> dict[
 
 def main(argv: list[str] | None = None) -> int:
     from napari_evai2i.engine import load_model
-    from napari_evai2i.train.robustness import CASE_SIZE, TASKS, HeldOutCase, _translate, mean_scores
+    from napari_evai2i.train.robustness import CASE_SIZE, TASKS, HeldOutCase, _translate, mean_scores, per_case_scores
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="LABEL=MODEL (a name or a checkpoint folder)")
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         report["tasks"][task] = {label: mean_scores(r) for label, r in rows.items()}
         if args.per_case:
             for label, r in rows.items():
-                report["tasks"][task][label]["per_case"] = {k: [round(x[k], 4) for x in r] for k in ("dice", "dice_inner")}
+                report["tasks"][task][label]["per_case"] = per_case_scores(r, ("dice", "dice_inner"))
     return emit(report, args.json)
 
 

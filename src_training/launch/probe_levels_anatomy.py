@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from napari_evai2i.engine import load_model
     from napari_evai2i.engine.normalization import BRAIN_LEVEL, IntensityScale
-    from napari_evai2i.train.robustness import CASE_SIZE, TASKS, HeldOutCase, _translate, mean_scores, slice_scores
+    from napari_evai2i.train.robustness import (CASE_SIZE, TASKS, HeldOutCase, _translate, mean_scores,
+                                                per_case_scores, slice_scores)
 
     training_level = IntensityScale.at_brain_level(BRAIN_LEVEL, "the training level")     # scale 1
 
@@ -93,16 +94,16 @@ def main(argv: list[str] | None = None) -> int:
             rows: dict[str, list[dict]] = {name: [] for name in settings}
             for i in range(args.first_case, args.first_case + args.cases):
                 case = HeldOutCase(i, CASE_SIZE).render(src, tgt, whole_head=True)    # rendered once
-                fitted = translator.fit_scale(case["src"], "MR", (case["pixel_mm"],) * 2).scale
+                rule = translator.fit_scale(case["src"], "MR", (case["pixel_mm"],) * 2)    # fitted once
                 for name, with_prompt in settings.items():
-                    row = decompose(_translate(translator, case, with_prompt), case["tgt"], case["fractions"],
-                                    case["brain"])
+                    row = decompose(_translate(translator, case, with_prompt, scale=rule), case["tgt"],
+                                    case["fractions"], case["brain"])
                     at_level = _translate(translator, case, with_prompt, scale=training_level)
                     row["ssim_source_at_training_level"] = slice_scores(at_level, case["tgt"], case["brain"])["ssim"]
-                    row["engine_scale"] = fitted
+                    row["engine_scale"] = rule.scale
                     rows[name].append(row)
-            per_task[task] = {name: {**mean_scores(r), "per_case": {
-                key: [round(float(x[key]), 4) for x in r] for key in PER_CASE}} for name, r in rows.items()}
+            per_task[task] = {name: {**mean_scores(r), "per_case": per_case_scores(r, PER_CASE)}
+                              for name, r in rows.items()}
         report["models"][label or path] = per_task
     return emit(report, args.json)
 

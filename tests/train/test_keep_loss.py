@@ -50,14 +50,13 @@ def test_a_continuation_with_w_keep_logs_it_and_needs_a_starting_checkpoint(tmp_
 
 
 def test_partial_csf_pixels_are_found_and_reweigh_the_l1(tmp_path):
-    from napari_evai2i.train.steps import partial_csf_weight
+    from napari_evai2i.train.steps import partial_csf_mask
 
     tissue = torch.zeros(1, 4, 2, 3)
     tissue[0, 2] = torch.tensor([[0.0, 0.1, 0.3], [0.59, 0.6, 1.0]])             # the CSF channel
-    weight = partial_csf_weight({"tissue": tissue.numpy()}, 4.0, torch.device("cpu"))
-    assert weight.shape == (1, 1, 2, 3)
-    assert weight[0, 0].tolist() == [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
-    assert partial_csf_weight({"tissue": tissue.numpy()}, 0.0, torch.device("cpu")) is None
+    mask = partial_csf_mask({"tissue": tissue.numpy()}, torch.device("cpu"))
+    assert mask.shape == (1, 1, 2, 3)
+    assert mask[0, 0].tolist() == [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
     with pytest.raises(ValueError, match="w_partial_csf weighs pixels by their CSF fraction"):
         load_train_config(None, ["w_partial_csf=4", "simulator=template"])
     first = Trainer(load_train_config(None, [f"out={tmp_path / 'a'}", "init_steps=1", *QUICK])).run("init")
