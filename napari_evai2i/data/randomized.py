@@ -110,6 +110,12 @@ class RandomizationRanges:
     #: thick slices and in-plane resolution loss also on inputs that come with their prompt. Off,
     #: only sources without a prompt get them (drawn either way, as ``levels_when_prompted``)
     resolution_loss_when_prompted: bool = True
+    #: with ``levels_when_prompted`` off: a gain over this range on the inputs that come with their
+    #: prompt (no gamma), mapped from the gain drawn anyway, so every other draw stays the same.
+    #: Why: a lone 2-D slice is normalised by its own brain core, 6-7 % (SD) from the training
+    #: level, and v9 with the prompt reads tissue from the absolute level (model card, "Where the
+    #: SSIM goes"). None: prompted inputs keep the training level exactly, as every demo so far
+    prompted_gain: tuple[float, float] | None = None
     # unknown sources
     unknown_source: float = 0.4
     random_contrast: float = 0.5                  # of the unknown sources
@@ -435,7 +441,12 @@ class HeadSliceGenerator:
         noise = torch.from_numpy(rng.standard_normal((2, n, n)).astype(np.float32)) * sigma
         x = torch.sqrt((x + noise[0]) ** 2 + noise[1] ** 2)
         gain = rng.uniform(*r.gain)
-        return x * gain if levels else x
+        if levels:
+            return x * gain
+        if r.prompted_gain is not None:
+            share = (gain - r.gain[0]) / (r.gain[1] - r.gain[0])
+            return x * (r.prompted_gain[0] + share * (r.prompted_gain[1] - r.prompted_gain[0]))
+        return x
 
     def random_signals(self, rng: np.random.Generator) -> np.ndarray:
         """Any contrast at all: an independent random intensity per tissue (bone stays dark)."""

@@ -299,6 +299,13 @@ def randomization_ranges(cfg: TrainConfig):
         value = getattr(ranges, name)
         if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
             raise ValueError(f"randomization {name} is a probability, between 0 and 1, not {value!r}")
+    if ranges.prompted_gain is not None:
+        low, high = ranges.prompted_gain
+        if ranges.levels_when_prompted:
+            raise ValueError("randomization prompted_gain applies only with levels_when_prompted: false "
+                             "(otherwise prompted inputs get the full gain and gamma); set both or neither")
+        if not 0 < low <= high:
+            raise ValueError(f"randomization prompted_gain must be two gains 0 < low <= high, not {[low, high]}")
     return ranges
 
 

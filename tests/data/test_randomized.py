@@ -251,6 +251,46 @@ def test_without_levels_when_prompted_only_prompt_less_sources_get_gamma_and_gai
         np.testing.assert_array_equal(mine["tgt"], theirs["tgt"])
 
 
+def test_prompted_gain_scales_each_prompted_input_by_one_gain_in_its_range_and_draws_nothing_new():
+    """``prompted_gain`` (with ``levels_when_prompted`` off): every prompted input is the plain
+    prompted input times one factor inside the range, mapped from the gain drawn anyway, so the
+    targets and every prompt-less source stay draw for draw as without it."""
+    def items(unknown: float, **ranges) -> list[dict]:
+        data = SimulatedPairs(SimulatedDataConfig(size=SIZE, seed=3, generator="randomized",
+                                                  randomization=RandomizationRanges(unknown_source=unknown,
+                                                                                    levels_when_prompted=False, **ranges)))
+        return [data[i] for i in range(4)]
+
+    plain, gained = items(0.0), items(0.0, prompted_gain=(0.9, 1.1))
+    factors = []
+    for mine, theirs in zip(gained, plain):
+        assert mine["src_known"]
+        np.testing.assert_array_equal(mine["tgt"], theirs["tgt"])
+        for key in ("src_in", "tgt_in"):
+            inside = theirs[key] > 0.05
+            ratio = mine[key][inside] / theirs[key][inside]
+            np.testing.assert_allclose(ratio, ratio.mean(), rtol=1e-4)        # one factor per image
+            factors.append(float(ratio.mean()))
+    assert all(0.9 - 1e-4 <= f <= 1.1 + 1e-4 for f in factors)
+    assert max(factors) - min(factors) > 0.02                                 # drawn, not constant
+    for mine, theirs in zip(items(1.0, prompted_gain=(0.9, 1.1)), items(1.0)):   # prompt-less: unchanged
+        np.testing.assert_array_equal(mine["src_in"], theirs["src_in"])
+    assert RandomizationRanges().prompted_gain is None
+
+
+def test_a_recipe_refuses_prompted_gain_where_prompted_inputs_already_get_every_level():
+    from napari_evai2i.train.config import load_train_config, randomization_ranges
+
+    base = ["simulator=randomized", "out=/tmp/unused"]
+    ranges = randomization_ranges(load_train_config(None, base + [
+        "randomization={levels_when_prompted: false, prompted_gain: [0.9, 1.1]}"]))
+    assert ranges.prompted_gain == (0.9, 1.1)
+    with pytest.raises(ValueError, match="levels_when_prompted"):
+        load_train_config(None, base + ["randomization={prompted_gain: [0.9, 1.1]}"])
+    with pytest.raises(ValueError, match="0 < low <= high"):
+        load_train_config(None, base + ["randomization={levels_when_prompted: false, prompted_gain: [1.1, 0.9]}"])
+
+
 def test_without_resolution_loss_when_prompted_only_prompt_less_sources_get_thick_slices_and_blur():
     """``resolution_loss_when_prompted: False``: a prompted source is scanned from the centre
     plane at the grid's resolution, whatever the thickness and resolution ranges; prompt-less
