@@ -14,6 +14,8 @@
 #   robustness x runs/x/model_fp16        # $OUT/x_robustness.json: the robustness suite's 6 cases
 #   rule_1_prime x 208 [--show ...]       # paired_held_out.py --real-loss against v5_cases208.json
 #   rules_2_and_4 x                       # ship_rule.py against v5's evaluation.json
+#   real_t1_flair_verdict x below         # nibabel's FLAIR CSF/GM without a prompt below the reference's
+#                                         #   (or not-above), every real-T1 tissue order right
 #   template_tasks_within x               # $OUT/x_standard.json's template tasks within 0.02 of the reference's
 #   ship_checks x runs/x/model_fp16 352   # the five lines above in one: held_out (both), rule_1_prime,
 #                                         #   robustness, rules_2_and_4, the standard suite and template_tasks_within
@@ -114,11 +116,34 @@ rule_1_prime() {   # LABEL FIRST_CASE [paired_held_out.py options]; the referenc
         "$OUT/${label}_cases$first.json" "$@" || true
 }
 
-rules_2_and_4() {   # LABEL; the reference's report is its shipped evaluation.json, from git
-    echo "== $1 against $REF: rules 1, 2 and 4 on the robustness suite"
+ref_evaluation() {   # $OUT/${REF}_evaluation.json: the reference's shipped evaluation.json, from git (made once)
     [ -s "$OUT/${REF}_evaluation.json" ] || git show \
         "${SHIPPED_AT[$REF]}:napari_evai2i/weights/demo/evaluation.json" >"$OUT/${REF}_evaluation.json"
+}
+
+rules_2_and_4() {   # LABEL; the reference's report is its shipped evaluation.json, from git
+    echo "== $1 against $REF: rules 1, 2 and 4 on the robustness suite"
+    ref_evaluation
     "$PY" src_training/launch/ship_rule.py "$OUT/${REF}_evaluation.json" "$OUT/$1_robustness.json" || true
+}
+
+real_t1_flair_verdict() {   # LABEL below|not-above: nibabel's real-T1 FLAIR CSF/GM without a prompt in
+                            # $OUT/LABEL_robustness.json below (or not above) $REF's, and every real-T1 tissue order right
+    ref_evaluation
+    echo "== real T1: nibabel's FLAIR CSF/GM without a prompt ($2 $REF's), and every tissue order"
+    "$PY" - "$OUT/${REF}_evaluation.json" "$OUT/$1_robustness.json" "$REF" "$1" "$2" <<'PY'
+import json, sys
+old, new = (json.load(open(p))["robustness"]["real_t1"] for p in sys.argv[1:3])
+ref, label, mode = sys.argv[3:]
+scan = next(name for name in old if name.startswith("nibabel"))
+ratio = {k: r[scan]["no source prompt"]["FLAIR"]["csf_to_gm"] for k, r in ((ref, old), (label, new))}
+orders = all(entry[key][kind]["order_ok"] for name, entry in new.items() if name != "figure"
+             for key in ("no source prompt", "source prompt", "source read from the image") for kind in entry[key])
+lower = ratio[label] < ratio[ref] if mode == "below" else ratio[label] <= ratio[ref]
+print(f"  nibabel FLAIR CSF/GM {ratio[ref]:.3f} -> {ratio[label]:.3f} (partial-volume physics "
+      f"{new[scan]['no source prompt']['FLAIR']['csf_to_gm_partial_volume_physics']:.3f}); every order right: "
+      f"{orders}: " + ("holds" if lower and orders else "fails"))
+PY
 }
 
 ship_checks() {   # LABEL MODEL FIRST_CASE: against $REF (runs/demo_$REF), rule 1' on 24 cases from FIRST_CASE,
