@@ -1,6 +1,7 @@
 """Training throughput: pairs/s of a generator step and samples/s of a DCLIP step.
 
     python benchmarks/bench_training.py --configs tiny paper --device auto
+    python benchmarks/bench_training.py --configs tiny --stages init finetune --amps off bf16   # bf16's speed-up
 
 Runs the real step functions of the trainer (``napari_evai2i.train.steps``) on simulated
 batches and prints JSON lines with the rate and the peak memory (CUDA: allocator peak;
@@ -29,8 +30,9 @@ CPU_PAPER = (128, 2, 4)
 
 
 def bench(config: str, device: torch.device, crop: int, gen_batch: int, clip_batch: int,
-          max_seconds: float, stage: str) -> None:
-    cfg = load_train_config(None, [f"model={config}", f"device={device}", f"crop_size={crop}",
+          max_seconds: float, stage: str, amp: str = "auto") -> float:
+    """Seconds per step (median), after printing the measurement."""
+    cfg = load_train_config(None, [f"amp={amp}", f"model={config}", f"device={device}", f"crop_size={crop}",
                                    f"gen_batch={gen_batch}", f"clip_batch={clip_batch}", "out=/tmp/evai2i_bench",
                                    "w_tissue=1" if config == "tiny" else "w_tissue=0",
                                    "source_prompt_probability=0.8" if config == "tiny" else
@@ -51,6 +53,7 @@ def bench(config: str, device: torch.device, crop: int, gen_batch: int, clip_bat
           "batch": batch_size, "seconds_per_step": round(seconds, 3), "repeats": repeats,
           ("samples_per_s" if stage == "clip" else "pairs_per_s"): round(units / seconds, 3),
           "peak_memory_mb": round(memory, 1), "amp": cfg.amp})
+    return seconds
 
 
 def main() -> None:
@@ -62,6 +65,9 @@ def main() -> None:
     parser.add_argument("--clip-batch", type=int, default=None)
     parser.add_argument("--stages", nargs="+", default=["init", "finetune", "clip"])
     parser.add_argument("--max-seconds", type=float, default=30.0)
+    parser.add_argument("--amps", nargs="+", default=["auto"], choices=("auto", "bf16", "off"),
+                        help="autocast settings, each measured in turn; with more than one, the first is "
+                             "the baseline of a ratio line per stage")
     args = parser.parse_args()
     device = resolve_device(args.device)
     emit({"bench": "machine", **machine(), "device": str(device)})
@@ -70,7 +76,12 @@ def main() -> None:
         crop, gen_batch, clip_batch = (given or default for given, default in
                                        zip((args.crop, args.gen_batch, args.clip_batch), sizes))
         for stage in args.stages:
-            bench(config, device, crop, gen_batch, clip_batch, args.max_seconds, stage)
+            seconds = {amp: bench(config, device, crop, gen_batch, clip_batch, args.max_seconds, stage, amp)
+                       for amp in args.amps}
+            baseline = args.amps[0]
+            for amp in args.amps[1:]:
+                emit({"bench": "training_ratio", "config": config, "stage": stage, "device": str(device),
+                      "baseline": baseline, "amp": amp, "speedup": round(seconds[baseline] / seconds[amp], 3)})
 
 
 if __name__ == "__main__":
