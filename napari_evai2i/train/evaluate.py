@@ -243,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.suite == "lesions":
         from .robustness import lesion_contrast
 
-        report["lesions"] = {**lesion_contrast(translator, args.cases, first_case=args.first_case),
-                             "first_case": args.first_case}
+        report["lesions"] = lesion_contrast(translator, args.cases, first_case=args.first_case)
+        report["first_case"] = args.first_case          # beside the tasks' report, not among its task keys
     if args.suite in ("volume", "all"):
         from .volume_quality import volume_report
 

@@ -187,15 +187,17 @@ def test_the_lesion_suite_runs_alone_from_the_command_line(tmp_path):
     out = tmp_path / "lesions.json"
     assert main(["--suite", "lesions", "--model", "demo", "--device", "cpu", "--cases", "1", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
-    assert set(report) == {"model", "lesions"}                      # nothing else was run
+    assert set(report) == {"model", "lesions", "first_case"}        # nothing else was run
+    assert set(report["lesions"]) == {"T1w->T2w", "T1w->FLAIR", "T2w->FLAIR"}   # every key a task
     t2w_flair = report["lesions"]["T2w->FLAIR"]
     assert t2w_flair["cases"] == 1 and t2w_flair["lesion_to_wm_source"] > 1.5
-    assert report["lesions"]["first_case"] == 0
+    assert report["first_case"] == 0
     later = tmp_path / "lesions_later.json"                          # a later block: other heads
     assert main(["--suite", "lesions", "--model", "demo", "--device", "cpu", "--cases", "1",
                  "--first-case", "7", "--json", str(later)]) == 0
-    moved = json.loads(later.read_text())["lesions"]
-    assert moved["first_case"] == 7 and moved["T2w->FLAIR"]["cases"] == 1
+    later_report = json.loads(later.read_text())
+    moved = later_report["lesions"]
+    assert later_report["first_case"] == 7 and moved["T2w->FLAIR"]["cases"] == 1
     assert moved["T2w->FLAIR"]["lesion_to_wm_truth"] != t2w_flair["lesion_to_wm_truth"]
 
 
