@@ -23,6 +23,8 @@ from targets_table import mean_and_se
 #: left-right, as training mirrors heads; in sagittal slices it is front-back, a flip training never
 #: makes (the probe reports what the mean gains either way)
 MIRROR_AXIS = 1
+#: the source prompt given in each setting (robustness._translate)
+SETTINGS = {"no source prompt": False, "source prompt": True}
 
 
 def mirrored_translation(translator, case: dict, with_prompt: bool) -> np.ndarray:
@@ -35,23 +37,23 @@ def mirrored_translation(translator, case: dict, with_prompt: bool) -> np.ndarra
 
 def probe(model: str, first_case: int, cases: int) -> dict:
     from napari_evai2i.engine import load_model
-    from napari_evai2i.train.robustness import CASE_SIZE, TASKS, HeldOutCase, _translate, slice_scores
+    from napari_evai2i.train.robustness import CASE_SIZE, TASKS, HeldOutCase, _translate, mean_scores, slice_scores
 
     translator = load_model(model, "cpu")
     report: dict = {"model": model, "first_case": first_case, "cases": cases, "tasks": {}}
     for task, (src, tgt) in TASKS.items():
-        for setting, with_prompt in (("no source prompt", False), ("source prompt", True)):
-            rows: dict[str, list[dict]] = {"plain": [], "mirrored": [], "mean of both": []}
-            for i in range(first_case, first_case + cases):
-                case = HeldOutCase(i, CASE_SIZE).render(src, tgt, whole_head=True)
+        rows = {setting: {"plain": [], "mirrored": [], "mean of both": []} for setting in SETTINGS}
+        for i in range(first_case, first_case + cases):
+            case = HeldOutCase(i, CASE_SIZE).render(src, tgt, whole_head=True)    # rendered once
+            for setting, with_prompt in SETTINGS.items():
                 plain = _translate(translator, case, with_prompt)
                 mirrored = mirrored_translation(translator, case, with_prompt)
                 for name, image in (("plain", plain), ("mirrored", mirrored), ("mean of both", (plain + mirrored) / 2)):
-                    rows[name].append(slice_scores(image, case["tgt"], case["brain"]))
-            cell = {name: {metric: round(float(np.mean([r[metric] for r in r_])), 4) for metric in ("ssim", "dice")}
-                    for name, r_ in rows.items()}
+                    rows[setting][name].append(slice_scores(image, case["tgt"], case["brain"]))
+        for setting, by_name in rows.items():
+            cell = {name: mean_scores(r) for name, r in by_name.items()}
             for metric in ("ssim", "dice"):
-                gains = [m[metric] - p[metric] for m, p in zip(rows["mean of both"], rows["plain"])]
+                gains = [m[metric] - p[metric] for m, p in zip(by_name["mean of both"], by_name["plain"])]
                 cell[f"mean of both - plain, {metric}"] = [round(v, 4) for v in mean_and_se(gains)]
             report["tasks"][f"{task}, {setting}"] = cell
     return report
