@@ -85,6 +85,10 @@ class GeneratorConfig:
       proportion to how far an inversion-recovery prompt's TI lies below the CSF null of its TR
       and field (:func:`~napari_evai2i.model.prompt_numbers.below_null_depth`); zero at and above
       the null and for every other prompt, so those translate exactly as without it.
+    * ``prompt_physics``: the number network also reads the tissue contrast the prompt's protocol
+      implies by the signal equations (:func:`~napari_evai2i.model.prompt_numbers.physics_features`),
+      so a sequence training never showed gets the style of the contrast it gives; with it the
+      network may leave TI out of ``prompt_number_quantities`` (TI then reaches it only that way).
     * ``mixture_sharpness``: the tissue mixture's logits are multiplied by a factor read from the
       prompt's style (a small network whose last layer starts at zero, so the factor starts at
       exactly 1), so each target can draw its tissues as sharply as its images ask; the tissue
@@ -111,6 +115,7 @@ class GeneratorConfig:
     prompt_numbers_apart: bool = False
     prompt_number_width: int = 256
     below_null_correction: bool = False
+    prompt_physics: bool = False
     mixture_sharpness: bool = False
     sharpness_reads_code: bool = False
 
@@ -121,13 +126,15 @@ class GeneratorConfig:
         if unknown or not self.prompt_number_quantities:
             raise ValueError(f"prompt_number_quantities must name some of {', '.join(QUANTITIES)}, "
                              f"not {list(self.prompt_number_quantities)}")
-        timing = {"repetition_time", "echo_time", "inversion_time", "flip_angle"}
+        timing = {"repetition_time", "echo_time", "flip_angle"} | ({"inversion_time"} if not self.prompt_physics else set())
         if self.prompt_numbers_apart and not (self.prompt_numbers and timing <= set(self.prompt_number_quantities)):
             raise ValueError("prompt_numbers_apart takes the timing sentence away from the text tower, so the number "
                              "map must read all of it: set prompt_numbers and prompt_number_quantities with "
                              f"{', '.join(sorted(timing))}")
         if self.below_null_correction and not self.prompt_numbers_apart:
             raise ValueError("below_null_correction reads what the number network reads: set prompt_numbers_apart")
+        if self.prompt_physics and not self.prompt_numbers_apart:
+            raise ValueError("prompt_physics is an input of the number network: set prompt_numbers_apart")
         if self.mixture_sharpness and not self.tissue_mixture:
             raise ValueError("mixture_sharpness sharpens the tissue mixture: set tissue_mixture")
         if self.sharpness_reads_code and not self.mixture_sharpness:

@@ -148,15 +148,16 @@ class Generator(nn.Module):
                                                   nn.Linear(4 * cfg.style_dim, cfg.tissue_classes))
         self.prompt_numbers = None
         if cfg.prompt_numbers:
-            from .prompt_numbers import NUMBER_FEATURES
+            from .prompt_numbers import NUMBER_FEATURES, PHYSICS_FEATURES
 
-            if cfg.prompt_numbers_apart:      # of [text embedding, numbers]
-                self.prompt_numbers = _number_network(cfg, NUMBER_FEATURES)
+            read = NUMBER_FEATURES + (PHYSICS_FEATURES if cfg.prompt_physics else 0)
+            if cfg.prompt_numbers_apart:      # of [text embedding, numbers (, physics)]
+                self.prompt_numbers = _number_network(cfg, read)
             else:
                 self.prompt_numbers = nn.Linear(NUMBER_FEATURES, cfg.style_dim, bias=False)
         self.below_null_correction = None
         if cfg.below_null_correction:          # the number network's shape
-            self.below_null_correction = _number_network(cfg, NUMBER_FEATURES)
+            self.below_null_correction = _number_network(cfg, read)
         self.mixture_sharpness = None
         if cfg.mixture_sharpness:              # style [, mean code] -> log of the mixture's logit factor
             reads = cfg.style_dim + (cfg.enc_dims[-1] if cfg.sharpness_reads_code else 0)
@@ -193,8 +194,13 @@ class Generator(nn.Module):
         all but its timing sentence (which the number map reads)."""
         if not self.config.prompt_numbers_apart:
             return texts
-        from ..prompts.parse import without_timing
+        from ..prompts.parse import without_timing, without_weighting
 
+        if self.config.prompt_physics:     # the weighting word goes where the physics can stand for it
+            from .prompt_numbers import states_whole_protocol
+
+            return [without_weighting(without_timing(t)) if states_whole_protocol(t) else without_timing(t)
+                    for t in texts]
         return [without_timing(t) for t in texts]
 
     def style_of(self, embeddings: torch.Tensor, texts: list[str]) -> torch.Tensor:
@@ -204,16 +210,25 @@ class Generator(nn.Module):
         the numbers and the embedding)."""
         if self.prompt_numbers is None:
             return embeddings
-        from .prompt_numbers import number_features
-
-        dtype = next(self.prompt_numbers.parameters()).dtype
-        features = number_features(texts, self.config.prompt_number_quantities).to(embeddings.device, dtype)
-        if self.config.prompt_numbers_apart:
-            features = torch.cat([embeddings.to(dtype), features], dim=1)
+        features = self.number_inputs(embeddings, texts)
         numbers = self.prompt_numbers(features)
         if self.below_null_correction is not None:
             numbers = numbers + self.below_null_term(features, texts)
         return embeddings + numbers.to(embeddings.dtype)
+
+    def number_inputs(self, embeddings: torch.Tensor, texts: list[str]) -> torch.Tensor:
+        """What the number network reads for prompts ``texts``: their number features (and with
+        ``prompt_physics`` the contrast their protocol implies), after the embeddings with
+        ``prompt_numbers_apart``."""
+        from .prompt_numbers import number_features, physics_features
+
+        dtype = next(self.prompt_numbers.parameters()).dtype
+        features = number_features(texts, self.config.prompt_number_quantities).to(embeddings.device, dtype)
+        if self.config.prompt_physics:
+            features = torch.cat([features, physics_features(texts).to(embeddings.device, dtype)], dim=1)
+        if self.config.prompt_numbers_apart:
+            features = torch.cat([embeddings.to(dtype), features], dim=1)
+        return features
 
     def below_null_term(self, features: torch.Tensor, texts: list[str]) -> torch.Tensor:
         """``below_null_correction``'s part of the style: the network's output scaled by

@@ -85,3 +85,71 @@ def below_null_depth(texts: list[str]) -> torch.Tensor:
     Why: below the null a magnitude image brightens CSF again, the mirror of its fall above it, so
     the correction grows from zero at the null, where the style is the number network's alone."""
     return torch.tensor([depth_below_null(fields_from_prompt(" ".join(t.split()))) for t in texts], dtype=torch.float32)
+
+
+#: the tissues whose pure-tissue signal against grey matter's :func:`physics_features` gives: the
+#: brain's own (the head's tissues are left out: a fat-suppressed head is a contrast training never shows)
+PHYSICS_TISSUES = ("WM", "CSF", "LESION")
+#: stated or not, then the log of each tissue's signal over grey matter's, halved
+PHYSICS_FEATURES = 1 + len(PHYSICS_TISSUES)
+#: signal ratios below this count as this (a tissue at its null)
+_RATIO_FLOOR = 1e-3
+
+
+def sequence_type_of(fields) -> str | None:
+    """The simulator's sequence type (``"SE"``, ``"IR"``, ``"GRE"`` or ``"IRGRE"``) of the
+    ``ProtocolFields`` ``fields``, from their scanning sequences; None where they name none of ours."""
+    sequences = set(fields.scanning_sequence or ())
+    gradient, inversion = "gradient recalled" in sequences, "inversion recovery" in sequences
+    if gradient:
+        return "IRGRE" if inversion else "GRE"
+    if inversion:
+        return "IR"
+    return "SE" if "spin echo" in sequences else None
+
+
+def expected_contrast(fields) -> dict[str, float] | None:
+    """Each tissue's pure-tissue signal over grey matter's under the protocol ``fields`` state, with
+    the simulator's tissue table at their field (1.5 T where they state none), or None where they
+    do not state a whole protocol (its sequence, TR and TE, and TI or flip angle where it needs them)."""
+    from ..data._protocols import Protocol
+    from ..data._signal import all_tissue_parameters
+    from ..prompts import vocabulary as voc
+
+    kind = sequence_type_of(fields) if fields is not None else None
+    if kind is None or fields.repetition_time is None or fields.echo_time is None:
+        return None
+    try:
+        protocol = Protocol(kind, voc.T1W, fields.repetition_time, fields.echo_time,
+                            ti=fields.inversion_time if kind in ("IR", "IRGRE") else None,
+                            flip_angle=fields.flip_angle, field_strength=fields.field_strength or 1.5)
+    except (TypeError, ValueError):             # a TI or flip angle missing, TE >= TR, ...
+        return None
+    signals = protocol.tissue_signals(all_tissue_parameters(protocol.field_strength))
+    if not signals["GM"] > 0:
+        return None
+    return {tissue: signals[tissue] / signals["GM"] for tissue in PHYSICS_TISSUES}
+
+
+@functools.lru_cache(maxsize=8192)
+def _physics(text: str) -> tuple[float, ...]:
+    ratios = expected_contrast(fields_from_prompt(text))
+    if ratios is None:
+        return (0.0,) * PHYSICS_FEATURES
+    return (1.0, *(0.5 * math.log(max(ratios[t], _RATIO_FLOOR)) for t in PHYSICS_TISSUES))
+
+
+def states_whole_protocol(text: str) -> bool:
+    """Whether ``text`` states a whole protocol, so that :func:`physics_features` can read its contrast."""
+    return _physics(" ".join(text.split()))[0] == 1.0
+
+
+def physics_features(texts: list[str]) -> torch.Tensor:
+    """(N, :data:`PHYSICS_FEATURES`) the tissue contrast each prompt's protocol implies by the signal
+    equations (zeros where a prompt states no whole protocol in the package's wordings).
+
+    Why: a sequence training never showed (a STIR) is a new point in TR, TE and TI, but the contrast
+    it gives the brain's tissues may be one training showed often; a style read from that contrast
+    has somewhere to come from (``GeneratorConfig.prompt_physics``)."""
+    return torch.tensor([_physics(" ".join(t.split())) for t in texts], dtype=torch.float32).reshape(
+        len(texts), PHYSICS_FEATURES)

@@ -131,3 +131,22 @@ def without_timing(text: str) -> str:
     if timing is None:
         return text
     return " ".join(s for s in split_sentences(text) if s not in timing.variants)
+
+
+@functools.lru_cache(maxsize=8192)
+def without_weighting(text: str) -> str:
+    """``text`` with its opening sentence saying no weighting ("A magnetic resonance imaging of the
+    brain.") when it is a prompt in this package's wordings that names one; any other text unchanged.
+
+    Why: a generator that reads the contrast a prompt's protocol implies
+    (``GeneratorConfig.prompt_physics``) takes the weighting from the physics; a word the tower never
+    read in training (a STIR's) then cannot pull the style elsewhere."""
+    fields = fields_from_prompt(text)
+    if fields is None or not fields.sequence:
+        return text
+    named, plain = (next(slot for slot in build_slots(f) if slot.name == "overview")
+                    for f in (fields, fields.replace(sequence=None)))
+    sentences = split_sentences(text)
+    if sentences[0] not in named.variants or len(named.variants) != len(plain.variants):
+        return text
+    return " ".join([plain.variants[named.variants.index(sentences[0])], *sentences[1:]])

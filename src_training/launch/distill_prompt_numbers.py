@@ -16,6 +16,13 @@ The prompts are drawn as the recipe's training draws them (its protocol ranges, 
 variants and dropped sentences; none from the held-out bands), plus each one's canonical wording,
 which is what inference uses. A share of them, never seen by the fit, scores it.
 
+A student with ``prompt_physics`` (src_training/configs/tiny_prompt_physics.json) is fitted the
+same way to the whole of TEACHER's style, its below-null correction included: its network also
+reads the tissue contrast each prompt's protocol implies by the signal equations, and for a prompt
+that states a whole protocol its tower reads no weighting word either. Why: a sequence training
+never showed (a STIR) then gets the style of the contrast it gives the brain, not that of the
+nearest word.
+
 ``--below-null-teacher OTHER``: inversion-recovery prompts whose TI lies below the CSF null of
 their TR and field take their styles from OTHER instead. Why: v8's FLAIR below the null comes
 from an extrapolation that runs the wrong way, and a copy of v8 trained on images there
@@ -74,15 +81,13 @@ def _in_batches(fn, texts: list[str], size: int = 512) -> torch.Tensor:
 
 def _network_inputs(model, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """The text tower's embedding of each prompt (without its timing sentence), and what the
-    number network reads: that embedding and the prompt's number features."""
-    from napari_evai2i.model.prompt_numbers import number_features
+    number network reads (``Generator.number_inputs``)."""
     from napari_evai2i.prompts import tokenize
 
     length = model.config.text.context_length
     base = _in_batches(lambda t: model.dclip.encode_text(tokenize(model.generator.tower_texts(t), length)).float(),
                        texts)
-    features = number_features(texts, model.config.generator.prompt_number_quantities)
-    return base, torch.cat([base, features], 1)
+    return base, model.generator.number_inputs(base, texts)
 
 
 def _fit(net: torch.nn.Module, inputs: torch.Tensor, wanted: torch.Tensor, fitted: int, steps: int, seed: int,
@@ -138,11 +143,14 @@ def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, ste
             below_null_teacher: str | None = None):
     """The student model, the teacher (float32) and its checkpoint info, and a report of how well
     the student's styles match the teacher's (``below_null_teacher``'s for inversion-recovery
-    prompts below the CSF null, when given)."""
+    prompts below the CSF null, when given). A teacher's below-null correction is folded into the
+    student's number network where the student has none."""
     teacher, info, student = _student_of(teacher_path, model_config, seed)
     if not student.config.generator.prompt_numbers_apart:
         raise ValueError(f"{model_config} must set prompt_numbers_apart")
-    kept = {k: v for k, v in teacher.generator.state_dict().items() if not k.startswith("prompt_numbers.")}
+    refitted = ("prompt_numbers.",) + (("below_null_correction.",) if not student.config.generator.below_null_correction
+                                       else ())
+    kept = {k: v for k, v in teacher.generator.state_dict().items() if not k.startswith(refitted)}
     missing, unexpected = student.generator.load_state_dict(kept, strict=False)
     if unexpected or any(not k.startswith("prompt_numbers.") for k in missing):
         raise ValueError(f"the teacher's generator does not fit {model_config}: missing {missing}, "
@@ -156,14 +164,15 @@ def distill(teacher_path: str, model_config: str, recipe: str, prompts: int, ste
         other = _float_model(below_null_teacher)[0]
         chosen = [t for t, b in zip(texts, below_null) if b]
         targets[below] = _in_batches(lambda t: other.prompt_styles(t, "cpu"), chosen)
+    fit = len(texts) - scored
     base, inputs = _network_inputs(student, texts)
     wanted = targets - base
 
-    net = _fit(student.generator.prompt_numbers, inputs, wanted, len(texts) - scored, steps, seed)
+    net = _fit(student.generator.prompt_numbers, inputs, wanted, fit, steps, seed)
 
     with torch.no_grad():
         styles = base + net(inputs)
-    held = slice(len(texts) - scored, None)
+    held = slice(fit, None)
     report = {"teacher": str(teacher_path), "prompts": len(texts), "scored_prompts": scored, "steps": steps,
               "seed": seed, "recipe": recipe,
               **({"below_null_teacher": below_null_teacher, "prompts_below_the_csf_null": int(below.sum())}
