@@ -7,7 +7,7 @@
 #                                  # resumes it, and exits 3 if the wall-time guard stopped it
 #   train_stage_fp16 RECIPE [OUT_DIR]  # train_stage, then OUT_DIR/model_fp16, the float16 copy as it would ship
 #   distill_numbers_stage TEACHER OUT_DIR   # v8's last stage (distill_prompt_numbers.py), about 5 minutes
-#   physics_stage TEACHER OUT_DIR           # TEACHER's style refitted to read each protocol's contrast, about 4 minutes
+#   physics_stage TEACHER OUT_DIR [STEPS]   # TEACHER's style refitted to read each protocol's contrast, 4 min per 6000 steps
 #   below_null_stage MODEL BELOW OUT_DIR [RECIPE [ARG...]]   # v9's last stage: MODEL with a correction below
 #                                           # the CSF null fitted to BELOW's styles there, on prompts drawn as
 #                                           # RECIPE draws them (default v9's, pilots_v8/ti_below_null), about 1 minute;
@@ -49,13 +49,14 @@ distill_numbers_stage() {  # TEACHER OUT_DIR: OUT_DIR/model(_fp16), TEACHER's pr
         --recipe src_training/configs/demo_cpu_v6_ti_only.yaml --json "$2/distillation.json" > /dev/null
     $PY src_training/launch/ship_checkpoint.py "$2/model" --target "$2/model_fp16" > /dev/null
 }
-physics_stage() {  # TEACHER OUT_DIR: OUT_DIR/model(_fp16), TEACHER's whole prompt style refitted by a number network
-                   # that reads the contrast each protocol implies (tiny_prompt_physics.json; distill_prompt_numbers.py
-                   # with v8's settings, on v9's last stage's prompts), about 4 minutes; skipped when made before
+physics_stage() {  # TEACHER OUT_DIR [STEPS]: OUT_DIR/model(_fp16), TEACHER's whole prompt style refitted by a number
+                   # network that reads the contrast each protocol implies (tiny_prompt_physics.json; distill_prompt_numbers.py
+                   # with v8's settings but STEPS steps, default 6000, on v9's last stage's prompts), about 4 minutes
+                   # per 6000 steps; skipped when made before
     [ -s "$2/model_fp16/model.safetensors" ] && { echo "$2: fitted before, skipped"; return; }
     mkdir -p "$2"
     $PY src_training/launch/distill_prompt_numbers.py "$1" "$2/model" --model src_training/configs/tiny_prompt_physics.json \
-        --recipe src_training/configs/demo_cpu_v8_ti_below_null.yaml --json "$2/distillation.json" > /dev/null
+        --recipe src_training/configs/demo_cpu_v8_ti_below_null.yaml --steps "${3:-6000}" --json "$2/distillation.json" > /dev/null
     $PY src_training/launch/ship_checkpoint.py "$2/model" --target "$2/model_fp16" > /dev/null
 }
 below_null_stage() {  # MODEL BELOW OUT_DIR [RECIPE [ARG...]]: OUT_DIR/model(_fp16), MODEL with below_null_correction

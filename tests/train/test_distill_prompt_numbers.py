@@ -167,3 +167,27 @@ def test_a_near_null_teacher_takes_over_its_band(tmp_path, capsys, number_teache
     assert ((b - a).norm(dim=1) < 0.5 * (c - a).norm(dim=1)).all()
     with pytest.raises(SystemExit):                      # only a model with the correction mixes teachers
         main([number_teacher, str(tmp_path / "f"), *ARGS, "--below-null-teacher", demo, "--near-null-teacher", demo])
+
+
+def test_a_physics_student_takes_the_whole_style_of_a_teacher_with_a_correction(tmp_path, capsys):
+    """``prompt_physics`` (tiny_prompt_physics.json): the demo's below-null correction is folded into
+    the student's one network, and every other weight is the demo's."""
+    from napari_evai2i.engine.translator import demo_checkpoint_path
+    from napari_evai2i.model import load_pretrained
+
+    demo = str(demo_checkpoint_path())
+    args = [demo, str(tmp_path / "p"), "--model", str(ROOT / "src_training" / "configs" / "tiny_prompt_physics.json"),
+            "--recipe", str(ROOT / "src_training" / "configs" / "demo_cpu_v8_ti_below_null.yaml"),
+            "--prompts", "300", "--steps", "300", "--seed", "3", "--json", str(tmp_path / "p.json")]
+    assert main(args) == 0
+    capsys.readouterr()
+    error = json.loads((tmp_path / "p.json").read_text())["style_error_unseen_prompts"]
+    assert error["mean_distance"] < error["distance_to_the_tower_without_numbers"]
+    teacher, student = (load_pretrained(path, "cpu")[0].float().eval() for path in (demo, tmp_path / "p"))
+    assert student.config.generator.prompt_physics and not student.config.generator.below_null_correction
+    refitted = ("prompt_numbers.", "below_null_correction.")
+    assert {k for k in teacher.generator.state_dict() if not k.startswith(refitted)} == \
+        {k for k in student.generator.state_dict() if not k.startswith(refitted)}
+    for name, value in teacher.generator.state_dict().items():
+        if not name.startswith(refitted):
+            assert torch.equal(student.generator.state_dict()[name], value), name
