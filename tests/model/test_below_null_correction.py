@@ -1,6 +1,6 @@
 """The correction below the CSF null (``below_null_correction``): which prompts it acts on, that it
-grows onto a model at zero and leaves every other prompt's style exactly as that model's, and that
-the shipped demo (v9) is its number network alone wherever a prompt's TI is not below the null."""
+grows onto a model at zero and leaves every other prompt's style exactly as that model's. (Demo v9
+was v8 with it; v10 folds it into the network of ``prompt_physics``.)"""
 
 import dataclasses
 
@@ -59,21 +59,6 @@ def test_grown_from_a_model_without_it_the_correction_starts_at_zero_and_acts_on
     assert (moved > 1e-3).all() and moved[0] > moved[1]      # further below the null, a larger correction
     with pytest.raises(ValueError, match="cannot add below_null_correction"):
         load_adding_zero_start_parts(grown.generator, {}, ("below_null_correction",))
-
-
-def test_the_demo_is_its_number_network_alone_but_below_the_null():
-    from napari_evai2i.engine.translator import demo_checkpoint_path
-    from napari_evai2i.model import load_pretrained
-
-    demo, _ = load_pretrained(demo_checkpoint_path(), "cpu")
-    demo = demo.float().eval()
-    assert demo.config.generator.below_null_correction
-    with torch.no_grad():
-        with_it = demo.prompt_styles(KEPT + BELOW, "cpu")
-        demo.generator.below_null_correction = None          # the model it was fitted onto (v8)
-        without = demo.prompt_styles(KEPT + BELOW, "cpu")
-    assert torch.equal(with_it[:len(KEPT)], without[:len(KEPT)])
-    assert ((with_it[len(KEPT):] - without[len(KEPT):]).norm(dim=1) > 0.05).all()
 
 
 def test_the_correction_needs_the_number_network():

@@ -1,9 +1,8 @@
 """distill_prompt_numbers.py on the shipped demo, briefly: the student keeps every weight but the
 number network, its styles come near the teacher's, it is repeatable, and it loads and translates
-through the engine with its provenance; and fitting v9's correction below the CSF null keeps every
-other prompt's style. The teacher is the demo without its correction below the null (v8's weights)."""
+through the engine with its provenance; fitting v9's correction below the CSF null keeps every
+other prompt's style; and a student with ``prompt_physics`` (v10's) takes a teacher's whole style."""
 
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -23,17 +22,21 @@ ARGS = ["--model", str(ROOT / "src_training" / "configs" / "tiny_prompt_apart.js
 
 @pytest.fixture(scope="module")
 def number_teacher(tmp_path_factory) -> str:
-    """The shipped demo without its correction below the null: v9 is v8 plus that network."""
+    """A v8-like teacher: the shipped demo's weights in tiny_prompt_apart.json (no physics, no
+    correction below the null), its number network's last layer drawn at random (seeded), so that
+    the numbers move its styles."""
     from napari_evai2i.engine.translator import demo_checkpoint_path
-    from napari_evai2i.model import create_model, load_pretrained, save_pretrained
+    from napari_evai2i.model import create_model, load_config, load_pretrained, save_pretrained
 
     demo, info = load_pretrained(demo_checkpoint_path(), "cpu")
-    config = dataclasses.replace(demo.config, generator=dataclasses.replace(demo.config.generator,
-                                                                             below_null_correction=False))
-    teacher = create_model(config)
+    teacher = create_model(load_config(ROOT / "src_training" / "configs" / "tiny_prompt_apart.json"), seed=0)
     teacher.dclip.load_state_dict(demo.dclip.state_dict())
-    teacher.generator.load_state_dict({k: v for k, v in demo.generator.state_dict().items()
-                                       if not k.startswith("below_null_correction.")})
+    missing, unexpected = teacher.generator.load_state_dict(
+        {k: v for k, v in demo.generator.state_dict().items() if not k.startswith("prompt_numbers.")}, strict=False)
+    assert not unexpected and all(k.startswith("prompt_numbers.") for k in missing)
+    last = teacher.generator.prompt_numbers[-1].weight
+    with torch.no_grad():
+        last.copy_(0.02 * torch.randn(last.shape, generator=torch.Generator().manual_seed(0)))
     return str(save_pretrained(teacher, tmp_path_factory.mktemp("v8") / "numbers", info))
 
 
