@@ -28,6 +28,7 @@
 #   v7_weights                            # "$V7" (runs/demo_v7): demo v7 as shipped, from git
 #   v8_weights                            # "$V8" (runs/demo_v8): demo v8 as shipped, from git
 #   v9_weights                            # "$V9" (runs/demo_v9): demo v9 as shipped, from git
+#   v10_weights                           # runs/demo_v10: demo v10 as shipped, from git
 # A script that judges against v6 sets REF=v6 before sourcing: rule_1_prime then reads
 # $OUT/v6_casesFIRST.json, rules_2_and_4 v6's evaluation.json, and mean_with_ref means with v6.
 
@@ -42,13 +43,14 @@ V8=runs/demo_v8
 V9=runs/demo_v9
 REF=${REF:-v5}
 # where each demo shipped, and its weights' sha256 (demo_from_git checks them)
-declare -A SHIPPED_AT=([v4]=eed3986 [v5]=8282fb6 [v6]=4e4d66f [v7]=9c36dba [v8]=ce10449 [v9]=8333a3d)
+declare -A SHIPPED_AT=([v4]=eed3986 [v5]=8282fb6 [v6]=4e4d66f [v7]=9c36dba [v8]=ce10449 [v9]=8333a3d [v10]=6c03c15)
 declare -A SHIPPED_SHA=([v4]=ca35a6fbba97af0f697c719cdad161bb9f8eaa6552ac26431ef9fb66efcb20d8
                         [v5]=b3d9fd39373bc00d974331fae21d732cbdbe2edaaade71b532b63a61989dcb8f
                         [v6]=b85b314613dff0d6c92978f233f63bce1977379a42abbd8ee3e1feab732eb3bc
                         [v7]=29640e82906740e8acef7b41b518510b6bdc995af2c27bc69a194e8834bd4ead
                         [v8]=129982cacfc9c7d34a5ea94ea236c7c7daafe2a826b3787ff8c12a11b447c11f
-                        [v9]=ae5e8cf325f5dcd8b62e93c0f916c770d46e44fa78043c86156d15a979fefdb9)
+                        [v9]=ae5e8cf325f5dcd8b62e93c0f916c770d46e44fa78043c86156d15a979fefdb9
+                        [v10]=41de146c70d536146643dd88a73a310b4903dea74514f8c0804d2cf45d52e951)
 
 demo_from_git() {   # COMMIT SHA256 DIR: the package's demo as shipped at COMMIT, checked by its hash
     mkdir -p "$3"
@@ -65,7 +67,7 @@ v5_weights() {   # from git; without git history, the copy train_demo.sh's chain
         echo "$V5 is not demo v5 (train_demo.sh makes it)" >&2; return 2; }
 }
 
-shipped_from_git() {   # LABEL (v4, v6, v7, v8, v9): runs/demo_LABEL as shipped, unless it is there; needs the git history
+shipped_from_git() {   # LABEL (v4, v6 to v10): runs/demo_LABEL as shipped, unless it is there; needs the git history
     local dir=runs/demo_$1
     [ -s "$dir/model.safetensors" ] || demo_from_git "${SHIPPED_AT[$1]}" "${SHIPPED_SHA[$1]}" "$dir" || {
         echo "cannot make $dir: demo $1 comes from git history (commit ${SHIPPED_AT[$1]})" >&2; return 2; }
@@ -76,6 +78,7 @@ v6_weights() { shipped_from_git v6; }
 v7_weights() { shipped_from_git v7; }
 v8_weights() { shipped_from_git v8; }
 v9_weights() { shipped_from_git v9; }
+v10_weights() { shipped_from_git v10; }
 
 fp16_copy() {
     [ -s "$1/model_fp16/model.safetensors" ] || \
@@ -207,3 +210,4 @@ PY
 [ "$REF" != v7 ] || v7_weights
 [ "$REF" != v8 ] || v8_weights
 [ "$REF" != v9 ] || v9_weights
+[ "$REF" != v10 ] || v10_weights
