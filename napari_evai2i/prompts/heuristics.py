@@ -132,8 +132,10 @@ def weighting_conflict(prompt: str) -> tuple[str, str] | None:
 
     Training draws each weighting's timing from ranges these rules agree with (all but T2w at TE
     40 ms exactly, 0.2 % of its draws), so a prompt whose word and timing disagree ("T2-weighted
-    ... TR 4000 ms, TE 30 ms") is one the model has practically never seen, and the demo follows
-    neither reliably (docs/model_card.md, Limits). Only this package's own wordings are read
+    ... TR 4000 ms, TE 30 ms") is one the model has practically never seen: demo v9 followed
+    neither reliably, and v10 follows the timing where the prompt states a whole protocol (it reads
+    the contrast the timing implies), which a checkpoint without ``prompt_physics`` does not
+    (docs/model_card.md, Limits). Only this package's own wordings are read
     (``fields_from_prompt``); any other text, or timing the rules leave open, gives None.
     """
     from .parse import fields_from_prompt
