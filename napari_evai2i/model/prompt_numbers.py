@@ -57,6 +57,18 @@ def number_features(texts: list[str], quantities: tuple[str, ...] = QUANTITIES) 
     return features.reshape(len(texts), NUMBER_FEATURES)
 
 
+def sequence_type_of(fields) -> str | None:
+    """The simulator's sequence type (``"SE"``, ``"IR"``, ``"GRE"`` or ``"IRGRE"``) of the
+    ``ProtocolFields`` ``fields``, from their scanning sequences; None where they name none of ours."""
+    sequences = set(fields.scanning_sequence or ())
+    gradient, inversion = "gradient recalled" in sequences, "inversion recovery" in sequences
+    if gradient:
+        return "IRGRE" if inversion else "GRE"
+    if inversion:
+        return "IR"
+    return "SE" if "spin echo" in sequences else None
+
+
 #: the correction below the CSF null is off from this TI / null ratio down: it is fitted on FLAIR
 #: TIs of 0.70-1.0 x the null, and a STIR (about 0.1 x) keeps the style without it
 BELOW_NULL_FLOOR = 0.5
@@ -70,8 +82,7 @@ def depth_below_null(fields) -> float:
 
     if fields is None or fields.inversion_time is None or fields.repetition_time is None:
         return 0.0
-    sequences = fields.scanning_sequence or ()
-    if "inversion recovery" not in sequences or "gradient recalled" in sequences:    # not a spin-echo IR
+    if sequence_type_of(fields) != "IR":                  # not a spin-echo inversion recovery
         return 0.0
     ratio = fields.inversion_time / csf_null_ti(fields.repetition_time, fields.field_strength or 1.5)
     return 1.0 - ratio if BELOW_NULL_FLOOR <= ratio < 1.0 else 0.0
@@ -94,18 +105,6 @@ PHYSICS_TISSUES = ("WM", "CSF", "LESION")
 PHYSICS_FEATURES = 1 + len(PHYSICS_TISSUES)
 #: signal ratios below this count as this (a tissue at its null)
 _RATIO_FLOOR = 1e-3
-
-
-def sequence_type_of(fields) -> str | None:
-    """The simulator's sequence type (``"SE"``, ``"IR"``, ``"GRE"`` or ``"IRGRE"``) of the
-    ``ProtocolFields`` ``fields``, from their scanning sequences; None where they name none of ours."""
-    sequences = set(fields.scanning_sequence or ())
-    gradient, inversion = "gradient recalled" in sequences, "inversion recovery" in sequences
-    if gradient:
-        return "IRGRE" if inversion else "GRE"
-    if inversion:
-        return "IR"
-    return "SE" if "spin echo" in sequences else None
 
 
 def expected_contrast(fields) -> dict[str, float] | None:

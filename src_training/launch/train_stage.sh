@@ -6,6 +6,7 @@
 #   train_stage RECIPE [OUT_DIR]   # skipped when its model finished before; otherwise trains or
 #                                  # resumes it, and exits 3 if the wall-time guard stopped it
 #   train_stage_fp16 RECIPE [OUT_DIR]  # train_stage, then OUT_DIR/model_fp16, the float16 copy as it would ship
+#   fit_stage DONE_WORD TEACHER OUT_DIR MODEL_JSON RECIPE [ARG...]   # what the three below share
 #   distill_numbers_stage TEACHER OUT_DIR   # v8's last stage (distill_prompt_numbers.py), about 5 minutes
 #   physics_stage TEACHER OUT_DIR [STEPS]   # TEACHER's style refitted to read each protocol's contrast, 4 min per 6000 steps
 #   below_null_stage MODEL BELOW OUT_DIR [RECIPE [ARG...]]   # v9's last stage: MODEL with a correction below
@@ -41,32 +42,29 @@ train_stage_fp16() {  # RECIPE [OUT_DIR]: train_stage, then OUT_DIR/model_fp16 (
     [ -s "$out/model_fp16/model.safetensors" ] || \
         $PY src_training/launch/ship_checkpoint.py "$out/model" --target "$out/model_fp16" > /dev/null
 }
+fit_stage() {  # DONE_WORD TEACHER OUT_DIR MODEL_JSON RECIPE [ARG...]: OUT_DIR/model(_fp16), distill_prompt_numbers.py
+               # TEACHER with the student config MODEL_JSON on RECIPE's prompts (both under src_training/configs),
+               # ARGs after; skipped ("OUT_DIR: DONE_WORD before, skipped") when made before
+    [ -s "$3/model_fp16/model.safetensors" ] && { echo "$3: $1 before, skipped"; return; }
+    mkdir -p "$3"
+    $PY src_training/launch/distill_prompt_numbers.py "$2" "$3/model" --model "src_training/configs/$4.json" \
+        --recipe "src_training/configs/$5.yaml" --json "$3/distillation.json" "${@:6}" > /dev/null
+    $PY src_training/launch/ship_checkpoint.py "$3/model" --target "$3/model_fp16" > /dev/null
+}
 distill_numbers_stage() {  # TEACHER OUT_DIR: OUT_DIR/model(_fp16), TEACHER's prompt numbers given one path
                            # (distill_prompt_numbers.py with the settings of v8); skipped when made before
-    [ -s "$2/model_fp16/model.safetensors" ] && { echo "$2: distilled before, skipped"; return; }
-    mkdir -p "$2"
-    $PY src_training/launch/distill_prompt_numbers.py "$1" "$2/model" --model src_training/configs/tiny_prompt_apart.json \
-        --recipe src_training/configs/demo_cpu_v6_ti_only.yaml --json "$2/distillation.json" > /dev/null
-    $PY src_training/launch/ship_checkpoint.py "$2/model" --target "$2/model_fp16" > /dev/null
+    fit_stage distilled "$1" "$2" tiny_prompt_apart demo_cpu_v6_ti_only
 }
 physics_stage() {  # TEACHER OUT_DIR [STEPS]: OUT_DIR/model(_fp16), TEACHER's whole prompt style refitted by a number
                    # network that reads the contrast each protocol implies (tiny_prompt_physics.json; distill_prompt_numbers.py
                    # with v8's settings but STEPS steps, default 6000, on v9's last stage's prompts), about 4 minutes
                    # per 6000 steps; skipped when made before
-    [ -s "$2/model_fp16/model.safetensors" ] && { echo "$2: fitted before, skipped"; return; }
-    mkdir -p "$2"
-    $PY src_training/launch/distill_prompt_numbers.py "$1" "$2/model" --model src_training/configs/tiny_prompt_physics.json \
-        --recipe src_training/configs/demo_cpu_v8_ti_below_null.yaml --steps "${3:-6000}" --json "$2/distillation.json" > /dev/null
-    $PY src_training/launch/ship_checkpoint.py "$2/model" --target "$2/model_fp16" > /dev/null
+    fit_stage fitted "$1" "$2" tiny_prompt_physics demo_cpu_v8_ti_below_null --steps "${3:-6000}"
 }
 below_null_stage() {  # MODEL BELOW OUT_DIR [RECIPE [ARG...]]: OUT_DIR/model(_fp16), MODEL with below_null_correction
                       # fitted to BELOW's styles (distill_prompt_numbers.py with the settings of v9); skipped when made before
-    [ -s "$3/model_fp16/model.safetensors" ] && { echo "$3: fitted before, skipped"; return; }
-    mkdir -p "$3"
-    $PY src_training/launch/distill_prompt_numbers.py "$1" "$3/model" \
-        --model src_training/configs/tiny_prompt_apart_below_null.json --recipe "src_training/configs/${4:-pilots_v8/ti_below_null}.yaml" \
-        --below-null-teacher "$2" --prompts 30000 --json "$3/distillation.json" "${@:5}" > /dev/null
-    $PY src_training/launch/ship_checkpoint.py "$3/model" --target "$3/model_fp16" > /dev/null
+    fit_stage fitted "$1" "$3" tiny_prompt_apart_below_null "${4:-pilots_v8/ti_below_null}" \
+        --below-null-teacher "$2" --prompts 30000 "${@:5}"
 }
 reader_copy() {  # SRC DST READ_AT_MM: the reader SRC's weights in DST, its config.json with read_at_mm set
                  # (a JSON value: 1.0, or null to read as first shipped); each file made once
